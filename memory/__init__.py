@@ -1,0 +1,1 @@
+"""The desk's memory: the SQLite store (sqlite-utils) and the LangGraph checkpointer beside it."""

@@ -1,0 +1,83 @@
+"""The store's explicit, versioned schema. Each migration is applied once, in order, in one transaction."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE symbols (
+        symbol TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NULL, first_date TEXT, last_date TEXT,
+        rows INTEGER NOT NULL DEFAULT 0, loaded_at TEXT NOT NULL, stale INTEGER NOT NULL DEFAULT 0, note TEXT
+    );
+    CREATE TABLE bars (
+        symbol TEXT NOT NULL, date TEXT NOT NULL, open REAL, high REAL, low REAL, close REAL NOT NULL, volume REAL,
+        PRIMARY KEY (symbol, date)
+    ) WITHOUT ROWID;
+    CREATE INDEX bars_date ON bars(date);
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, phase TEXT NOT NULL, as_of TEXT NOT NULL,
+        started TEXT NOT NULL, ended TEXT, status TEXT NOT NULL, summary TEXT
+    );
+    CREATE TABLE steps (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL,
+        started TEXT NOT NULL, ended TEXT, summary TEXT
+    );
+    CREATE INDEX steps_run ON steps(run_id);
+    CREATE TABLE tool_calls (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, tool TEXT NOT NULL, args TEXT NOT NULL, output TEXT NOT NULL,
+        model_version TEXT, ms REAL
+    );
+    CREATE TABLE proposals (
+        key TEXT PRIMARY KEY, run_id TEXT NOT NULL, as_of TEXT NOT NULL, symbol TEXT NOT NULL, agent TEXT NOT NULL,
+        action TEXT NOT NULL, strength REAL NOT NULL, confidence REAL NOT NULL, payload TEXT NOT NULL
+    );
+    CREATE INDEX proposals_asof ON proposals(as_of);
+    CREATE TABLE verdicts (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, as_of TEXT NOT NULL, proposal_key TEXT NOT NULL,
+        decision TEXT NOT NULL, size_multiplier REAL NOT NULL, reason TEXT NOT NULL, provider TEXT NOT NULL,
+        fallback INTEGER NOT NULL DEFAULT 0, payload TEXT NOT NULL
+    );
+    CREATE INDEX verdicts_key ON verdicts(proposal_key);
+    CREATE TABLE picks (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, as_of TEXT NOT NULL, symbol TEXT NOT NULL,
+        score REAL NOT NULL, threshold REAL NOT NULL, selected INTEGER NOT NULL, horizon_days INTEGER NOT NULL,
+        reference_price REAL NOT NULL, payload TEXT NOT NULL
+    );
+    CREATE INDEX picks_asof ON picks(as_of);
+    CREATE TABLE intents (
+        intent_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, as_of TEXT NOT NULL, symbol TEXT NOT NULL,
+        side TEXT NOT NULL, kind TEXT NOT NULL, quantity REAL NOT NULL, status TEXT NOT NULL,
+        status_reason TEXT, payload TEXT NOT NULL
+    );
+    CREATE INDEX intents_asof ON intents(as_of);
+    CREATE TABLE orders (
+        client_order_id TEXT PRIMARY KEY, intent_id TEXT NOT NULL, run_id TEXT NOT NULL, symbol TEXT NOT NULL,
+        side TEXT NOT NULL, quantity REAL NOT NULL, status TEXT NOT NULL, session TEXT NOT NULL,
+        created TEXT NOT NULL, updated TEXT NOT NULL, detail TEXT
+    );
+    CREATE TABLE fills (
+        fill_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
+        quantity REAL NOT NULL, price REAL NOT NULL, commission REAL NOT NULL, session TEXT NOT NULL,
+        price_source TEXT NOT NULL
+    );
+    CREATE TABLE positions (
+        symbol TEXT PRIMARY KEY, quantity REAL NOT NULL, avg_price REAL NOT NULL, entry_date TEXT NOT NULL,
+        initial_stop REAL NOT NULL, peak REAL NOT NULL, trail_pct REAL NOT NULL, tiers_hit INTEGER NOT NULL DEFAULT 0,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE snapshots (
+        date TEXT PRIMARY KEY, cash REAL NOT NULL, equity REAL NOT NULL, positions_value REAL NOT NULL,
+        gross REAL NOT NULL, payload TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT,
+        reason TEXT, payload TEXT
+    );
+    CREATE TABLE desk_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1), halted INTEGER NOT NULL, reason TEXT, since TEXT, actor TEXT
+    );
+    INSERT INTO desk_state (id, halted) VALUES (1, 0);
+    """,
+}

@@ -1,0 +1,331 @@
+"""The SQLite store (sqlite-utils). One file per desk; a narrow interface so a server database can replace it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlite_utils
+
+from memory.schema import MIGRATIONS, SCHEMA_VERSION
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+class StoreError(Exception):
+    """The store file is unusable (newer schema, corrupt file)."""
+
+
+class Store:
+    """Bars, runs, steps, decisions, orders, the book and the desk's state."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self.db = sqlite_utils.Database(conn)
+        self._migrate()
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    # ---------------------------------------------------------------- schema
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"store {self.path} has schema v{version}, newer than this desk (v{SCHEMA_VERSION}); upgrade desk")
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            self.db.conn.executescript(
+                "BEGIN;" + MIGRATIONS[v]
+                + f"INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{v}'); COMMIT;")
+
+    def schema_version(self) -> int:
+        if "meta" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def transaction(self):
+        """A context manager: everything inside commits together or not at all."""
+        return _Tx(self.db.conn)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # ---------------------------------------------------------------- meta
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        if value is None:
+            self.db.execute("DELETE FROM meta WHERE key=?", [key])
+        else:
+            self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+    # ---------------------------------------------------------------- bars
+    def write_bars(self, frames: Mapping[str, pd.DataFrame], kinds: Mapping[str, str], source: str,
+                   until: date | None = None, stale: bool = False, note: str | None = None) -> dict[str, int]:
+        """Write validated bars for many symbols in one transaction; return rows written per symbol.
+
+        Each frame is indexed by date with columns open, high, low, close, volume (open/high/low/volume may be NaN
+        where the source has only closes). With ``until``, rows after it are dropped and the store stays truncated.
+        """
+        written: dict[str, int] = {}
+        with self.transaction():
+            if until is not None:
+                self.db.execute("DELETE FROM bars WHERE date > ?", [until.isoformat()])
+                self.set_meta("data_until", until.isoformat())
+            else:
+                self.set_meta("data_until", None)
+            for symbol, frame in frames.items():
+                if until is not None:
+                    frame = frame[frame.index <= pd.Timestamp(until)]
+                rows = [
+                    {"symbol": symbol, "date": d.strftime("%Y-%m-%d"),
+                     **{c: (None if pd.isna(r[c]) else float(r[c])) for c in BAR_COLUMNS}}
+                    for d, r in frame.reindex(columns=list(BAR_COLUMNS)).iterrows()
+                ]
+                self.db["bars"].insert_all(rows, pk=("symbol", "date"), replace=True, batch_size=5000)
+                first, last, n = self.db.execute(
+                    "SELECT min(date), max(date), count(*) FROM bars WHERE symbol=?", [symbol]).fetchone()
+                self.db["symbols"].upsert({
+                    "symbol": symbol, "kind": kinds.get(symbol, "equity"), "source": source, "first_date": first,
+                    "last_date": last, "rows": n, "loaded_at": now_utc(), "stale": int(stale), "note": note,
+                }, pk="symbol")
+                written[symbol] = len(rows)
+            if until is not None:
+                for symbol, first, last, n in self.db.execute(
+                        "SELECT symbol, min(date), max(date), count(*) FROM bars GROUP BY symbol").fetchall():
+                    self.db["symbols"].update(symbol, {"first_date": first, "last_date": last, "rows": n})
+        self._frames.clear()
+        return written
+
+    def mark_stale(self, symbols: Iterable[str], stale: bool, note: str | None = None) -> None:
+        with self.transaction():
+            for s in symbols:
+                if self.db["symbols"].count_where("symbol=?", [s]):
+                    self.db["symbols"].update(s, {"stale": int(stale), "note": note})
+
+    def symbols(self, kind: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE kind=?", [kind]) if kind else ("", [])
+        return [dict(r) for r in self.db.query(f"SELECT * FROM symbols {where} ORDER BY symbol", args)]
+
+    def last_bar_date(self, symbol: str) -> date | None:
+        row = self.db.execute("SELECT max(date) FROM bars WHERE symbol=?", [symbol]).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def frame(self, field: str = "close") -> pd.DataFrame:
+        """Wide frame (dates × symbols) of one bar field, cached until the next bar write."""
+        if field not in BAR_COLUMNS:
+            raise ValueError(f"unknown bar field {field!r}")
+        if field not in self._frames:
+            long = pd.read_sql_query(f"SELECT date, symbol, {field} AS v FROM bars", self.db.conn)
+            wide = long.pivot(index="date", columns="symbol", values="v")
+            wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
+            self._frames[field] = wide.sort_index().astype("float64")
+        return self._frames[field]
+
+    def bars(self, symbol: str) -> pd.DataFrame:
+        """One symbol's bars (date index, OHLCV columns)."""
+        return pd.DataFrame({f: self.frame(f)[symbol] for f in BAR_COLUMNS if symbol in self.frame(f)}).dropna(
+            subset=["close"])
+
+    def dates(self) -> pd.DatetimeIndex:
+        return self.frame("close").index
+
+    # ---------------------------------------------------------------- runs and steps
+    def start_run(self, run_id: str, kind: str, phase: str, as_of: date) -> None:
+        self.db["runs"].upsert({"run_id": run_id, "kind": kind, "phase": phase, "as_of": as_of.isoformat(),
+                                "started": now_utc(), "ended": None, "status": "running", "summary": None},
+                               pk="run_id")
+
+    def finish_run(self, run_id: str, status: str, summary: Mapping[str, Any] | None = None) -> None:
+        self.db["runs"].update(run_id, {"ended": now_utc(), "status": status, "summary": _json(summary or {})})
+
+    def record_step(self, run_id: str, node: str, status: str, started: str, ended: str | None,
+                    summary: str) -> None:
+        self.db["steps"].insert({"run_id": run_id, "node": node, "status": status, "started": started,
+                                 "ended": ended, "summary": summary})
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query("SELECT * FROM steps WHERE run_id=? ORDER BY id", [run_id])]
+
+    def runs(self, limit: int = 10, kind: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE kind=?", [kind]) if kind else ("", [])
+        return [dict(r) for r in self.db.query(
+            f"SELECT * FROM runs {where} ORDER BY started DESC LIMIT ?", [*args, limit])]
+
+    def record_tool_call(self, run_id: str, tool: str, args: Mapping[str, Any], output: Any,
+                         model_version: str | None, ms: float) -> None:
+        self.db["tool_calls"].insert({"run_id": run_id, "tool": tool, "args": _json(args), "output": _json(output),
+                                      "model_version": model_version, "ms": ms})
+
+    # ---------------------------------------------------------------- decisions
+    def save_proposals(self, run_id: str, proposals: Iterable[Any]) -> None:
+        rows = [{"key": p.key, "run_id": run_id, "as_of": p.as_of.isoformat(), "symbol": p.symbol, "agent": p.agent,
+                 "action": str(p.action), "strength": p.strength, "confidence": p.confidence,
+                 "payload": p.model_dump_json()} for p in proposals]
+        self.db["proposals"].insert_all(rows, pk="key", replace=True)
+
+    def save_verdicts(self, run_id: str, as_of: date, verdicts: Iterable[Any]) -> None:
+        rows = [{"run_id": run_id, "as_of": as_of.isoformat(), "proposal_key": v.proposal_key,
+                 "decision": v.decision, "size_multiplier": v.size_multiplier, "reason": v.reason,
+                 "provider": v.provenance.provider, "fallback": int(v.provenance.fallback),
+                 "payload": v.model_dump_json()} for v in verdicts]
+        self.db["verdicts"].insert_all(rows)
+
+    def save_picks(self, run_id: str, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
+        self.db["picks"].insert_all(
+            [{"run_id": run_id, "as_of": as_of.isoformat(), **{k: v for k, v in r.items() if k != "payload"},
+              "payload": _json(r.get("payload", {}))} for r in rows])
+
+    def picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query(
+            "SELECT * FROM picks WHERE as_of >= ? AND as_of <= ? AND selected = 1 ORDER BY as_of",
+            [start.isoformat(), end.isoformat()])]
+
+    def save_intents(self, run_id: str, intents: Iterable[Any]) -> None:
+        rows = [{"intent_id": i.intent_id, "run_id": run_id, "as_of": i.as_of.isoformat(), "symbol": i.symbol,
+                 "side": i.side, "kind": i.kind, "quantity": i.quantity, "status": "pending", "status_reason": None,
+                 "payload": i.model_dump_json()} for i in intents]
+        self.db["intents"].insert_all(rows, pk="intent_id", replace=True)
+
+    def intents(self, as_of: date | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        clauses, args = [], []
+        if as_of is not None:
+            clauses.append("as_of = ?")
+            args.append(as_of.isoformat())
+        if status is not None:
+            clauses.append("status = ?")
+            args.append(status)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return [dict(r) for r in self.db.query(f"SELECT * FROM intents {where} ORDER BY intent_id", args)]
+
+    def intent(self, intent_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM intents WHERE intent_id=?", [intent_id]))
+        return dict(rows[0]) if rows else None
+
+    def set_intent_status(self, intent_id: str, status: str, reason: str | None) -> None:
+        self.db["intents"].update(intent_id, {"status": status, "status_reason": reason})
+
+    def verdicts_for(self, proposal_keys: Iterable[str]) -> list[dict[str, Any]]:
+        keys = list(proposal_keys)
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        return [dict(r) for r in self.db.query(f"SELECT * FROM verdicts WHERE proposal_key IN ({marks})", keys)]
+
+    # ---------------------------------------------------------------- orders and fills
+    def order(self, client_order_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM orders WHERE client_order_id=?", [client_order_id]))
+        return dict(rows[0]) if rows else None
+
+    def record_order(self, client_order_id: str, intent_id: str, run_id: str, symbol: str, side: str,
+                     quantity: float, session: date, status: str, detail: str | None = None) -> bool:
+        """Insert a new order row; False (and nothing written) if this client_order_id already exists."""
+        try:
+            self.db["orders"].insert({"client_order_id": client_order_id, "intent_id": intent_id, "run_id": run_id,
+                                      "symbol": symbol, "side": side, "quantity": quantity, "status": status,
+                                      "session": session.isoformat(), "created": now_utc(), "updated": now_utc(),
+                                      "detail": detail})
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def update_order(self, client_order_id: str, status: str, detail: str | None = None) -> None:
+        self.db["orders"].update(client_order_id, {"status": status, "updated": now_utc(), "detail": detail})
+
+    def orders(self, session: date | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE session=?", [session.isoformat()]) if session else ("", [])
+        return [dict(r) for r in self.db.query(f"SELECT * FROM orders {where} ORDER BY created", args)]
+
+    def record_fill(self, fill: Mapping[str, Any]) -> None:
+        self.db["fills"].insert(dict(fill), pk="fill_id", ignore=True)
+
+    def fills(self, session: date | None = None, symbol: str | None = None) -> list[dict[str, Any]]:
+        clauses, args = [], []
+        if session is not None:
+            clauses.append("session = ?")
+            args.append(session.isoformat())
+        if symbol is not None:
+            clauses.append("symbol = ?")
+            args.append(symbol)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return [dict(r) for r in self.db.query(f"SELECT * FROM fills {where} ORDER BY session, fill_id", args)]
+
+    # ---------------------------------------------------------------- book
+    def positions(self) -> dict[str, dict[str, Any]]:
+        return {r["symbol"]: dict(r) for r in self.db.query("SELECT * FROM positions")}
+
+    def upsert_position(self, row: Mapping[str, Any]) -> None:
+        self.db["positions"].upsert({**row, "updated": now_utc()}, pk="symbol")
+
+    def delete_position(self, symbol: str) -> None:
+        self.db.execute("DELETE FROM positions WHERE symbol=?", [symbol])
+
+    def save_snapshot(self, day: date, cash: float, equity: float, positions_value: float, gross: float,
+                      payload: Mapping[str, Any]) -> None:
+        self.db["snapshots"].upsert({"date": day.isoformat(), "cash": cash, "equity": equity,
+                                     "positions_value": positions_value, "gross": gross, "payload": _json(payload)},
+                                    pk="date")
+
+    def snapshots(self) -> pd.DataFrame:
+        df = pd.read_sql_query("SELECT date, cash, equity, positions_value, gross FROM snapshots ORDER BY date",
+                               self.db.conn)
+        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")), name="date")
+        return df
+
+    # ---------------------------------------------------------------- desk state and audit
+    def desk_state(self) -> dict[str, Any]:
+        return dict(next(self.db.query("SELECT halted, reason, since, actor FROM desk_state WHERE id=1")))
+
+    def set_halted(self, halted: bool, reason: str | None, actor: str) -> None:
+        with self.transaction():
+            self.db["desk_state"].update(1, {"halted": int(halted), "reason": reason,
+                                             "since": now_utc() if halted else None, "actor": actor})
+            self.audit(actor, "halt" if halted else "resume", "desk", reason)
+
+    def audit(self, actor: str, action: str, target: str | None, reason: str | None,
+              payload: Mapping[str, Any] | None = None) -> None:
+        self.db["audit"].insert({"at": now_utc(), "actor": actor, "action": action, "target": target,
+                                 "reason": reason, "payload": _json(payload or {})})
+
+    def audit_log(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit])]
+
+
+class _Tx:
+    """Nested-safe transaction on an autocommit connection: SAVEPOINTs all the way down."""
+
+    _depth: dict[int, int] = {}
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        depth = self._depth.get(id(self.conn), 0)
+        self.name = f"tx{depth}"
+        self.conn.execute(f"SAVEPOINT {self.name}")
+        self._depth[id(self.conn)] = depth + 1
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._depth[id(self.conn)] -= 1
+        if exc_type is not None:
+            self.conn.execute(f"ROLLBACK TO {self.name}")
+            self.conn.execute(f"RELEASE {self.name}")
+        else:
+            self.conn.execute(f"RELEASE {self.name}")

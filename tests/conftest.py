@@ -1,0 +1,70 @@
+"""Shared fixtures. No test reaches the network: a guard refuses every non-loopback connection."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import pytest
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = address[0]
+    else:  # AF_UNIX paths are local
+        return True
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self: socket.socket, address: object):
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"tests may not reach the network (tried {address!r})")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object):
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"tests may not reach the network (tried {address!r})")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    if host not in (None, "localhost") and not _is_loopback((host,)):
+        raise NetworkBlocked(f"tests may not resolve {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse non-loopback sockets and DNS in every test."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+
+
+@pytest.fixture
+def desk_home(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh DESK_HOME for one test, with no stray DESK_* variables or desk.toml in the way."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("DESK_"):
+            monkeypatch.delenv(key)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("DESK_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    return home

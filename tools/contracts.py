@@ -1,0 +1,76 @@
+"""Value types shared by the organs and the graph: the Proposal and Intent contracts of DESIGN.md §4."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Action(StrEnum):
+    BUY_LONG = "BUY_LONG"
+    SELL_SHORT = "SELL_SHORT"
+    CLOSE_LONG = "CLOSE_LONG"
+    CLOSE_SHORT = "CLOSE_SHORT"
+    HOLD = "HOLD"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Proposal(_Frozen):
+    """What one agent proposes for one symbol on one date."""
+
+    symbol: str
+    as_of: date
+    action: Action
+    strength: float = Field(ge=0, le=1)
+    confidence: float = Field(ge=0, le=1)
+    horizon_days: int = Field(ge=1)
+    stop: float | None = Field(None, gt=0, description="protective stop price for an entry")
+    agent: str
+    model_version: str
+    inputs: dict[str, float] = Field(default_factory=dict, description="features and model outputs that produced it")
+    rationale: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.as_of.isoformat()}:{self.agent}:{self.symbol}"
+
+
+class SizingFactor(_Frozen):
+    """One step of the sizing cascade: the multiplier applied and the weight after it."""
+
+    name: str
+    multiplier: float = Field(ge=0)
+    weight_after: float = Field(ge=0)
+    reason: str
+
+
+class Denial(_Frozen):
+    """A hard risk rule that blocked or clipped an order: which rule and why."""
+
+    rule: str
+    reason: str
+
+
+class Intent(_Frozen):
+    """A sized order written by the night graph for the morning graph, with its full reason chain."""
+
+    intent_id: str
+    as_of: date
+    symbol: str
+    side: str = Field(pattern="^(buy|sell)$")
+    kind: str = Field(pattern="^(entry|exit|trim)$")
+    target_weight: float = Field(ge=0, le=1)
+    quantity: float = Field(gt=0)
+    reference_price: float = Field(gt=0)
+    stop: float | None = None
+    score: float | None = None
+    reasons: list[str] = Field(default_factory=list)
+    sizing: list[SizingFactor] = Field(default_factory=list)
+    verdicts: list[dict[str, Any]] = Field(default_factory=list)
+    denials: list[Denial] = Field(default_factory=list)
