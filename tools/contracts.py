@@ -74,3 +74,45 @@ class Intent(_Frozen):
     sizing: list[SizingFactor] = Field(default_factory=list)
     verdicts: list[dict[str, Any]] = Field(default_factory=list)
     denials: list[Denial] = Field(default_factory=list)
+
+
+# Per-asset feature columns (tools/features.py computes them; models and agents read them by these names).
+ASSET_FEATURES: tuple[str, ...] = (
+    "close",
+    "ret_1d", "ret_5d", "ret_21d", "ret_63d", "ret_126d", "ret_252d",
+    "vol_21d", "vol_63d",            # annualised realised volatility of daily log returns
+    "drawdown_252d",                 # close / rolling 252-session max close - 1 (<= 0)
+    "trend_strength",                # 63-session slope of log close / its standard error (t-stat like)
+    "rsi_14",                        # Wilder RSI, 0..100
+    "bb_z_20",                       # (close - SMA20) / rolling std20
+    "ema_cross",                     # (EMA12 - EMA26) / close
+    "ema_cross_prev",                # ema_cross one session earlier
+    "ema_trend",                     # (EMA50 - EMA200) / close
+    "dist_sma200",                   # close / SMA200 - 1
+    "rs_63d",                        # ret_63d minus the benchmark's ret_63d
+)
+
+REGIME_ORDER: tuple[str, ...] = ("calm_uptrend", "risk_on_trend", "choppy", "risk_off_trend", "high_vol_panic")
+WEATHER_LAYERS: tuple[str, ...] = ("macro", "volatility", "rotation", "correlation", "liquidity", "sentiment", "calendar")
+
+
+class LayerReading(_Frozen):
+    """One weather layer on one date; ``available`` False means no data, never an invented value."""
+
+    state: str | None
+    score: float | None = Field(None, ge=-1, le=1, description="+1 supportive / risk-on, -1 hostile / risk-off")
+    available: bool
+    source: str
+
+
+class WeatherSnapshot(_Frozen):
+    """The market's weather on one date: seven layers, expert signals and the fused regime."""
+
+    as_of: date
+    regime: str
+    base_regime: str
+    sizing_modifier: float = Field(ge=0, le=1)
+    risk_throttle: float = Field(ge=0, le=1)
+    layers: dict[str, LayerReading]
+    experts: dict[str, float | bool | None]
+    notes: list[str] = Field(default_factory=list)
