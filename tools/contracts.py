@@ -74,6 +74,8 @@ class Intent(_Frozen):
     sizing: list[SizingFactor] = Field(default_factory=list)
     verdicts: list[dict[str, Any]] = Field(default_factory=list)
     denials: list[Denial] = Field(default_factory=list)
+    trail_pct: float | None = Field(None, gt=0, lt=1, description="trailing stop for the position after this order")
+    tiers_hit: int | None = Field(None, ge=0, description="profit tiers taken after this order")
 
 
 # Per-asset feature columns (tools/features.py computes them; models and agents read them by these names).

@@ -1,0 +1,128 @@
+"""The broker protocol every adapter implements (paper, Selenium web, API brokers), and its value types.
+
+Every adapter passes the one contract suite in ``tests/test_brokers.py``.
+
+| method                         | required | what it promises                                                 |
+| ------------------------------ | -------- | ---------------------------------------------------------------- |
+| ``account() -> Account``       | yes      | cash, positions marked at the session's quote, equity = sum      |
+| ``positions() -> dict``        | yes      | symbol -> Position for every non-zero holding                    |
+| ``quote(symbol) -> Quote``     | yes      | the price an order would fill at (before slippage); BrokerError  |
+|                                |          | when the symbol has no price                                     |
+| ``submit(order) -> OrderStatus`` | yes    | idempotent on ``client_order_id`` (see below); a refused order   |
+|                                |          | comes back ``rejected`` with its reason, it does not raise       |
+| ``status(id) -> OrderStatus``  | yes      | the order's current status; BrokerError for an unknown id        |
+| ``cancel(id) -> OrderStatus``  | yes      | cancels an open order; an order already final (filled, rejected, |
+|                                |          | cancelled) comes back unchanged; BrokerError for an unknown id   |
+| ``orders() -> list``           | optional | every order the broker knows, oldest first (for reconciliation)  |
+| ``set_session(day)``           | optional | simulated brokers only: move the broker's clock (replay)         |
+| ``close()``                    | optional | release files, sockets or browsers                               |
+
+Idempotency (DESIGN §5.3, "no order twice"): submitting a ``client_order_id`` the broker already knows returns
+the existing status and never fills again; the same id with a different symbol, side or quantity is a caller
+bug and raises BrokerError. ``check_resubmit`` implements that rule for every adapter.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Side = Literal["buy", "sell"]
+OrderState = Literal["accepted", "filled", "rejected", "cancelled"]
+PriceSourceName = Literal["open", "close", "latest_close"]
+FINAL_STATES: frozenset[str] = frozenset({"filled", "rejected", "cancelled"})
+
+
+class BrokerError(Exception):
+    """A broker call that cannot be answered (unknown order id, conflicting resubmit, no price, bad file)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Order(_Frozen):
+    """A request to trade; ``client_order_id`` is deterministic so a retry is recognised as the same order."""
+
+    client_order_id: str = Field(min_length=1)
+    symbol: str = Field(min_length=1)
+    side: Side
+    quantity: float = Field(gt=0)
+    order_type: Literal["market"] = "market"
+
+
+class OrderStatus(_Frozen):
+    """Where one order stands: its fill (quantity, average price incl. slippage, commission) or why not."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    status: OrderState
+    filled_qty: float = Field(ge=0)
+    avg_price: float | None
+    commission: float = Field(ge=0)
+    session: date
+    price_source: str | None
+    reason: str | None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATES
+
+
+class Quote(_Frozen):
+    """The reference price of a symbol for the broker's session, and which price it is."""
+
+    symbol: str
+    price: float = Field(gt=0)
+    as_of: date
+    source: PriceSourceName
+
+
+class Account(_Frozen):
+    """Cash, the marked value of the positions, and their sum."""
+
+    cash: float
+    equity: float
+    positions_value: float
+    session: date
+
+
+class Position(_Frozen):
+    """One holding (long only at the paper broker), marked at the session's quote."""
+
+    symbol: str
+    quantity: float
+    avg_price: float
+    market_price: float
+    market_value: float
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """The required methods; see the module docstring for the optional ones."""
+
+    def account(self) -> Account: ...
+
+    def positions(self) -> dict[str, Position]: ...
+
+    def quote(self, symbol: str) -> Quote: ...
+
+    def submit(self, order: Order) -> OrderStatus: ...
+
+    def status(self, client_order_id: str) -> OrderStatus: ...
+
+    def cancel(self, client_order_id: str) -> OrderStatus: ...
+
+
+def check_resubmit(existing: OrderStatus, order: Order) -> OrderStatus:
+    """Return ``existing`` if ``order`` repeats it; raise BrokerError if the id is reused for another order."""
+    diffs = [f"{name} {getattr(existing, name)!r} != {getattr(order, name)!r}"
+             for name in ("symbol", "side", "quantity") if getattr(existing, name) != getattr(order, name)]
+    if diffs:
+        raise BrokerError(f"client_order_id {order.client_order_id!r} already used for a different order "
+                          f"({'; '.join(diffs)}); use a new id for a new order")
+    return existing

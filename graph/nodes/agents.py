@@ -1,0 +1,31 @@
+"""Night: the tool-calling agents node. Each agent is a LangChain tool; every call and its output is recorded."""
+
+from __future__ import annotations
+
+import time
+
+from graph.state import NightState
+from tools.contracts import Action, Proposal
+
+
+def agents(state: NightState, runtime) -> dict:
+    ctx = runtime.context
+    symbols = list(ctx.market.tradable)
+    proposals: list[Proposal] = []
+    for tool in ctx.tools:
+        args = {"as_of": state["as_of"], "symbols": symbols}
+        t0 = time.perf_counter()
+        out: list[Proposal] = tool.invoke(args)
+        ms = (time.perf_counter() - t0) * 1000
+        active = [p for p in out if p.action != Action.HOLD]
+        ctx.store.record_tool_call(
+            state["run_id"], tool.name, {"as_of": str(state["as_of"]), "symbols": len(symbols)},
+            [{"symbol": p.symbol, "action": str(p.action), "strength": round(p.strength, 4),
+              "inputs": p.inputs} for p in active],
+            out[0].model_version if out else None, ms)
+        proposals.extend(out)
+    ctx.store.save_proposals(state["run_id"], [p for p in proposals if p.action != Action.HOLD])
+    counts = {a: sum(1 for p in proposals if p.action == a) for a in (Action.BUY_LONG, Action.CLOSE_LONG)}
+    return {"proposals": proposals,
+            "summary": f"{len(ctx.tools)} agent tools: {counts[Action.BUY_LONG]} buy, "
+                       f"{counts[Action.CLOSE_LONG]} close proposals"}

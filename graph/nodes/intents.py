@@ -1,0 +1,50 @@
+"""Night: write intents with their full reason chain. Intents already acted on are never rewritten."""
+
+from __future__ import annotations
+
+from graph.state import NightState
+from tools.contracts import Denial, Intent
+
+
+def write_intents(state: NightState, runtime) -> dict:
+    ctx = runtime.context
+    day = state["as_of"]
+    picks = {p.symbol: p for p in state["picks"]}
+    proposals = {(p.agent, p.symbol): p for p in state["proposals"]}
+    intents: list[Intent] = []
+    for s in state["sized"]:
+        pick = picks[s.symbol]
+        reasons = [f"picks: score {pick.score:.0f} ≥ {pick.threshold:.0f} — {pick.explanation}"]
+        reasons += [f"{a}: {proposals[(a, s.symbol)].rationale}" for a in pick.agents if (a, s.symbol) in proposals]
+        reasons += [f"overlay {v['decision']}: {v['reason']}" for v in s.verdicts]
+        reasons.append(f"weather: {state['regime']} — {state['view'].narrative.splitlines()[0]}")
+        clipped = [Denial(rule=d.split(" (clipped)")[0], reason=d.split(": ", 1)[-1])
+                   for d in state.get("denials", {}).get(s.symbol, [])]
+        intents.append(Intent(
+            intent_id=f"{day.isoformat()}:{s.symbol}:buy:entry", as_of=day, symbol=s.symbol, side="buy", kind="entry",
+            target_weight=min(1.0, s.weight), quantity=s.quantity, reference_price=s.price, stop=s.stop,
+            score=s.score, reasons=reasons, sizing=s.factors, verdicts=s.verdicts, denials=clipped,
+            trail_pct=ctx.settings.risk.trailing_stop, tiers_hit=0))
+    for e in state["exits"]:
+        if e.quantity <= 0:
+            continue
+        intents.append(Intent(
+            intent_id=f"{day.isoformat()}:{e.symbol}:sell:{e.kind}", as_of=day, symbol=e.symbol, side="sell",
+            kind=e.kind, target_weight=0.0, quantity=e.quantity, reference_price=e.price,
+            reasons=[f"{e.trigger}: {e.reason}"], trail_pct=e.new_trail, tiers_hit=e.new_tiers_hit))
+    existing = {r["intent_id"]: r["status"] for r in ctx.store.intents(as_of=day)}
+    fresh = [i for i in intents if existing.get(i.intent_id, "pending") == "pending"]
+    with ctx.store.transaction():
+        stale_ids = [k for k, st in existing.items() if st == "pending" and k not in {i.intent_id for i in fresh}]
+        for k in stale_ids:
+            ctx.store.set_intent_status(k, "superseded", "a later night run for this date did not repeat it")
+        ctx.store.save_intents(state["run_id"], fresh)
+    kept = len(intents) - len(fresh)
+    return {"intents": intents,
+            "summary": f"{sum(i.side == 'buy' for i in intents)} entries, {sum(i.side == 'sell' for i in intents)} "
+                       f"exits" + (f" ({kept} already acted on, kept)" if kept else "")}
+
+
+def report(state: NightState, runtime) -> dict:
+    denied = sum(len(v) for v in state.get("denials", {}).values())
+    return {"summary": f"regime {state['regime']}, {len(state.get('intents', []))} intents, {denied} denials"}

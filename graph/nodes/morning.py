@@ -1,0 +1,152 @@
+"""Morning: load the night's intents, quote, validate (freshness, gap, stops, halt), execute, reconcile."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+from brokers.base import Order
+from graph.state import Execution, MorningState
+from tools.calendar import sessions_between
+from tools.contracts import Intent
+
+
+def client_order_id(intent_id: str) -> str:
+    """Deterministic: the same intent always maps to the same broker order id."""
+    return "desk-" + hashlib.sha256(intent_id.encode()).hexdigest()[:24]
+
+
+def _intent(ctx, intent_id: str) -> Intent:
+    return Intent.model_validate_json(ctx.store.intent(intent_id)["payload"])
+
+
+def load_intents(state: MorningState, runtime) -> dict:
+    ctx = runtime.context
+    rows = ctx.store.intents(as_of=state["night_date"])
+    ids = [r["intent_id"] for r in rows if r["status"] in ("pending", "submitting")]
+    return {"intent_ids": ids, "summary": f"{len(ids)} intents from the night of {state['night_date']}"}
+
+
+def quotes(state: MorningState, runtime) -> dict:
+    ctx = runtime.context
+    broker = ctx.broker_for(state["session"])
+    q, src = {}, {}
+    for sym in sorted({_intent(ctx, i).symbol for i in state["intent_ids"]}):
+        quote = broker.quote(sym)
+        q[sym], src[sym] = quote.price, quote.source
+    latest = sorted({s for s in src.values() if s == "latest_close"})
+    note = f" — no bar for {state['session']} yet: quoting the latest close" if latest else ""
+    return {"quotes": q, "quote_source": src, "summary": f"{len(q)} quotes for {state['session']}{note}"}
+
+
+def validate(state: MorningState, runtime) -> dict:
+    """Skip stale intents, buys that gapped too far, buys already through their stop, and entries while halted."""
+    ctx = runtime.context
+    m = ctx.settings.morning
+    halted = ctx.store.desk_state()
+    accepted, results = [], []
+    for iid in state["intent_ids"]:
+        it = _intent(ctx, iid)
+        price = state["quotes"].get(it.symbol)
+        age = sessions_between(it.as_of, state["session"], ctx.market.sessions)
+        why = None
+        if price is None:
+            why = "no quote"
+        elif age > m.max_intent_age_days:
+            why = f"intent is {age} trading days old (limit {m.max_intent_age_days})"
+        elif it.side == "buy" and halted["halted"]:
+            why = f"desk halted: {halted['reason']}"
+        elif it.side == "buy" and abs(price / it.reference_price - 1) > m.max_gap:
+            why = f"gapped {price / it.reference_price - 1:+.1%} from {it.reference_price:.2f} (limit {m.max_gap:.0%})"
+        elif it.side == "buy" and it.stop and price <= it.stop:
+            why = f"quote {price:.2f} already at or below the stop {it.stop:.2f}"
+        if why:
+            ctx.store.set_intent_status(iid, "skipped", why)
+            results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="skipped", reason=why))
+        else:
+            accepted.append(iid)
+    return {"accepted": accepted, "results": results,
+            "summary": f"{len(accepted)} accepted, {len(results)} skipped"}
+
+
+def execute(state: MorningState, runtime) -> dict:
+    """Submit each accepted intent once: the order row is written before the broker call, keyed by its id."""
+    ctx = runtime.context
+    broker = ctx.broker_for(state["session"])
+    held = {s: p.quantity for s, p in broker.positions().items()}
+    results = list(state.get("results", []))
+    submitted = 0
+    for iid in sorted(state["accepted"], key=lambda i: (_intent(ctx, i).side != "sell", i)):  # sells free cash
+        it = _intent(ctx, iid)
+        coid = client_order_id(iid)
+        qty = min(it.quantity, held.get(it.symbol, 0.0)) if it.side == "sell" else it.quantity
+        if qty <= 0:
+            ctx.store.set_intent_status(iid, "skipped", "nothing held to sell")
+            results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="skipped",
+                                     reason="nothing held to sell"))
+            continue
+        existing = ctx.store.order(coid)
+        if existing is None:
+            ctx.store.record_order(coid, iid, state["run_id"], it.symbol, it.side, qty, state["session"], "submitting")
+        elif existing["status"] in ("filled", "rejected", "cancelled"):
+            results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="already_done",
+                                     reason=f"order {coid} already {existing['status']}", client_order_id=coid))
+            continue
+        else:
+            qty = existing["quantity"]  # resume exactly the order that was being submitted
+        if ctx.fail_after_orders is not None and submitted >= ctx.fail_after_orders:
+            raise RuntimeError(f"injected failure after {submitted} submissions")
+        status = broker.submit(Order(client_order_id=coid, symbol=it.symbol, side=it.side, quantity=qty))
+        submitted += 1
+        with ctx.store.transaction():
+            ctx.store.update_order(coid, status.status, status.reason)
+            if status.status == "filled":
+                ctx.store.record_fill({"fill_id": coid, "client_order_id": coid, "symbol": it.symbol,
+                                       "side": it.side, "quantity": status.filled_qty, "price": status.avg_price,
+                                       "commission": status.commission, "session": state["session"].isoformat(),
+                                       "price_source": status.price_source or "unknown"})
+                ctx.store.set_intent_status(iid, "filled", None)
+            else:
+                ctx.store.set_intent_status(iid, status.status, status.reason)
+        results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status=status.status,
+                                 reason=status.reason or "", client_order_id=coid, quantity=status.filled_qty,
+                                 price=status.avg_price, price_source=status.price_source))
+    filled = [r for r in results if r.status == "filled"]
+    return {"results": results, "summary": f"{len(filled)} filled, {submitted} submitted"}
+
+
+def reconcile(state: MorningState, runtime) -> dict:
+    """The broker's book is the truth: mirror its positions into the store, keeping the desk's stop metadata."""
+    ctx = runtime.context
+    broker = ctx.broker_for(state["session"])
+    live = broker.positions()
+    ours = ctx.store.positions()
+    session: date = state["session"]
+    fills = {r.symbol: r for r in state.get("results", []) if r.status == "filled"}
+    with ctx.store.transaction():
+        for sym in set(ours) - set(live):
+            ctx.store.delete_position(sym)
+        for sym, p in live.items():
+            row = ours.get(sym)
+            f = fills.get(sym)
+            it = _intent(ctx, f.intent_id) if f else None
+            if row is None:
+                stop = it.stop if it and it.stop else p.avg_price * (1 - ctx.settings.risk.trailing_stop)
+                row = {"symbol": sym, "entry_date": session.isoformat(), "initial_stop": stop, "peak": p.avg_price,
+                       "trail_pct": ctx.settings.risk.trailing_stop, "tiers_hit": 0}
+            elif it is not None and it.side == "sell":
+                row = {**row, "trail_pct": it.trail_pct or row["trail_pct"], "tiers_hit": it.tiers_hit or row["tiers_hit"]}
+            ctx.store.upsert_position({**row, "quantity": p.quantity, "avg_price": p.avg_price})
+        acct = broker.account()
+        marks = {s: {"qty": p.quantity, "price": p.market_price, "value": p.market_value} for s, p in live.items()}
+        ctx.store.save_snapshot(session, acct.cash, acct.equity, acct.positions_value,
+                                acct.positions_value / acct.equity if acct.equity else 0.0, marks)
+    return {"equity": acct.equity, "cash": acct.cash,
+            "summary": f"book {acct.equity:,.0f} ({len(live)} positions, cash {acct.cash:,.0f})"}
+
+
+def report(state: MorningState, runtime) -> dict:
+    res = state.get("results", [])
+    counts = json.dumps({s: sum(r.status == s for r in res) for s in sorted({r.status for r in res})})
+    return {"summary": f"session {state['session']}: {counts}"}

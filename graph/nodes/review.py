@@ -1,0 +1,33 @@
+"""Night: the risk reviewer looks at the whole book of new entries — it may shrink or veto, never enlarge."""
+
+from __future__ import annotations
+
+from graph.nodes.book import book_view
+from graph.providers.base import BookEntry, BookSummary
+from graph.state import NightState
+from tools.contracts import SizingFactor
+
+
+def risk_review(state: NightState, runtime) -> dict:
+    ctx = runtime.context
+    picks = {p.symbol: p for p in state["picks"]}
+    book = book_view(ctx, state["as_of"])
+    entries = [BookEntry(symbol=s.symbol, weight=s.weight, score=s.score, agents=picks[s.symbol].agents,
+                         vol_21d=picks[s.symbol].vol_21d or 0.0, ret_21d=picks[s.symbol].ret_21d or 0.0)
+               for s in state["sized"]]
+    summary = BookSummary(equity=book.equity, cash=book.cash, regime=state["regime"],
+                          held={k: v / book.equity for k, v in book.positions.items()} if book.equity else {})
+    review = ctx.provider.review_book(entries, state["weather"], summary)
+    sized = []
+    for s in state["sized"]:
+        if s.symbol in review.veto:
+            continue
+        mult = min(1.0, max(0.0, review.shrink.get(s.symbol, 1.0)))
+        if mult < 1.0:
+            factor = SizingFactor(name="risk_reviewer", multiplier=mult, weight_after=s.weight * mult,
+                                  reason=review.summary)
+            s = s.model_copy(update={"weight": s.weight * mult, "factors": [*s.factors, factor]})
+        sized.append(s)
+    vetoed = {k: [f"risk_reviewer: {v}"] for k, v in review.veto.items()}
+    return {"review": review, "sized": sized, "denials": {**state.get("denials", {}), **vetoed},
+            "summary": review.summary}

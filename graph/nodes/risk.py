@@ -1,0 +1,45 @@
+"""Night: the hard risk rules — the last word on every entry. Exits are never blocked."""
+
+from __future__ import annotations
+
+from graph.nodes.book import book_view
+from graph.state import NightState
+from tools.contracts import SizingFactor
+from tools.risk import EntryCandidate, RiskLimits, apply_hard_rules
+
+
+def limits(settings) -> RiskLimits:
+    r = settings.risk
+    return RiskLimits(max_positions=r.max_positions, max_weight=r.max_weight, max_gross=r.max_gross,
+                      min_order_value=r.min_order_value, cash_reserve=dict(r.cash_reserve))
+
+
+def hard_rules(state: NightState, runtime) -> dict:
+    ctx = runtime.context
+    desk = ctx.store.desk_state()
+    book = book_view(ctx, state["as_of"])
+    candidates = [EntryCandidate(symbol=s.symbol, weight=s.weight, price=s.price, score=s.score)
+                  for s in state["sized"]]
+    approved, denied = apply_hard_rules(candidates, book, state["regime"], limits(ctx.settings),
+                                        halted=bool(desk["halted"]), halt_reason=desk["reason"],
+                                        stale=state.get("stale", {}))
+    by_symbol = {a.symbol: a for a in approved}
+    sized = []
+    for s in state["sized"]:
+        a = by_symbol.get(s.symbol)
+        if a is not None:
+            factors = s.factors
+            if a.weight < s.weight - 1e-12:
+                factors = [*factors, SizingFactor(name="hard_rules", multiplier=a.weight / s.weight if s.weight else 0,
+                                                  weight_after=a.weight,
+                                                  reason="; ".join(d.reason for d in a.clipped_by) or "clipped")]
+            sized.append(s.model_copy(update={"weight": a.weight, "quantity": a.quantity, "factors": factors}))
+    denials = dict(state.get("denials", {}))
+    for sym, ds in denied.items():
+        denials[sym] = [*denials.get(sym, []), *(f"{d.rule}: {d.reason}" for d in ds)]
+    clipped = {a.symbol: a.clipped_by for a in approved if a.clipped_by}
+    for sym, ds in clipped.items():
+        denials[sym] = [*denials.get(sym, []), *(f"{d.rule} (clipped): {d.reason}" for d in ds)]
+    return {"sized": sized, "denials": denials,
+            "summary": f"{len(approved)} approved, {len(denied)} denied"
+                       + (f" — desk HALTED: {desk['reason']}" if desk["halted"] else "")}

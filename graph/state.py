@@ -1,0 +1,106 @@
+"""Graph state: identifiers and small typed results, never frames of market data."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prompts.schemas import BookReview, Verdict, WeatherView
+from tools.contracts import Intent, Proposal, SizingFactor, WeatherSnapshot
+
+
+class _Small(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Pick(_Small):
+    """A symbol the master-picks layer scored, selected or not."""
+
+    symbol: str
+    score: float
+    threshold: float
+    selected: bool
+    agents: list[str]
+    dissent: float
+    parts: dict[str, float]
+    explanation: str
+    price: float
+    vol_21d: float | None
+    ret_21d: float | None
+    stop: float | None
+    horizon_days: int
+
+
+class Sized(_Small):
+    """An entry after the sizing cascade (before the risk reviewer and the hard rules)."""
+
+    symbol: str
+    weight: float
+    price: float
+    score: float
+    stop: float | None
+    factors: list[SizingFactor]
+    verdicts: list[dict] = Field(default_factory=list)
+    quantity: float = 0.0
+
+
+class ExitOrder(_Small):
+    """A sell the exit rules decided for a holding (never blocked by the overlay or the hard rules)."""
+
+    symbol: str
+    kind: str  # exit | trim
+    fraction: float
+    quantity: float
+    price: float
+    trigger: str
+    reason: str
+    new_trail: float
+    new_tiers_hit: int
+
+
+class NightState(TypedDict, total=False):
+    run_id: str
+    as_of: date
+    stale: dict[str, str]
+    weather: WeatherSnapshot
+    view: WeatherView
+    regime: str
+    proposals: list[Proposal]
+    verdicts: list[Verdict]
+    threshold: float
+    threshold_reason: str
+    picks: list[Pick]
+    exits: list[ExitOrder]
+    sized: list[Sized]
+    review: BookReview
+    intents: list[Intent]
+    denials: dict[str, list[str]]
+
+
+class Execution(_Small):
+    """What happened to one intent in the morning."""
+
+    intent_id: str
+    symbol: str
+    side: str
+    status: str  # filled | rejected | skipped | already_done
+    reason: str
+    client_order_id: str | None = None
+    quantity: float = 0.0
+    price: float | None = None
+    price_source: str | None = None
+
+
+class MorningState(TypedDict, total=False):
+    run_id: str
+    night_date: date
+    session: date
+    intent_ids: list[str]
+    quotes: dict[str, float]
+    quote_source: dict[str, str]
+    accepted: list[str]
+    results: list[Execution]
+    equity: float
+    cash: float

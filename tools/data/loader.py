@@ -1,0 +1,99 @@
+"""Load a provider's bars into the store: validate everything, then write in one transaction or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from memory.store import Store
+from tools.data.base import DataValidationError, Fetched, MarketDataProvider
+from tools.data.validate import validate_bars
+
+
+@dataclass
+class LoadReport:
+    """What one load did: rows written per symbol, symbols refused (with why), and whether the data is stale."""
+
+    source: str
+    written: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    stale: bool = False
+    note: str | None = None
+    until: date | None = None
+
+    def summary(self) -> str:
+        """One line for a console or a Slack message."""
+        parts = [f"{self.source}: {sum(self.written.values())} rows for {len(self.written)} symbols"]
+        if self.until is not None:
+            parts.append(f"truncated at {self.until.isoformat()}")
+        if self.rejected:
+            parts.append("rejected " + "; ".join(f"{s} ({r})" for s, r in self.rejected.items()))
+        if self.stale:
+            parts.append("STALE")
+        if self.note:
+            parts.append(self.note)
+        return ", ".join(parts)
+
+
+def load_into_store(store: Store, provider: MarketDataProvider, symbols: Sequence[str] | None = None,
+                    until: date | None = None, strict: bool = False,
+                    progress: Callable[[str], None] | None = None, max_jump: float = 0.75) -> LoadReport:
+    """Fetch, validate and write bars; return what happened.
+
+    Without ``until`` the load is incremental: a symbol the store holds through date L gets only rows after L (the
+    full series is validated first, so jump checks see continuity). With ``until`` the store is truncated there.
+    ``strict`` (for user files) turns any rejection into a DataValidationError, with nothing written. A stale
+    provider (offline) writes nothing and flags the symbols already in the store as stale.
+    """
+    say = progress or (lambda _msg: None)
+    say(f"fetching {'all symbols' if symbols is None else f'{len(symbols)} symbols'} from {provider.name}")
+    fetched = provider.fetch(symbols, until)
+    if fetched.stale:
+        return _serve_stale(store, provider.name, symbols, fetched, until, say)
+    frames, rejected = _revalidate(fetched, max_jump)
+    say(f"validated {len(frames)} symbols, rejected {len(rejected)}")
+    if strict and rejected:
+        first = next(iter(rejected))
+        raise DataValidationError(first, rejected[first])
+    if until is None:
+        frames = {s: _after(f, store.last_bar_date(s)) for s, f in frames.items()}
+    written: dict[str, int] = {}
+    if frames:
+        say(f"writing {sum(len(f) for f in frames.values())} rows for {len(frames)} symbols")
+        written = store.write_bars(frames, {s: fetched.kinds[s] for s in frames}, source=provider.name, until=until)
+    report = LoadReport(provider.name, written, rejected, stale=False, note=fetched.note, until=until)
+    say(report.summary())
+    return report
+
+
+def _revalidate(fetched: Fetched, max_jump: float) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    frames: dict[str, pd.DataFrame] = {}
+    rejected = dict(fetched.rejected)
+    for symbol, frame in fetched.frames.items():
+        kind = fetched.kinds.get(symbol)
+        if kind is None:
+            rejected[symbol] = "the provider gave no kind (equity, etf, index or macro)"
+            continue
+        try:
+            frames[symbol] = validate_bars(symbol, frame, kind, max_jump)
+        except DataValidationError as exc:
+            rejected[symbol] = exc.reason
+    return frames, rejected
+
+
+def _after(frame: pd.DataFrame, last: date | None) -> pd.DataFrame:
+    return frame if last is None else frame[frame.index > pd.Timestamp(last)]
+
+
+def _serve_stale(store: Store, source: str, symbols: Sequence[str] | None, fetched: Fetched, until: date | None,
+                 say: Callable[[str], None]) -> LoadReport:
+    """Offline: write nothing; flag what the store already holds (the requested symbols, else this source's)."""
+    wanted = None if symbols is None else {s.strip().upper() for s in symbols}
+    cached = [r["symbol"] for r in store.symbols()
+              if (r["symbol"] in wanted if wanted is not None else r["source"] == source)]
+    store.mark_stale(cached, True, fetched.note)
+    say(f"{fetched.note or source + ' returned stale data'}; {len(cached)} cached symbols flagged stale")
+    return LoadReport(source, {}, dict(fetched.rejected), stale=True, note=fetched.note, until=until)
