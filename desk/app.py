@@ -121,7 +121,7 @@ def bootstrap_data(store: Store, settings: Settings, progress: Progress) -> None
     if settings.data.source != "bundled":
         raise DeskError(f"the store is empty; run `desk data load --source {settings.data.source}` first")
     progress("first run: loading bundled market history into the store")
-    report = load_into_store(store, BundledProvider(), progress=progress)
+    report = load_into_store(store, BundledProvider(), progress=progress, max_jump=settings.data.max_daily_jump)
     progress(f"loaded {sum(report.written.values()):,} bars for {len(report.written)} symbols"
              + (f"; rejected {report.rejected}" if report.rejected else ""))
 

@@ -174,7 +174,7 @@ def data_load(source: Annotated[str, typer.Option("--source", help="bundled | yf
         raise DeskError(f"unknown source {source!r}: use bundled, yfinance or csv")
     symbols = list(s.data.universe) + [s.data.benchmark] if source == "yfinance" else None
     report = load_into_store(_store(s), provider, symbols=symbols, until=day, strict=source == "csv",
-                             progress=_progress(json))
+                             progress=_progress(json), max_jump=s.data.max_daily_jump)
     data = {"source": report.source, "written": report.written, "rejected": report.rejected, "stale": report.stale,
             "note": report.note, "until": day}
     if json:

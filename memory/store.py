@@ -94,12 +94,14 @@ class Store:
             for symbol, frame in frames.items():
                 if until is not None:
                     frame = frame[frame.index <= pd.Timestamp(until)]
+                values = frame.reindex(columns=list(BAR_COLUMNS)).astype("float64")
                 rows = [
-                    {"symbol": symbol, "date": d.strftime("%Y-%m-%d"),
-                     **{c: (None if pd.isna(r[c]) else float(r[c])) for c in BAR_COLUMNS}}
-                    for d, r in frame.reindex(columns=list(BAR_COLUMNS)).iterrows()
+                    (symbol, d.strftime("%Y-%m-%d"), *(None if v != v else float(v) for v in vals))
+                    for d, vals in zip(values.index, values.to_numpy().tolist(), strict=True)
                 ]
-                self.db["bars"].insert_all(rows, pk=("symbol", "date"), replace=True, batch_size=5000)
+                self.db.conn.executemany(
+                    "INSERT OR REPLACE INTO bars (symbol, date, open, high, low, close, volume) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
                 first, last, n = self.db.execute(
                     "SELECT min(date), max(date), count(*) FROM bars WHERE symbol=?", [symbol]).fetchone()
                 self.db["symbols"].upsert({

@@ -68,3 +68,33 @@ def desk_home(tmp_path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DESK_HOME", str(home))
     monkeypatch.chdir(tmp_path)
     return home
+
+
+@pytest.fixture(scope="session")
+def seeded_home(tmp_path_factory) -> "Path":
+    """A DESK_HOME with the bundled history loaded and the market cache built (once per test process)."""
+    from desk.app import open_desk
+    from desk.config import load_settings
+
+    home = tmp_path_factory.mktemp("seed") / "home"
+    settings = load_settings(home=home)
+    desk = open_desk(settings, [], lambda msg: None, checkpointing=False)
+    desk.ctx.market.ensure()
+    desk.store.close()
+    return home
+
+
+@pytest.fixture
+def home(seeded_home, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A private copy of the seeded DESK_HOME, set as DESK_HOME, with no stray DESK_* variables."""
+    import os
+
+    from tests.kit import clone_home
+
+    for key in list(os.environ):
+        if key.startswith("DESK_"):
+            monkeypatch.delenv(key)
+    dest = clone_home(seeded_home, tmp_path / "home")
+    monkeypatch.setenv("DESK_HOME", str(dest))
+    monkeypatch.chdir(tmp_path)
+    return dest

@@ -16,7 +16,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
 from models.mean_reversion import FEATURES as MR_FEATURES
-from models.mean_reversion import TrainedModel, train
+from models.mean_reversion import TrainedModel, recipe, train, version_for
 from models.registry import ModelRegistry
 from models.walkforward import cutoff_for
 from tools.contracts import Action, Proposal
@@ -139,7 +139,8 @@ def mean_reversion_model(market: MarketView, registry: ModelRegistry, day: date,
     return registry.get_or_train(
         "mean_reversion", cutoff,
         lambda: train(market.panel, market.close[list(market.tradable)], cutoff, train_years=train_years,
-                      horizon=horizon))
+                      horizon=horizon),
+        version=version_for(cutoff, recipe(train_years, horizon)))
 
 
 def make_agent_tools(market: MarketView, registry: ModelRegistry, retrain_months: int, train_years: int,

@@ -18,9 +18,10 @@ ANNUAL = 252
 FACTOR_ETFS = ("MTUM", "QUAL", "SIZE", "USMV", "VLUE")
 INDEXES = ("GSPC", "IXIC")
 CORR_WINDOW = 60
-# Freshness limits in calendar days. VIX is daily: 5 days covers a long weekend and no more. Moody's yields are
-# monthly and dated the first day of the month after their month: 35 days lets one value serve until the next.
-VIX_MAX_AGE = 5
+# Freshness limits in calendar days. VIX is used only on the session it was printed (every benchmark session
+# has one while VIX is in the data). Moody's yields are monthly, dated the first day of the month after their
+# month: 35 days lets one value serve until the next is due, and no longer.
+VIX_MAX_AGE = 0
 YIELD_MAX_AGE = 35
 _MIN_DAILY_VAR = 1e-10   # a daily return variance below this (std < 0.001%) is a stale quote, not a price
 

@@ -13,7 +13,7 @@ def risk_review(state: NightState, runtime) -> dict:
     picks = {p.symbol: p for p in state["picks"]}
     book = book_view(ctx, state["as_of"])
     entries = [BookEntry(symbol=s.symbol, weight=s.weight, score=s.score, agents=picks[s.symbol].agents,
-                         vol_21d=picks[s.symbol].vol_21d or 0.0, ret_21d=picks[s.symbol].ret_21d or 0.0)
+                         vol_21d=picks[s.symbol].vol_21d, ret_21d=picks[s.symbol].ret_21d)
                for s in state["sized"]]
     summary = BookSummary(equity=book.equity, cash=book.cash, regime=state["regime"],
                           held={k: v / book.equity for k, v in book.positions.items()} if book.equity else {})

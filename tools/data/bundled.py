@@ -62,7 +62,8 @@ def _arch_macro(notes: Notes) -> Raw:
     for symbol, frame in (("VIX", vix.load()["vix"]), ("WTI", wti.load()["DCOILWTICO"])):
         holidays = int(frame.isna().sum())
         if holidays:
-            notes.append(((symbol,), f"{symbol}: dropped {holidays} holiday rows with no observation (FRED), not filled"))
+            notes.append(((symbol,), f"{symbol}: dropped {holidays} holiday rows with no observation (FRED), "
+                                     "not filled"))
         out[symbol] = (frame.dropna().to_frame("close"), "macro")
     yields = default.load()[["AAA", "BAA"]]
     yields.index = yields.index + pd.offsets.MonthBegin(1)  # publication lag: known only after the month ends

@@ -1,0 +1,63 @@
+"""Performance benchmarks (DESIGN §9): run them with ``python -m evals.bench [--quick]``.
+
+Measures, on a fresh temporary DESK_HOME:
+  - first setup: ``desk run`` from an empty home (bundled data load + feature/weather cache + model training + run)
+  - ``desk run`` after setup: wall time of the whole command in a new process (median of 3)
+  - replay throughput over 2017–2018: trading days per second through the real graphs with the rules provider
+    (setup — features and walk-forward models — reported separately)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+
+def _desk(home: Path, *args: str) -> float:
+    env = {**os.environ, "DESK_HOME": str(home)}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "desk.cli", *args], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"desk {' '.join(args)} failed: {proc.stderr.strip()[-500:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--from", dest="start", default="2017-01-01")
+    parser.add_argument("--to", dest="end", default="2018-12-31")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        first = _desk(home, "run", "--json")
+        warm = [_desk(home, "run", "--json") for _ in range(3)]
+        from desk.config import load_settings
+        from evals.replay import replay
+
+        settings = load_settings(home=home)
+        result = replay(settings, date.fromisoformat(args.start), date.fromisoformat(args.end),
+                        lambda m: print(f"  {m}", file=sys.stderr))
+        second = replay(settings, date.fromisoformat(args.start), date.fromisoformat(args.end), lambda m: None)
+    print(json.dumps({
+        "first_setup_seconds": round(first, 2),
+        "desk_run_seconds_median": round(statistics.median(warm), 2),
+        "desk_run_seconds_all": [round(w, 2) for w in warm],
+        "replay_nights": result["nights"],
+        "replay_setup_seconds_cold": result["setup_seconds"],
+        "replay_days_per_second": result["days_per_second"],
+        "replay_days_per_second_second_run": second["days_per_second"],
+        "cpu_count": os.cpu_count(),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
