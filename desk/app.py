@@ -97,7 +97,8 @@ class Desk:
         self.store.start_run(run_id, kind, phase, as_of)
         self.ctx.reporter.run_started(run_id, kind, as_of.isoformat())
         try:
-            out = graph.invoke(None if resume else state, config, context=self.ctx, durability=durability)
+            kwargs = {"durability": durability} if self.checkpointing else {}
+            out = graph.invoke(None if resume else state, config, context=self.ctx, **kwargs)
         except Exception as exc:
             self.store.finish_run(run_id, "error", {"error": f"{type(exc).__name__}: {exc}"})
             raise

@@ -55,7 +55,6 @@ class RiskSettings(_Section):
     tier_exit_fraction: float = Field(0.20, gt=0, le=1)
     tier_trails: tuple[float, ...] = (0.08, 0.07, 0.06, 0.05, 0.04)
     score_collapse: float = Field(0.25, ge=0, le=1, description="exit when a holding's agent support falls below this")
-    allow_reversal: bool = False
 
     @field_validator("cash_reserve")
     @classmethod

@@ -1,16 +1,29 @@
-"""The LangGraph checkpointer: SqliteSaver in its own file beside the store."""
+"""The LangGraph checkpointer: SqliteSaver in its own file beside the store.
+
+Only the desk's own state types may be revived from a checkpoint (an explicit msgpack allow-list).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
+
+STATE_TYPES: tuple[tuple[str, str], ...] = (
+    ("tools.contracts", "WeatherSnapshot"), ("tools.contracts", "LayerReading"), ("tools.contracts", "Action"),
+    ("tools.contracts", "Proposal"), ("tools.contracts", "Intent"), ("tools.contracts", "SizingFactor"),
+    ("tools.contracts", "Denial"),
+    ("prompts.schemas", "WeatherView"), ("prompts.schemas", "Verdict"), ("prompts.schemas", "BookReview"),
+    ("prompts.schemas", "Provenance"),
+    ("graph.state", "Pick"), ("graph.state", "Sized"), ("graph.state", "ExitOrder"), ("graph.state", "Execution"),
+)
 
 
 def open_checkpointer(path: Path | str) -> SqliteSaver:
     conn = sqlite3.connect(str(path), check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    saver = SqliteSaver(conn)
+    saver = SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES))
     saver.setup()
     return saver

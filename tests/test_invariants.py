@@ -9,6 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from desk.app import open_desk
@@ -26,7 +27,7 @@ def _desk(home: Path, **kw):
 def _night_with_entries(desk) -> tuple[date, dict]:
     """The first night from NIGHT on that produces at least one entry intent."""
     sessions = desk.sessions()
-    i = sessions.searchsorted(NIGHT)
+    i = sessions.searchsorted(pd.Timestamp(NIGHT))
     for ts in sessions[i:i + 40]:
         out = desk.night(ts.date())
         if any(it.side == "buy" for it in out["intents"]):
@@ -74,7 +75,10 @@ def _decisions(home: Path, day: date) -> dict:
         "regime": out["regime"],
         "proposals": sorted((p.key, str(p.action), round(p.strength, 12), p.model_version) for p in out["proposals"]),
         "verdicts": sorted((v.proposal_key, v.decision, v.size_multiplier, v.reason) for v in out["verdicts"]),
-        "intents": sorted(i.model_dump_json() for i in out["intents"]),
+        # everything but measured latencies, which are not decisions
+        "intents": sorted(i.model_dump_json(exclude={"verdicts"}) for i in out["intents"]),
+        "intent_verdicts": sorted((i.intent_id, v["proposal_key"], v["decision"], v["size_multiplier"], v["stop"])
+                                  for i in out["intents"] for v in i.verdicts),
         "models": [m["version"] for m in desk.ctx.registry.list("mean_reversion")],
     }
 

@@ -19,9 +19,17 @@ TOM_FIRST_SESSIONS = 3
 
 
 @lru_cache(maxsize=1)
-def xnys_sessions() -> pd.DatetimeIndex:
-    """All XNYS sessions from 1990 to the calendar's published end (tz-naive midnights)."""
-    return pd.DatetimeIndex(xcals.get_calendar(CALENDAR, start=CALENDAR_START).sessions).as_unit("ns")
+def planned_sessions() -> pd.DatetimeIndex:
+    """XNYS sessions from 1990 to the calendar's published end, as scheduled in advance (tz-naive midnights).
+
+    Ad-hoc closures (9/11, Hurricane Sandy, state funerals) were announced days or hours before, so they stay in
+    as planned sessions: counting them as holidays would flag a 'pre-holiday' that nobody could have known.
+    """
+    cal = xcals.get_calendar(CALENDAR, start=CALENDAR_START)
+    sessions = pd.DatetimeIndex(cal.sessions).as_unit("ns")
+    adhoc = pd.DatetimeIndex(cal.adhoc_holidays).as_unit("ns")
+    adhoc = adhoc[(adhoc >= sessions[0]) & (adhoc <= sessions[-1]) & (adhoc.weekday < 5)]
+    return sessions.union(adhoc)
 
 
 def _third_friday(ts: pd.DatetimeIndex) -> np.ndarray:
@@ -30,9 +38,9 @@ def _third_friday(ts: pd.DatetimeIndex) -> np.ndarray:
 
 
 def calendar_flags(dates: pd.DatetimeIndex) -> pd.DataFrame:
-    """Boolean flags per date plus ``known``: False where the date is not an XNYS session or the calendar
-    does not reach its next session (then no flag is claimed)."""
-    sessions = xnys_sessions()
+    """Boolean flags per date plus ``known``: False where the date is not a planned XNYS session or the
+    calendar does not reach its next session (then no flag is claimed)."""
+    sessions = planned_sessions()
     days = pd.DatetimeIndex(dates).as_unit("ns")
     pos = sessions.get_indexer(days)
     known = (pos >= 0) & (pos + 1 < len(sessions))

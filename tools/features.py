@@ -117,6 +117,10 @@ def asset_features(close: pd.DataFrame, benchmark: pd.Series) -> pd.DataFrame:
 def feature_row(panel: pd.DataFrame, day: date | pd.Timestamp) -> pd.DataFrame:
     """The symbols × features block of ``panel`` (from asset_features) on one date; KeyError if it has none."""
     ts = pd.Timestamp(day)
+    if not panel.index.is_monotonic_increasing:       # not from asset_features: take the slow, safe path
+        if ts not in panel.index.get_level_values(0):
+            raise KeyError(f"no features on {ts.date()}: not a date of this feature panel")
+        return panel.xs(ts, level=0)
     codes = panel.index.codes[0]
     level = panel.index.levels[0]
     pos = level.get_indexer([ts])[0]

@@ -22,6 +22,7 @@ ENTROPY_FACTOR = 0.75            # a distribution in transition: three quarters 
 SIZING_FLOOR = 0.25
 UNSTABLE_CALM_CAP = 0.75         # vol-of-vol up while VIX is low precedes spikes: cap the risk throttle
 PANIC_THROTTLE = 0.25
+CONFIRM_SESSIONS = 3             # sessions a rules regime must hold before it replaces the previous one
 
 
 def regime_context(inp: WeatherInputs) -> pd.DataFrame:
@@ -43,6 +44,8 @@ def base_regime(context: pd.DataFrame) -> pd.Series:
     risk-off = below the SMA200 and down over 63 sessions, or a 15%+ drawdown; calm = above the SMA200, up,
     realised < 12% (about the 1990-2018 median), VIX < 16 where known, drawdown under 5%; risk-on = above,
     up and realised < 20% (VIX < 22 where known); anything else (mixed trend signals, or up with high vol) choppy.
+    A new regime replaces the last one only after CONFIRM_SESSIONS sessions in a row (panic at once), so a
+    reading that hovers on a threshold does not flip the book's cash reserve every day.
     """
     dist, ret, rv, dd, vix = (context[c] for c in CONTEXT_COLUMNS)
     vix_known = vix.notna()
@@ -55,9 +58,14 @@ def base_regime(context: pd.DataFrame) -> pd.Series:
         up & (rv < 0.20) & (~vix_known | (vix < 22)),
     ]
     labels = ["high_vol_panic", "risk_off_trend", "calm_uptrend", "risk_on_trend"]
-    regime = np.select(conditions, labels, "choppy").astype(object)
     ready = (dist.notna() & ret.notna() & rv.notna() & dd.notna()).to_numpy()
-    return pd.Series(np.where(ready, regime, None), index=context.index, dtype=object, name="base_regime")
+    raw = pd.Series(np.where(ready, np.select(conditions, labels, "choppy"), None), index=context.index,
+                    dtype=object)
+    held = pd.Series(True, index=raw.index)
+    for lag in range(1, CONFIRM_SESSIONS):
+        held &= raw.eq(raw.shift(lag))
+    confirmed = raw.where(held | raw.eq("high_vol_panic")).ffill().where(ready)
+    return confirmed.astype(object).where(ready, None).rename("base_regime")
 
 
 def nudge(regime: str, steps: int) -> str:
@@ -77,7 +85,7 @@ def fuse(frame: pd.DataFrame) -> pd.DataFrame:
     """Add FUSION_COLUMNS to a frame holding CONTEXT_COLUMNS and the expert signals; one row per session."""
     base = base_regime(frame)
     ready = base.notna().to_numpy()
-    idx = np.array([REGIME_ORDER.index(r) if r is not None else -1 for r in base], dtype=int)
+    idx = pd.Categorical(base, categories=REGIME_ORDER).codes.astype(int)   # -1 where not ready
     panic = frame["vol_panic"].fillna(False).to_numpy(dtype=bool) & ready
     mc = frame["macro_credit"].to_numpy(dtype=float)
     fmt = lambda x: pd.Series(x).map("{:+.2f}".format)  # noqa: E731
@@ -107,12 +115,15 @@ def fuse(frame: pd.DataFrame) -> pd.DataFrame:
     throttle = np.where(panic, np.minimum(throttle, PANIC_THROTTLE), throttle)
     notes.append(_note(ready & calm, f"unstable_calm: risk throttle capped at {UNSTABLE_CALM_CAP:.2f}"))
     notes.append(_note(~ready, "warm-up: base regime needs 200 sessions of the benchmark"))
-    joined = pd.concat(notes, axis=1).apply(lambda row: "; ".join(t for t in row if t), axis=1)
+    joined = np.full(len(frame), "", dtype=object)
+    for note in notes:
+        text = note.to_numpy(dtype=object)
+        joined = joined + np.where((joined != "") & (text != ""), "; ", "") + text
     out = frame.copy()
     out["base_regime"] = base
     out["regime"] = pd.Series(np.where(ready, np.asarray(REGIME_ORDER, dtype=object)[np.maximum(new, 0)], None),
                               index=frame.index, dtype=object)
     out["sizing_modifier"] = np.where(ready, sizing, np.nan)
     out["risk_throttle"] = np.where(ready, np.clip(throttle, 0.0, 1.0), np.nan)
-    out["fusion_notes"] = joined.to_numpy(dtype=object)
+    out["fusion_notes"] = joined
     return out

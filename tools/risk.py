@@ -98,9 +98,9 @@ def _below(cap: float, base: float = 0.0) -> float:
 
 def _fit(weights: list[float], equity: float, cap: float) -> float:
     """A scale s in [0, 1] with sum(w·s·equity) <= cap exactly as computed."""
-    if sum(w * equity for w in weights) <= cap:
-        return 1.0
     total = sum(w * equity for w in weights)
+    if total <= cap:
+        return 1.0
     scale = cap / total if cap > 0 and total > 0 else 0.0
     while scale > 0 and sum((w * scale) * equity for w in weights) > cap:
         scale = math.nextafter(scale, 0.0)
@@ -153,6 +153,9 @@ def apply_hard_rules(candidates: Sequence[EntryCandidate], book: BookView, regim
             deny(c.symbol, "duplicate", f"another {c.symbol} candidate with a higher score was kept")
         elif len(chosen) < slots:
             chosen.append(c)
+        elif slots == 0:
+            deny(c.symbol, "max_positions", f"book already holds {len(held)} positions; the cap is"
+                 f" {limits.max_positions}: no free slot")
         else:
             deny(c.symbol, "max_positions", f"book holds {len(held)} of {limits.max_positions} positions;"
                  f" the {slots} free slot(s) went to higher scores (score {c.score!r})")
@@ -195,6 +198,9 @@ def apply_hard_rules(candidates: Sequence[EntryCandidate], book: BookView, regim
         if notional <= 0 or notional < limits.min_order_value:
             deny(c.symbol, "min_order", f"order value {notional:,.2f} is below the minimum"
                  f" {limits.min_order_value:,.2f}", prior=notes)
+        elif not (_ok(notional / c.price) and notional / c.price > 0):
+            deny(c.symbol, "invalid", f"quantity {notional:,.2f} / {c.price!r} is not a finite positive number",
+                 prior=notes)
         else:
             approved.append(ApprovedEntry(symbol=c.symbol, weight=w, quantity=notional / c.price,
                                           notional=notional, clipped_by=notes))

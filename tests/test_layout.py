@@ -1,0 +1,65 @@
+"""The repo's own packages, the house rules on imports, and the README's quick start."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("graph", "tools", "models", "brokers", "prompts", "memory", "evals", "tests", "desk")
+ORGANS = ("models", "tools", "brokers", "memory")
+FORBIDDEN = ("graph", "desk", "slack_sdk", "slack_bolt", "openai", "anthropic", "langchain_openai",
+             "langchain_anthropic")
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_each_top_level_package_is_the_repos_own(name):
+    module = importlib.import_module(name)
+    assert Path(module.__file__).resolve().is_relative_to(ROOT), f"{name} resolves to {module.__file__}"
+
+
+@pytest.mark.parametrize("organ", ORGANS)
+def test_organs_never_import_the_graph_the_shell_slack_or_an_llm_sdk(organ):
+    for path in (ROOT / organ).rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for n in names:
+                assert n.split(".")[0] not in FORBIDDEN, f"{path.relative_to(ROOT)} imports {n}"
+
+
+def _quick_start() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## Quick start.*?```bash\n(.*?)```", text, re.S)
+    assert block, "README needs a Quick start bash block"
+    return [ln for ln in block.group(1).splitlines() if ln.strip()]
+
+
+def test_readme_quick_start_has_exactly_two_commands_and_ci_runs_them():
+    commands = _quick_start()
+    assert len(commands) == 2
+    install, tests = commands
+    assert "pip install" in install and "desk run" in install
+    assert "pytest" in tests
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert install.replace("python3.11", '"$PY"') in ci or install in ci
+    assert tests in ci
+
+
+def test_readme_documents_every_settings_section():
+    from desk.config import Settings
+
+    text = (ROOT / "README.md").read_text()
+    for section, field in Settings.model_fields.items():
+        if section == "home":
+            continue
+        for key in field.annotation.model_fields:
+            assert f"{section}.{key}" in text, f"README configuration reference misses {section}.{key}"
