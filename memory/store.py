@@ -58,6 +58,14 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row[0]) if row else 0
 
+    def _insert(self, table: str, rows: list[Mapping[str, Any]], verb: str = "INSERT") -> None:
+        """Plain executemany: the hot path of a replay writes thousands of small rows."""
+        if not rows:
+            return
+        cols = list(rows[0])
+        sql = f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        self.db.conn.executemany(sql, [tuple(r[c] for c in cols) for r in rows])
+
     def transaction(self):
         """A context manager: everything inside commits together or not at all."""
         return _Tx(self.db.conn)
@@ -151,17 +159,18 @@ class Store:
 
     # ---------------------------------------------------------------- runs and steps
     def start_run(self, run_id: str, kind: str, phase: str, as_of: date) -> None:
-        self.db["runs"].upsert({"run_id": run_id, "kind": kind, "phase": phase, "as_of": as_of.isoformat(),
-                                "started": now_utc(), "ended": None, "status": "running", "summary": None},
-                               pk="run_id")
+        self._insert("runs", [{"run_id": run_id, "kind": kind, "phase": phase, "as_of": as_of.isoformat(),
+                               "started": now_utc(), "ended": None, "status": "running", "summary": None}],
+                     "INSERT OR REPLACE")
 
     def finish_run(self, run_id: str, status: str, summary: Mapping[str, Any] | None = None) -> None:
-        self.db["runs"].update(run_id, {"ended": now_utc(), "status": status, "summary": _json(summary or {})})
+        self.db.execute("UPDATE runs SET ended=?, status=?, summary=? WHERE run_id=?",
+                        [now_utc(), status, _json(summary or {}), run_id])
 
     def record_step(self, run_id: str, node: str, status: str, started: str, ended: str | None,
                     summary: str) -> None:
-        self.db["steps"].insert({"run_id": run_id, "node": node, "status": status, "started": started,
-                                 "ended": ended, "summary": summary})
+        self._insert("steps", [{"run_id": run_id, "node": node, "status": status, "started": started,
+                                "ended": ended, "summary": summary}])
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.query("SELECT * FROM steps WHERE run_id=? ORDER BY id", [run_id])]
@@ -173,25 +182,25 @@ class Store:
 
     def record_tool_call(self, run_id: str, tool: str, args: Mapping[str, Any], output: Any,
                          model_version: str | None, ms: float) -> None:
-        self.db["tool_calls"].insert({"run_id": run_id, "tool": tool, "args": _json(args), "output": _json(output),
-                                      "model_version": model_version, "ms": ms})
+        self._insert("tool_calls", [{"run_id": run_id, "tool": tool, "args": _json(args), "output": _json(output),
+                                     "model_version": model_version, "ms": ms}])
 
     # ---------------------------------------------------------------- decisions
     def save_proposals(self, run_id: str, proposals: Iterable[Any]) -> None:
         rows = [{"key": p.key, "run_id": run_id, "as_of": p.as_of.isoformat(), "symbol": p.symbol, "agent": p.agent,
                  "action": str(p.action), "strength": p.strength, "confidence": p.confidence,
                  "payload": p.model_dump_json()} for p in proposals]
-        self.db["proposals"].insert_all(rows, pk="key", replace=True)
+        self._insert("proposals", rows, "INSERT OR REPLACE")
 
     def save_verdicts(self, run_id: str, as_of: date, verdicts: Iterable[Any]) -> None:
         rows = [{"run_id": run_id, "as_of": as_of.isoformat(), "proposal_key": v.proposal_key,
                  "decision": v.decision, "size_multiplier": v.size_multiplier, "reason": v.reason,
                  "provider": v.provenance.provider, "fallback": int(v.provenance.fallback),
                  "payload": v.model_dump_json()} for v in verdicts]
-        self.db["verdicts"].insert_all(rows)
+        self._insert("verdicts", rows)
 
     def save_picks(self, run_id: str, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
-        self.db["picks"].insert_all(
+        self._insert("picks",
             [{"run_id": run_id, "as_of": as_of.isoformat(), **{k: v for k, v in r.items() if k != "payload"},
               "payload": _json(r.get("payload", {}))} for r in rows])
 
@@ -204,7 +213,7 @@ class Store:
         rows = [{"intent_id": i.intent_id, "run_id": run_id, "as_of": i.as_of.isoformat(), "symbol": i.symbol,
                  "side": i.side, "kind": i.kind, "quantity": i.quantity, "status": "pending", "status_reason": None,
                  "payload": i.model_dump_json()} for i in intents]
-        self.db["intents"].insert_all(rows, pk="intent_id", replace=True)
+        self._insert("intents", rows, "INSERT OR REPLACE")
 
     def intents(self, as_of: date | None = None, status: str | None = None) -> list[dict[str, Any]]:
         clauses, args = [], []
@@ -222,7 +231,7 @@ class Store:
         return dict(rows[0]) if rows else None
 
     def set_intent_status(self, intent_id: str, status: str, reason: str | None) -> None:
-        self.db["intents"].update(intent_id, {"status": status, "status_reason": reason})
+        self.db.execute("UPDATE intents SET status=?, status_reason=? WHERE intent_id=?", [status, reason, intent_id])
 
     def verdicts_for(self, proposal_keys: Iterable[str]) -> list[dict[str, Any]]:
         keys = list(proposal_keys)
@@ -240,23 +249,24 @@ class Store:
                      quantity: float, session: date, status: str, detail: str | None = None) -> bool:
         """Insert a new order row; False (and nothing written) if this client_order_id already exists."""
         try:
-            self.db["orders"].insert({"client_order_id": client_order_id, "intent_id": intent_id, "run_id": run_id,
-                                      "symbol": symbol, "side": side, "quantity": quantity, "status": status,
-                                      "session": session.isoformat(), "created": now_utc(), "updated": now_utc(),
-                                      "detail": detail})
+            self._insert("orders", [{"client_order_id": client_order_id, "intent_id": intent_id, "run_id": run_id,
+                                     "symbol": symbol, "side": side, "quantity": quantity, "status": status,
+                                     "session": session.isoformat(), "created": now_utc(), "updated": now_utc(),
+                                     "detail": detail}])
         except sqlite3.IntegrityError:
             return False
         return True
 
     def update_order(self, client_order_id: str, status: str, detail: str | None = None) -> None:
-        self.db["orders"].update(client_order_id, {"status": status, "updated": now_utc(), "detail": detail})
+        self.db.execute("UPDATE orders SET status=?, updated=?, detail=? WHERE client_order_id=?",
+                        [status, now_utc(), detail, client_order_id])
 
     def orders(self, session: date | None = None) -> list[dict[str, Any]]:
         where, args = ("WHERE session=?", [session.isoformat()]) if session else ("", [])
         return [dict(r) for r in self.db.query(f"SELECT * FROM orders {where} ORDER BY created", args)]
 
     def record_fill(self, fill: Mapping[str, Any]) -> None:
-        self.db["fills"].insert(dict(fill), pk="fill_id", ignore=True)
+        self._insert("fills", [dict(fill)], "INSERT OR IGNORE")
 
     def fills(self, session: date | None = None, symbol: str | None = None) -> list[dict[str, Any]]:
         clauses, args = [], []
@@ -274,16 +284,16 @@ class Store:
         return {r["symbol"]: dict(r) for r in self.db.query("SELECT * FROM positions")}
 
     def upsert_position(self, row: Mapping[str, Any]) -> None:
-        self.db["positions"].upsert({**row, "updated": now_utc()}, pk="symbol")
+        self._insert("positions", [{**row, "updated": now_utc()}], "INSERT OR REPLACE")
 
     def delete_position(self, symbol: str) -> None:
         self.db.execute("DELETE FROM positions WHERE symbol=?", [symbol])
 
     def save_snapshot(self, day: date, cash: float, equity: float, positions_value: float, gross: float,
                       payload: Mapping[str, Any]) -> None:
-        self.db["snapshots"].upsert({"date": day.isoformat(), "cash": cash, "equity": equity,
-                                     "positions_value": positions_value, "gross": gross, "payload": _json(payload)},
-                                    pk="date")
+        self._insert("snapshots", [{"date": day.isoformat(), "cash": cash, "equity": equity,
+                                    "positions_value": positions_value, "gross": gross, "payload": _json(payload)}],
+                     "INSERT OR REPLACE")
 
     def snapshots(self) -> pd.DataFrame:
         df = pd.read_sql_query("SELECT date, cash, equity, positions_value, gross FROM snapshots ORDER BY date",

@@ -8,7 +8,7 @@ import statistics
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tools.contracts import ASSET_FEATURES
@@ -143,6 +143,9 @@ def test_a_symbol_listed_later_starts_its_own_warm_up(real):
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pos=st.one_of(st.integers(0, 320), st.integers(320, 7300)))
+@example(pos=13)     # the session before the first RSI
+@example(pos=199)    # the first SMA200
+@example(pos=252)    # the first 252-session return
 def test_features_at_t_do_not_change_when_later_data_is_removed(real, panel, pos):
     close, bench = real
     day = close.index[pos]

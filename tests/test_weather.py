@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tools.calendar_effects import calendar_flags
@@ -246,6 +246,10 @@ def _same(a: object, b: object) -> bool:
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pos=st.one_of(st.integers(0, 330), st.integers(330, 8300)))
+@example(pos=201)    # the first confirmed regime
+@example(pos=6049)   # the factor ETFs' first session
+@example(pos=6112)   # rotation's first reading
+@example(pos=7308)   # the last VIX close
 def test_weather_row_at_t_does_not_change_when_later_data_is_removed(data, weather, pos):
     close, volume, universe = data
     day = weather.index[min(pos, len(weather) - 1)]

@@ -44,15 +44,18 @@ def _hold(sym: str, day: date, agent: str, version: str, why: str, inputs: dict[
                     agent=agent, model_version=version, inputs=inputs, rationale=why)
 
 
-def _inputs(row: pd.Series, names: tuple[str, ...]) -> dict[str, float]:
-    return {n: round(float(row[n]), 6) for n in names if n in row and pd.notna(row[n])}
+def _inputs(row: dict[str, float], names: tuple[str, ...]) -> dict[str, float]:
+    return {n: round(row[n], 6) for n in names if n in row}
 
 
-def trend_momentum(rows: pd.DataFrame, day: date) -> list[Proposal]:
+Rows = dict[str, dict[str, float]]  # symbol -> feature name -> value (NaN features absent)
+
+
+def trend_momentum(rows: Rows, day: date) -> list[Proposal]:
     """Long established uptrends with relative strength; close longs whose trend has broken."""
     out = []
     names = ("close", "ret_63d", "ret_126d", "trend_strength", "dist_sma200", "rs_63d", "vol_21d")
-    for sym, r in rows.iterrows():
+    for sym, r in rows.items():
         x = _inputs(r, names)
         if len(x) < len(names):
             out.append(_hold(sym, day, "trend", TREND_VERSION, "not enough history for trend features", x))
@@ -75,11 +78,11 @@ def trend_momentum(rows: pd.DataFrame, day: date) -> list[Proposal]:
     return out
 
 
-def ema_crossover(rows: pd.DataFrame, day: date) -> list[Proposal]:
+def ema_crossover(rows: Rows, day: date) -> list[Proposal]:
     """EMA12/26 crossovers, confirmed by the EMA50/200 trend."""
     out = []
     names = ("close", "ema_cross", "ema_cross_prev", "ema_trend", "vol_21d")
-    for sym, r in rows.iterrows():
+    for sym, r in rows.items():
         x = _inputs(r, names)
         if len(x) < len(names):
             out.append(_hold(sym, day, "ema", EMA_VERSION, "not enough history for EMAs", x))
@@ -102,12 +105,12 @@ def ema_crossover(rows: pd.DataFrame, day: date) -> list[Proposal]:
     return out
 
 
-def mean_reversion(rows: pd.DataFrame, day: date, model: TrainedModel) -> list[Proposal]:
+def mean_reversion(block: pd.DataFrame, rows: Rows, day: date, model: TrainedModel) -> list[Proposal]:
     """LightGBM probability of an up move over the horizon, acted on only at band extremes."""
-    usable = rows.dropna(subset=list(MR_FEATURES))
+    usable = block.loc[[s for s in rows if s in block.index]].dropna(subset=list(MR_FEATURES))
     probs = dict(zip(usable.index, model.predict_proba(usable[list(MR_FEATURES)]), strict=True)) if len(usable) else {}
     out = []
-    for sym, r in rows.iterrows():
+    for sym, r in rows.items():
         x = _inputs(r, (*MR_FEATURES, "close"))
         if sym not in probs:
             out.append(_hold(sym, day, "mean_reversion", model.version, "features incomplete", x))
@@ -147,9 +150,11 @@ def make_agent_tools(market: MarketView, registry: ModelRegistry, retrain_months
                      horizon: int) -> list[BaseTool]:
     """Build the agent tools bound to one market view and model registry."""
 
-    def rows(day: date, symbols: list[str]) -> pd.DataFrame:
-        block = market.features_on(day)
-        return block.loc[[s for s in symbols if s in block.index]]
+    models: dict[tuple[int, int], TrainedModel] = {}  # one model per retrain block (its cutoff is shared)
+
+    def rows(day: date, symbols: list[str]) -> Rows:
+        dicts = market.feature_dicts(day)
+        return {s: dicts[s] for s in symbols if s in dicts}
 
     def _trend(as_of: date, symbols: list[str]) -> list[Proposal]:
         return trend_momentum(rows(as_of, symbols), as_of)
@@ -158,8 +163,10 @@ def make_agent_tools(market: MarketView, registry: ModelRegistry, retrain_months
         return ema_crossover(rows(as_of, symbols), as_of)
 
     def _mr(as_of: date, symbols: list[str]) -> list[Proposal]:
-        model = mean_reversion_model(market, registry, as_of, retrain_months, train_years, horizon)
-        return mean_reversion(rows(as_of, symbols), as_of, model)
+        block = (as_of.year, (as_of.month - 1) // retrain_months)
+        if block not in models:
+            models[block] = mean_reversion_model(market, registry, as_of, retrain_months, train_years, horizon)
+        return mean_reversion(market.features_on(as_of), rows(as_of, symbols), as_of, models[block])
 
     specs: list[tuple[str, Callable, str]] = [
         ("trend_momentum", _trend, "Trend/momentum agent: long established uptrends, close broken ones."),

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tools.contracts import REGIME_ORDER
+from tools.experts import PANIC_RV, PANIC_VIX
 from tools.weather_inputs import WeatherInputs
 
 CONTEXT_COLUMNS = ("bench_dist_sma200", "bench_ret_63d", "bench_vol_21d", "bench_drawdown", "vix")
@@ -20,6 +21,7 @@ MACRO_CUT = 0.5                  # |macro_credit| >= 0.5 is a 1.5-sigma credit r
 FRAGILITY_START = 0.5            # fragility above this starts to cut size, down to x0.5 at 1.0
 ENTROPY_FACTOR = 0.75            # a distribution in transition: three quarters size
 SIZING_FLOOR = 0.25
+THROTTLE_SLOPE = 0.75            # risk_throttle = 1 - 0.75 * vol_complexity: full stress leaves a quarter
 UNSTABLE_CALM_CAP = 0.75         # vol-of-vol up while VIX is low precedes spikes: cap the risk throttle
 PANIC_THROTTLE = 0.25
 CONFIRM_SESSIONS = 3             # sessions a rules regime must hold before it replaces the previous one
@@ -76,6 +78,10 @@ def nudge(regime: str, steps: int) -> str:
     return REGIME_ORDER[min(max(i, 0), len(REGIME_ORDER) - 1)]
 
 
+def _fmt(values: np.ndarray, spec: str = "{:+.2f}") -> pd.Series:
+    return pd.Series(values).map(spec.format)
+
+
 def _note(mask: np.ndarray, text: pd.Series | str) -> pd.Series:
     return pd.Series(np.where(mask, text if isinstance(text, str) else text.to_numpy(dtype=object), ""),
                      dtype=object)
@@ -88,20 +94,20 @@ def fuse(frame: pd.DataFrame) -> pd.DataFrame:
     idx = pd.Categorical(base, categories=REGIME_ORDER).codes.astype(int)   # -1 where not ready
     panic = frame["vol_panic"].fillna(False).to_numpy(dtype=bool) & ready
     mc = frame["macro_credit"].to_numpy(dtype=float)
-    fmt = lambda x: pd.Series(x).map("{:+.2f}".format)  # noqa: E731
-    notes = [_note(panic & (idx != PANIC), "vol_panic: VIX >= 35 or realised vol >= 35% -> high_vol_panic")]
+    notes = [_note(panic & (idx != PANIC),
+                   f"vol_panic: VIX >= {PANIC_VIX:.0f} or realised vol >= {PANIC_RV:.0%} -> high_vol_panic")]
     new = np.where(panic, PANIC, idx)
     free = ready & ~panic & (new != PANIC)       # macro never moves a regime into or out of panic
     down = free & (mc <= -MACRO_CUT) & (new < PANIC - 1)
     up = free & (mc >= MACRO_CUT) & (new > 0)
     new = np.where(down, new + 1, np.where(up, new - 1, new))
-    notes.append(_note(down, "macro_credit " + fmt(mc) + " <= -0.50: credit stress, one level more defensive"))
-    notes.append(_note(up, "macro_credit " + fmt(mc) + " >= +0.50: benign credit, one level less defensive"))
+    notes.append(_note(down, "macro_credit " + _fmt(mc) + " <= -0.50: credit stress, one level more defensive"))
+    notes.append(_note(up, "macro_credit " + _fmt(mc) + " >= +0.50: benign credit, one level less defensive"))
     notes.append(_note(ready & np.isnan(mc), "macro_credit unavailable: no macro modulation"))
     frag = frame["fragility"].to_numpy(dtype=float)
     frag_factor = 1.0 - 0.5 * np.clip((np.nan_to_num(frag) - FRAGILITY_START) / (1 - FRAGILITY_START), 0, 1)
-    notes.append(_note(ready & (frag_factor < 1), "fragility " + fmt(frag).str.lstrip("+") + " > 0.50: sizing x"
-                       + pd.Series(frag_factor).map("{:.2f}".format)))
+    notes.append(_note(ready & (frag_factor < 1),
+                       "fragility " + _fmt(frag, "{:.2f}") + " > 0.50: sizing x" + _fmt(frag_factor, "{:.2f}")))
     notes.append(_note(ready & np.isnan(frag), "fragility unavailable: no fragility gate"))
     shift = frame["entropy_shift"]
     shifted = shift.fillna(False).to_numpy(dtype=bool)
@@ -109,12 +115,13 @@ def fuse(frame: pd.DataFrame) -> pd.DataFrame:
     notes.append(_note(ready & shift.isna().to_numpy(), "entropy_shift unavailable (warm-up): no entropy gate"))
     notes.append(_note(ready, "ensemble disagreement not yet available: factor 1.00"))
     sizing = np.clip(frag_factor * np.where(shifted, ENTROPY_FACTOR, 1.0), SIZING_FLOOR, 1.0)
-    throttle = 1.0 - 0.75 * frame["vol_complexity"].to_numpy(dtype=float)
+    throttle = 1.0 - THROTTLE_SLOPE * frame["vol_complexity"].to_numpy(dtype=float)
     calm = frame["unstable_calm"].fillna(False).to_numpy(dtype=bool)
     throttle = np.where(calm, np.minimum(throttle, UNSTABLE_CALM_CAP), throttle)
     throttle = np.where(panic, np.minimum(throttle, PANIC_THROTTLE), throttle)
     notes.append(_note(ready & calm, f"unstable_calm: risk throttle capped at {UNSTABLE_CALM_CAP:.2f}"))
-    notes.append(_note(~ready, "warm-up: base regime needs 200 sessions of the benchmark"))
+    notes.append(_note(~ready, "warm-up: base regime needs 200 sessions of the benchmark "
+                               f"and {CONFIRM_SESSIONS} in a row to confirm"))
     joined = np.full(len(frame), "", dtype=object)
     for note in notes:
         text = note.to_numpy(dtype=object)

@@ -30,8 +30,10 @@ class MarketView:
     benchmark: str
     cache_dir: Path | None = None
     _close: pd.DataFrame | None = field(default=None, repr=False)
+    _sessions: pd.DatetimeIndex | None = field(default=None, repr=False)
     _panel: pd.DataFrame | None = field(default=None, repr=False)
     _weather: pd.DataFrame | None = field(default=None, repr=False)
+    _day: tuple[date, pd.DataFrame, dict[str, dict[str, float]]] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ data
     @property
@@ -42,9 +44,11 @@ class MarketView:
 
     @property
     def sessions(self) -> pd.DatetimeIndex:
-        if self.benchmark not in self.close:
-            return pd.DatetimeIndex([])
-        return self.close[self.benchmark].dropna().index
+        """The benchmark's dates: the trading calendar of the stored data."""
+        if self._sessions is None:
+            bench = self.close[self.benchmark] if self.benchmark in self.close else pd.Series(dtype=float)
+            self._sessions = pd.DatetimeIndex(bench.dropna().index)
+        return self._sessions
 
     @property
     def tradable(self) -> tuple[str, ...]:
@@ -96,9 +100,24 @@ class MarketView:
         self.ensure()
         return self._weather
 
+    def _on(self, day: date) -> tuple[date, pd.DataFrame, dict[str, dict[str, float]]]:
+        # every node of one night reads the same date: keep its block and per-symbol dicts (NaN dropped)
+        if self._day is None or self._day[0] != day:
+            block = feature_row(self.panel, day)
+            values = block.to_numpy()
+            cols = list(block.columns)
+            dicts = {sym: {c: float(v) for c, v in zip(cols, row, strict=True) if v == v}
+                     for sym, row in zip(block.index, values, strict=True)}
+            self._day = (day, block, dicts)
+        return self._day
+
     def features_on(self, day: date) -> pd.DataFrame:
         """Symbols × features on one date (only symbols with a bar that day)."""
-        return feature_row(self.panel, day)
+        return self._on(day)[1]
+
+    def feature_dicts(self, day: date) -> dict[str, dict[str, float]]:
+        """The same block as plain dicts per symbol, NaN features left out."""
+        return self._on(day)[2]
 
     def snapshot(self, day: date) -> WeatherSnapshot:
         return snapshot(self.weather, day)

@@ -112,8 +112,9 @@ def score_symbol(symbol: str, proposals: Sequence[Proposal], regime: str, budget
     against_w = sum(w[p.agent] for p in votes if p.action in _AGAINST[direction])
     share, dissent = support_w / total_w, min(1.0, against_w / total_w)
 
-    signal = 100.0 * sum(w[p.agent] * p.strength for p in supporters) / support_w
-    confidence = 50.0 * sum(w[p.agent] * p.confidence for p in supporters) / support_w
+    # weighted means of values in [0, 1]; min() guards against an ulp of rounding over the bound
+    signal = min(100.0, 100.0 * sum(w[p.agent] * p.strength for p in supporters) / support_w)
+    confidence = min(50.0, 50.0 * sum(w[p.agent] * p.confidence for p in supporters) / support_w)
     agreement = 75.0 * max(0.0, share - dissent)
     regime_pts = (LONG_REGIME_POINTS if direction == "long" else SHORT_REGIME_POINTS)[regime]
     free = min(1.0, max(0.0, budget_free)) if math.isfinite(budget_free) else 0.0
@@ -148,9 +149,9 @@ def hit_rate(picks: Sequence[Mapping], close: pd.DataFrame, as_of: date,
     if last < 0:
         return None, 0
     first = max(0, last - window_sessions + 1)
-    frame = close.copy()
-    frame.index = pd.DatetimeIndex(close.index).date
-    frame = frame[~frame.index.duplicated(keep="last")]
+    frame = close[~pd.DatetimeIndex(close.index).duplicated(keep="last")]
+    columns = {sym: frame[sym].to_numpy(dtype=float) for sym in frame.columns}
+    row_of = {d: i for i, d in enumerate(pd.DatetimeIndex(frame.index).date)}
     hits = n = 0
     for row in picks:
         made = date.fromisoformat(str(row["as_of"])[:10])
@@ -158,9 +159,9 @@ def hit_rate(picks: Sequence[Mapping], close: pd.DataFrame, as_of: date,
         horizon, ref, symbol = int(row["horizon_days"]), float(row["reference_price"]), row["symbol"]
         if pos < first or pos > last or horizon < 1 or pos + horizon > last:
             continue
-        if symbol not in frame.columns or not (math.isfinite(ref) and ref > 0):
+        if symbol not in columns or not (math.isfinite(ref) and ref > 0):
             continue
-        end = float(frame.at[sessions[pos + horizon], symbol])
+        end = float(columns[symbol][row_of[sessions[pos + horizon]]])
         if not math.isfinite(end):
             continue
         ret = end / ref - 1.0

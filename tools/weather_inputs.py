@@ -42,6 +42,12 @@ def _did_you_mean(name: str, known: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _window_sums(a: np.ndarray, window: int) -> np.ndarray:
+    """Sums over each trailing window along axis 0 (row i covers rows i .. i+window-1), from a running sum."""
+    c = np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a, axis=0)])
+    return c[window:] - c[:-window]
+
+
 def rolling_corr_stats(returns: pd.DataFrame, window: int = CORR_WINDOW) -> pd.DataFrame:
     """Average pairwise correlation, PC1 explained-variance share and asset count of each trailing window.
 
@@ -57,12 +63,9 @@ def rolling_corr_stats(returns: pd.DataFrame, window: int = CORR_WINDOW) -> pd.D
         return out
     valid = ~np.isnan(x)
     x0 = np.where(valid, x, 0.0)
-    pad = lambda a: np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a, axis=0)])  # noqa: E731
-    c_n, c_x = pad(valid.astype(float)), pad(x0)
-    c_xx = pad(x0[:, :, None] * x0[:, None, :])
-    n = c_n[window:] - c_n[:-window]
-    s = c_x[window:] - c_x[:-window]
-    ss = c_xx[window:] - c_xx[:-window]
+    n = _window_sums(valid.astype(float), window)
+    s = _window_sums(x0, window)
+    ss = _window_sums(x0[:, :, None] * x0[:, None, :], window)
     cov = (ss - s[:, :, None] * s[:, None, :] / window) / (window - 1)
     var = np.diagonal(cov, axis1=1, axis2=2).copy()
     ok = (n == window) & (var > _MIN_DAILY_VAR)

@@ -39,7 +39,7 @@ def macro_layer(inp: WeatherInputs) -> pd.DataFrame:
     """
     b = inp.benchmark
     trend = (inp.bench / inp.bench.rolling(200, min_periods=200).mean() - 1.0) / 0.05
-    credit = -asof_fresh(inp.spread_obs.diff(3), inp.dates, YIELD_MAX_AGE) / 0.30 if len(inp.spread_obs) else trend * np.nan
+    credit = -asof_fresh(inp.spread_obs.diff(3), inp.dates, YIELD_MAX_AGE) / 0.30
     parts = pd.concat([trend.clip(-1, 1), credit.clip(-1, 1)], axis=1)
     score = parts.mean(axis=1, skipna=True)
     has_t, has_c = trend.notna().to_numpy(), credit.notna().to_numpy()

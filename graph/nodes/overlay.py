@@ -8,12 +8,12 @@ from tools.contracts import Action
 
 def overlay(state: NightState, runtime) -> dict:
     ctx = runtime.context
-    rows = ctx.market.features_on(state["as_of"])
+    rows = ctx.market.feature_dicts(state["as_of"])
     verdicts = []
     for p in state["proposals"]:
         if p.action == Action.HOLD:
             continue
-        feats = rows.loc[p.symbol].dropna().to_dict() if p.symbol in rows.index else {}
+        feats = rows.get(p.symbol, {})
         verdicts.append(ctx.provider.review(p, state["weather"], feats))
     ctx.store.save_verdicts(state["run_id"], state["as_of"], verdicts)
     tally = {d: sum(1 for v in verdicts if v.decision == d) for d in ("confirm", "adjust", "veto")}

@@ -38,28 +38,28 @@ def picks(state: NightState, runtime) -> dict:
     sessions = ctx.market.sessions[ctx.market.sessions <= pd.Timestamp(day)]
     window = ctx.settings.picks.hit_rate_window
     start = sessions[max(0, len(sessions) - window - 30)].date() if len(sessions) else day
-    rate, n = hit_rate(ctx.store.picks_between(start, day), ctx.market.close, day, window_sessions=window)
+    recent = ctx.market.close.loc[pd.Timestamp(start):pd.Timestamp(day)]  # the window is all hit_rate needs
+    rate, n = hit_rate(ctx.store.picks_between(start, day), recent, day, window_sessions=window)
     threshold, why = adaptive_threshold(ctx.settings.picks.base_threshold, rate, n)
 
     book = book_view(ctx, day)
     slots = max(0, ctx.settings.risk.max_positions - len(book.positions)) / ctx.settings.risk.max_positions
-    rows = ctx.market.features_on(day)
+    rows = ctx.market.feature_dicts(day)
     out: list[Pick] = []
     for sym, props in sorted(by_symbol.items()):
-        if not any(p.action == Action.BUY_LONG for p in props) or sym not in rows.index:
+        if not any(p.action == Action.BUY_LONG for p in props) or sym not in rows:
             continue
         card = score_symbol(sym, props, state["regime"], slots)
         if card.direction != "long":
             continue
         buys = [p for p in props if p.action == Action.BUY_LONG]
-        r = rows.loc[sym]
+        r = rows[sym]
         out.append(Pick(
             symbol=sym, score=card.total, threshold=threshold, selected=card.total >= threshold, agents=card.agents,
-            dissent=card.dissent, explanation=card.explanation, price=float(r["close"]),
+            dissent=card.dissent, explanation=card.explanation, price=r["close"],
             parts={"signal": card.signal, "confidence": card.confidence, "agreement": card.agreement,
                    "regime": card.regime, "budget": card.budget},
-            vol_21d=None if pd.isna(r["vol_21d"]) else float(r["vol_21d"]),
-            ret_21d=None if pd.isna(r["ret_21d"]) else float(r["ret_21d"]),
+            vol_21d=r.get("vol_21d"), ret_21d=r.get("ret_21d"),
             stop=max((p.stop for p in buys if p.stop), default=None),
             horizon_days=min(p.horizon_days for p in buys)))
     ctx.store.save_picks(state["run_id"], day, [
