@@ -184,7 +184,7 @@ def data_load(source: Annotated[str, typer.Option("--source", help="bundled | yf
               + (f" (store truncated at {day})" if day else ""))
     for sym, why_ in report.rejected.items():
         out.print(f"  rejected {sym}: {why_}", highlight=False)
-    if report.note:
+    if report.note and not report.stale:  # the stale note was already shown as progress
         out.print(report.note, highlight=False)
 
 

@@ -21,6 +21,7 @@ def _assert_one_line_error(code: int, err: str) -> None:
     ("args", "message"),
     [
         (["run", "--date", "1800-01-01"], "no data for 1800-01-01"),
+        (["run", "--date", "2031-01-02"], "no data for 2031-01-02"),
         (["run", "--date", "not-a-date"], "not a date"),
         (["run", "--date", "2016-07-04"], "not a trading session"),
         (["run", "--phase", "lunch"], "unknown phase"),
