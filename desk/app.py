@@ -101,6 +101,7 @@ class Desk:
             out = graph.invoke(None if resume else state, config, context=self.ctx, **kwargs)
         except Exception as exc:
             self.store.finish_run(run_id, "error", {"error": f"{type(exc).__name__}: {exc}"})
+            self.ctx.reporter.run_finished(run_id, "error", f"{type(exc).__name__}: {exc}")
             raise
         self.store.finish_run(run_id, "ok", {"phase": phase})
         self.ctx.reporter.run_finished(run_id, "ok", "")

@@ -19,19 +19,21 @@ class Reporter(Protocol):
 
 
 class StoreReporter:
-    """Every step into the store's steps table."""
+    """Every step into the store's steps table, written in one batch when the run ends (ok or not)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._pending: list[tuple[str, str, str, str, str, str]] = []
 
     def run_started(self, run_id: str, kind: str, as_of: str) -> None:
-        pass  # the runner records the run row itself
+        self._pending.clear()
 
     def step(self, run_id: str, node: str, status: str, started: str, ended: str, summary: str) -> None:
-        self.store.record_step(run_id, node, status, started, ended, summary)
+        self._pending.append((run_id, node, status, started, ended, summary))
 
     def run_finished(self, run_id: str, status: str, summary: str) -> None:
-        pass
+        rows, self._pending = self._pending, []
+        self.store.record_steps(rows)
 
 
 class ConsoleReporter:

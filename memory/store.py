@@ -167,10 +167,10 @@ class Store:
         self.db.execute("UPDATE runs SET ended=?, status=?, summary=? WHERE run_id=?",
                         [now_utc(), status, _json(summary or {}), run_id])
 
-    def record_step(self, run_id: str, node: str, status: str, started: str, ended: str | None,
-                    summary: str) -> None:
-        self._insert("steps", [{"run_id": run_id, "node": node, "status": status, "started": started,
-                                "ended": ended, "summary": summary}])
+    def record_steps(self, rows: Iterable[tuple[str, str, str, str, str | None, str]]) -> None:
+        """Steps as (run_id, node, status, started, ended, summary)."""
+        self._insert("steps", [dict(zip(("run_id", "node", "status", "started", "ended", "summary"), r, strict=True))
+                               for r in rows])
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.query("SELECT * FROM steps WHERE run_id=? ORDER BY id", [run_id])]
@@ -205,9 +205,11 @@ class Store:
               "payload": _json(r.get("payload", {}))} for r in rows])
 
     def picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query(
-            "SELECT * FROM picks WHERE as_of >= ? AND as_of <= ? AND selected = 1 ORDER BY as_of",
-            [start.isoformat(), end.isoformat()])]
+        cur = self.db.execute(
+            "SELECT as_of, symbol, horizon_days, reference_price, score FROM picks "
+            "WHERE as_of >= ? AND as_of <= ? AND selected = 1 ORDER BY as_of", [start.isoformat(), end.isoformat()])
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     def save_intents(self, run_id: str, intents: Iterable[Any]) -> None:
         rows = [{"intent_id": i.intent_id, "run_id": run_id, "as_of": i.as_of.isoformat(), "symbol": i.symbol,

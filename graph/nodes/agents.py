@@ -18,10 +18,10 @@ def agents(state: NightState, runtime) -> dict:
         out: list[Proposal] = tool.invoke(args)
         ms = (time.perf_counter() - t0) * 1000
         active = [p for p in out if p.action != Action.HOLD]
+        # the call and a compact view of its output; each proposal's full inputs are in the proposals table
         ctx.store.record_tool_call(
-            state["run_id"], tool.name, {"as_of": str(state["as_of"]), "symbols": len(symbols)},
-            [{"symbol": p.symbol, "action": str(p.action), "strength": round(p.strength, 4),
-              "inputs": p.inputs} for p in active],
+            state["run_id"], tool.name, {"as_of": str(state["as_of"]), "symbols": symbols},
+            {str(act): [p.symbol for p in active if p.action == act] for act in {p.action for p in active}},
             out[0].model_version if out else None, ms)
         proposals.extend(out)
     ctx.store.save_proposals(state["run_id"], [p for p in proposals if p.action != Action.HOLD])
