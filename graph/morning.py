@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
-
-from graph.context import DeskContext
+from graph.build import linear_graph
 from graph.nodes import morning
-from graph.reporting import reported
 from graph.state import MorningState
 
 MORNING_NODES = (
@@ -20,11 +17,4 @@ MORNING_NODES = (
 
 
 def build_morning(checkpointer=None):
-    g = StateGraph(MorningState, context_schema=DeskContext)
-    prev = START
-    for name, fn in MORNING_NODES:
-        g.add_node(name, reported(name, fn))
-        g.add_edge(prev, name)
-        prev = name
-    g.add_edge(prev, END)
-    return g.compile(checkpointer=checkpointer)
+    return linear_graph(MorningState, MORNING_NODES, checkpointer)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
-
-from graph.context import DeskContext
+from graph.build import linear_graph
 from graph.nodes import agents, ingest, intents, overlay, picks, review, risk, sizing, weather
-from graph.reporting import reported
 from graph.state import NightState
 
+# The sizing cascade and the risk reviewer come before the hard rules: the rules have the last word.
 NIGHT_NODES = (
     ("ingest", ingest.ingest),
     ("validate_data", ingest.validate_data),
@@ -28,11 +26,4 @@ NIGHT_NODES = (
 
 
 def build_night(checkpointer=None):
-    g = StateGraph(NightState, context_schema=DeskContext)
-    prev = START
-    for name, fn in NIGHT_NODES:
-        g.add_node(name, reported(name, fn))
-        g.add_edge(prev, name)
-        prev = name
-    g.add_edge(prev, END)
-    return g.compile(checkpointer=checkpointer)
+    return linear_graph(NightState, NIGHT_NODES, checkpointer)

@@ -66,6 +66,12 @@ class Store:
         sql = f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         self.db.conn.executemany(sql, [tuple(r[c] for c in cols) for r in rows])
 
+    def _select(self, table: str, order: str, **equals: Any) -> list[dict[str, Any]]:
+        """Rows of ``table`` whose columns equal the given values (None = any), ordered."""
+        given = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in equals.items() if v is not None}
+        where = ("WHERE " + " AND ".join(f"{k} = ?" for k in given)) if given else ""
+        return [dict(r) for r in self.db.query(f"SELECT * FROM {table} {where} ORDER BY {order}", list(given.values()))]
+
     def transaction(self):
         """A context manager: everything inside commits together or not at all."""
         return _Tx(self.db.conn)
@@ -218,15 +224,7 @@ class Store:
         self._insert("intents", rows, "INSERT OR REPLACE")
 
     def intents(self, as_of: date | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        clauses, args = [], []
-        if as_of is not None:
-            clauses.append("as_of = ?")
-            args.append(as_of.isoformat())
-        if status is not None:
-            clauses.append("status = ?")
-            args.append(status)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        return [dict(r) for r in self.db.query(f"SELECT * FROM intents {where} ORDER BY intent_id", args)]
+        return self._select("intents", "intent_id", as_of=as_of, status=status)
 
     def intent(self, intent_id: str) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM intents WHERE intent_id=?", [intent_id]))
@@ -271,15 +269,7 @@ class Store:
         self._insert("fills", [dict(fill)], "INSERT OR IGNORE")
 
     def fills(self, session: date | None = None, symbol: str | None = None) -> list[dict[str, Any]]:
-        clauses, args = [], []
-        if session is not None:
-            clauses.append("session = ?")
-            args.append(session.isoformat())
-        if symbol is not None:
-            clauses.append("symbol = ?")
-            args.append(symbol)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        return [dict(r) for r in self.db.query(f"SELECT * FROM fills {where} ORDER BY session, fill_id", args)]
+        return self._select("fills", "session, fill_id", session=session, symbol=symbol)
 
     # ---------------------------------------------------------------- book
     def positions(self) -> dict[str, dict[str, Any]]:
