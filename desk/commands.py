@@ -37,6 +37,8 @@ def why(store: Store, target: str) -> dict[str, Any]:
     if row is None:
         sym = target.upper()
         rows = [r for r in store.intents() if r["symbol"] == sym]
+        if not rows and any(s["symbol"] == sym for s in store.symbols()):
+            raise DeskError(f"no intents for {sym} yet; run `desk run` first or see `desk status`")
         if not rows:
             known = sorted({r["symbol"] for r in store.intents()} | {s["symbol"] for s in store.symbols()})
             hint = difflib.get_close_matches(sym, known, n=1)

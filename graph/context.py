@@ -26,4 +26,3 @@ class DeskContext:
     reporter: Reporter
     broker_for: Callable[[date], Broker]
     tools: list[Any] = field(default_factory=list)
-    fail_after_orders: int | None = None  # test hook: raise inside execution after N submissions

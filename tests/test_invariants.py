@@ -49,11 +49,28 @@ def test_morning_run_twice_submits_each_client_order_id_once(home):
     assert len(desk.store.fills()) == len(filled)
 
 
+class _CrashAfter:
+    """The real broker, but the process 'dies' inside the execution node after N submissions went through."""
+
+    def __init__(self, broker, submits: int) -> None:
+        self.broker, self.left = broker, submits
+
+    def submit(self, order):
+        if self.left == 0:
+            raise RuntimeError("injected failure inside the execution node")
+        self.left -= 1
+        return self.broker.submit(order)
+
+    def __getattr__(self, name):
+        return getattr(self.broker, name)
+
+
 def test_morning_crash_inside_execution_then_rerun_submits_each_order_once(home):
     desk = _desk(home)
     day, night = _night_with_entries(desk)
     entries = [i for i in night["intents"] if i.side == "buy"]
-    desk.ctx.fail_after_orders = 1
+    real = desk.ctx.broker_for
+    desk.ctx.broker_for = lambda session: _CrashAfter(real(session), submits=1)
     with pytest.raises(RuntimeError, match="injected failure"):
         desk.morning(day)
     assert len(desk.broker(desk.morning_session(day)).orders()) == 1

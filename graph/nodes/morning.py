@@ -95,8 +95,6 @@ def execute(state: MorningState, runtime) -> dict:
             continue
         else:
             qty = existing["quantity"]  # resume exactly the order that was being submitted
-        if ctx.fail_after_orders is not None and submitted >= ctx.fail_after_orders:
-            raise RuntimeError(f"injected failure after {submitted} submissions")
         status = broker.submit(Order(client_order_id=coid, symbol=it.symbol, side=it.side, quantity=qty))
         submitted += 1
         with ctx.store.transaction():
