@@ -159,6 +159,9 @@ def _toml_path() -> Path | None:
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings; raise ConfigError with a one-line message naming the bad key."""
     global _CONFIG_FILE
+    for key in os.environ:
+        if key.startswith("DESK_") and key[5:].split("__")[0].lower() not in Settings.model_fields:
+            raise ConfigError(f"unknown configuration key in environment variable {key}")
     if config is not None and not Path(config).is_file():
         raise ConfigError(f"config file not found: {config}")
     _CONFIG_FILE = Path(config) if config is not None else None

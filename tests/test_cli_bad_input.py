@@ -95,6 +95,14 @@ def test_unwritable_desk_home_is_one_line(tmp_path, capsys, monkeypatch):
     assert "cannot be written" in err
 
 
+@pytest.mark.parametrize("var", ["DESK_FOO", "DESK_RISK__MAX_POSITON"])
+def test_unknown_desk_environment_variable_is_named(home, capsys, monkeypatch, var):
+    monkeypatch.setenv(var, "3")
+    code, _, err = run_cli(capsys, "status")
+    _assert_one_line_error(code, err)
+    assert "unknown configuration key" in err and var.split("__")[-1].lower().replace("desk_", "") in err.lower()
+
+
 def test_env_var_overrides_toml_and_flag_overrides_env(home, tmp_path, monkeypatch):
     from desk.config import load_settings
 
