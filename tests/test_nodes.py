@@ -146,3 +146,18 @@ def test_exits_node_sells_everything_in_a_panic(home, regime):
                                 "initial_stop": price * 0.9, "peak": price, "trail_pct": 0.10, "tiers_hit": 0})
     out = sizing.exits({"as_of": DAY, "regime": regime, "proposals": []}, Runtime(context=desk.ctx))
     assert [(e.symbol, e.trigger) for e in out["exits"]] == [("KO", "regime_panic")]
+
+
+def test_morning_sells_a_holding_whose_quote_is_through_its_stop(home):
+    desk = _desk(home)
+    price = desk.ctx.market.price("PG", SESSION)
+    desk.store.upsert_position({"symbol": "PG", "quantity": 20.0, "avg_price": price, "entry_date": "2017-01-03",
+                                "initial_stop": price * 1.02, "peak": price * 1.05, "trail_pct": 0.10,
+                                "tiers_hit": 0})
+    out = _validate(desk, [])
+    assert out["accepted"] == [f"{DAY}:PG:sell:morning_stop"]
+    intent = desk.store.intent(out["accepted"][0])
+    assert intent["quantity"] == 20.0 and "morning stop" in intent["payload"]
+    again = _validate(desk, [])  # a re-run of the same morning does not write a second exit
+    assert again["accepted"] == out["accepted"]
+    assert len([i for i in desk.store.intents(as_of=DAY) if i["symbol"] == "PG"]) == 1

@@ -29,10 +29,11 @@ def load_intents(state: MorningState, runtime) -> dict:
 
 
 def quotes(state: MorningState, runtime) -> dict:
+    """Quote every symbol an intent names and every holding (its stop is re-checked at the morning price)."""
     ctx = runtime.context
     broker = ctx.broker_for(state["session"])
     q, src = {}, {}
-    for sym in sorted({_intent(ctx, i).symbol for i in state["intent_ids"]}):
+    for sym in sorted({_intent(ctx, i).symbol for i in state["intent_ids"]} | set(ctx.store.positions())):
         quote = broker.quote(sym)
         q[sym], src[sym] = quote.price, quote.source
     latest = sorted({s for s in src.values() if s == "latest_close"})
@@ -66,8 +67,33 @@ def validate(state: MorningState, runtime) -> dict:
             results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="skipped", reason=why))
         else:
             accepted.append(iid)
-    return {"accepted": accepted, "results": results,
-            "summary": f"{len(accepted)} accepted, {len(results)} skipped"}
+    sells = [_intent(ctx, i) for i in accepted]
+    stops = stop_exits(ctx, state, {it.symbol for it in sells if it.side == "sell"})
+    return {"accepted": accepted + stops, "results": results,
+            "summary": f"{len(accepted)} accepted, {len(results)} skipped"
+                       + (f", {len(stops)} holdings through their stop at the morning quote" if stops else "")}
+
+
+def stop_exits(ctx, state: MorningState, selling: set[str]) -> list[str]:
+    """Holdings whose morning quote is at or below their stop get an exit intent (idempotent by id)."""
+    out = []
+    for sym, pos in ctx.store.positions().items():
+        price = state["quotes"].get(sym)
+        stop = max(pos["initial_stop"], pos["peak"] * (1 - pos["trail_pct"]))
+        if sym in selling or price is None or price > stop:
+            continue
+        iid = f"{state['night_date'].isoformat()}:{sym}:sell:morning_stop"
+        existing = ctx.store.intent(iid)
+        if existing is None:
+            ctx.store.save_intents(state["run_id"], [Intent(
+                intent_id=iid, as_of=state["night_date"], symbol=sym, side="sell", kind="exit",
+                target_weight=0.0, quantity=pos["quantity"], reference_price=price,
+                reasons=[f"morning stop: quote {price:.2f} at or below the stop {stop:.2f} "
+                         f"(peak {pos['peak']:.2f}, trail {pos['trail_pct']:.0%}, initial stop {pos['initial_stop']:.2f})"])])
+        elif existing["status"] not in ("pending", "submitting"):
+            continue
+        out.append(iid)
+    return out
 
 
 def execute(state: MorningState, runtime) -> dict:
