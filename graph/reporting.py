@@ -93,7 +93,7 @@ def reported(name: str, fn: Callable[..., dict]) -> Callable[..., dict]:
             raise
         summary = update.pop("summary", "") if isinstance(update, dict) else ""
         ms = (time.perf_counter() - t0) * 1000
-        ctx.reporter.step(state.get("run_id", "?"), name, "ok", started, now_utc(), f"{summary} ({ms:.0f} ms)")
+        ctx.reporter.step(state.get("run_id", "?"), name, "ok", started, now_utc(), f"{summary} ({ms:.1f} ms)")
         return update
 
     node.__name__ = name

@@ -105,10 +105,11 @@ def ema_crossover(rows: Rows, day: date) -> list[Proposal]:
     return out
 
 
-def mean_reversion(block: pd.DataFrame, rows: Rows, day: date, model: TrainedModel) -> list[Proposal]:
+def mean_reversion(rows: Rows, day: date, model: TrainedModel) -> list[Proposal]:
     """LightGBM probability of an up move over the horizon, acted on only at band extremes."""
-    usable = block.loc[[s for s in rows if s in block.index]].dropna(subset=list(MR_FEATURES))
-    probs = dict(zip(usable.index, model.predict_proba(usable[list(MR_FEATURES)]), strict=True)) if len(usable) else {}
+    usable = [s for s, r in rows.items() if all(f in r for f in MR_FEATURES)]
+    X = pd.DataFrame([[rows[s][f] for f in MR_FEATURES] for s in usable], columns=list(MR_FEATURES))
+    probs = dict(zip(usable, model.predict_proba(X), strict=True)) if usable else {}
     out = []
     for sym, r in rows.items():
         x = _inputs(r, (*MR_FEATURES, "close"))
@@ -166,7 +167,7 @@ def make_agent_tools(market: MarketView, registry: ModelRegistry, retrain_months
         block = (as_of.year, (as_of.month - 1) // retrain_months)
         if block not in models:
             models[block] = mean_reversion_model(market, registry, as_of, retrain_months, train_years, horizon)
-        return mean_reversion(market.features_on(as_of), rows(as_of, symbols), as_of, models[block])
+        return mean_reversion(rows(as_of, symbols), as_of, models[block])
 
     specs: list[tuple[str, Callable, str]] = [
         ("trend_momentum", _trend, "Trend/momentum agent: long established uptrends, close broken ones."),

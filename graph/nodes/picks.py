@@ -37,7 +37,7 @@ def picks(state: NightState, runtime) -> dict:
 
     sessions = ctx.market.sessions[ctx.market.sessions <= pd.Timestamp(day)]
     window = ctx.settings.picks.hit_rate_window
-    start = sessions[max(0, len(sessions) - window - 30)].date() if len(sessions) else day
+    start = sessions[max(0, len(sessions) - window)].date() if len(sessions) else day  # hit_rate's window
     recent = ctx.market.close.loc[pd.Timestamp(start):pd.Timestamp(day)]  # the window is all hit_rate needs
     rate, n = hit_rate(ctx.store.picks_between(start, day), recent, day, window_sessions=window)
     threshold, why = adaptive_threshold(ctx.settings.picks.base_threshold, rate, n)
