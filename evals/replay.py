@@ -91,17 +91,28 @@ def summarize(store: Store, market: MarketView, settings: Settings, nights: list
     desk_m = performance(equity, trades=len(fills), traded_notional=notional)
     a, b = equity.index[0].date(), equity.index[-1].date()
     close = market.close
-    bench = performance(buy_and_hold(close[settings.data.benchmark].dropna(), a, b, settings.broker.initial_cash))
-    ew = performance(equal_weight(close[list(market.tradable)], a, b, settings.broker.initial_cash))
+    bench_curve = buy_and_hold(close[settings.data.benchmark].dropna(), a, b, settings.broker.initial_cash)
+    ew_curve = equal_weight(close[list(market.tradable)], a, b, settings.broker.initial_cash)
+    bench, ew = performance(bench_curve), performance(ew_curve)
     return {
         "from": nights[0].isoformat(), "to": nights[-1].isoformat(), "nights": len(nights),
         "seconds": round(seconds, 2), "setup_seconds": round(setup_s, 2),
         "days_per_second": round(len(nights) / seconds, 1) if seconds else None,
         "desk": desk_m.model_dump(mode="json"), "sp500_buy_hold": bench.model_dump(mode="json"),
         "equal_weight": ew.model_dump(mode="json"),
-        "periods": {k: v.model_dump(mode="json") for k, v in split_periods(equity).items()},
+        "periods": _periods(equity),
+        "benchmark_periods": {name: _periods(curve) for name, curve in
+                              (("sp500_buy_hold", bench_curve), ("equal_weight", ew_curve))},
+        "short_periods": {k: v.days for k, v in split_periods(equity).items() if v.days < MIN_PERIOD_DAYS},
         "store": str(store.path),
     }
+
+
+MIN_PERIOD_DAYS = 21  # a slice shorter than a trading month is not annualised (a 1-day "CAGR" means nothing)
+
+
+def _periods(curve: pd.Series) -> dict[str, dict]:
+    return {k: v.model_dump(mode="json") for k, v in split_periods(curve).items() if v.days >= MIN_PERIOD_DAYS}
 
 
 def print_replay(console: Console, r: dict[str, Any]) -> None:
@@ -113,7 +124,15 @@ def print_replay(console: Console, r: dict[str, Any]) -> None:
                   f"{m['max_drawdown']:.2%}", str(m["trades"] if m["trades"] is not None else "-"),
                   f"{m['turnover']:.2f}" if m["turnover"] is not None else "-")
     console.print(t)
+    p = Table("period", "", "CAGR", "Sharpe", "max DD", title="In-sample / validation / hold-out (2019+)")
     for period, m in r["periods"].items():
-        console.print(f"  {period:<11} {m['start']} .. {m['end']}: CAGR {m['cagr']:+.2%}, Sharpe {m['sharpe']:.2f}, "
-                      f"max DD {m['max_drawdown']:.2%}", highlight=False)
+        rows = [("desk", m)] + [(name, r["benchmark_periods"][key].get(period)) for name, key in
+                                (("S&P 500", "sp500_buy_hold"), ("equal-weight", "equal_weight"))]
+        for name, x in rows:
+            if x is not None:
+                p.add_row(f"{period} {x['start']}..{x['end']}" if name == "desk" else "", name, f"{x['cagr']:+.2%}",
+                          f"{x['sharpe']:.2f}", f"{x['max_drawdown']:.2%}")
+    console.print(p)
+    for period, days in r["short_periods"].items():
+        console.print(f"  {period}: only {days} trading day(s) in range — not annualised", highlight=False)
     console.print(f"[dim]store: {r['store']}[/]")

@@ -72,6 +72,7 @@ def test_replay_reports_metrics_beside_benchmarks_and_leaves_the_live_store_alon
             assert isinstance(r[key][metric], float)
     assert r["desk"]["trades"] > 0 and r["desk"]["turnover"] > 0
     assert set(r["periods"]) == {"validation"}
+    assert set(r["benchmark_periods"]["sp500_buy_hold"]) == {"validation"}
     assert store_fingerprint(home / "desk.sqlite") == before
 
 
