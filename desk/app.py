@@ -81,20 +81,23 @@ class Desk:
         mean_reversion_model(self.ctx.market, self.ctx.registry, day, m.retrain_months, m.train_years, m.horizon_days)
 
     # ------------------------------------------------------------------ runs
-    def _invoke(self, kind: str, thread: str, state: dict, as_of: date, phase: str, durability: str) -> dict:
+    def _invoke(self, kind: str, state: dict, as_of: date, durability: str) -> dict:
+        """Run one graph. Each run is its own checkpointer thread; the last run for this date, if it stopped
+        mid-graph (an exception or a killed process), is resumed from its checkpoint instead of starting over."""
         graph = self._graph(kind)
-        config = {"configurable": {"thread_id": thread}}
         resume = False
-        if self.checkpointing:
-            snap = graph.get_state(config)
-            resume = bool(snap.next)  # an earlier run on this thread stopped mid-graph: resume it
+        last = self.store.last_run(kind, as_of) if self.checkpointing else None
+        if last is not None and last["status"] in ("error", "running"):
+            snap = graph.get_state({"configurable": {"thread_id": last["run_id"]}})
+            resume = bool(snap.next)
         if resume:
-            run_id = snap.values["run_id"]
+            run_id = last["run_id"]
             self.progress(f"resuming {kind} run {run_id} at {', '.join(snap.next)}")
         else:
             run_id = f"{kind}-{as_of.isoformat()}-{uuid.uuid4().hex[:6]}"
             state = {**state, "run_id": run_id}
-        self.store.start_run(run_id, kind, phase, as_of)
+        config = {"configurable": {"thread_id": run_id}}
+        self.store.start_run(run_id, kind, kind, as_of)
         self.ctx.reporter.run_started(run_id, kind, as_of.isoformat())
         try:
             kwargs = {"durability": durability} if self.checkpointing else {}
@@ -103,17 +106,16 @@ class Desk:
             self.store.finish_run(run_id, "error", {"error": f"{type(exc).__name__}: {exc}"})
             self.ctx.reporter.run_finished(run_id, "error", f"{type(exc).__name__}: {exc}")
             raise
-        self.store.finish_run(run_id, "ok", {"phase": phase})
+        self.store.finish_run(run_id, "ok", {"phase": kind})
         self.ctx.reporter.run_finished(run_id, "ok", "")
         return out
 
     def night(self, day: date, durability: str = "sync") -> dict:
-        return self._invoke("night", f"night:{day}", {"as_of": day}, day, "night", durability)
+        return self._invoke("night", {"as_of": day}, day, durability)
 
     def morning(self, night_day: date, durability: str = "sync") -> dict:
         session = self.morning_session(night_day)
-        return self._invoke("morning", f"morning:{night_day}", {"night_date": night_day, "session": session},
-                            night_day, "morning", durability)
+        return self._invoke("morning", {"night_date": night_day, "session": session}, night_day, durability)
 
 
 def bootstrap_data(store: Store, settings: Settings, progress: Progress) -> None:

@@ -186,6 +186,11 @@ class Store:
         return [dict(r) for r in self.db.query(
             f"SELECT * FROM runs {where} ORDER BY started DESC LIMIT ?", [*args, limit])]
 
+    def last_run(self, kind: str, as_of: date) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM runs WHERE kind=? AND as_of=? ORDER BY started DESC, rowid DESC "
+                                  "LIMIT 1", [kind, as_of.isoformat()]))
+        return dict(rows[0]) if rows else None
+
     def record_tool_call(self, run_id: str, tool: str, args: Mapping[str, Any], output: Any,
                          model_version: str | None, ms: float) -> None:
         self._insert("tool_calls", [{"run_id": run_id, "tool": tool, "args": _json(args), "output": _json(output),
