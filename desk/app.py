@@ -29,6 +29,23 @@ from tools.market import MarketView
 Progress = Callable[[str], None]
 
 
+class PaperBrokers:
+    """One paper broker per desk, its clock moved to the session asked for."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store = settings, store
+        self._broker: PaperBroker | None = None
+
+    def __call__(self, session: date) -> PaperBroker:
+        b = self.settings.broker
+        if self._broker is None:
+            self._broker = PaperBroker(self.settings.broker_path, StorePriceSource(self.store), session,
+                                       initial_cash=b.initial_cash, slippage_bps=b.slippage_bps,
+                                       commission_bps=b.commission_bps, min_commission=b.min_commission)
+        self._broker.set_session(session)
+        return self._broker
+
+
 @dataclass
 class Desk:
     settings: Settings
@@ -37,7 +54,6 @@ class Desk:
     progress: Progress
     checkpointing: bool = True
     _graphs: dict = field(default_factory=dict)
-    _broker: PaperBroker | None = None
 
     # ------------------------------------------------------------------ graphs
     def _graph(self, kind: str):
@@ -47,13 +63,7 @@ class Desk:
         return self._graphs[kind]
 
     def broker(self, session: date) -> PaperBroker:
-        b = self.settings.broker
-        if self._broker is None:
-            self._broker = PaperBroker(self.settings.broker_path, StorePriceSource(self.store), session,
-                                       initial_cash=b.initial_cash, slippage_bps=b.slippage_bps,
-                                       commission_bps=b.commission_bps, min_commission=b.min_commission)
-        self._broker.set_session(session)
-        return self._broker
+        return self.ctx.broker_for(session)
 
     # ------------------------------------------------------------------ dates
     def sessions(self) -> pd.DatetimeIndex:
@@ -141,9 +151,8 @@ def open_desk(settings: Settings, reporters: list[Reporter], progress: Progress,
                             cache_dir=settings.home / "cache")
     registry = ModelRegistry(models_dir or settings.models_dir)
     m = settings.models
-    desk = Desk(settings=settings, store=store, ctx=None, progress=progress, checkpointing=checkpointing)  # type: ignore[arg-type]
-    desk.ctx = DeskContext(
+    ctx = DeskContext(
         settings=settings, store=store, market=market, registry=registry, provider=make_provider(settings.llm.provider),
-        reporter=Fanout([StoreReporter(store), *reporters]), broker_for=desk.broker,
+        reporter=Fanout([StoreReporter(store), *reporters]), broker_for=PaperBrokers(settings, store),
         tools=make_agent_tools(market, registry, m.retrain_months, m.train_years, m.horizon_days))
-    return desk
+    return Desk(settings=settings, store=store, ctx=ctx, progress=progress, checkpointing=checkpointing)
