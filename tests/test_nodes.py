@@ -33,6 +33,12 @@ def _intent(desk, symbol="AAPL", side="buy", as_of=DAY, ref=None, stop=None, qty
     return it
 
 
+def _hold(desk, symbol, quantity, price, *, stop, peak, trail=0.10):
+    desk.store.upsert_position({"symbol": symbol, "quantity": quantity, "avg_price": price,
+                                "entry_date": "2017-01-03", "initial_stop": stop, "peak": peak, "trail_pct": trail,
+                                "tiers_hit": 0})
+
+
 def _validate(desk, intent_ids, session=SESSION):
     rt = Runtime(context=desk.ctx)
     state = {"run_id": "m", "night_date": DAY, "session": session, "intent_ids": intent_ids}
@@ -82,9 +88,7 @@ def test_a_fresh_intent_within_the_gap_is_accepted(home):
 def test_exits_node_sells_a_holding_that_fell_through_its_trailing_stop(home):
     desk = _desk(home)
     price = desk.ctx.market.price("XOM", DAY)
-    desk.store.upsert_position({"symbol": "XOM", "quantity": 50.0, "avg_price": price, "entry_date": "2017-01-03",
-                                "initial_stop": price * 0.8, "peak": price * 1.2, "trail_pct": 0.10,
-                                "tiers_hit": 0})
+    _hold(desk, "XOM", 50.0, price, stop=price * 0.8, peak=price * 1.2)
     out = sizing.exits({"as_of": DAY, "regime": "risk_on_trend", "proposals": []}, Runtime(context=desk.ctx))
     [exit_] = out["exits"]
     assert (exit_.symbol, exit_.kind, exit_.trigger, exit_.quantity) == ("XOM", "exit", "trailing_stop", 50.0)
@@ -142,8 +146,7 @@ def test_a_failing_reporter_never_fails_the_run(home):
 def test_exits_node_sells_everything_in_a_panic(home, regime):
     desk = _desk(home)
     price = desk.ctx.market.price("KO", DAY)
-    desk.store.upsert_position({"symbol": "KO", "quantity": 10.0, "avg_price": price, "entry_date": "2017-01-03",
-                                "initial_stop": price * 0.9, "peak": price, "trail_pct": 0.10, "tiers_hit": 0})
+    _hold(desk, "KO", 10.0, price, stop=price * 0.9, peak=price)
     out = sizing.exits({"as_of": DAY, "regime": regime, "proposals": []}, Runtime(context=desk.ctx))
     assert [(e.symbol, e.trigger) for e in out["exits"]] == [("KO", "regime_panic")]
 
@@ -151,9 +154,7 @@ def test_exits_node_sells_everything_in_a_panic(home, regime):
 def test_morning_sells_a_holding_whose_quote_is_through_its_stop(home):
     desk = _desk(home)
     price = desk.ctx.market.price("PG", SESSION)
-    desk.store.upsert_position({"symbol": "PG", "quantity": 20.0, "avg_price": price, "entry_date": "2017-01-03",
-                                "initial_stop": price * 1.02, "peak": price * 1.05, "trail_pct": 0.10,
-                                "tiers_hit": 0})
+    _hold(desk, "PG", 20.0, price, stop=price * 1.02, peak=price * 1.05)
     out = _validate(desk, [])
     assert out["accepted"] == [f"{DAY}:PG:sell:morning_stop"]
     intent = desk.store.intent(out["accepted"][0])
