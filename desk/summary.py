@@ -22,7 +22,7 @@ def night_data(state: dict) -> dict[str, Any]:
         "picks": [{"symbol": p.symbol, "score": round(p.score, 1), "selected": p.selected} for p in state["picks"]],
         "intents": [{"intent_id": i.intent_id, "side": i.side, "kind": i.kind, "quantity": round(i.quantity, 4),
                      "weight": round(i.target_weight, 4), "reasons": i.reasons} for i in state["intents"]],
-        "denials": state.get("denials", {}),
+        "denials": {sym: [f"{d.rule}: {d.reason}" for d in ds] for sym, ds in state.get("denials", {}).items()},
     }
 
 

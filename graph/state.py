@@ -8,7 +8,7 @@ from typing import TypedDict
 from pydantic import BaseModel, ConfigDict, Field
 
 from prompts.schemas import BookReview, Verdict, WeatherView
-from tools.contracts import Intent, Proposal, SizingFactor, WeatherSnapshot
+from tools.contracts import Denial, Intent, Proposal, SizingFactor, WeatherSnapshot
 
 
 class _Small(BaseModel):
@@ -44,6 +44,7 @@ class Sized(_Small):
     factors: list[SizingFactor]
     verdicts: list[dict] = Field(default_factory=list)
     quantity: float = 0.0
+    clipped_by: list[Denial] = Field(default_factory=list, description="hard rules that shrank (not blocked) it")
 
 
 class ExitOrder(_Small):
@@ -76,7 +77,7 @@ class NightState(TypedDict, total=False):
     sized: list[Sized]
     review: BookReview
     intents: list[Intent]
-    denials: dict[str, list[str]]
+    denials: dict[str, list[Denial]]  # symbol -> the rules (and reviewer) that blocked its entry
 
 
 class Execution(_Small):

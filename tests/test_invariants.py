@@ -141,7 +141,7 @@ def test_halt_survives_a_restart_and_blocks_every_entry(home):
     desk = _desk(home)
     out = desk.night(day)
     assert not [x for x in out["intents"] if x.side == "buy"]
-    assert any(d.startswith("halted") for ds in out["denials"].values() for d in ds)
+    assert any(d.rule == "halted" for ds in out["denials"].values() for d in ds)
     morning = desk.morning(day)
     assert not [r for r in morning["results"] if r.side == "buy" and r.status == "filled"]
     assert desk.store.audit_log()[0]["action"] == "halt"
@@ -151,8 +151,8 @@ def test_a_second_night_run_for_a_date_starts_clean_not_from_the_last_runs_state
     desk = _desk(home)
     desk.store.set_halted(True, "drill", "test")
     halted = desk.night(NIGHT)
-    assert any(d.startswith("halted") for ds in halted["denials"].values() for d in ds)
+    assert any(d.rule == "halted" for ds in halted["denials"].values() for d in ds)
     desk.store.set_halted(False, None, "test")
     again = desk.night(NIGHT)
-    assert not any(d.startswith("halted") for ds in again["denials"].values() for d in ds)
+    assert not any(d.rule == "halted" for ds in again["denials"].values() for d in ds)
     assert again["run_id"] != halted["run_id"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graph.state import NightState
-from tools.contracts import Denial, Intent
+from tools.contracts import Intent
 
 
 def write_intents(state: NightState, runtime) -> dict:
@@ -18,12 +18,10 @@ def write_intents(state: NightState, runtime) -> dict:
         reasons += [f"{a}: {proposals[(a, s.symbol)].rationale}" for a in pick.agents if (a, s.symbol) in proposals]
         reasons += [f"overlay {v['decision']}: {v['reason']}" for v in s.verdicts]
         reasons.append(f"weather: {state['regime']} — {state['view'].narrative.splitlines()[0]}")
-        clipped = [Denial(rule=d.split(" (clipped)")[0], reason=d.split(": ", 1)[-1])
-                   for d in state.get("denials", {}).get(s.symbol, [])]
         intents.append(Intent(
             intent_id=f"{day.isoformat()}:{s.symbol}:buy:entry", as_of=day, symbol=s.symbol, side="buy", kind="entry",
             target_weight=min(1.0, s.weight), quantity=s.quantity, reference_price=s.price, stop=s.stop,
-            score=s.score, reasons=reasons, sizing=s.factors, verdicts=s.verdicts, denials=clipped,
+            score=s.score, reasons=reasons, sizing=s.factors, verdicts=s.verdicts, denials=s.clipped_by,
             trail_pct=ctx.settings.risk.trailing_stop, tiers_hit=0))
     for e in state["exits"]:
         if e.quantity <= 0:

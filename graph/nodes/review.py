@@ -5,7 +5,7 @@ from __future__ import annotations
 from graph.nodes.book import book_view
 from graph.providers.base import BookEntry, BookSummary
 from graph.state import NightState
-from tools.contracts import SizingFactor
+from tools.contracts import Denial, SizingFactor
 
 
 def risk_review(state: NightState, runtime) -> dict:
@@ -28,6 +28,6 @@ def risk_review(state: NightState, runtime) -> dict:
                                   reason=review.summary)
             s = s.model_copy(update={"weight": s.weight * mult, "factors": [*s.factors, factor]})
         sized.append(s)
-    vetoed = {k: [f"risk_reviewer: {v}"] for k, v in review.veto.items()}
+    vetoed = {k: [Denial(rule="risk_reviewer", reason=v)] for k, v in review.veto.items()}
     return {"review": review, "sized": sized, "denials": {**state.get("denials", {}), **vetoed},
             "summary": review.summary}

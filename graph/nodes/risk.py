@@ -33,13 +33,11 @@ def hard_rules(state: NightState, runtime) -> dict:
                 factors = [*factors, SizingFactor(name="hard_rules", multiplier=a.weight / s.weight if s.weight else 0,
                                                   weight_after=a.weight,
                                                   reason="; ".join(d.reason for d in a.clipped_by) or "clipped")]
-            sized.append(s.model_copy(update={"weight": a.weight, "quantity": a.quantity, "factors": factors}))
+            sized.append(s.model_copy(update={"weight": a.weight, "quantity": a.quantity, "factors": factors,
+                                              "clipped_by": list(a.clipped_by)}))
     denials = dict(state.get("denials", {}))
     for sym, ds in denied.items():
-        denials[sym] = [*denials.get(sym, []), *(f"{d.rule}: {d.reason}" for d in ds)]
-    clipped = {a.symbol: a.clipped_by for a in approved if a.clipped_by}
-    for sym, ds in clipped.items():
-        denials[sym] = [*denials.get(sym, []), *(f"{d.rule} (clipped): {d.reason}" for d in ds)]
+        denials[sym] = [*denials.get(sym, []), *ds]
     return {"sized": sized, "denials": denials,
             "summary": f"{len(approved)} approved, {len(denied)} denied"
                        + (f" — desk HALTED: {desk['reason']}" if desk["halted"] else "")}
