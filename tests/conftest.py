@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 import socket
 
 import pytest
@@ -71,7 +72,7 @@ def desk_home(tmp_path, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture(scope="session")
-def seeded_home(tmp_path_factory) -> "Path":
+def seeded_home(tmp_path_factory) -> Path:
     """A DESK_HOME with the bundled history loaded and the market cache built (once per test process)."""
     from desk.app import open_desk
     from desk.config import load_settings

@@ -12,7 +12,7 @@ from desk.app import open_desk
 from desk.config import load_settings
 from graph.night import NIGHT_NODES
 from graph.nodes import morning, sizing
-from graph.providers.base import with_fallback
+from graph.providers.fallback import with_fallback
 from graph.providers.rules import RulesProvider
 from tools.contracts import Intent
 

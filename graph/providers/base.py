@@ -1,42 +1,22 @@
-"""The overlay provider interface (DESIGN §4), its prompt contract, and the fallback wrapper (§5.1-2).
+"""The overlay provider interface (DESIGN §4): what a provider answers, and the book it reviews.
 
-A provider answers three questions in the schemas of ``prompts.schemas``: the weather view,
-a verdict per proposal, and a review of the whole book. ``with_fallback`` puts any primary
-(an LLM) in front of a fallback (the rules provider): a failure of the primary is never a
-trading failure, and an answer outside the overlay's bounds is clamped, with the reason said.
+A provider answers three questions in the schemas of ``prompts.schemas``: the weather view, a verdict per
+proposal, and a review of the whole book. The rules provider implements it; LLM providers will too, behind
+``graph.providers.fallback.with_fallback``.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from string import Template
-from typing import Protocol, TypeVar, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-import prompts
 from prompts.schemas import BookReview, Regime, Verdict, WeatherView
-from tools.contracts import WEATHER_LAYERS, Action, Proposal, WeatherSnapshot
+from tools.contracts import Action, Proposal, WeatherSnapshot
 
 ENTRY_ACTIONS = frozenset({Action.BUY_LONG, Action.SELL_SHORT})
-
-# The fields each prompt template receives (``string.Template`` placeholders); tests hold the files to it.
-PROMPT_FIELDS: Mapping[str, frozenset[str]] = {
-    "weather_narrative": frozenset(
-        {"as_of", "regime", "base_regime", "sizing_modifier", "risk_throttle",
-         "layers", "unavailable", "experts", "notes", "nudge"}),
-    "weather_analyst": frozenset(
-        {"as_of", "regime", "base_regime", "regime_ladder", "sizing_modifier", "risk_throttle",
-         "layers", "unavailable", "experts", "notes"}),
-    "overlay": frozenset(
-        {"as_of", "symbol", "action", "agent", "model_version", "strength", "confidence",
-         "horizon_days", "stop", "rationale", "inputs", "features", "regime", "weather"}),
-    "risk_reviewer": frozenset(
-        {"as_of", "regime", "equity", "cash", "held", "entries", "experts", "weather"}),
-}
 
 
 class _Frozen(BaseModel):
@@ -77,90 +57,6 @@ class OverlayProvider(Protocol):
     def review_book(self, entries: Sequence[BookEntry], snapshot: WeatherSnapshot, book: BookSummary) -> BookReview: ...
 
 
-def render_prompt(name: str, fields: Mapping[str, object], version: str = "v1") -> str:
-    """Render ``prompts/<name>.<version>.md`` with exactly its placeholders; a missing or stray field is an error."""
-    template = Template(prompts.load(name, version))
-    wanted, given = set(template.get_identifiers()), set(fields)
-    if wanted != given:
-        raise ValueError(f"prompt {name}.{version}: missing fields {sorted(wanted - given)}, "
-                         f"unexpected fields {sorted(given - wanted)}")
-    return template.substitute({key: str(value) for key, value in fields.items()})
-
-
-def weather_fields(snapshot: WeatherSnapshot) -> dict[str, str]:
-    """The snapshot as prompt fields: available layers with state and score, unavailable ones with their source."""
-    names = [n for n in WEATHER_LAYERS if n in snapshot.layers]
-    names += sorted(set(snapshot.layers) - set(WEATHER_LAYERS))
-    available, unavailable = [], []
-    for name in names:
-        layer = snapshot.layers[name]
-        if not layer.available:
-            unavailable.append(f"{name} unavailable (source: {layer.source})")
-            continue
-        score = "no score" if layer.score is None else f"{layer.score:+.2f}"
-        available.append(f"{name}: {layer.state or 'no state'} ({score})")
-    experts = [f"{key} {_expert(value)}" for key, value in sorted(snapshot.experts.items())]
-    return {
-        "as_of": snapshot.as_of.isoformat(),
-        "regime": snapshot.regime,
-        "base_regime": snapshot.base_regime,
-        "sizing_modifier": f"{snapshot.sizing_modifier:.2f}",
-        "risk_throttle": f"{snapshot.risk_throttle:.2f}",
-        "layers": "; ".join(available) or "none",
-        "unavailable": "; ".join(unavailable) or "none",
-        "experts": ", ".join(experts) or "none",
-        "notes": "; ".join(snapshot.notes) or "none",
-    }
-
-
-def _expert(value: float | bool | None) -> str:
-    if value is None:
-        return "unavailable"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return f"{value:.2f}"
-
-
-class InvalidOutput(ValueError):
-    """A provider answer that parses but breaks the contract (wrong proposal, multiplier out of [0, 1])."""
-
-
-def enforce_bounds(verdict: Verdict, proposal: Proposal, features: Mapping[str, float]) -> Verdict:
-    """Hold a verdict to confirm / shrink / tighten / veto; exits are confirmed, a looser stop reverts."""
-    if proposal.action not in ENTRY_ACTIONS:
-        if verdict.decision == "confirm" and verdict.size_multiplier == 1 and verdict.stop is None:
-            return verdict
-        return verdict.model_copy(update={
-            "decision": "confirm", "size_multiplier": 1.0, "stop": None,
-            "reason": f"exits and holds are never blocked by the overlay; overruled {verdict.decision}: "
-                      f"{verdict.reason}"})
-    if verdict.decision == "veto":
-        return verdict
-    notes, stop = [], verdict.stop
-    if stop is not None:
-        problem = _stop_problem(proposal, stop, finite(features.get("close")))
-        if problem:
-            stop = proposal.stop
-            notes.append(f"{problem}: kept the proposal's stop {_price(stop)}")
-    decision = "adjust" if verdict.size_multiplier < 1 or stop not in (None, proposal.stop) else "confirm"
-    if decision != verdict.decision:
-        notes.append(f"recorded as {decision}: size x{verdict.size_multiplier:g}, stop {_price(stop)}")
-    if not notes:
-        return verdict
-    return verdict.model_copy(update={"decision": decision, "stop": stop,
-                                      "reason": "; ".join([verdict.reason, *notes])})
-
-
-def _stop_problem(proposal: Proposal, stop: float, close: float | None) -> str | None:
-    long = proposal.action is Action.BUY_LONG
-    side = "long" if long else "short"
-    if proposal.stop is not None and (stop < proposal.stop if long else stop > proposal.stop):
-        return f"overlay stop {stop:.2f} is looser than the proposal's {proposal.stop:.2f} for a {side}"
-    if close is not None and (stop >= close if long else stop <= close):
-        return f"overlay stop {stop:.2f} is on the wrong side of close {close:.2f} for a {side}"
-    return None
-
-
 def finite(value: object) -> float | None:
     """The value as a finite float, or None when missing, NaN, infinite or not a number."""
     try:
@@ -168,122 +64,3 @@ def finite(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def _price(value: float | None) -> str:
-    return "none" if value is None else f"{value:.2f}"
-
-
-def bound_book_review(review: BookReview, entries: Sequence[BookEntry]) -> BookReview:
-    """Keep a book review to the new entries: unknown symbols are dropped, a veto wins over a shrink."""
-    known = {entry.symbol for entry in entries}
-    stray = sorted((set(review.shrink) | set(review.veto)) - known)
-    veto = {s: why for s, why in review.veto.items() if s in known}
-    shrink = {s: m for s, m in review.shrink.items() if s in known and s not in veto}
-    if not stray and shrink == review.shrink:
-        return review
-    summary = review.summary + (f"; ignored symbols that are not new entries: {', '.join(stray)}" if stray else "")
-    return review.model_copy(update={"shrink": shrink, "veto": veto, "summary": summary})
-
-
-_Answer = TypeVar("_Answer", WeatherView, Verdict, BookReview)
-_TEXT_FIELD = {WeatherView: "reason", Verdict: "reason", BookReview: "summary"}
-
-
-class FallbackProvider:
-    """Asks ``primary``; on any exception, timeout or invalid output answers with ``fallback`` and says so."""
-
-    def __init__(self, primary: OverlayProvider, fallback: OverlayProvider, timeout_s: float | None = None) -> None:
-        self.primary, self.fallback, self.timeout_s = primary, fallback, timeout_s
-        self.name = primary.name
-
-    def weather(self, snapshot: WeatherSnapshot) -> WeatherView:
-        return self._ask(WeatherView, lambda p: p.weather(snapshot))
-
-    def review(self, proposal: Proposal, snapshot: WeatherSnapshot, features: Mapping[str, float]) -> Verdict:
-        def check(verdict: Verdict) -> None:
-            if verdict.proposal_key != proposal.key:
-                raise InvalidOutput(f"verdict is for {verdict.proposal_key!r}, not {proposal.key!r}")
-
-        verdict = self._ask(Verdict, lambda p: p.review(proposal, snapshot, features), check)
-        return enforce_bounds(verdict, proposal, features)
-
-    def review_book(self, entries: Sequence[BookEntry], snapshot: WeatherSnapshot, book: BookSummary) -> BookReview:
-        def check(review: BookReview) -> None:
-            for symbol, multiplier in review.shrink.items():
-                if not 0 <= multiplier <= 1:
-                    raise InvalidOutput(f"shrink for {symbol} is {multiplier}, outside [0, 1]")
-
-        review = self._ask(BookReview, lambda p: p.review_book(entries, snapshot, book), check)
-        return bound_book_review(review, entries)
-
-    def _ask(self, schema: type[_Answer], call: Callable[[OverlayProvider], object],
-             check: Callable[[_Answer], None] | None = None) -> _Answer:
-        started = time.perf_counter()
-        try:
-            answer = _validated(_within(lambda: call(self.primary), self.timeout_s), schema)
-            if check:
-                check(answer)
-            return answer
-        except Exception as exc:  # noqa: BLE001 - any primary failure falls back (DESIGN §5.2)
-            why = f"{self.primary.name} {_failure(exc)}"
-        answer = _validated(call(self.fallback), schema)
-        provenance = answer.provenance.model_copy(update={
-            "fallback": True, "fallback_reason": why,
-            "latency_ms": (time.perf_counter() - started) * 1000})
-        field = _TEXT_FIELD[schema]
-        text = f"fallback to {self.fallback.name} ({why}): {getattr(answer, field)}"
-        return answer.model_copy(update={"provenance": provenance, field: text})
-
-
-def with_fallback(primary: OverlayProvider, fallback: OverlayProvider,
-                  timeout_s: float | None = None) -> OverlayProvider:
-    """Wrap ``primary`` so that its failures answer with ``fallback`` (the ML-only rules) and its answers stay bounded."""
-    return FallbackProvider(primary, fallback, timeout_s)
-
-
-def _validated(answer: object, schema: type[_Answer]) -> _Answer:
-    """Re-validate an answer (a model, even one built without validation, or a mapping) against its schema."""
-    if isinstance(answer, BaseModel):
-        answer = answer.model_dump(warnings=False)
-    if not isinstance(answer, Mapping):
-        raise InvalidOutput(f"expected a {schema.__name__}, got {type(answer).__name__}")
-    return schema.model_validate(answer)
-
-
-def _within(call: Callable[[], object], timeout_s: float | None) -> object:
-    """Run ``call``, giving up after ``timeout_s`` seconds (the abandoned call finishes in a daemon thread)."""
-    if timeout_s is None:
-        return call()
-    box: dict[str, object] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["answer"] = call()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="overlay-primary", daemon=True).start()
-    if not done.wait(timeout_s):
-        raise TimeoutError(f"no answer within {timeout_s:g}s")
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["answer"]
-
-
-def _failure(exc: Exception) -> str:
-    """One line naming what went wrong with the primary."""
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or exc.title
-        text = f"returned invalid output ({exc.error_count()} error(s); {where}: {first['msg']})"
-    elif isinstance(exc, InvalidOutput):
-        text = f"returned invalid output ({exc})"
-    elif isinstance(exc, TimeoutError):
-        text = f"timed out ({exc or 'no answer'})"
-    else:
-        text = f"failed ({type(exc).__name__}: {exc})"
-    return " ".join(text.split())[:300]

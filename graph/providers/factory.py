@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from difflib import get_close_matches
 
-from graph.providers.base import OverlayProvider, with_fallback
+from graph.providers.base import OverlayProvider
+from graph.providers.fallback import with_fallback
 from graph.providers.rules import RulesProvider
 
 # LLM providers register here as later issues add them; each is wrapped with the rules fallback.

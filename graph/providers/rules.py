@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from graph.providers.base import ENTRY_ACTIONS, BookEntry, BookSummary, finite, render_prompt, weather_fields
+from graph.providers.base import ENTRY_ACTIONS, BookEntry, BookSummary, finite
+from graph.providers.prompting import render_prompt, weather_fields
 from prompts.schemas import BookReview, Provenance, Verdict, WeatherView
 from tools.contracts import Action, Proposal, WeatherSnapshot
 
