@@ -21,6 +21,7 @@ from memory.checkpoint import open_checkpointer
 from memory.store import Store
 from models.registry import ModelRegistry
 from tools.agents import make_agent_tools, mean_reversion_model
+from tools.breakers import consecutive_errors
 from tools.calendar import next_session
 from tools.data.bundled import BundledProvider
 from tools.data.loader import load_into_store
@@ -115,6 +116,11 @@ class Desk:
         except Exception as exc:
             self.store.finish_run(run_id, "error", {"error": f"{type(exc).__name__}: {exc}"})
             self.ctx.reporter.run_finished(run_id, "error", f"{type(exc).__name__}: {exc}")
+            r = self.settings.risk
+            tripped = consecutive_errors((x["status"] for x in self.store.runs(limit=r.max_consecutive_errors)),
+                                         r.max_consecutive_errors)
+            if tripped:
+                self.store.trip_breaker("errors", as_of, r.breaker_sessions, f"{tripped}; latest: {exc}")
             raise
         self.store.finish_run(run_id, "ok", {"phase": kind})
         self.ctx.reporter.run_finished(run_id, "ok", "")

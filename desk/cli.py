@@ -105,6 +105,9 @@ def status(json: JsonOpt = False) -> None:
               + (f" — {data['halt_reason']} (since {data['halted_since']})" if data["halted"] else ""))
     out.print(f"book {data['equity']} cash {data['cash']} as of {data['as_of']}; data until "
               f"{data['data_until'] or 'latest'}; {data['symbols']} symbols, stale: {data['stale'] or 'none'}")
+    for b in data["breakers"]:
+        out.print(f"  circuit breaker {b['name']} tripped {b['tripped']} for {b['sessions']} sessions: {b['reason']}",
+                  highlight=False)
     for sym, p in data["positions"].items():
         out.print(f"  {sym}: {p['quantity']} @ {p['avg_price']} stop {p['stop']}")
     for r in data["last_runs"]:
@@ -142,7 +145,8 @@ def halt(reason: Annotated[str, typer.Option("--reason", help="why the desk is h
 def resume(json: JsonOpt = False) -> None:
     """Resume new entries."""
     data = commands.resume(_store(settings()), actor="cli")
-    out.print_json(commands.dumps(data)) if json else out.print("desk resumed")
+    out.print_json(commands.dumps(data)) if json else out.print(
+        "desk resumed" + (f"; cleared {data['breakers_cleared']} circuit breaker(s)" if data["breakers_cleared"] else ""))
 
 
 @data_app.command("load")

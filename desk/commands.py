@@ -20,6 +20,7 @@ def status(store: Store) -> dict[str, Any]:
     return {
         "halted": bool(state["halted"]), "halt_reason": state["reason"], "halted_since": state["since"],
         "data_until": store.get_meta("data_until"),
+        "breakers": [{k: b[k] for k in ("name", "tripped", "sessions", "reason")} for b in store.breakers()],
         "symbols": len(store.symbols()), "stale": [s["symbol"] for s in store.symbols() if s["stale"]],
         "positions": {s: {"quantity": round(p["quantity"], 4), "avg_price": round(p["avg_price"], 4),
                           "stop": round(max(p["initial_stop"], p["peak"] * (1 - p["trail_pct"])), 4)}
@@ -67,10 +68,14 @@ def halt(store: Store, reason: str, actor: str) -> dict[str, Any]:
 
 
 def resume(store: Store, actor: str) -> dict[str, Any]:
-    if not store.desk_state()["halted"]:
-        raise DeskError("the desk is not halted")
-    store.set_halted(False, None, actor)
-    return {"halted": False}
+    """Lift an operator's halt and clear any circuit breaker early (both audited)."""
+    halted, breakers = store.desk_state()["halted"], store.breakers()
+    if not halted and not breakers:
+        raise DeskError("the desk is not halted and no circuit breaker is set")
+    if halted:
+        store.set_halted(False, None, actor)
+    cleared = store.clear_breakers(actor, "operator resume")
+    return {"halted": False, "breakers_cleared": cleared}
 
 
 def data_status(store: Store) -> dict[str, Any]:

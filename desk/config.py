@@ -55,6 +55,9 @@ class RiskSettings(_Section):
     tier_exit_fraction: float = Field(0.20, gt=0, le=1)
     tier_trails: tuple[float, ...] = (0.08, 0.07, 0.06, 0.05, 0.04)
     score_collapse: float = Field(0.25, ge=0, le=1, description="exit when a holding's agent support falls below this")
+    daily_loss_limit: float = Field(0.05, gt=0, lt=1, description="a one-session equity drop beyond this trips a breaker")
+    max_consecutive_errors: int = Field(3, ge=1, description="this many failed runs in a row trip a breaker")
+    breaker_sessions: int = Field(5, ge=1, description="sessions a tripped breaker blocks new entries")
 
     @field_validator("cash_reserve")
     @classmethod

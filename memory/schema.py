@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -79,5 +79,10 @@ MIGRATIONS: dict[int, str] = {
         id INTEGER PRIMARY KEY CHECK (id = 1), halted INTEGER NOT NULL, reason TEXT, since TEXT, actor TEXT
     );
     INSERT INTO desk_state (id, halted) VALUES (1, 0);
+    """,
+    2: """
+    CREATE TABLE breakers (
+        name TEXT PRIMARY KEY, tripped TEXT NOT NULL, sessions INTEGER NOT NULL, reason TEXT NOT NULL
+    );
     """,
 }

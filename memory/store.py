@@ -308,6 +308,23 @@ class Store:
                                              "since": now_utc() if halted else None, "actor": actor})
             self.audit(actor, "halt" if halted else "resume", "desk", reason)
 
+    def trip_breaker(self, name: str, tripped: date, sessions: int, reason: str) -> None:
+        """A circuit breaker blocks new entries for ``sessions`` trading sessions after ``tripped``."""
+        with self.transaction():
+            self._insert("breakers", [{"name": name, "tripped": tripped.isoformat(), "sessions": sessions,
+                                       "reason": reason}], "INSERT OR REPLACE")
+            self.audit(f"circuit_breaker:{name}", "trip", "desk", reason)
+
+    def breakers(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query("SELECT * FROM breakers ORDER BY tripped")]
+
+    def clear_breakers(self, actor: str, reason: str) -> int:
+        with self.transaction():
+            n = self.db.execute("DELETE FROM breakers").rowcount
+            if n:
+                self.audit(actor, "clear_breakers", "desk", reason)
+        return n
+
     def audit(self, actor: str, action: str, target: str | None, reason: str | None,
               payload: Mapping[str, Any] | None = None) -> None:
         self.db["audit"].insert({"at": now_utc(), "actor": actor, "action": action, "target": target,

@@ -29,7 +29,7 @@ def _assert_one_line_error(code: int, err: str) -> None:
         (["replay", "--from", "2018-01-10", "--to", "2018-01-01"], "is before"),
         (["data", "load", "--source", "carrier-pigeon"], "unknown source"),
         (["data", "load", "--until", "yesterday"], "not a date"),
-        (["resume"], "not halted"),
+        (["resume"], "not halted and no circuit breaker"),
     ],
 )
 def test_bad_command_input_is_one_line_exit_2_store_unchanged(home, capsys, args, message):

@@ -7,7 +7,9 @@ import json
 from datetime import date
 
 from brokers.base import Order
+from graph.nodes.guard import entries_blocked
 from graph.state import Execution, MorningState
+from tools.breakers import daily_loss
 from tools.calendar import sessions_between
 from tools.contracts import Intent
 
@@ -45,7 +47,7 @@ def validate(state: MorningState, runtime) -> dict:
     """Skip stale intents, buys that gapped too far, buys already through their stop, and entries while halted."""
     ctx = runtime.context
     m = ctx.settings.morning
-    halted = ctx.store.desk_state()
+    blocked = entries_blocked(ctx, state["session"])
     accepted, results = [], []
     for iid in state["intent_ids"]:
         it = _intent(ctx, iid)
@@ -56,8 +58,8 @@ def validate(state: MorningState, runtime) -> dict:
             why = "no quote"
         elif age > m.max_intent_age_days:
             why = f"intent is {age} trading days old (limit {m.max_intent_age_days})"
-        elif it.side == "buy" and halted["halted"]:
-            why = f"desk halted: {halted['reason']}"
+        elif it.side == "buy" and blocked:
+            why = blocked
         elif it.side == "buy" and abs(price / it.reference_price - 1) > m.max_gap:
             why = f"gapped {price / it.reference_price - 1:+.1%} from {it.reference_price:.2f} (limit {m.max_gap:.0%})"
         elif it.side == "buy" and it.stop and price <= it.stop:
@@ -164,10 +166,16 @@ def reconcile(state: MorningState, runtime) -> dict:
             ctx.store.upsert_position({**row, "quantity": p.quantity, "avg_price": p.avg_price})
         acct = broker.account()
         marks = {s: {"qty": p.quantity, "price": p.market_price, "value": p.market_value} for s, p in live.items()}
+        prev = ctx.store.db.execute("SELECT equity FROM snapshots WHERE date < ? ORDER BY date DESC LIMIT 1",
+                                    [session.isoformat()]).fetchone()
         ctx.store.save_snapshot(session, acct.cash, acct.equity, acct.positions_value,
                                 acct.positions_value / acct.equity if acct.equity else 0.0, marks)
+        tripped = daily_loss(prev[0] if prev else None, acct.equity, ctx.settings.risk.daily_loss_limit)
+        if tripped:
+            ctx.store.trip_breaker("daily_loss", session, ctx.settings.risk.breaker_sessions, tripped)
     return {"equity": acct.equity, "cash": acct.cash,
-            "summary": f"book {acct.equity:,.0f} ({len(live)} positions, cash {acct.cash:,.0f})"}
+            "summary": f"book {acct.equity:,.0f} ({len(live)} positions, cash {acct.cash:,.0f})"
+                       + (f" — circuit breaker daily_loss tripped: {tripped}" if tripped else "")}
 
 
 def report(state: MorningState, runtime) -> dict:

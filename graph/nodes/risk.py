@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from graph.nodes.book import book_view
+from graph.nodes.guard import entries_blocked
 from graph.state import NightState
 from tools.contracts import SizingFactor
 from tools.risk import EntryCandidate, RiskLimits, apply_hard_rules
@@ -16,12 +17,12 @@ def limits(settings) -> RiskLimits:
 
 def hard_rules(state: NightState, runtime) -> dict:
     ctx = runtime.context
-    desk = ctx.store.desk_state()
+    blocked = entries_blocked(ctx, state["as_of"])
     book = book_view(ctx, state["as_of"])
     candidates = [EntryCandidate(symbol=s.symbol, weight=s.weight, price=s.price, score=s.score)
                   for s in state["sized"]]
     approved, denied = apply_hard_rules(candidates, book, state["regime"], limits(ctx.settings),
-                                        halted=bool(desk["halted"]), halt_reason=desk["reason"],
+                                        halted=blocked is not None, halt_reason=blocked,
                                         stale=state.get("stale", {}))
     by_symbol = {a.symbol: a for a in approved}
     sized = []
@@ -40,4 +41,4 @@ def hard_rules(state: NightState, runtime) -> dict:
         denials[sym] = [*denials.get(sym, []), *ds]
     return {"sized": sized, "denials": denials,
             "summary": f"{len(approved)} approved, {len(denied)} denied"
-                       + (f" — desk HALTED: {desk['reason']}" if desk["halted"] else "")}
+                       + (f" — entries blocked: {blocked}" if blocked else "")}
