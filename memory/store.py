@@ -160,9 +160,6 @@ class Store:
         return pd.DataFrame({f: self.frame(f)[symbol] for f in BAR_COLUMNS if symbol in self.frame(f)}).dropna(
             subset=["close"])
 
-    def dates(self) -> pd.DatetimeIndex:
-        return self.frame("close").index
-
     # ---------------------------------------------------------------- runs and steps
     def start_run(self, run_id: str, kind: str, phase: str, as_of: date) -> None:
         self._insert("runs", [{"run_id": run_id, "kind": kind, "phase": phase, "as_of": as_of.isoformat(),
@@ -237,13 +234,6 @@ class Store:
 
     def set_intent_status(self, intent_id: str, status: str, reason: str | None) -> None:
         self.db.execute("UPDATE intents SET status=?, status_reason=? WHERE intent_id=?", [status, reason, intent_id])
-
-    def verdicts_for(self, proposal_keys: Iterable[str]) -> list[dict[str, Any]]:
-        keys = list(proposal_keys)
-        if not keys:
-            return []
-        marks = ",".join("?" * len(keys))
-        return [dict(r) for r in self.db.query(f"SELECT * FROM verdicts WHERE proposal_key IN ({marks})", keys)]
 
     # ---------------------------------------------------------------- orders and fills
     def order(self, client_order_id: str) -> dict[str, Any] | None:
