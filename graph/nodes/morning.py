@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from datetime import date
 
 from brokers.base import Order
 from graph.nodes.guard import entries_blocked
+from graph.nodes.sizing import policy
 from graph.state import Execution, MorningState
 from tools.breakers import daily_loss
 from tools.calendar import sessions_between
 from tools.contracts import Intent
+from tools.exits import open_position
 
 
 def client_order_id(intent_id: str) -> str:
@@ -21,6 +24,11 @@ def client_order_id(intent_id: str) -> str:
 
 def _intent(ctx, intent_id: str) -> Intent:
     return Intent.model_validate_json(ctx.store.intent(intent_id)["payload"])
+
+
+def _intents(ctx, intent_ids) -> dict[str, Intent]:
+    """Each intent read and parsed once per node."""
+    return {i: _intent(ctx, i) for i in intent_ids}
 
 
 def load_intents(state: MorningState, runtime) -> dict:
@@ -35,7 +43,8 @@ def quotes(state: MorningState, runtime) -> dict:
     ctx = runtime.context
     broker = ctx.broker_for(state["session"])
     q, src = {}, {}
-    for sym in sorted({_intent(ctx, i).symbol for i in state["intent_ids"]} | set(ctx.store.positions())):
+    wanted = {it.symbol for it in _intents(ctx, state["intent_ids"]).values()}
+    for sym in sorted(wanted | set(ctx.store.positions())):
         quote = broker.quote(sym)
         q[sym], src[sym] = quote.price, quote.source
     latest = sorted({s for s in src.values() if s == "latest_close"})
@@ -49,8 +58,8 @@ def validate(state: MorningState, runtime) -> dict:
     m = ctx.settings.morning
     blocked = entries_blocked(ctx, state["session"])
     accepted, results = [], []
-    for iid in state["intent_ids"]:
-        it = _intent(ctx, iid)
+    intents = _intents(ctx, state["intent_ids"])
+    for iid, it in intents.items():
         price = state["quotes"].get(it.symbol)
         age = sessions_between(it.as_of, state["session"], ctx.market.sessions)
         why = None
@@ -69,8 +78,7 @@ def validate(state: MorningState, runtime) -> dict:
             results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="skipped", reason=why))
         else:
             accepted.append(iid)
-    sells = [_intent(ctx, i) for i in accepted]
-    stops = stop_exits(ctx, state, {it.symbol for it in sells if it.side == "sell"})
+    stops = stop_exits(ctx, state, {intents[i].symbol for i in accepted if intents[i].side == "sell"})
     return {"accepted": accepted + stops, "results": results,
             "summary": f"{len(accepted)} accepted, {len(results)} skipped"
                        + (f", {len(stops)} holdings through their stop at the morning quote" if stops else "")}
@@ -105,8 +113,8 @@ def execute(state: MorningState, runtime) -> dict:
     held = {s: p.quantity for s, p in broker.positions().items()}
     results = list(state.get("results", []))
     submitted = 0
-    for iid in sorted(state["accepted"], key=lambda i: (_intent(ctx, i).side != "sell", i)):  # sells free cash
-        it = _intent(ctx, iid)
+    intents = _intents(ctx, state["accepted"])
+    for iid, it in sorted(intents.items(), key=lambda kv: (kv[1].side != "sell", kv[0])):  # sells free cash
         coid = client_order_id(iid)
         qty = min(it.quantity, held.get(it.symbol, 0.0)) if it.side == "sell" else it.quantity
         if qty <= 0:
@@ -158,9 +166,9 @@ def reconcile(state: MorningState, runtime) -> dict:
             f = fills.get(sym)
             it = _intent(ctx, f.intent_id) if f else None
             if row is None:
-                stop = it.stop if it and it.stop else p.avg_price * (1 - ctx.settings.risk.trailing_stop)
-                row = {"symbol": sym, "entry_date": session.isoformat(), "initial_stop": stop, "peak": p.avg_price,
-                       "trail_pct": ctx.settings.risk.trailing_stop, "tiers_hit": 0}
+                opened = open_position(sym, p.quantity, p.avg_price, session, it.stop if it else None,
+                                       policy(ctx.settings))
+                row = {**asdict(opened), "entry_date": session.isoformat()}
             elif it is not None and it.side == "sell":
                 row = {**row, "trail_pct": it.trail_pct or row["trail_pct"], "tiers_hit": it.tiers_hit or row["tiers_hit"]}
             ctx.store.upsert_position({**row, "quantity": p.quantity, "avg_price": p.avg_price})
