@@ -25,6 +25,7 @@ from desk.errors import DeskError
 from evals.benchmarks_passive import buy_and_hold, equal_weight
 from evals.metrics import performance, split_periods
 from memory.store import Store
+from models.walkforward import retrain_block
 from tools.market import MarketView
 
 
@@ -63,7 +64,8 @@ def replay(settings: Settings, start: date, end: date, progress: Callable[[str],
     progress(f"replaying {len(nights)} nights {nights[0]} .. {nights[-1]}: preparing features and models")
     t_setup = time.perf_counter()
     market.ensure()
-    for d in nights:
+    blocks = {retrain_block(d, settings.models.retrain_months): d for d in reversed(nights)}
+    for d in blocks.values():  # one walk-forward model per retrain block
         desk.ensure_models(d)
     setup_s = time.perf_counter() - t_setup
     gc.collect()

@@ -32,6 +32,11 @@ def retrain_anchors(sessions: pd.DatetimeIndex, retrain_months: int = 3) -> pd.D
     return index[np.asarray(first)]
 
 
+def retrain_block(day: date, retrain_months: int = 3) -> tuple[int, int]:
+    """The retrain block a date falls in: every decision in one block uses the same model (the same cutoff)."""
+    return day.year, (day.month - 1) // retrain_months
+
+
 def cutoff_for(decision: date, sessions: pd.DatetimeIndex, retrain_months: int = 3, horizon_days: int = 5) -> date:
     """The last date of training data for the model used on ``decision``.
 

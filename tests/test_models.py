@@ -287,3 +287,13 @@ def test_registry_refuses_a_trainer_that_returns_another_cutoff(model, tmp_path)
     with pytest.raises(ValueError, match="expected 'mean_reversion' for 2012-03-23"):
         ModelRegistry(tmp_path).get_or_train("mean_reversion", date(2012, 3, 23), lambda: model)
     assert not (tmp_path / "mean_reversion").exists()
+
+
+def test_every_decision_in_a_retrain_block_shares_one_cutoff():
+    from models.walkforward import retrain_block
+
+    sessions = pd.DatetimeIndex(pd.bdate_range("2010-01-01", "2011-12-31"))
+    by_block: dict = {}
+    for ts in sessions[300:]:
+        by_block.setdefault(retrain_block(ts.date(), 3), set()).add(cutoff_for(ts.date(), sessions, 3, 5))
+    assert all(len(cutoffs) == 1 for cutoffs in by_block.values())

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from models.mean_reversion import FEATURES as MR_FEATURES
 from models.mean_reversion import TrainedModel, recipe, train, version_for
 from models.registry import ModelRegistry
-from models.walkforward import cutoff_for
+from models.walkforward import cutoff_for, retrain_block
 from tools.contracts import Action, Proposal
 from tools.market import MarketView
 
@@ -164,7 +164,7 @@ def make_agent_tools(market: MarketView, registry: ModelRegistry, retrain_months
         return ema_crossover(rows(as_of, symbols), as_of)
 
     def _mr(as_of: date, symbols: list[str]) -> list[Proposal]:
-        block = (as_of.year, (as_of.month - 1) // retrain_months)
+        block = retrain_block(as_of, retrain_months)
         if block not in models:
             models[block] = mean_reversion_model(market, registry, as_of, retrain_months, train_years, horizon)
         return mean_reversion(rows(as_of, symbols), as_of, models[block])
