@@ -27,7 +27,7 @@ from datetime import date
 import pandas as pd
 
 from tools.data.base import DataValidationError, Fetched
-from tools.data.validate import validate_bars
+from tools.data.validate import validate_until
 
 Raw = dict[str, tuple[pd.DataFrame, str]]  # symbol -> (frame with a 'close' column, kind)
 Notes = list[tuple[tuple[str, ...], str]]  # (symbols it concerns, what was done to them)
@@ -94,13 +94,8 @@ class BundledProvider:
                 continue
             frame, kind = raw[symbol]
             kinds[symbol] = kind
-            if until is not None:
-                frame = frame[frame.index <= pd.Timestamp(until)]
-                if frame.empty:
-                    rejected[symbol] = f"no bundled bars on or before {until.isoformat()}"
-                    continue
             try:
-                frames[symbol] = validate_bars(symbol, frame, kind, self.max_jump)
+                frames[symbol] = validate_until(symbol, frame, kind, until, self.max_jump, "bundled")
             except DataValidationError as exc:
                 rejected[symbol] = exc.reason
         kept = [text for about, text in notes if any(s in frames for s in about)]

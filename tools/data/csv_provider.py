@@ -17,7 +17,7 @@ from typing import TextIO
 import pandas as pd
 
 from tools.data.base import KINDS, DataSourceError, DataValidationError, Fetched
-from tools.data.validate import BAR_COLUMNS, validate_bars
+from tools.data.validate import BAR_COLUMNS, validate_until
 
 _MISSING = {"", "nan", "na", "n/a", "null", "none"}
 
@@ -45,14 +45,8 @@ class CsvProvider:
             if symbol not in parsed:
                 rejected[symbol] = f"not in {self.path.name} (it has {', '.join(parsed)})"
                 continue
-            frame = parsed[symbol]
-            if until is not None:
-                frame = frame[frame.index <= pd.Timestamp(until)]
-                if frame.empty:
-                    rejected[symbol] = f"no bars on or before {until.isoformat()} in {self.path.name}"
-                    continue
             try:
-                frames[symbol] = validate_bars(symbol, frame, self.kind, self.max_jump)
+                frames[symbol] = validate_until(symbol, parsed[symbol], self.kind, until, self.max_jump, "CSV")
             except DataValidationError as exc:
                 rejected[symbol] = f"{exc.reason} (in {self.path.name})"
         return Fetched(frames=frames, kinds={s: self.kind for s in wanted if s in parsed}, rejected=rejected)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from datetime import date
+
 import pandas as pd
 
 from tools.data.base import KINDS, DataValidationError
@@ -131,3 +133,13 @@ def _check_jumps(symbol: str, close: pd.Series, max_jump: float) -> None:
         raise DataValidationError(
             symbol, f"close jumps {ret[i]:+.1%} from {_day(close.index[i - 1])} to {_day(close.index[i])} "
                     f"(limit {max_jump:.0%}); check for a split or a bad print")
+
+
+def validate_until(symbol: str, frame: pd.DataFrame, kind: str, until: date | None, max_jump: float,
+                   source: str) -> pd.DataFrame:
+    """Truncate a provider's frame at ``until`` (none left → rejected, naming ``source``), then validate it."""
+    if until is not None:
+        frame = frame[frame.index <= pd.Timestamp(until)]
+        if frame.empty:
+            raise DataValidationError(symbol, f"no {source} bars on or before {until.isoformat()}")
+    return validate_bars(symbol, frame, kind, max_jump)
