@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from tools.data.base import KINDS, DataValidationError
