@@ -1,4 +1,7 @@
-"""The `desk` command line: parse, call a command, format. Bad input → one line on stderr, exit code 2."""
+"""The `desk` command line: parse, call the command core, format. Bad input → one line on stderr, exit code 2.
+
+Every text a user or the data supplied is printed as text, never interpreted as rich markup.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,17 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
+from rich.text import Text
 
 from desk import commands
 from desk.config import Settings, load_settings
 from desk.errors import DeskError
+from desk.results import Actor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="An LLM-agent orchestrated trading desk: the night writes intents, the morning executes them.")
@@ -22,7 +28,7 @@ app.add_typer(data_app, name="data")
 
 out = Console()
 err = Console(stderr=True)
-_opts: dict[str, Any] = {}
+_opts: dict[str, object] = {}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
@@ -34,12 +40,22 @@ def _main(config: Annotated[Optional[Path], typer.Option("--config", help="path 
 
 
 def settings() -> Settings:
-    return load_settings(_opts.get("config"), home=_opts.get("home"))
+    s = load_settings(_opts.get("config"), home=_opts.get("home"))
+    _opts["loaded"] = s
+    return s
+
+
+def _say(console: Console, text: str) -> None:
+    console.print(Text(text))
 
 
 def _progress(json_mode: bool):
     console = err if json_mode else out
-    return lambda msg: console.print(f"[dim]…[/] {msg}", highlight=False)
+    return lambda msg: console.print(Text.assemble(("… ", "dim"), msg))
+
+
+def _json(result: BaseModel) -> None:
+    out.print_json(result.model_dump_json(by_alias=True))
 
 
 def _store(s: Settings):
@@ -53,45 +69,35 @@ def run(date: Annotated[Optional[str], typer.Option("--date", help="night date Y
         phase: Annotated[str, typer.Option("--phase", help="night | morning | all")] = "all",
         json: JsonOpt = False) -> None:
     """Run the night and/or morning graph for one date."""
-    from desk.app import open_desk
-    from desk.summary import morning_data, night_data, print_morning, print_night
+    from desk.summary import print_morning, print_night
     from graph.reporting import ConsoleReporter
 
-    if phase not in ("night", "morning", "all"):
-        raise DeskError(f"unknown phase {phase!r}: use night, morning or all")
     day = commands.parse_date(date)
-    s = settings()
-    desk = open_desk(s, [ConsoleReporter(err if json else out, verbose=not json)], _progress(json))
-    day = desk.resolve_date(day)
-    desk.progress(f"preparing features, weather and models for {day}")
-    desk.ensure_models(day)
-    result: dict[str, Any] = {}
-    if phase in ("night", "all"):
-        result["night"] = night_data(desk.night(day))
-    if phase in ("morning", "all"):
-        result["morning"] = morning_data(desk.morning(day))
+    if phase not in commands.PHASES:
+        raise DeskError(f"unknown phase {phase!r}: use night, morning or all")
+    result = commands.run(settings(), day=day, phase=phase, actor=Actor.local(),
+                          reporters=[ConsoleReporter(err if json else out, verbose=not json)],
+                          progress=_progress(json))
     if json:
-        out.print_json(commands.dumps(result))
-        return
-    if "night" in result:
-        print_night(out, result["night"])
-    if "morning" in result:
-        print_morning(out, result["morning"])
+        return _json(result)
+    if result.night is not None:
+        print_night(out, result.night)
+    if result.morning is not None:
+        print_morning(out, result.morning)
 
 
 @app.command()
-def replay(start: Annotated[str, typer.Option("--from", help="first night YYYY-MM-DD")],
-           end: Annotated[str, typer.Option("--to", help="last night YYYY-MM-DD")],
+def replay(start: Annotated[Optional[str], typer.Option("--from", help="first night YYYY-MM-DD")] = None,
+           end: Annotated[Optional[str], typer.Option("--to", help="last night YYYY-MM-DD")] = None,
            json: JsonOpt = False) -> None:
     """Step both graphs day by day over history against a fresh paper broker; print metrics vs benchmarks."""
-    from evals.replay import print_replay, replay as run_replay
+    from desk.summary import print_replay
 
+    if start is None or end is None:
+        raise DeskError("a replay needs a range: desk replay --from YYYY-MM-DD --to YYYY-MM-DD")
     a, b = commands.parse_date(start), commands.parse_date(end)
-    result = run_replay(settings(), a, b, _progress(json))
-    if json:
-        out.print_json(commands.dumps(result))
-    else:
-        print_replay(out, result)
+    result = commands.replay(settings(), a, b, actor=Actor.local(), progress=_progress(json))
+    _json(result) if json else print_replay(out, result)
 
 
 @app.command()
@@ -99,19 +105,17 @@ def status(json: JsonOpt = False) -> None:
     """The desk's state: halted or not, the book, the latest runs."""
     data = commands.status(_store(settings()))
     if json:
-        out.print_json(commands.dumps(data))
-        return
-    out.print(f"[bold]{'HALTED' if data['halted'] else 'running'}[/]"
-              + (f" — {data['halt_reason']} (since {data['halted_since']})" if data["halted"] else ""))
-    out.print(f"book {data['equity']} cash {data['cash']} as of {data['as_of']}; data until "
-              f"{data['data_until'] or 'latest'}; {data['symbols']} symbols, stale: {data['stale'] or 'none'}")
-    for b in data["breakers"]:
-        out.print(f"  circuit breaker {b['name']} tripped {b['tripped']} for {b['sessions']} sessions: {b['reason']}",
-                  highlight=False)
-    for sym, p in data["positions"].items():
-        out.print(f"  {sym}: {p['quantity']} @ {p['avg_price']} stop {p['stop']}")
-    for r in data["last_runs"]:
-        out.print(f"  run {r['run_id']} {r['status']}")
+        return _json(data)
+    out.print(Text.assemble(("HALTED" if data.halted else "running", "bold"),
+                            f" — {data.halt_reason} (since {data.halted_since})" if data.halted else ""))
+    _say(out, f"book {data.equity} cash {data.cash} as of {data.as_of}; data until {data.data_until or 'latest'}; "
+              f"{data.symbols} symbols, stale: {', '.join(data.stale) or 'none'}")
+    for b in data.breakers:
+        _say(out, f"  circuit breaker {b.name} tripped {b.tripped} for {b.sessions} sessions: {b.reason}")
+    for sym, p in data.positions.items():
+        _say(out, f"  {sym}: {p.quantity} @ {p.avg_price} stop {p.stop}")
+    for r in data.last_runs:
+        _say(out, f"  run {r.run_id} {r.status}")
 
 
 @app.command()
@@ -119,34 +123,35 @@ def why(target: Annotated[str, typer.Argument(help="SYMBOL or INTENT_ID")], json
     """The full reason chain behind an intent: proposals, verdicts, sizing, rules, orders and fills."""
     data = commands.why(_store(settings()), target)
     if json:
-        out.print_json(commands.dumps(data))
-        return
-    out.print(f"[bold]{data['intent_id']}[/] {data['side']} {data['quantity']:.2f} {data['symbol']} — "
-              f"{data['status']}" + (f" ({data['status_reason']})" if data["status_reason"] else ""))
-    for r in data["reasons"]:
-        out.print(f"  • {r}", highlight=False)
-    for f in data["sizing"]:
-        out.print(f"  × {f['name']:<14} {f['multiplier']:.3f} → {f['weight_after']:.2%}  {f['reason']}", highlight=False)
-    for d in data["denials"]:
-        out.print(f"  ! {d['rule']}: {d['reason']}", highlight=False)
-    for f in data["fills"]:
-        out.print(f"  filled {f['quantity']:.2f} @ {f['price']:.2f} on {f['session']} ({f['price_source']})")
+        return _json(data)
+    out.print(Text.assemble((data.intent_id, "bold"), f" {data.side} {data.quantity:.2f} {data.symbol} — "
+                            f"{data.status}" + (f" ({data.status_reason})" if data.status_reason else "")))
+    for r in data.reasons:
+        _say(out, f"  • {r}")
+    for f in data.sizing:
+        _say(out, f"  × {f.name:<14} {f.multiplier:.3f} → {f.weight_after:.2%}  {f.reason}")
+    for d in data.denials:
+        _say(out, f"  ! {d.rule}: {d.reason}")
+    for f in data.fills:
+        _say(out, f"  filled {f.quantity:.2f} @ {f.price:.2f} on {f.session} ({f.price_source})")
 
 
 @app.command()
-def halt(reason: Annotated[str, typer.Option("--reason", help="why the desk is halted")],
+def halt(reason: Annotated[Optional[str], typer.Option("--reason", help="why the desk is halted")] = None,
          json: JsonOpt = False) -> None:
     """Halt new entries until `desk resume` (survives restarts)."""
-    data = commands.halt(_store(settings()), reason, actor="cli")
-    out.print_json(commands.dumps(data)) if json else out.print(f"desk halted: {data['reason']}")
+    if reason is None:
+        raise DeskError("a halt needs a reason: desk halt --reason TEXT")
+    data = commands.halt(_store(settings()), reason, Actor.local())
+    _json(data) if json else _say(out, f"desk halted: {data.reason}")
 
 
 @app.command()
 def resume(json: JsonOpt = False) -> None:
     """Resume new entries."""
-    data = commands.resume(_store(settings()), actor="cli")
-    out.print_json(commands.dumps(data)) if json else out.print(
-        "desk resumed" + (f"; cleared {data['breakers_cleared']} circuit breaker(s)" if data["breakers_cleared"] else ""))
+    data = commands.resume(_store(settings()), Actor.local())
+    _json(data) if json else _say(out, "desk resumed" + (
+        f"; cleared {data.breakers_cleared} circuit breaker(s)" if data.breakers_cleared else ""))
 
 
 @data_app.command("load")
@@ -156,61 +161,67 @@ def data_load(source: Annotated[str, typer.Option("--source", help="bundled | yf
               symbol: Annotated[Optional[str], typer.Option("--symbol", help="symbol for a one-symbol CSV")] = None,
               json: JsonOpt = False) -> None:
     """Load market data into the store (validated; nothing partial is written)."""
-    from tools.data.loader import load_into_store
-
     day = commands.parse_date(until)
-    s = settings()
-    if source == "bundled":
-        from tools.data.bundled import BundledProvider
-
-        provider = BundledProvider()
-    elif source == "yfinance":
-        from tools.data.yfinance_provider import YFinanceProvider
-
-        provider = YFinanceProvider()
-    elif source == "csv":
-        from tools.data.csv_provider import CsvProvider
-
-        if path is None:
-            raise DeskError("--source csv needs a PATH: desk data load --source csv FILE.csv")
-        provider = CsvProvider(path, symbol=symbol)
-    else:
-        raise DeskError(f"unknown source {source!r}: use bundled, yfinance or csv")
-    symbols = list(s.data.universe) + [s.data.benchmark] if source == "yfinance" else None
-    report = load_into_store(_store(s), provider, symbols=symbols, until=day, strict=source == "csv",
-                             progress=_progress(json), max_jump=s.data.max_daily_jump)
-    data = {"source": report.source, "written": report.written, "rejected": report.rejected, "stale": report.stale,
-            "note": report.note, "until": day}
+    if source not in commands.SOURCES:
+        raise DeskError(f"unknown source {source!r}: use {', '.join(commands.SOURCES)}")
+    data = commands.data_load(settings(), source=source, path=path, until=day, symbol=symbol, actor=Actor.local(),
+                              progress=_progress(json))
     if json:
-        out.print_json(commands.dumps(data))
-        return
-    out.print(f"{sum(report.written.values()):,} bars written for {len(report.written)} symbols"
+        return _json(data)
+    _say(out, f"{sum(data.written.values()):,} bars written for {len(data.written)} symbols"
               + (f" (store truncated at {day})" if day else ""))
-    for sym, why_ in report.rejected.items():
-        out.print(f"  rejected {sym}: {why_}", highlight=False)
-    if report.note and not report.stale:  # the stale note was already shown as progress
-        out.print(report.note, highlight=False)
+    for sym, why_ in data.rejected.items():
+        _say(out, f"  rejected {sym}: {why_}")
+    if data.note and not data.stale:  # the stale note was already shown as progress
+        _say(out, data.note)
 
 
 @data_app.command("status")
 def data_status(json: JsonOpt = False) -> None:
     """What the store holds, per symbol."""
-    data = commands.data_status(_store(settings()))
+    store = _store(settings())
+    rows = store.symbols()
+    until = store.get_meta("data_until")
     if json:
-        out.print_json(commands.dumps(data))
+        out.print_json(data={"data_until": until, "symbols": [
+            {k: s[k] for k in ("symbol", "kind", "source", "first_date", "last_date", "rows", "stale")}
+            for s in rows]})
         return
-    if data["data_until"]:
-        out.print(f"store truncated at {data['data_until']} (load again to extend)")
-    for r in data["symbols"]:
-        out.print(f"  {r['symbol']:<6} {r['kind']:<7} {r['source']:<9} {r['first_date']} .. {r['last_date']} "
+    if until:
+        _say(out, f"store truncated at {until} (load again to extend)")
+    for r in rows:
+        _say(out, f"  {r['symbol']:<6} {r['kind']:<7} {r['source']:<9} {r['first_date']} .. {r['last_date']} "
                   f"{r['rows']:>6} rows" + ("  STALE" if r["stale"] else ""))
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from brokers.base import BrokerError
     from memory.store import StoreError
     from tools.data.base import DataSourceError, DataValidationError
 
-    return (DeskError, DataValidationError, DataSourceError, StoreError)
+    return (DeskError, DataValidationError, DataSourceError, StoreError, BrokerError)
+
+
+def _redactor():
+    from graph.config import secret_values
+    from graph.redact import Redactor, env_secrets
+
+    loaded = _opts.get("loaded")
+    return Redactor([*(secret_values(loaded) if isinstance(loaded, Settings) else ()), *env_secrets()])
+
+
+def _log_unexpected(redact) -> str:
+    """Write the traceback (scrubbed of secrets) to the home's error log; say where, or why it could not be."""
+    loaded = _opts.get("loaded")
+    if not isinstance(loaded, Settings):
+        return "no DESK_HOME was loaded, so no details were written"
+    path = loaded.log_path
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(redact(traceback.format_exc()) + "\n")
+    except OSError as write_error:
+        return f"details could not be written to {path}: {write_error.strerror}"
+    return f"details in {path}"
 
 
 def main() -> None:
@@ -220,23 +231,20 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        err.print("aborted")
+        _say(err, "aborted")
         sys.exit(1)
     except Exception as exc:  # every failure a user sees is one line
         import click
 
         if isinstance(exc, click.ClickException):
-            err.print(f"error: {exc.format_message()}", highlight=False)
+            _say(err, f"error: {exc.format_message()}")
             sys.exit(2)
         if isinstance(exc, _user_errors()):
-            err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+            err.print(Text(f"error: {exc}"), soft_wrap=True)
             sys.exit(2)
-        log_path = Path.home() / ".desk-error.log"
-        try:
-            log_path.write_text(traceback.format_exc())
-        except OSError:
-            pass
-        err.print(f"error: unexpected {type(exc).__name__}: {exc} (details in {log_path})", highlight=False)
+        redact = _redactor()
+        where = _log_unexpected(redact)
+        err.print(Text(redact(f"error: unexpected {type(exc).__name__}: {exc} ({where})")), soft_wrap=True)
         sys.exit(1)
 
 

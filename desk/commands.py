@@ -1,38 +1,152 @@
-"""Command logic, apart from transport: each returns plain data or raises DeskError. The CLI (and later Slack)
-only parse and format."""
+"""The command core, apart from transport: one function per user action, each returning a typed result
+(``desk.results``) or raising DeskError. The CLI (and later Slack) only parse and format. Mutating commands take
+an ``Actor`` and write it to the audit log."""
 
 from __future__ import annotations
 
 import difflib
-import json
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from pathlib import Path
 
+import pandas as pd
+
+from desk.app import open_desk
+from desk.config import Settings
 from desk.errors import DeskError
+from desk.results import (Actor, BreakerInfo, DataLoadResult, FillInfo, HaltResult, OrderInfo, PositionInfo,
+                          RunInfo, StatusResult, WhyResult)
+from desk.summary import RunResult, morning_data, night_data
+from evals.replay import ReplayResult
+from evals.replay import replay as replay_history
+from graph.reporting import Fanout, Reporter, StoreReporter, run_task
+from graph.runner import Runner
 from memory.store import Store
+from tools.calendar import next_session
 from tools.contracts import Intent
+from tools.data.base import DataSourceError, DataValidationError, MarketDataProvider
+from tools.data.loader import load_into_store
+from tools.exits import stop_level
+
+Progress = Callable[[str], None]
+PHASES = ("night", "morning", "all")
+SOURCES = ("bundled", "yfinance", "csv")
 
 
-def status(store: Store) -> dict[str, Any]:
+# ---------------------------------------------------------------------- running the desk
+def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, reporters: Sequence[Reporter] = (),
+        progress: Progress = lambda msg: None) -> RunResult:
+    """The night graph for ``day`` (default: the latest date with data) and/or the morning after it."""
+    if phase not in PHASES:
+        raise DeskError(f"unknown phase {phase!r}: use night, morning or all")
+    store = Store(settings.store_path)
+    bootstrap(store, settings, actor, reporters)
+    desk = open_desk(settings, store=store, reporters=reporters, progress=progress)
+    day = resolve_date(desk, day)
+    store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
+    night = night_data(desk.night(day)) if phase in ("night", "all") else None
+    morning = morning_data(desk.morning(day)) if phase in ("morning", "all") else None
+    return RunResult(night=night, morning=morning)
+
+
+def replay(settings: Settings, start: date, end: date, *, actor: Actor,
+           progress: Progress = lambda msg: None) -> ReplayResult:
+    """Both graphs day by day over history against a fresh paper broker, in a store of the replay's own."""
+    if end < start:
+        raise DeskError(f"--to {end} is before --from {start}")
+    bootstrap(Store(settings.store_path), settings, actor, ())
+    return replay_history(settings, start, end, progress)
+
+
+def resolve_date(desk: Runner, day: date | None) -> date:
+    """``day`` if it is a session in the data, else a one-line error; None means the latest session."""
+    sessions = desk.sessions()
+    if not len(sessions):
+        raise DeskError("the store holds no market data; run `desk data load`")
+    first, last = sessions[0].date(), sessions[-1].date()
+    if day is None:
+        return last
+    if not first <= day <= last:
+        raise DeskError(f"no data for {day}: the store holds {first} .. {last}")
+    if pd.Timestamp(day) not in sessions:
+        raise DeskError(f"{day} is not a trading session in the data; try {next_session(day, sessions)}")
+    return day
+
+
+# ---------------------------------------------------------------------- data
+def provider_for(source: str, path: Path | None, symbol: str | None) -> MarketDataProvider:
+    if source == "bundled":
+        from tools.data.bundled import BundledProvider
+
+        return BundledProvider()
+    if source == "yfinance":
+        from tools.data.yfinance_provider import YFinanceProvider
+
+        return YFinanceProvider()
+    if source == "csv":
+        from tools.data.csv_provider import CsvProvider
+
+        if path is None:
+            raise DeskError("--source csv needs a PATH: desk data load --source csv FILE.csv")
+        return CsvProvider(path, symbol=symbol)
+    raise DeskError(f"unknown source {source!r}: use {', '.join(SOURCES)}")
+
+
+def data_load(settings: Settings, *, source: str, path: Path | None, until: date | None, symbol: str | None,
+              actor: Actor, reporters: Sequence[Reporter] = (), progress: Progress = lambda msg: None,
+              store: Store | None = None) -> DataLoadResult:
+    """Validate and load market data (nothing partial is written); recorded and reported as a run of its own."""
+    provider = provider_for(source, path, symbol)
+    store = store or Store(settings.store_path)
+    symbols = [*settings.data.universe, settings.data.benchmark] if source == "yfinance" else None
+    box: dict[str, object] = {}
+
+    def load() -> str:
+        report = load_into_store(store, provider, symbols=symbols, until=until, strict=source == "csv",
+                                 progress=progress, max_jump=settings.data.max_daily_jump)
+        box["report"] = report
+        return report.summary()
+
+    run_task(store, Fanout([StoreReporter(store), *reporters]), "data_load", date.today(), "load", load,
+             refusals=(DeskError, DataValidationError, DataSourceError))
+    report = box["report"]
+    store.audit(str(actor), "data_load", source, report.summary())
+    return DataLoadResult(source=report.source, written=report.written, rejected=report.rejected,
+                          stale=report.stale, note=report.note, until=until)
+
+
+def bootstrap(store: Store, settings: Settings, actor: Actor, reporters: Sequence[Reporter]) -> None:
+    """First run: load the bundled history into an empty store, as a reported step. A loaded store is left alone."""
+    if store.symbols():
+        return
+    if settings.data.source != "bundled":
+        raise DeskError(f"the store is empty; run `desk data load --source {settings.data.source}` first")
+    data_load(settings, source="bundled", path=None, until=None, symbol=None, actor=actor, reporters=reporters,
+              store=store)
+
+
+# ---------------------------------------------------------------------- questions
+def status(store: Store) -> StatusResult:
     state = store.desk_state()
-    snaps = store.snapshots()
-    last = snaps.iloc[-1] if len(snaps) else None
-    return {
-        "halted": bool(state["halted"]), "halt_reason": state["reason"], "halted_since": state["since"],
-        "data_until": store.get_meta("data_until"),
-        "breakers": [{k: b[k] for k in ("name", "tripped", "sessions", "reason")} for b in store.breakers()],
-        "symbols": len(store.symbols()), "stale": [s["symbol"] for s in store.symbols() if s["stale"]],
-        "positions": {s: {"quantity": round(p["quantity"], 4), "avg_price": round(p["avg_price"], 4),
-                          "stop": round(max(p["initial_stop"], p["peak"] * (1 - p["trail_pct"])), 4)}
-                      for s, p in store.positions().items()},
-        "equity": None if last is None else round(float(last["equity"]), 2),
-        "cash": None if last is None else round(float(last["cash"]), 2),
-        "as_of": None if last is None else snaps.index[-1].date().isoformat(),
-        "last_runs": [{k: r[k] for k in ("run_id", "kind", "as_of", "status")} for r in store.runs(limit=4)],
-    }
+    last = store.latest_snapshot()
+    symbols = store.symbols()
+    return StatusResult(
+        halted=bool(state["halted"]), halt_reason=state["reason"], halted_since=state["since"],
+        data_until=store.get_meta("data_until"),
+        breakers=[BreakerInfo(**{k: b[k] for k in ("name", "tripped", "sessions", "reason")})
+                  for b in store.breakers()],
+        symbols=len(symbols), stale=[s["symbol"] for s in symbols if s["stale"]],
+        positions={s: PositionInfo(quantity=round(p["quantity"], 4), avg_price=round(p["avg_price"], 4),
+                                   stop=round(stop_level(p["initial_stop"], p["peak"], p["trail_pct"]), 4))
+                   for s, p in store.positions().items()},
+        equity=None if last is None else round(float(last["equity"]), 2),
+        cash=None if last is None else round(float(last["cash"]), 2),
+        as_of=None if last is None else last["date"],
+        last_runs=[RunInfo(**{k: r[k] for k in ("run_id", "kind", "as_of", "status")}) for r in store.runs(limit=4)],
+    )
 
 
-def why(store: Store, target: str) -> dict[str, Any]:
+def why(store: Store, target: str) -> WhyResult:
     """Explain an intent (by id) or the latest decision on a symbol: the full reason chain."""
     row = store.intent(target)
     if row is None:
@@ -44,44 +158,38 @@ def why(store: Store, target: str) -> dict[str, Any]:
             known = sorted({r["symbol"] for r in store.intents()} | {s["symbol"] for s in store.symbols()})
             hint = difflib.get_close_matches(sym, known, n=1)
             more = f"; did you mean {hint[0]}?" if hint else "; try `desk status` or an intent id"
-            raise DeskError(f"no intent or symbol '{target}' in the store{more}")
+            raise DeskError(f"no intent or symbol {target!r} in the store{more}")
         row = max(rows, key=lambda r: (r["as_of"], r["intent_id"]))
     intent = Intent.model_validate_json(row["payload"])
     orders = [o for o in store.orders() if o["intent_id"] == intent.intent_id]
-    fills = [f for o in orders for f in store.fills() if f["client_order_id"] == o["client_order_id"]]
-    return {
-        "intent_id": intent.intent_id, "as_of": intent.as_of.isoformat(), "symbol": intent.symbol,
-        "side": intent.side, "kind": intent.kind, "quantity": intent.quantity, "status": row["status"],
-        "status_reason": row["status_reason"], "reasons": intent.reasons,
-        "sizing": [f.model_dump() for f in intent.sizing], "verdicts": intent.verdicts,
-        "denials": [d.model_dump() for d in intent.denials],
-        "orders": [{k: o[k] for k in ("client_order_id", "status", "session", "quantity")} for o in orders],
-        "fills": [{k: f[k] for k in ("quantity", "price", "commission", "session", "price_source")} for f in fills],
-    }
+    ids = {o["client_order_id"] for o in orders}
+    fills = [f for f in store.fills() if f["client_order_id"] in ids]
+    return WhyResult(
+        intent_id=intent.intent_id, as_of=intent.as_of, symbol=intent.symbol, side=intent.side, kind=intent.kind,
+        quantity=intent.quantity, status=row["status"], status_reason=row["status_reason"], reasons=intent.reasons,
+        sizing=intent.sizing, verdicts=intent.verdicts, denials=intent.denials,
+        orders=[OrderInfo(**{k: o[k] for k in ("client_order_id", "status", "session", "quantity")}) for o in orders],
+        fills=[FillInfo(**{k: f[k] for k in ("quantity", "price", "commission", "session", "price_source")})
+               for f in fills])
 
 
-def halt(store: Store, reason: str, actor: str) -> dict[str, Any]:
+# ---------------------------------------------------------------------- overrides
+def halt(store: Store, reason: str, actor: Actor) -> HaltResult:
     if not reason.strip():
         raise DeskError("a halt needs a reason: desk halt --reason TEXT")
-    store.set_halted(True, reason.strip(), actor)
-    return {"halted": True, "reason": reason.strip()}
+    store.set_halted(True, reason.strip(), str(actor))
+    return HaltResult(halted=True, reason=reason.strip())
 
 
-def resume(store: Store, actor: str) -> dict[str, Any]:
+def resume(store: Store, actor: Actor) -> HaltResult:
     """Lift an operator's halt and clear any circuit breaker early (both audited)."""
     halted, breakers = store.desk_state()["halted"], store.breakers()
     if not halted and not breakers:
         raise DeskError("the desk is not halted and no circuit breaker is set")
     if halted:
-        store.set_halted(False, None, actor)
-    cleared = store.clear_breakers(actor, "operator resume")
-    return {"halted": False, "breakers_cleared": cleared}
-
-
-def data_status(store: Store) -> dict[str, Any]:
-    return {"data_until": store.get_meta("data_until"),
-            "symbols": [{k: s[k] for k in ("symbol", "kind", "source", "first_date", "last_date", "rows", "stale")}
-                        for s in store.symbols()]}
+        store.set_halted(False, None, str(actor))
+    cleared = store.clear_breakers(str(actor), "operator resume")
+    return HaltResult(halted=False, breakers_cleared=cleared)
 
 
 def parse_date(text: str | None) -> date | None:
@@ -91,7 +199,3 @@ def parse_date(text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise DeskError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)

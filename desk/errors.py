@@ -1,8 +1,8 @@
 """Domain errors a user may see. Each carries a one-line message that says what to do."""
 
+from graph.errors import DeskError
 
-class DeskError(Exception):
-    """Bad input or an impossible request: shown as one line, exit code 2, nothing changed."""
+__all__ = ["ConfigError", "DeskError"]
 
 
 class ConfigError(DeskError):

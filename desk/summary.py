@@ -2,65 +2,146 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from evals.replay import ReplayResult
+from graph.state import Execution
 
 
-def night_data(state: dict) -> dict[str, Any]:
+class _Summary(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProposalLine(_Summary):
+    symbol: str
+    agent: str
+    action: str
+    strength: float
+    verdict: str | None
+    verdict_reason: str | None
+    rationale: str
+
+
+class PickLine(_Summary):
+    symbol: str
+    score: float
+    selected: bool
+
+
+class IntentLine(_Summary):
+    intent_id: str
+    side: str
+    kind: str
+    quantity: float
+    weight: float
+    reasons: list[str]
+
+
+class NightSummary(_Summary):
+    as_of: str
+    run_id: str
+    regime: str
+    base_regime: str
+    narrative: str
+    threshold: float | None
+    threshold_reason: str | None
+    proposals: list[ProposalLine]
+    picks: list[PickLine]
+    intents: list[IntentLine]
+    denials: dict[str, list[str]]
+
+
+class MorningSummary(_Summary):
+    session: str
+    run_id: str
+    quote_sources: list[str]
+    results: list[Execution]
+    equity: float | None
+    cash: float | None
+
+
+class RunResult(_Summary):
+    night: NightSummary | None = None
+    morning: MorningSummary | None = None
+
+
+def night_data(state: dict) -> NightSummary:
     verdicts = {v.proposal_key: v for v in state.get("verdicts", [])}
-    return {
-        "as_of": state["as_of"].isoformat(), "run_id": state["run_id"], "regime": state["regime"],
-        "base_regime": state["weather"].base_regime, "narrative": state["view"].narrative,
-        "threshold": state.get("threshold"), "threshold_reason": state.get("threshold_reason"),
-        "proposals": [{"symbol": p.symbol, "agent": p.agent, "action": str(p.action), "strength": round(p.strength, 3),
-                       "verdict": verdicts[p.key].decision if p.key in verdicts else None,
-                       "verdict_reason": verdicts[p.key].reason if p.key in verdicts else None,
-                       "rationale": p.rationale}
-                      for p in state["proposals"] if str(p.action) != "HOLD"],
-        "picks": [{"symbol": p.symbol, "score": round(p.score, 1), "selected": p.selected} for p in state["picks"]],
-        "intents": [{"intent_id": i.intent_id, "side": i.side, "kind": i.kind, "quantity": round(i.quantity, 4),
-                     "weight": round(i.target_weight, 4), "reasons": i.reasons} for i in state["intents"]],
-        "denials": {sym: [f"{d.rule}: {d.reason}" for d in ds] for sym, ds in state.get("denials", {}).items()},
-    }
+    return NightSummary(
+        as_of=state["as_of"].isoformat(), run_id=state["run_id"], regime=state["regime"],
+        base_regime=state["weather"].base_regime, narrative=state["view"].narrative,
+        threshold=state.get("threshold"), threshold_reason=state.get("threshold_reason"),
+        proposals=[ProposalLine(symbol=p.symbol, agent=p.agent, action=str(p.action), strength=round(p.strength, 3),
+                                verdict=verdicts[p.key].decision if p.key in verdicts else None,
+                                verdict_reason=verdicts[p.key].reason if p.key in verdicts else None,
+                                rationale=p.rationale)
+                   for p in state["proposals"] if str(p.action) != "HOLD"],
+        picks=[PickLine(symbol=p.symbol, score=round(p.score, 1), selected=p.selected) for p in state["picks"]],
+        intents=[IntentLine(intent_id=i.intent_id, side=i.side, kind=i.kind, quantity=round(i.quantity, 4),
+                            weight=round(i.target_weight, 4), reasons=i.reasons) for i in state["intents"]],
+        denials={sym: [f"{d.rule}: {d.reason}" for d in ds] for sym, ds in state.get("denials", {}).items()},
+    )
 
 
-def morning_data(state: dict) -> dict[str, Any]:
-    return {
-        "session": state["session"].isoformat(), "run_id": state["run_id"],
-        "quote_sources": sorted(set(state.get("quote_source", {}).values())),
-        "results": [r.model_dump() for r in state.get("results", [])],
-        "equity": state.get("equity"), "cash": state.get("cash"),
-    }
+def morning_data(state: dict) -> MorningSummary:
+    return MorningSummary(
+        session=state["session"].isoformat(), run_id=state["run_id"],
+        quote_sources=sorted(set(state.get("quote_source", {}).values())),
+        results=list(state.get("results", [])), equity=state.get("equity"), cash=state.get("cash"))
 
 
-def print_night(console: Console, data: dict) -> None:
-    console.rule(f"[bold]Night {data['as_of']}[/]")
-    console.print(f"Regime [bold]{data['regime']}[/] (fused base {data['base_regime']})")
-    console.print(data["narrative"], highlight=False)
+def print_night(console: Console, data: NightSummary) -> None:
+    console.rule(Text(f"Night {data.as_of}", style="bold"))
+    console.print(Text.assemble("Regime ", (data.regime, "bold"), f" (fused base {data.base_regime})"))
+    console.print(Text(data.narrative))
     props = Table("symbol", "agent", "action", "strength", "verdict", "reason", title="Proposals and verdicts")
-    for p in data["proposals"]:
-        props.add_row(p["symbol"], p["agent"], p["action"], f"{p['strength']:.2f}", p["verdict"] or "-",
-                      (p["verdict_reason"] or "")[:70])
+    for p in data.proposals:
+        props.add_row(*map(Text, (p.symbol, p.agent, p.action, f"{p.strength:.2f}", p.verdict or "-",
+                                  (p.verdict_reason or "")[:70])))
     console.print(props)
-    console.print(f"Picks threshold {data['threshold']:.0f}: {data['threshold_reason']}", highlight=False)
+    console.print(Text(f"Picks threshold {data.threshold:.0f}: {data.threshold_reason}"))
     intents = Table("intent", "side", "qty", "weight", "why", title="Intents")
-    for i in data["intents"]:
-        intents.add_row(i["intent_id"], i["side"], f"{i['quantity']:.2f}", f"{i['weight']:.1%}", i["reasons"][0][:90])
-    console.print(intents if data["intents"] else "No intents tonight.")
-    for sym, ds in sorted(data["denials"].items()):
-        console.print(f"  denied {sym}: {'; '.join(ds)}", highlight=False)
+    for i in data.intents:
+        intents.add_row(*map(Text, (i.intent_id, i.side, f"{i.quantity:.2f}", f"{i.weight:.1%}",
+                                    i.reasons[0][:90])))
+    console.print(intents if data.intents else Text("No intents tonight."))
+    for sym, ds in sorted(data.denials.items()):
+        console.print(Text(f"  denied {sym}: {'; '.join(ds)}"))
 
 
-def print_morning(console: Console, data: dict) -> None:
-    console.rule(f"[bold]Morning {data['session']}[/]")
-    if "latest_close" in data["quote_sources"]:
-        console.print(f"No bar for {data['session']} yet: quoted and filled at the latest close.")
+def print_morning(console: Console, data: MorningSummary) -> None:
+    console.rule(Text(f"Morning {data.session}", style="bold"))
+    if "latest_close" in data.quote_sources:
+        console.print(Text(f"No bar for {data.session} yet: quoted and filled at the latest close."))
     t = Table("symbol", "side", "status", "qty", "price", "reason", title="Orders and fills")
-    for r in data["results"]:
-        t.add_row(r["symbol"], r["side"], r["status"], f"{r['quantity']:.2f}",
-                  f"{r['price']:.2f}" if r["price"] else "-", (r["reason"] or "")[:70])
-    console.print(t if data["results"] else "No orders this morning.")
-    if data["equity"] is not None:
-        console.print(f"Book value [bold]{data['equity']:,.2f}[/] (cash {data['cash']:,.2f})")
+    for r in data.results:
+        t.add_row(*map(Text, (r.symbol, r.side, r.status, f"{r.quantity:.2f}",
+                              f"{r.price:.2f}" if r.price else "-", (r.reason or "")[:70])))
+    console.print(t if data.results else Text("No orders this morning."))
+    if data.equity is not None:
+        console.print(Text.assemble("Book value ", (f"{data.equity:,.2f}", "bold"), f" (cash {data.cash:,.2f})"))
+
+
+def print_replay(console: Console, r: ReplayResult) -> None:
+    console.rule(Text(f"Replay {r.start} .. {r.end} ({r.nights} nights, {r.days_per_second} days/s)", style="bold"))
+    t = Table("", "CAGR", "vol", "Sharpe", "Sortino", "max DD", "trades", "turnover")
+    for name, m in (("desk", r.desk), ("S&P 500 buy & hold", r.sp500_buy_hold), ("equal-weight universe", r.equal_weight)):
+        t.add_row(name, f"{m.cagr:+.2%}", f"{m.volatility:.2%}", f"{m.sharpe:.2f}", f"{m.sortino:.2f}",
+                  f"{m.max_drawdown:.2%}", str(m.trades if m.trades is not None else "-"),
+                  f"{m.turnover:.2f}" if m.turnover is not None else "-")
+    console.print(t)
+    p = Table("period", "", "CAGR", "Sharpe", "max DD", title="In-sample / validation / hold-out (2019+)")
+    for period, m in r.periods.items():
+        rows = [("desk", m)] + [(name, r.benchmark_periods[key].get(period)) for name, key in
+                                (("S&P 500", "sp500_buy_hold"), ("equal-weight", "equal_weight"))]
+        for name, x in rows:
+            if x is not None:
+                p.add_row(f"{period} {x.start}..{x.end}" if name == "desk" else "", name, f"{x.cagr:+.2%}",
+                          f"{x.sharpe:.2f}", f"{x.max_drawdown:.2%}")
+    console.print(p)
+    for period, days in r.short_periods.items():
+        console.print(Text(f"  {period}: only {days} trading day(s) in range — not annualised"))
+    console.print(Text(f"store: {r.store}", style="dim"))

@@ -17,18 +17,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 
-def _desk(home: Path, *args: str) -> float:
+def _desk(home: Path, *args: str) -> tuple[float, str]:
+    """Run ``desk ARGS`` in a new process on ``home``; (wall seconds, stdout)."""
     env = {**os.environ, "DESK_HOME": str(home)}
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "desk.cli", *args], env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"desk {' '.join(args)} failed: {proc.stderr.strip()[-500:]}")
-    return elapsed
+    return elapsed, proc.stdout
 
 
 def main() -> None:
@@ -38,15 +38,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        first = _desk(home, "run", "--json")
-        warm = [_desk(home, "run", "--json") for _ in range(3)]
-        from desk.config import load_settings
-        from evals.replay import replay
-
-        settings = load_settings(home=home)
-        result = replay(settings, date.fromisoformat(args.start), date.fromisoformat(args.end),
-                        lambda m: print(f"  {m}", file=sys.stderr))
-        second = replay(settings, date.fromisoformat(args.start), date.fromisoformat(args.end), lambda m: None)
+        first, _ = _desk(home, "run", "--json")
+        warm = [_desk(home, "run", "--json")[0] for _ in range(3)]
+        span = ("replay", "--from", args.start, "--to", args.end, "--json")
+        result = json.loads(_desk(home, *span)[1])
+        second = json.loads(_desk(home, *span)[1])
     print(json.dumps({
         "first_setup_seconds": round(first, 2),
         "desk_run_seconds_median": round(statistics.median(warm), 2),

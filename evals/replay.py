@@ -13,60 +13,77 @@ import shutil
 import time
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 import pandas as pd
-from rich.console import Console
-from rich.table import Table
+from pydantic import BaseModel, ConfigDict, Field
 
-from desk.app import bootstrap_data, open_desk
-from desk.config import Settings
-from desk.errors import DeskError
 from evals.benchmarks_passive import buy_and_hold, equal_weight
-from evals.metrics import performance, split_periods
+from evals.metrics import Metrics, performance, split_periods
+from graph.config import DeskConfig
+from graph.context import assemble
+from graph.errors import DeskError
+from graph.runner import Runner
 from memory.store import Store
+from models.registry import ModelRegistry
 from models.walkforward import retrain_block
 from tools.market import MarketView
 
 
-def _fresh_store(settings: Settings, start: date, end: date) -> tuple[Settings, Store]:
-    home = settings.home / "replays" / f"{start}_{end}"
+class ReplayResult(BaseModel):
+    """A replay's figures: the desk beside S&P 500 buy-and-hold and the equal-weight universe, whole and by period."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    nights: int
+    seconds: float
+    setup_seconds: float
+    days_per_second: float | None
+    desk: Metrics
+    sp500_buy_hold: Metrics
+    equal_weight: Metrics
+    periods: dict[str, Metrics]
+    benchmark_periods: dict[str, dict[str, Metrics]]
+    short_periods: dict[str, int]
+    store: str
+
+
+def _fresh_store(config: DeskConfig, start: date, end: date) -> tuple[DeskConfig, Store]:
+    home = config.home / "replays" / f"{start}_{end}"
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
-    rsettings = settings.model_copy(update={"home": home})
-    store = Store(rsettings.store_path)
-    main = settings.store_path
+    rconfig = config.model_copy(update={"home": home})
+    store = Store(rconfig.store_path)
+    main = config.store_path
     with store.transaction():
         store.db.execute("ATTACH DATABASE ? AS main_store", [str(main)])
         store.db.execute("INSERT INTO bars SELECT * FROM main_store.bars")
         store.db.execute("INSERT INTO symbols SELECT * FROM main_store.symbols")
     store.db.execute("DETACH DATABASE main_store")
-    return rsettings, store
+    return rconfig, store
 
 
-def replay(settings: Settings, start: date, end: date, progress: Callable[[str], None]) -> dict[str, Any]:
+def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str], None]) -> ReplayResult:
+    """Replay the nights from ``start`` to ``end`` over the data in ``config``'s store (loaded by the caller)."""
     if end < start:
         raise DeskError(f"--to {end} is before --from {start}")
-    main = Store(settings.store_path)
-    bootstrap_data(main, settings, progress)
-    main.close()
-    rsettings, store = _fresh_store(settings, start, end)
-    market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark,
-                        cache_dir=settings.home / "cache")
-    desk = open_desk(rsettings, [], progress, bootstrap=False, checkpointing=False, market=market, store=store,
-                     models_dir=settings.models_dir)
+    rconfig, store = _fresh_store(config, start, end)
+    market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
     sessions = market.sessions
     nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(start)) & (sessions <= pd.Timestamp(end))]]
     if not nights:
         raise DeskError(f"no trading sessions with data between {start} and {end} "
                         f"(the store holds {sessions[0].date()} .. {sessions[-1].date()})")
+    desk = Runner(assemble(rconfig, store=store, market=market, registry=ModelRegistry(config.models_dir)),
+                  progress=progress)
     progress(f"replaying {len(nights)} nights {nights[0]} .. {nights[-1]}: preparing features and models")
     t_setup = time.perf_counter()
     market.ensure()
-    blocks = {retrain_block(d, settings.models.retrain_months): d for d in reversed(nights)}
+    blocks = {retrain_block(d, config.models.retrain_months): d for d in reversed(nights)}
     for d in blocks.values():  # one walk-forward model per retrain block
-        desk.ensure_models(d)
+        desk.ctx.tools.prepare(d)
     setup_s = time.perf_counter() - t_setup
     gc.collect()
     gc.freeze()  # the long-lived setup objects (frames, models, graphs) need no re-scanning by the cycle collector
@@ -79,13 +96,13 @@ def replay(settings: Settings, start: date, end: date, progress: Callable[[str],
             progress(f"{i}/{len(nights)} nights, {i / (time.perf_counter() - t0):.0f} days/s")
     seconds = time.perf_counter() - t0
     gc.unfreeze()
-    return summarize(store, market, settings, nights, seconds, setup_s)
+    return summarize(store, market, config, nights, seconds, setup_s)
 
 
-def summarize(store: Store, market: MarketView, settings: Settings, nights: list[date], seconds: float,
-              setup_s: float) -> dict[str, Any]:
+def summarize(store: Store, market: MarketView, config: DeskConfig, nights: list[date], seconds: float,
+              setup_s: float) -> ReplayResult:
     snaps = store.snapshots()
-    equity = pd.concat([pd.Series([settings.broker.initial_cash], index=[pd.Timestamp(nights[0])]),
+    equity = pd.concat([pd.Series([config.broker.initial_cash], index=[pd.Timestamp(nights[0])]),
                         snaps["equity"]]).sort_index()
     equity = equity[~equity.index.duplicated(keep="last")]
     fills = store.fills()
@@ -93,48 +110,22 @@ def summarize(store: Store, market: MarketView, settings: Settings, nights: list
     desk_m = performance(equity, trades=len(fills), traded_notional=notional)
     a, b = equity.index[0].date(), equity.index[-1].date()
     close = market.close
-    bench_curve = buy_and_hold(close[settings.data.benchmark].dropna(), a, b, settings.broker.initial_cash)
-    ew_curve = equal_weight(close[list(market.tradable)], a, b, settings.broker.initial_cash)
+    bench_curve = buy_and_hold(close[config.data.benchmark].dropna(), a, b, config.broker.initial_cash)
+    ew_curve = equal_weight(close[list(market.tradable)], a, b, config.broker.initial_cash)
     bench, ew = performance(bench_curve), performance(ew_curve)
-    return {
-        "from": nights[0].isoformat(), "to": nights[-1].isoformat(), "nights": len(nights),
-        "seconds": round(seconds, 2), "setup_seconds": round(setup_s, 2),
-        "days_per_second": round(len(nights) / seconds, 1) if seconds else None,
-        "desk": desk_m.model_dump(mode="json"), "sp500_buy_hold": bench.model_dump(mode="json"),
-        "equal_weight": ew.model_dump(mode="json"),
-        "periods": _periods(equity),
-        "benchmark_periods": {name: _periods(curve) for name, curve in
-                              (("sp500_buy_hold", bench_curve), ("equal_weight", ew_curve))},
-        "short_periods": {k: v.days for k, v in split_periods(equity).items() if v.days < MIN_PERIOD_DAYS},
-        "store": str(store.path),
-    }
+    return ReplayResult(
+        start=nights[0].isoformat(), end=nights[-1].isoformat(), nights=len(nights),
+        seconds=round(seconds, 2), setup_seconds=round(setup_s, 2),
+        days_per_second=round(len(nights) / seconds, 1) if seconds else None,
+        desk=desk_m, sp500_buy_hold=bench, equal_weight=ew, periods=_periods(equity),
+        benchmark_periods={name: _periods(curve) for name, curve in
+                           (("sp500_buy_hold", bench_curve), ("equal_weight", ew_curve))},
+        short_periods={k: v.days for k, v in split_periods(equity).items() if v.days < MIN_PERIOD_DAYS},
+        store=str(store.path))
 
 
 MIN_PERIOD_DAYS = 21  # a slice shorter than a trading month is not annualised (a 1-day "CAGR" means nothing)
 
 
-def _periods(curve: pd.Series) -> dict[str, dict]:
-    return {k: v.model_dump(mode="json") for k, v in split_periods(curve).items() if v.days >= MIN_PERIOD_DAYS}
-
-
-def print_replay(console: Console, r: dict[str, Any]) -> None:
-    console.rule(f"[bold]Replay {r['from']} .. {r['to']}[/] ({r['nights']} nights, {r['days_per_second']} days/s)")
-    t = Table("", "CAGR", "vol", "Sharpe", "Sortino", "max DD", "trades", "turnover")
-    for name, key in (("desk", "desk"), ("S&P 500 buy & hold", "sp500_buy_hold"), ("equal-weight universe", "equal_weight")):
-        m = r[key]
-        t.add_row(name, f"{m['cagr']:+.2%}", f"{m['volatility']:.2%}", f"{m['sharpe']:.2f}", f"{m['sortino']:.2f}",
-                  f"{m['max_drawdown']:.2%}", str(m["trades"] if m["trades"] is not None else "-"),
-                  f"{m['turnover']:.2f}" if m["turnover"] is not None else "-")
-    console.print(t)
-    p = Table("period", "", "CAGR", "Sharpe", "max DD", title="In-sample / validation / hold-out (2019+)")
-    for period, m in r["periods"].items():
-        rows = [("desk", m)] + [(name, r["benchmark_periods"][key].get(period)) for name, key in
-                                (("S&P 500", "sp500_buy_hold"), ("equal-weight", "equal_weight"))]
-        for name, x in rows:
-            if x is not None:
-                p.add_row(f"{period} {x['start']}..{x['end']}" if name == "desk" else "", name, f"{x['cagr']:+.2%}",
-                          f"{x['sharpe']:.2f}", f"{x['max_drawdown']:.2%}")
-    console.print(p)
-    for period, days in r["short_periods"].items():
-        console.print(f"  {period}: only {days} trading day(s) in range — not annualised", highlight=False)
-    console.print(f"[dim]store: {r['store']}[/]")
+def _periods(curve: pd.Series) -> dict[str, Metrics]:
+    return {k: v for k, v in split_periods(curve).items() if v.days >= MIN_PERIOD_DAYS}

@@ -1,28 +1,62 @@
-"""The runtime context a graph run carries: the organs, never secrets in state (context is not checkpointed)."""
+"""The runtime context a graph run carries: the organs, built once and frozen (context is never checkpointed, so
+no secret ever reaches a checkpoint). ``assemble`` builds it from the parts it is handed, with defaults from the
+configuration for the parts it is not."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from brokers.base import Broker
-from desk.config import Settings
+from brokers.paper import PaperBroker, StorePriceSource
+from graph.config import DeskConfig, secret_values
 from graph.providers.base import OverlayProvider
-from graph.reporting import Reporter
+from graph.providers.factory import make_provider
+from graph.redact import Redactor, env_secrets
+from graph.reporting import Fanout, Reporter, StoreReporter
 from memory.store import Store
 from models.registry import ModelRegistry
+from tools.agents import AgentToolkit
 from tools.market import MarketView
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeskContext:
-    settings: Settings
+    config: DeskConfig
     store: Store
     market: MarketView
     registry: ModelRegistry
     provider: OverlayProvider
     reporter: Reporter
-    broker_for: Callable[[date], Broker]
-    tools: list[Any] = field(default_factory=list)
+    broker: Broker
+    tools: AgentToolkit
+    redact: Redactor
+
+
+def paper_broker(config: DeskConfig, store: Store, market: MarketView) -> PaperBroker:
+    """The paper broker of a desk, its clock at the latest stored session (the morning nodes move it)."""
+    b = config.broker
+    sessions = market.sessions
+    start = sessions[-1].date() if len(sessions) else date.today()
+    return PaperBroker(config.broker_path, StorePriceSource(store), start, initial_cash=b.initial_cash,
+                       slippage_bps=b.slippage_bps, commission_bps=b.commission_bps, min_commission=b.min_commission)
+
+
+def assemble(config: DeskConfig, *, store: Store | None = None, market: MarketView | None = None,
+             registry: ModelRegistry | None = None, provider: OverlayProvider | None = None,
+             broker: Broker | None = None, tools: AgentToolkit | None = None,
+             reporters: Sequence[Reporter] = (), redact: Redactor | None = None) -> DeskContext:
+    """A frozen context from the given parts; each part not given is built from ``config``."""
+    store = store or Store(config.store_path)
+    if market is None:
+        market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
+    registry = registry or ModelRegistry(config.models_dir)
+    m = config.models
+    return DeskContext(
+        config=config, store=store, market=market, registry=registry,
+        provider=provider or make_provider(config.llm.provider),
+        reporter=Fanout([StoreReporter(store), *reporters]),
+        broker=broker or paper_broker(config, store, market),
+        tools=tools or AgentToolkit(market, registry, m.retrain_months, m.train_years, m.horizon_days),
+        redact=redact or Redactor([*secret_values(config), *env_secrets()]))

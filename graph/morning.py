@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.build import linear_graph
+from graph.build import build_graph
 from graph.nodes import morning
 from graph.state import MorningState
 
@@ -17,4 +17,4 @@ MORNING_NODES = (
 
 
 def build_morning(checkpointer=None):
-    return linear_graph(MorningState, MORNING_NODES, checkpointer)
+    return build_graph(MorningState, MORNING_NODES, checkpointer=checkpointer)

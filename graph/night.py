@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.build import linear_graph
+from graph.build import build_graph
 from graph.nodes import agents, ingest, intents, overlay, picks, review, risk, sizing, weather
 from graph.state import NightState
 
@@ -11,6 +11,7 @@ NIGHT_NODES = (
     ("ingest", ingest.ingest),
     ("validate_data", ingest.validate_data),
     ("features", weather.features),
+    ("models", weather.models),
     ("weather", weather.weather),
     ("weather_analyst", weather.weather_analyst),
     ("agents", agents.agents),
@@ -26,4 +27,4 @@ NIGHT_NODES = (
 
 
 def build_night(checkpointer=None):
-    return linear_graph(NightState, NIGHT_NODES, checkpointer)
+    return build_graph(NightState, NIGHT_NODES, checkpointer=checkpointer)

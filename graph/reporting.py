@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, Protocol
+
+from langgraph.errors import GraphBubbleUp
+from rich.text import Text
 
 from memory.store import Store, now_utc
 
@@ -45,12 +50,12 @@ class ConsoleReporter:
 
     def run_started(self, run_id: str, kind: str, as_of: str) -> None:
         if self.verbose:
-            self.console.print(f"[bold]{kind}[/] {as_of}  [dim]{run_id}[/]")
+            self.console.print(Text.assemble((kind, "bold"), f" {as_of}  ", (run_id, "dim")))
 
     def step(self, run_id: str, node: str, status: str, started: str, ended: str, summary: str) -> None:
-        if self.verbose:
-            mark = "[green]✓[/]" if status == "ok" else "[red]✗[/]"
-            self.console.print(f"  {mark} {node:<16} {summary}", highlight=False)
+        if self.verbose:  # the summary is data (it may quote an operator's text): never markup
+            mark = ("✓", "green") if status == "ok" else ("✗", "red")
+            self.console.print(Text.assemble("  ", mark, f" {node:<16} {summary}"))
 
     def run_finished(self, run_id: str, status: str, summary: str) -> None:
         pass
@@ -80,7 +85,10 @@ class Fanout:
 
 
 def reported(name: str, fn: Callable[..., dict]) -> Callable[..., dict]:
-    """Wrap a node: report its start/end and the one-line ``summary`` it returns (popped from the update)."""
+    """Wrap a node: report its start/end and the one-line ``summary`` it returns (popped from the update).
+
+    LangGraph's control flow (``GraphBubbleUp``: an ``interrupt()`` pausing the run, a ``Command`` to a parent)
+    passes untouched: it is not a failed step. A real failure is reported, its text scrubbed of secrets."""
 
     def node(state: dict, runtime: Any) -> dict:
         ctx = runtime.context
@@ -88,8 +96,11 @@ def reported(name: str, fn: Callable[..., dict]) -> Callable[..., dict]:
         t0 = time.perf_counter()
         try:
             update = fn(state, runtime)
+        except GraphBubbleUp:
+            raise
         except Exception as exc:
-            ctx.reporter.step(state.get("run_id", "?"), name, "error", started, now_utc(), f"{type(exc).__name__}: {exc}")
+            ctx.reporter.step(state.get("run_id", "?"), name, "error", started, now_utc(),
+                              ctx.redact(f"{type(exc).__name__}: {exc}"))
             raise
         summary = update.pop("summary", "") if isinstance(update, dict) else ""
         ms = (time.perf_counter() - t0) * 1000
@@ -98,3 +109,32 @@ def reported(name: str, fn: Callable[..., dict]) -> Callable[..., dict]:
 
     node.__name__ = name
     return node
+
+
+def run_task(store: Store, reporter: Reporter, kind: str, as_of: date, name: str, fn: Callable[[], str], *,
+             refusals: tuple[type[BaseException], ...] = (), redact: Callable[[str], str] = lambda text: text) -> str:
+    """Work outside a graph (loading data, training) recorded and reported like a one-node run.
+
+    ``fn`` does the work and returns its one-line summary. The run is recorded when it ends, ``ok`` or ``error``,
+    and a failure is re-raised. An exception in ``refusals`` (bad input: the work was refused and changed nothing)
+    is re-raised without a record, so a refused request leaves the store as it was.
+    """
+    run_id = f"{kind}-{as_of.isoformat()}-{uuid.uuid4().hex[:6]}"
+    reporter.run_started(run_id, kind, as_of.isoformat())
+    started, t0 = now_utc(), time.perf_counter()
+    try:
+        summary = fn()
+    except refusals:
+        raise
+    except Exception as exc:
+        why = redact(f"{type(exc).__name__}: {exc}")
+        reporter.step(run_id, name, "error", started, now_utc(), why)
+        store.start_run(run_id, kind, kind, as_of)
+        store.finish_run(run_id, "error", {"error": why})
+        reporter.run_finished(run_id, "error", why)
+        raise
+    reporter.step(run_id, name, "ok", started, now_utc(), f"{summary} ({(time.perf_counter() - t0) * 1000:.1f} ms)")
+    store.start_run(run_id, kind, kind, as_of)
+    store.finish_run(run_id, "ok", {"phase": kind, "summary": summary})
+    reporter.run_finished(run_id, "ok", summary)
+    return summary

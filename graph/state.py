@@ -7,8 +7,8 @@ from typing import TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prompts.schemas import BookReview, Verdict, WeatherView
-from tools.contracts import Denial, Intent, Proposal, SizingFactor, WeatherSnapshot
+from tools.contracts import (BookReview, Denial, Intent, Proposal, Regime, SizingFactor, Verdict, WeatherSnapshot,
+                             WeatherView)
 
 
 class _Small(BaseModel):
@@ -23,6 +23,7 @@ class Pick(_Small):
     threshold: float
     selected: bool
     agents: list[str]
+    proposal_keys: list[str] = Field(description="Proposal.key of every surviving buy behind the pick")
     dissent: float
     parts: dict[str, float]
     explanation: str
@@ -42,7 +43,7 @@ class Sized(_Small):
     score: float
     stop: float | None
     factors: list[SizingFactor]
-    verdicts: list[dict] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(default_factory=list)
     quantity: float = 0.0
     clipped_by: list[Denial] = Field(default_factory=list, description="hard rules that shrank (not blocked) it")
 
@@ -67,13 +68,14 @@ class NightState(TypedDict, total=False):
     stale: dict[str, str]
     weather: WeatherSnapshot
     view: WeatherView
-    regime: str
+    regime: Regime
     proposals: list[Proposal]
     verdicts: list[Verdict]
     threshold: float
     threshold_reason: str
     picks: list[Pick]
     exits: list[ExitOrder]
+    marks: dict[str, float]  # holding -> the night's close (raises its peak when the intents are written)
     sized: list[Sized]
     review: BookReview
     intents: list[Intent]

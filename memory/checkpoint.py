@@ -14,9 +14,9 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 STATE_TYPES: tuple[tuple[str, str], ...] = (
     ("tools.contracts", "WeatherSnapshot"), ("tools.contracts", "LayerReading"), ("tools.contracts", "Action"),
     ("tools.contracts", "Proposal"), ("tools.contracts", "Intent"), ("tools.contracts", "SizingFactor"),
-    ("tools.contracts", "Denial"),
-    ("prompts.schemas", "WeatherView"), ("prompts.schemas", "Verdict"), ("prompts.schemas", "BookReview"),
-    ("prompts.schemas", "Provenance"),
+    ("tools.contracts", "Denial"), ("tools.contracts", "Regime"), ("tools.contracts", "AgentStyle"),
+    ("tools.contracts", "WeatherView"), ("tools.contracts", "Verdict"), ("tools.contracts", "BookReview"),
+    ("tools.contracts", "Provenance"),
     ("graph.state", "Pick"), ("graph.state", "Sized"), ("graph.state", "ExitOrder"), ("graph.state", "Execution"),
 )
 

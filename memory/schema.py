@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -84,5 +84,10 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE breakers (
         name TEXT PRIMARY KEY, tripped TEXT NOT NULL, sessions INTEGER NOT NULL, reason TEXT NOT NULL
     );
+    """,
+    # peak_date: the session through which a holding's peak is known; a night for an earlier date leaves it alone
+    3: """
+    ALTER TABLE positions ADD COLUMN peak_date TEXT;
+    UPDATE positions SET peak_date = entry_date;
     """,
 }

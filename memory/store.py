@@ -183,6 +183,10 @@ class Store:
         return [dict(r) for r in self.db.query(
             f"SELECT * FROM runs {where} ORDER BY started DESC LIMIT ?", [*args, limit])]
 
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM runs WHERE run_id=?", [run_id]))
+        return dict(rows[0]) if rows else None
+
     def last_run(self, kind: str, as_of: date) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM runs WHERE kind=? AND as_of=? ORDER BY started DESC, rowid DESC "
                                   "LIMIT 1", [kind, as_of.isoformat()]))
@@ -273,6 +277,16 @@ class Store:
     def upsert_position(self, row: Mapping[str, Any]) -> None:
         self._insert("positions", [{**row, "updated": now_utc()}], "INSERT OR REPLACE")
 
+    def advance_peaks(self, day: date, closes: Mapping[str, float]) -> int:
+        """Raise each holding's peak to the night's close, for a night on or after both its entry and the date its
+        peak is known through. A night for a past date changes nothing; re-running a night is idempotent."""
+        d, at = day.isoformat(), now_utc()
+        cur = self.db.conn.executemany(
+            "UPDATE positions SET peak = max(peak, ?), peak_date = ?, updated = ? "
+            "WHERE symbol = ? AND entry_date <= ? AND (peak_date IS NULL OR peak_date <= ?)",
+            [(float(c), d, at, s, d, d) for s, c in closes.items()])
+        return cur.rowcount
+
     def delete_position(self, symbol: str) -> None:
         self.db.execute("DELETE FROM positions WHERE symbol=?", [symbol])
 
@@ -281,6 +295,20 @@ class Store:
         self._insert("snapshots", [{"date": day.isoformat(), "cash": cash, "equity": equity,
                                     "positions_value": positions_value, "gross": gross, "payload": _json(payload)}],
                      "INSERT OR REPLACE")
+
+    def latest_snapshot(self, on_or_before: date | None = None, *, before: date | None = None) -> dict[str, Any] | None:
+        """The book's last snapshot on or before a date (or strictly before ``before``), None when there is none."""
+        if before is not None:
+            cond, arg = "date < ?", before.isoformat()
+        elif on_or_before is not None:
+            cond, arg = "date <= ?", on_or_before.isoformat()
+        else:
+            cond, arg = "1 = ?", 1
+        row = self.db.execute(f"SELECT date, cash, equity, positions_value, gross FROM snapshots WHERE {cond} "
+                              "ORDER BY date DESC LIMIT 1", [arg]).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("date", "cash", "equity", "positions_value", "gross"), row, strict=True))
 
     def snapshots(self) -> pd.DataFrame:
         df = pd.read_sql_query("SELECT date, cash, equity, positions_value, gross FROM snapshots ORDER BY date",

@@ -81,6 +81,16 @@ class ModelRegistry:
         self._cache[key] = cast(M, model)
         return cast(M, model)
 
+    def has(self, name: str, cutoff: date, version: str | None = None) -> bool:
+        """Whether ``name`` for ``cutoff`` (of ``version``, when given) is cached or saved, without loading it."""
+        cached = self._cache.get((name, cutoff))
+        if cached is not None and (version is None or cached.version == version):
+            return True
+        meta = self.path_for(name, cutoff) / _META_FILE
+        if not meta.is_file():
+            return False
+        return version is None or json.loads(meta.read_text()).get("version") == version
+
     def list(self, name: str | None = None) -> list[dict[str, Any]]:
         """Metadata (version, cutoff, metrics, path, …) of every saved model, oldest cutoff first."""
         if name is not None:

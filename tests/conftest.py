@@ -1,4 +1,10 @@
-"""Shared fixtures. No test reaches the network: a guard refuses every non-loopback connection."""
+"""Shared fixtures. No test reaches the network: a guard, installed for the whole session before any fixture or
+test runs, refuses every non-loopback connection and DNS lookup.
+
+The guard raises ``NetworkBlocked``, a ``BaseException``: no ``except Exception`` fallback in the desk (an LLM
+provider falling back to rules, a reporter that swallows its errors) can catch it, so a test that forgets to stub a
+client fails loudly instead of passing on the fallback.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,8 @@ _real_connect_ex = socket.socket.connect_ex
 _real_getaddrinfo = socket.getaddrinfo
 
 
-class NetworkBlocked(RuntimeError):
-    pass
+class NetworkBlocked(BaseException):
+    """A test tried to reach beyond 127.0.0.1."""
 
 
 def _is_loopback(address: object) -> bool:
@@ -48,12 +54,17 @@ def _guarded_getaddrinfo(host, *args, **kwargs):
     return _real_getaddrinfo(host, *args, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refuse non-loopback sockets and DNS in every test."""
-    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
-    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse non-loopback sockets and DNS for the whole session (fixtures of every scope included)."""
+    socket.socket.connect = _guarded_connect
+    socket.socket.connect_ex = _guarded_connect_ex
+    socket.getaddrinfo = _guarded_getaddrinfo
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    socket.socket.connect = _real_connect
+    socket.socket.connect_ex = _real_connect_ex
+    socket.getaddrinfo = _real_getaddrinfo
 
 
 @pytest.fixture
@@ -74,14 +85,18 @@ def desk_home(tmp_path, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(scope="session")
 def seeded_home(tmp_path_factory) -> Path:
     """A DESK_HOME with the bundled history loaded and the market cache built (once per test process)."""
-    from desk.app import open_desk
+    from desk.commands import bootstrap
     from desk.config import load_settings
+    from desk.results import Actor
+    from memory.store import Store
+    from tools.market import MarketView
 
     home = tmp_path_factory.mktemp("seed") / "home"
     settings = load_settings(home=home)
-    desk = open_desk(settings, [], lambda msg: None, checkpointing=False)
-    desk.ctx.market.ensure()
-    desk.store.close()
+    store = Store(settings.store_path)
+    bootstrap(store, settings, Actor(who="test", via="fixture"), ())
+    MarketView(store, settings.data.universe, settings.data.benchmark, cache_dir=settings.cache_dir).ensure()
+    store.close()
     return home
 
 

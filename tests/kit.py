@@ -1,4 +1,7 @@
-"""Test kit: run the CLI in-process, fingerprint a store, seed a loaded DESK_HOME once per session."""
+"""Test kit: stub factories with a default for every field, a seeded desk, and CLI / store helpers.
+
+Tests say only what matters: ``proposal(symbol="KO")``, ``verdict(p, decision="veto")``, ``desk(home)``.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,117 @@ import json
 import shutil
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
+from langgraph.runtime import Runtime
 
+from tools.contracts import (WEATHER_LAYERS, Action, AgentStyle, Intent, LayerReading, Proposal, Provenance,
+                             Regime, Verdict, WeatherSnapshot)
+
+AS_OF = date(2015, 6, 1)
 TABLES = ("bars", "symbols", "runs", "steps", "proposals", "verdicts", "picks", "intents", "orders", "fills",
-          "positions", "snapshots", "audit", "desk_state", "meta")
+          "positions", "snapshots", "audit", "desk_state", "meta", "breakers")
 
 
+# ---------------------------------------------------------------------- value stubs
+def provenance(**kw: Any) -> Provenance:
+    fields = dict(provider="test", model="stub-1", prompt_version="v1", latency_ms=1.0, tokens=0)
+    return Provenance(**{**fields, **kw})
+
+
+def proposal(**kw: Any) -> Proposal:
+    """A trend agent's long entry in XOM: strength 0.8, confidence 0.6, a stop at 90."""
+    fields = dict(symbol="XOM", as_of=AS_OF, action=Action.BUY_LONG, strength=0.8, confidence=0.6, horizon_days=5,
+                  stop=90.0, agent="trend", style=AgentStyle.TREND, model_version="test-1", inputs={},
+                  rationale="stub")
+    return Proposal(**{**fields, **kw})
+
+
+def verdict(of: Proposal | None = None, **kw: Any) -> Verdict:
+    """A confirm of ``of`` (default: ``proposal()``)."""
+    key = (of or proposal()).key
+    fields = dict(proposal_key=key, decision="confirm", size_multiplier=1.0, stop=None, reason="stub",
+                  provenance=provenance())
+    return Verdict(**{**fields, **kw})
+
+
+def intent(**kw: Any) -> Intent:
+    """A pending buy of 10 XOM at 100 written on AS_OF."""
+    fields = dict(as_of=AS_OF, symbol="XOM", side="buy", kind="entry", target_weight=0.05, quantity=10.0,
+                  reference_price=100.0, stop=None)
+    fields.update(kw)
+    fields.setdefault("intent_id", f"{fields['as_of']}:{fields['symbol']}:{fields['side']}:test")
+    return Intent(**fields)
+
+
+def layer(score: float | None = 0.0, state: str = "neutral", source: str = "stub") -> LayerReading:
+    return LayerReading(state=state if score is not None else None, score=score, available=score is not None,
+                        source=source)
+
+
+def snapshot(regime: Regime | str = Regime.CALM_UPTREND, *, scores: Mapping[str, float] | None = None,
+             layers: Mapping[str, LayerReading] | None = None, experts: Mapping[str, Any] | None = None,
+             notes: Iterable[str] = ("regime ensemble agrees",), as_of: date = AS_OF) -> WeatherSnapshot:
+    """Every layer available and neutral unless ``scores`` or ``layers`` say otherwise."""
+    readings = {name: layer(0.0) for name in WEATHER_LAYERS}
+    readings.update({name: layer(score) for name, score in (scores or {}).items()})
+    readings.update(layers or {})
+    return WeatherSnapshot(as_of=as_of, regime=regime, base_regime=regime, sizing_modifier=1.0, risk_throttle=1.0,
+                           layers=readings, experts={"fragility": 0.2} if experts is None else dict(experts),
+                           notes=list(notes))
+
+
+def bars(closes: Iterable[float], start: str = "2020-01-02", **columns: Iterable[float]) -> pd.DataFrame:
+    """Daily OHLCV on business days: open/high/low around each close unless given, volume 1e6."""
+    close = np.asarray(list(closes), dtype=float)
+    index = pd.bdate_range(start, periods=len(close), name="date")
+    frame = pd.DataFrame({"open": close, "high": close * 1.01, "low": close * 0.99, "close": close,
+                          "volume": np.full(len(close), 1e6)}, index=index)
+    for name, values in columns.items():
+        frame[name] = list(values)
+    return frame
+
+
+# ---------------------------------------------------------------------- a seeded desk
+def desk(home: Path, *, checkpointing: bool = False, settings: Mapping[str, Any] | None = None, **parts: Any):
+    """The desk on ``home`` (a seeded copy): settings overrides by section, parts (provider, broker, tools,
+    reporters, …) injected as ``open_desk`` takes them."""
+    from desk.app import open_desk
+    from desk.config import load_settings
+
+    return open_desk(load_settings(home=home, **(settings or {})), checkpointing=checkpointing, **parts)
+
+
+def runtime(d) -> Runtime:
+    return Runtime(context=d.ctx)
+
+
+def run_nodes(d, nodes: Iterable[Callable[..., dict]], state: dict) -> dict:
+    """Call nodes one after another on ``state`` (as the graph would, without it); the state after them."""
+    rt = runtime(d)
+    state = dict(state)
+    for fn in nodes:
+        update = dict(fn(state, rt))
+        update.pop("summary", None)
+        state.update(update)
+    return state
+
+
+def hold(d, symbol: str, quantity: float, price: float, *, stop: float, peak: float, trail: float = 0.10,
+         entry_date: str = "2017-01-03", tiers_hit: int = 0) -> None:
+    """Seed a holding in the desk's store (the book the night and morning read)."""
+    d.store.upsert_position({"symbol": symbol, "quantity": quantity, "avg_price": price, "entry_date": entry_date,
+                             "peak_date": entry_date, "initial_stop": stop, "peak": peak, "trail_pct": trail,
+                             "tiers_hit": tiers_hit})
+
+
+# ---------------------------------------------------------------------- the CLI and the files
 def run_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
     """Invoke `desk ARGS` in-process through the real entry point; return (exit code, stdout, stderr)."""
     from desk.cli import main

@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 from langgraph.runtime import Runtime
 
-from desk.app import open_desk
-from desk.config import load_settings
 from memory.schema import MIGRATIONS, SCHEMA_VERSION
 from memory.store import Store
+from tests import kit
 from tests.kit import run_cli
 from tools.breakers import active, consecutive_errors, daily_loss
 
@@ -38,12 +37,8 @@ def test_a_breaker_is_active_for_its_sessions_then_clears_itself():
     assert active(b, date(2020, 1, 3), SESSIONS) == []  # not before it tripped
 
 
-def _desk(home):
-    return open_desk(load_settings(home=home), [], lambda m: None, checkpointing=False)
-
-
 def test_a_one_session_loss_beyond_the_limit_blocks_entries_for_the_cool_off(home, capsys):
-    desk = _desk(home)
+    desk = kit.desk(home)
     night = date(2017, 3, 1)
     desk.night(night)
     session = desk.morning_session(night)
@@ -53,7 +48,7 @@ def test_a_one_session_loss_beyond_the_limit_blocks_entries_for_the_cool_off(hom
     assert out["equity"] < 110_000
     [breaker] = desk.store.breakers()
     assert breaker["name"] == "daily_loss" and breaker["tripped"] == session.isoformat()
-    blocked = _desk(home).night(session)  # a restart: the breaker is in the store
+    blocked = kit.desk(home).night(session)  # a restart: the breaker is in the store
     assert not [i for i in blocked["intents"] if i.side == "buy"]
     assert all(d.rule == "halted" and "circuit breaker daily_loss" in d.reason
                for ds in blocked["denials"].values() for d in ds if d.rule != "risk_reviewer")
@@ -64,7 +59,7 @@ def test_a_one_session_loss_beyond_the_limit_blocks_entries_for_the_cool_off(hom
 
 
 def test_resume_clears_a_breaker_early_and_audits_it(home, capsys):
-    desk = _desk(home)
+    desk = kit.desk(home)
     desk.store.trip_breaker("daily_loss", date(2017, 3, 2), 5, "test loss")
     code, out, err = run_cli(capsys, "resume")
     assert code == 0 and "cleared 1 circuit breaker" in out
@@ -72,16 +67,17 @@ def test_resume_clears_a_breaker_early_and_audits_it(home, capsys):
     assert desk.store.audit_log()[0]["action"] == "clear_breakers"
 
 
-class _Broken:
-    name = "broken_tool"
+class _BrokenTools:
+    """An agent toolkit whose model file cannot be read."""
 
-    def invoke(self, args):
+    tools = ()
+
+    def prepare(self, day):
         raise RuntimeError("model file unreadable")
 
 
 def test_three_failed_runs_in_a_row_trip_the_error_breaker(home):
-    desk = _desk(home)
-    desk.ctx.tools = [_Broken()]
+    desk = kit.desk(home, tools=_BrokenTools())
     for day in (date(2017, 3, 1), date(2017, 3, 2), date(2017, 3, 3)):
         with pytest.raises(RuntimeError):
             desk.night(day)
@@ -98,7 +94,7 @@ def test_a_v1_store_is_migrated_to_the_current_schema_keeping_its_data(tmp_path)
     conn.commit()
     conn.close()
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     assert store.breakers() == [] and store.bars("AAPL")["close"].tolist() == [75.0]
 
 

@@ -8,13 +8,9 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from langgraph.runtime import Runtime
-
-from desk.app import open_desk
-from desk.config import load_settings
-from graph.nodes import picks, review, risk, sizing
-from prompts.schemas import Provenance, Verdict
-from tools.contracts import Action, Proposal
+from graph.nodes import ingest, picks, review, risk, sizing, weather
+from tests import kit
+from tools.contracts import Action, AgentStyle
 
 DAY = date(2017, 6, 1)
 AGENTS = ("trend", "ema", "mean_reversion")
@@ -23,18 +19,10 @@ AGENTS = ("trend", "ema", "mean_reversion")
 @pytest.fixture
 def night(home):
     # the picks threshold is a tuning knob, not a cap: open it fully so every candidate reaches the rules
-    desk = open_desk(load_settings(home=home, picks={"base_threshold": 0.0}), [], lambda m: None,
-                     checkpointing=False)
-    desk.ensure_models(DAY)
-    from graph.nodes import ingest, weather
-
-    rt = Runtime(context=desk.ctx)
-    state = {"run_id": "prop", "as_of": DAY}
-    for fn in (ingest.ingest, ingest.validate_data, weather.weather, weather.weather_analyst):
-        update = fn(state, rt)
-        update.pop("summary", None)
-        state.update(update)
-    return desk, rt, state
+    desk = kit.desk(home, settings={"picks": {"base_threshold": 0.0}})
+    state = kit.run_nodes(desk, (ingest.ingest, ingest.validate_data, weather.models, weather.weather,
+                                 weather.weather_analyst), {"run_id": "prop", "as_of": DAY})
+    return desk, state
 
 
 proposal_st = st.tuples(
@@ -51,25 +39,21 @@ proposal_st = st.tuples(
        halted=st.booleans(), stale_all=st.booleans(), regime=st.sampled_from(
            ["calm_uptrend", "risk_on_trend", "choppy", "risk_off_trend", "high_vol_panic"]))
 def test_no_proposals_and_verdicts_can_push_an_entry_past_the_caps(night, rows, halted, stale_all, regime):
-    desk, rt, base = night
+    desk, base = night
     desk.store.set_halted(halted, "property test" if halted else None, "test")
-    prov = Provenance(provider="test", model="hypothesis", prompt_version="v1", latency_ms=0)
     proposals, verdicts = [], []
     for sym, agent, action, strength, conf, decision, mult in rows:
-        p = Proposal(symbol=sym, as_of=DAY, action=action, strength=strength, confidence=conf, horizon_days=5,
-                     stop=None, agent=agent, model_version="x", rationale="generated")
+        p = kit.proposal(symbol=sym, as_of=DAY, action=action, strength=strength, confidence=conf, stop=None,
+                         agent=agent, style=AgentStyle.MEAN_REVERSION if agent == "mean_reversion" else
+                         AgentStyle.TREND)
         proposals.append(p)
         if action != Action.HOLD:
-            verdicts.append(Verdict(proposal_key=p.key, decision=decision, reason="generated", provenance=prov,
-                                    size_multiplier=1.0 if decision == "confirm" else mult))
-    state = {**base, "regime": regime, "proposals": proposals, "verdicts": verdicts,
-             "stale": {"*": "test"} if stale_all else {}}
-    for fn in (picks.picks, sizing.sizing, review.risk_review, risk.hard_rules):
-        update = fn(state, rt)
-        update.pop("summary", None)
-        state.update(update)
-    caps = desk.settings.risk
-    book_equity = desk.settings.broker.initial_cash
+            verdicts.append(kit.verdict(p, decision=decision, size_multiplier=1.0 if decision == "confirm" else mult))
+    state = kit.run_nodes(desk, (picks.picks, sizing.sizing, review.risk_review, risk.hard_rules),
+                          {**base, "regime": regime, "proposals": proposals, "verdicts": verdicts,
+                           "stale": {"*": "test"} if stale_all else {}})
+    caps = desk.ctx.config.risk
+    book_equity = desk.ctx.config.broker.initial_cash
     entries = state["sized"]
     if halted or stale_all:
         assert entries == []

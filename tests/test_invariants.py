@@ -12,16 +12,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from desk.app import open_desk
-from desk.config import load_settings
+from tests import kit
 from tests.kit import run_cli
 
 # A pre-hold-out night on which the default desk writes entries (checked by the tests themselves).
 NIGHT = date(2017, 3, 1)
 
 
-def _desk(home: Path, **kw):
-    return open_desk(load_settings(home=home), [], lambda msg: None, **kw)
+def _desk(home: Path, **parts):
+    """The desk as a process would open it: with its checkpointer."""
+    return kit.desk(home, checkpointing=True, **parts)
 
 
 def _night_with_entries(desk) -> tuple[date, dict]:
@@ -43,7 +43,7 @@ def test_morning_run_twice_submits_each_client_order_id_once(home):
     assert filled, "the morning should fill the night's entries"
     second = _desk(home).morning(day)
     assert not [r for r in second["results"] if r.status == "filled"]
-    broker_orders = desk.broker(desk.morning_session(day)).orders()
+    broker_orders = desk.ctx.broker.orders()
     ids = [o.client_order_id for o in broker_orders]
     assert len(ids) == len(set(ids)) == len(filled)
     assert len(desk.store.fills()) == len(filled)
@@ -66,17 +66,16 @@ class _CrashAfter:
 
 
 def test_morning_crash_inside_execution_then_rerun_submits_each_order_once(home):
-    desk = _desk(home)
-    day, night = _night_with_entries(desk)
+    day, night = _night_with_entries(_desk(home))
     entries = [i for i in night["intents"] if i.side == "buy"]
-    real = desk.ctx.broker_for
-    desk.ctx.broker_for = lambda session: _CrashAfter(real(session), submits=1)
+    real = kit.desk(home).ctx.broker
+    desk = _desk(home, broker=_CrashAfter(real, submits=1))
     with pytest.raises(RuntimeError, match="injected failure"):
         desk.morning(day)
-    assert len(desk.broker(desk.morning_session(day)).orders()) == 1
+    assert len(real.orders()) == 1
     again = _desk(home)  # a restart: new process state, same files; the checkpointer resumes the morning
     result = again.morning(day)
-    orders = again.broker(again.morning_session(day)).orders()
+    orders = again.ctx.broker.orders()
     ids = [o.client_order_id for o in orders]
     assert len(ids) == len(set(ids))
     assert len([o for o in orders if o.status == "filled"]) == len(again.store.fills())
@@ -94,7 +93,7 @@ def _decisions(home: Path, day: date) -> dict:
         "verdicts": sorted((v.proposal_key, v.decision, v.size_multiplier, v.reason) for v in out["verdicts"]),
         # everything but measured latencies, which are not decisions
         "intents": sorted(i.model_dump_json(exclude={"verdicts"}) for i in out["intents"]),
-        "intent_verdicts": sorted((i.intent_id, v["proposal_key"], v["decision"], v["size_multiplier"], v["stop"])
+        "intent_verdicts": sorted((i.intent_id, v.proposal_key, v.decision, v.size_multiplier, v.stop)
                                   for i in out["intents"] for v in i.verdicts),
         "models": [m["version"] for m in desk.ctx.registry.list("mean_reversion")],
     }

@@ -10,22 +10,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import kit
 from tools.contracts import Action, Proposal
 from tools.picks import adaptive_threshold, hit_rate, score_symbol
 
 AS_OF = date(2015, 6, 1)
 
 
-def proposal(agent: str = "trend", action: Action = Action.BUY_LONG, strength: float = 0.8,
-             confidence: float = 0.6, symbol: str = "XOM", as_of: date = AS_OF) -> Proposal:
-    return Proposal(symbol=symbol, as_of=as_of, action=action, strength=strength, confidence=confidence,
-                    horizon_days=5, agent=agent, model_version="test-1", rationale="stub")
+def vote(agent: str = "trend", action: Action = Action.BUY_LONG, strength: float = 0.8, confidence: float = 0.6,
+         **kw) -> Proposal:
+    """One agent's vote on XOM: the kit's proposal, with the agent and its action up front."""
+    return kit.proposal(agent=agent, action=action, strength=strength, confidence=confidence, **kw)
 
 
 # --- score_symbol -----------------------------------------------------------------------------------
 
 def test_unanimous_long_in_calm_uptrend_scores_every_part():
-    card = score_symbol("XOM", [proposal("a"), proposal("b"), proposal("c")], "calm_uptrend", budget_free=0.5)
+    card = score_symbol("XOM", [vote("a"), vote("b"), vote("c")], "calm_uptrend", budget_free=0.5)
     assert card.direction == "long"
     assert card.parts == pytest.approx({"signal": 80, "confidence": 30, "agreement": 75, "regime": 75, "budget": 25})
     assert card.total == pytest.approx(285)
@@ -38,19 +39,19 @@ def test_unanimous_long_in_calm_uptrend_scores_every_part():
     ("risk_off_trend", 10, 60), ("high_vol_panic", 0, 75),
 ])
 def test_regime_points_for_longs_and_mirrored_for_shorts(regime, long_pts, short_pts):
-    assert score_symbol("XOM", [proposal()], regime, 1.0).regime == long_pts
-    short = score_symbol("XOM", [proposal(action=Action.SELL_SHORT)], regime, 1.0)
+    assert score_symbol("XOM", [vote()], regime, 1.0).regime == long_pts
+    short = score_symbol("XOM", [vote(action=Action.SELL_SHORT)], regime, 1.0)
     assert short.direction == "short" and short.regime == short_pts
 
 
 def test_hold_counts_among_voters_but_not_as_dissent():
-    card = score_symbol("XOM", [proposal("a"), proposal("b", Action.HOLD), proposal("c", Action.HOLD)], "choppy", 1.0)
+    card = score_symbol("XOM", [vote("a"), vote("b", Action.HOLD), vote("c", Action.HOLD)], "choppy", 1.0)
     assert card.direction == "long" and card.dissent == 0
     assert card.agreement == pytest.approx(25)  # 75 × 1/3 support
 
 
 def test_dissent_against_the_direction_penalises_agreement():
-    votes = [proposal("a"), proposal("b"), proposal("c", Action.SELL_SHORT)]
+    votes = [vote("a"), vote("b"), vote("c", Action.SELL_SHORT)]
     card = score_symbol("XOM", votes, "choppy", 1.0)
     assert card.direction == "long"
     assert card.dissent == pytest.approx(1 / 3)
@@ -58,12 +59,12 @@ def test_dissent_against_the_direction_penalises_agreement():
 
 
 def test_close_long_counts_as_dissent_against_a_long():
-    card = score_symbol("XOM", [proposal("a"), proposal("b", Action.CLOSE_LONG)], "choppy", 1.0)
+    card = score_symbol("XOM", [vote("a"), vote("b", Action.CLOSE_LONG)], "choppy", 1.0)
     assert card.direction == "long" and card.dissent == pytest.approx(0.5) and card.agreement == 0
 
 
 def test_agent_weights_decide_direction_and_weight_the_means():
-    votes = [proposal("a", strength=0.9, confidence=1.0), proposal("b", Action.SELL_SHORT), proposal("c", Action.SELL_SHORT)]
+    votes = [vote("a", strength=0.9, confidence=1.0), vote("b", Action.SELL_SHORT), vote("c", Action.SELL_SHORT)]
     assert score_symbol("XOM", votes, "choppy", 1.0).direction == "short"
     card = score_symbol("XOM", votes, "choppy", 1.0, agent_weights={"a": 3.0, "b": 1.0, "c": 1.0})
     assert card.direction == "long" and card.agents == ["a"]
@@ -72,53 +73,53 @@ def test_agent_weights_decide_direction_and_weight_the_means():
 
 
 def test_signal_is_the_weighted_mean_strength_of_supporters():
-    votes = [proposal("a", strength=1.0), proposal("b", strength=0.4)]
+    votes = [vote("a", strength=1.0), vote("b", strength=0.4)]
     card = score_symbol("XOM", votes, "choppy", 1.0, agent_weights={"a": 1.0, "b": 3.0})
     assert card.signal == pytest.approx(100 * (1.0 * 1 + 0.4 * 3) / 4)
 
 
 def test_agent_missing_from_weights_gets_the_mean_of_the_given_weights():
-    votes = [proposal("a"), proposal("new", Action.SELL_SHORT)]
+    votes = [vote("a"), vote("new", Action.SELL_SHORT)]
     card = score_symbol("XOM", votes, "choppy", 1.0, agent_weights={"a": 0.2, "b": 0.4})
     assert card.direction == "short"  # "new" weighs 0.3 > 0.2
 
 
 def test_nan_or_negative_agent_weight_removes_that_vote():
-    votes = [proposal("a"), proposal("b", Action.SELL_SHORT)]
+    votes = [vote("a"), vote("b", Action.SELL_SHORT)]
     card = score_symbol("XOM", votes, "choppy", 1.0, agent_weights={"a": 1.0, "b": float("nan")})
     assert card.direction == "long" and card.dissent == 0
 
 
 def test_tie_between_long_and_short_is_flat_and_scores_zero():
-    card = score_symbol("XOM", [proposal("a"), proposal("b", Action.SELL_SHORT)], "calm_uptrend", 1.0)
+    card = score_symbol("XOM", [vote("a"), vote("b", Action.SELL_SHORT)], "calm_uptrend", 1.0)
     assert card.direction == "flat" and card.total == 0 and "tie" in card.explanation
 
 
-@pytest.mark.parametrize("votes, why", [([], "no surviving proposals"), ([proposal(action=Action.HOLD)], "no BUY_LONG")])
+@pytest.mark.parametrize("votes, why", [([], "no surviving proposals"), ([vote(action=Action.HOLD)], "no BUY_LONG")])
 def test_no_directional_votes_is_flat(votes, why):
     card = score_symbol("XOM", votes, "calm_uptrend", 1.0)
     assert card.direction == "flat" and card.total == 0 and why in card.explanation
 
 
 def test_proposals_for_other_symbols_are_ignored():
-    card = score_symbol("XOM", [proposal("a"), proposal("b", Action.SELL_SHORT, symbol="CVX")], "choppy", 1.0)
+    card = score_symbol("XOM", [vote("a"), vote("b", Action.SELL_SHORT, symbol="CVX")], "choppy", 1.0)
     assert card.direction == "long" and card.dissent == 0 and card.agreement == 75
 
 
 def test_an_agent_voting_twice_counts_once_with_its_latest_proposal():
-    old = proposal("a", Action.SELL_SHORT, as_of=date(2015, 5, 29))
-    card = score_symbol("XOM", [proposal("a"), old], "choppy", 1.0)
+    old = vote("a", Action.SELL_SHORT, as_of=date(2015, 5, 29))
+    card = score_symbol("XOM", [vote("a"), old], "choppy", 1.0)
     assert card.direction == "long" and card.agents == ["a"] and card.dissent == 0
 
 
 @pytest.mark.parametrize("free, points", [(0.3, 15), (-1.0, 0), (7.0, 50), (float("nan"), 0)])
 def test_budget_points_are_fifty_times_the_free_share_clamped(free, points):
-    assert score_symbol("XOM", [proposal()], "choppy", free).budget == pytest.approx(points)
+    assert score_symbol("XOM", [vote()], "choppy", free).budget == pytest.approx(points)
 
 
 def test_unknown_regime_is_a_clear_error_with_a_suggestion():
     with pytest.raises(ValueError, match="did you mean 'choppy'"):
-        score_symbol("XOM", [proposal()], "chopy", 1.0)
+        score_symbol("XOM", [vote()], "chopy", 1.0)
 
 
 _actions = st.sampled_from(list(Action))
@@ -130,7 +131,7 @@ _actions = st.sampled_from(list(Action))
        st.floats(allow_nan=True, allow_infinity=True),
        st.dictionaries(st.sampled_from("abcdef"), st.floats(allow_nan=True, allow_infinity=True)))
 def test_score_parts_always_stay_within_their_ranges(votes, regime, free, weights):
-    card = score_symbol("XOM", [proposal(a, act, s, c) for a, act, s, c in votes], regime, free, weights)
+    card = score_symbol("XOM", [vote(a, act, s, c) for a, act, s, c in votes], regime, free, weights)
     assert 0 <= card.total <= 350 and 0 <= card.dissent <= 1
     assert card.total == pytest.approx(sum(card.parts.values()))
 

@@ -23,36 +23,29 @@ from graph.providers import (
     with_fallback,
 )
 from graph.providers import factory
-from prompts.schemas import BookReview, Provenance, Verdict, WeatherView
-from tools.contracts import REGIME_ORDER, WEATHER_LAYERS, Action, LayerReading, Proposal, WeatherSnapshot
+from tests import kit
+from tools.contracts import (REGIME_ORDER, WEATHER_LAYERS, Action, AgentStyle, BookReview, LayerReading, Proposal,
+                             Provenance, Verdict, WeatherSnapshot, WeatherView)
 
 AS_OF = date(2015, 3, 2)
 
-# ---------------------------------------------------------------- test kit: a default for every field
+# ---------------------------------------------------------------- the kit, bound to this module's case:
+# a direction model's long entry in XOM at close 100, reviewed on AS_OF
 
 
 def layer(score: float | None = 0.0, *, state: str = "neutral", available: bool = True,
           source: str = "bundled") -> LayerReading:
-    return LayerReading(state=state if available else None, score=score if available else None,
-                        available=available, source=source)
+    return kit.layer(score if available else None, state=state, source=source)
 
 
-def snapshot(regime: str = "calm_uptrend", *, scores: dict[str, float] | None = None,
-             layers: dict[str, LayerReading] | None = None, experts: dict[str, Any] | None = None,
-             notes: tuple[str, ...] = ("regime ensemble agrees",)) -> WeatherSnapshot:
-    """Every layer available and neutral unless ``scores`` or ``layers`` say otherwise."""
-    readings = {name: layer(0.0) for name in WEATHER_LAYERS}
-    readings.update({name: layer(score) for name, score in (scores or {}).items()})
-    readings.update(layers or {})
-    return WeatherSnapshot(as_of=AS_OF, regime=regime, base_regime=regime, sizing_modifier=1.0,
-                           risk_throttle=1.0, layers=readings,
-                           experts={"fragility": 0.2} if experts is None else experts, notes=list(notes))
+def snapshot(regime: str = "calm_uptrend", **kw: Any) -> WeatherSnapshot:
+    return kit.snapshot(regime, as_of=AS_OF, **kw)
 
 
-def proposal(action: Action = Action.BUY_LONG, *, agent: str = "direction_cfc", stop: float | None = 90.0,
-             symbol: str = "XOM", inputs: dict[str, float] | None = None) -> Proposal:
-    return Proposal(symbol=symbol, as_of=AS_OF, action=action, strength=0.6, confidence=0.7, horizon_days=5,
-                    stop=stop, agent=agent, model_version="v3", inputs=inputs or {}, rationale="model says up")
+def proposal(action: Action = Action.BUY_LONG, **kw: Any) -> Proposal:
+    fields = dict(as_of=AS_OF, action=action, agent="direction_cfc", style=AgentStyle.DIRECTION, strength=0.6,
+                  confidence=0.7, model_version="v3", rationale="model says up")
+    return kit.proposal(**{**fields, **kw})
 
 
 def features(**overrides: float) -> dict[str, float]:
@@ -69,7 +62,7 @@ def book(regime: str = "calm_uptrend") -> BookSummary:
 
 
 def provenance(provider: str = "llm") -> Provenance:
-    return Provenance(provider=provider, model="llm-1", prompt_version="v1", latency_ms=5.0, tokens=120)
+    return kit.provenance(provider=provider, model="llm-1", latency_ms=5.0, tokens=120)
 
 
 class Scripted:
@@ -205,7 +198,7 @@ def test_review_vetoes_overextended_long_when_rsi_above_85():
 
 
 def test_review_lets_a_mean_reversion_agent_buy_with_rsi_above_85():
-    verdict = rules.review(proposal(agent="mean_reversion_lgbm"), snapshot(), features(rsi_14=92.0))
+    verdict = rules.review(proposal(style=AgentStyle.MEAN_REVERSION), snapshot(), features(rsi_14=92.0))
     assert verdict.decision == "confirm"
     assert "mean-reversion" in verdict.reason
 
@@ -217,14 +210,21 @@ def test_review_does_not_veto_at_rsi_exactly_85():
 @pytest.mark.parametrize("regime", ["risk_off_trend", "choppy"])
 @pytest.mark.parametrize("agent", ["trend_following", "ema_cross"])
 def test_review_halves_a_trend_or_ema_long_in_risk_off_or_choppy(regime, agent):
-    verdict = rules.review(proposal(agent=agent), snapshot(regime), features())
+    verdict = rules.review(proposal(agent=agent, style=AgentStyle.TREND), snapshot(regime), features())
     assert verdict.decision == "adjust" and verdict.size_multiplier == 0.5
     assert verdict.stop is None
     assert f"regime {regime} halves a trend long" in verdict.reason
 
 
 def test_review_does_not_halve_a_non_trend_long_in_choppy():
-    assert rules.review(proposal(agent="direction_cfc"), snapshot("choppy"), features()).decision == "confirm"
+    assert rules.review(proposal(), snapshot("choppy"), features()).decision == "confirm"
+
+
+@pytest.mark.parametrize(("agent", "style", "halved"), [("trend_from_its_name", AgentStyle.MEAN_REVERSION, False),
+                                                        ("anything", AgentStyle.TREND, True)])
+def test_review_reads_the_agents_style_field_never_its_name(agent, style, halved):
+    verdict = rules.review(proposal(agent=agent, style=style), snapshot("choppy"), features())
+    assert (verdict.size_multiplier == 0.5) is halved
 
 
 def test_review_shrinks_to_0_7_and_tightens_long_stop_when_vol_above_0_45():
@@ -249,18 +249,18 @@ def test_review_tightens_a_short_stop_downward_when_vol_is_high():
 
 
 def test_review_multiplies_the_regime_and_vol_shrinks():
-    verdict = rules.review(proposal(agent="trend_following", stop=50.0), snapshot("choppy"), features(vol_21d=0.5))
+    verdict = rules.review(proposal(style=AgentStyle.TREND, stop=50.0), snapshot("choppy"), features(vol_21d=0.5))
     assert verdict.size_multiplier == pytest.approx(0.35)
     assert "halves a trend long" in verdict.reason and "vol_21d 0.50 > 0.45" in verdict.reason
 
 
 def test_review_veto_wins_over_adjustments():
-    verdict = rules.review(proposal(agent="trend_following"), snapshot("high_vol_panic"), features(vol_21d=0.9))
+    verdict = rules.review(proposal(style=AgentStyle.TREND), snapshot("high_vol_panic"), features(vol_21d=0.9))
     assert verdict.decision == "veto"
 
 
 def test_review_confirms_and_names_the_checks_passed_when_no_rule_objects():
-    verdict = rules.review(proposal(agent="trend_following"), snapshot(), features())
+    verdict = rules.review(proposal(style=AgentStyle.TREND), snapshot(), features())
     assert verdict.decision == "confirm" and verdict.size_multiplier == 1 and verdict.stop is None
     assert verdict.reason.startswith("no rule objects: ")
     for check in ("not high_vol_panic", "rsi_14 55.0 <= 85", "suits a trend long", "vol_21d 0.20 <= 0.45"):
@@ -512,7 +512,7 @@ def test_rules_provider_gives_the_same_answer_to_the_same_input():
     for _ in range(2):
         a, b = RulesProvider(), RulesProvider()
         assert _without_latency(a.weather(snap)) == _without_latency(b.weather(snap))
-        args = (proposal(agent="ema_cross"), snap, features(vol_21d=0.6))
+        args = (proposal(style=AgentStyle.TREND), snap, features(vol_21d=0.6))
         assert _without_latency(a.review(*args)) == _without_latency(b.review(*args))
         assert _without_latency(a.review_book(entries, snap, book("choppy"))) == \
             _without_latency(b.review_book(entries, snap, book("choppy")))

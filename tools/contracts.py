@@ -1,12 +1,39 @@
-"""Value types shared by the organs and the graph: the Proposal and Intent contracts of DESIGN.md §4."""
+"""Value types shared by the organs and the graph: the desk's one vocabulary (DESIGN.md §4).
+
+``Regime``, ``Action`` and ``AgentStyle`` are the only spellings of those concepts; ``Proposal.key`` is the only
+key of a proposal; ``Verdict``, ``WeatherView`` and ``BookReview`` are what the overlay providers answer and what
+the desk records (with their ``Provenance``); ``Intent`` carries its full reason chain from night to morning.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class Regime(StrEnum):
+    """The five market regimes, from most supportive to most hostile (the order is meaningful: a nudge moves
+    one step along it, and every per-regime table is keyed by it)."""
+
+    CALM_UPTREND = "calm_uptrend"
+    RISK_ON_TREND = "risk_on_trend"
+    CHOPPY = "choppy"
+    RISK_OFF_TREND = "risk_off_trend"
+    HIGH_VOL_PANIC = "high_vol_panic"
+
+
+REGIME_ORDER: tuple[Regime, ...] = tuple(Regime)
+
+
+class AgentStyle(StrEnum):
+    """What kind of signal an agent trades: the overlay's rules read this field, never the agent's name."""
+
+    TREND = "trend"
+    MEAN_REVERSION = "mean_reversion"
+    DIRECTION = "direction"
 
 
 class Action(StrEnum):
@@ -32,6 +59,7 @@ class Proposal(_Frozen):
     horizon_days: int = Field(ge=1)
     stop: float | None = Field(None, gt=0, description="protective stop price for an entry")
     agent: str
+    style: AgentStyle
     model_version: str
     inputs: dict[str, float] = Field(default_factory=dict, description="features and model outputs that produced it")
     rationale: str
@@ -57,27 +85,6 @@ class Denial(_Frozen):
     reason: str
 
 
-class Intent(_Frozen):
-    """A sized order written by the night graph for the morning graph, with its full reason chain."""
-
-    intent_id: str
-    as_of: date
-    symbol: str
-    side: str = Field(pattern="^(buy|sell)$")
-    kind: str = Field(pattern="^(entry|exit|trim)$")
-    target_weight: float = Field(ge=0, le=1)
-    quantity: float = Field(gt=0)
-    reference_price: float = Field(gt=0)
-    stop: float | None = None
-    score: float | None = None
-    reasons: list[str] = Field(default_factory=list)
-    sizing: list[SizingFactor] = Field(default_factory=list)
-    verdicts: list[dict[str, Any]] = Field(default_factory=list)
-    denials: list[Denial] = Field(default_factory=list)
-    trail_pct: float | None = Field(None, gt=0, lt=1, description="trailing stop for the position after this order")
-    tiers_hit: int | None = Field(None, ge=0, description="profit tiers taken after this order")
-
-
 # Per-asset feature columns (tools/features.py computes them; models and agents read them by these names).
 ASSET_FEATURES: tuple[str, ...] = (
     "close",
@@ -94,7 +101,6 @@ ASSET_FEATURES: tuple[str, ...] = (
     "rs_63d",                        # ret_63d minus the benchmark's ret_63d
 )
 
-REGIME_ORDER: tuple[str, ...] = ("calm_uptrend", "risk_on_trend", "choppy", "risk_off_trend", "high_vol_panic")
 WEATHER_LAYERS: tuple[str, ...] = ("macro", "volatility", "rotation", "correlation", "liquidity", "sentiment", "calendar")
 
 
@@ -111,10 +117,72 @@ class WeatherSnapshot(_Frozen):
     """The market's weather on one date: seven layers, expert signals and the fused regime."""
 
     as_of: date
-    regime: str
-    base_regime: str
+    regime: Regime
+    base_regime: Regime
     sizing_modifier: float = Field(ge=0, le=1)
     risk_throttle: float = Field(ge=0, le=1)
     layers: dict[str, LayerReading]
     experts: dict[str, float | bool | None]
     notes: list[str] = Field(default_factory=list)
+
+
+class Provenance(_Frozen):
+    """Who answered (provider, model, prompt version), at what cost, and whether it was a fallback."""
+
+    provider: str
+    model: str
+    prompt_version: str
+    latency_ms: float = Field(ge=0)
+    tokens: int = Field(0, ge=0)
+    fallback: bool = False
+    fallback_reason: str | None = None
+
+
+class WeatherView(_Frozen):
+    """The weather analyst's reading: a narrative and a bounded regime nudge (at most one level)."""
+
+    narrative: str
+    regime_nudge: Literal[-1, 0, 1] = Field(0, description="+1 = one level more defensive, -1 = one level less")
+    reason: str
+    provenance: Provenance
+
+
+class Verdict(_Frozen):
+    """The overlay on one proposal: confirm, adjust (shrink/tighten) or veto, with a reason."""
+
+    proposal_key: str
+    decision: Literal["confirm", "adjust", "veto"]
+    size_multiplier: float = Field(1.0, ge=0, le=1)
+    stop: float | None = Field(None, gt=0, description="a tighter stop, if adjusting")
+    reason: str
+    provenance: Provenance
+
+
+class BookReview(_Frozen):
+    """The risk reviewer on the whole book: per-symbol shrink or veto of new entries."""
+
+    shrink: dict[str, float] = Field(default_factory=dict, description="symbol -> multiplier in [0, 1]")
+    veto: dict[str, str] = Field(default_factory=dict, description="symbol -> reason")
+    summary: str
+    provenance: Provenance
+
+
+class Intent(_Frozen):
+    """A sized order written by the night graph for the morning graph, with its full reason chain."""
+
+    intent_id: str
+    as_of: date
+    symbol: str
+    side: str = Field(pattern="^(buy|sell)$")
+    kind: str = Field(pattern="^(entry|exit|trim)$")
+    target_weight: float = Field(ge=0, le=1)
+    quantity: float = Field(gt=0)
+    reference_price: float = Field(gt=0)
+    stop: float | None = None
+    score: float | None = None
+    reasons: list[str] = Field(default_factory=list)
+    sizing: list[SizingFactor] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(default_factory=list)
+    denials: list[Denial] = Field(default_factory=list)
+    trail_pct: float | None = Field(None, gt=0, lt=1, description="trailing stop for the position after this order")
+    tiers_hit: int | None = Field(None, ge=0, description="profit tiers taken after this order")

@@ -26,6 +26,11 @@ def _in(x: float, lo: float, hi: float, lo_open: bool = True, hi_open: bool = Tr
     return ok and (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
 
 
+def stop_level(initial_stop: float, peak: float, trail_pct: float) -> float:
+    """The price at or below which a long holding is exited: its initial stop or its trailing stop, the higher."""
+    return max(initial_stop, peak * (1 - trail_pct))
+
+
 @dataclass(frozen=True)
 class PositionState:
     symbol: str
@@ -50,6 +55,10 @@ class PositionState:
         if bad:
             raise ValueError(f"{self.symbol}: invalid position state ({', '.join(f'{k}={getattr(self, k)!r}' for k in bad)});"
                              " long positions only, prices > 0, trail in (0, 1)")
+
+    @property
+    def stop(self) -> float:
+        return stop_level(self.initial_stop, self.peak, self.trail_pct)
 
 
 @dataclass(frozen=True)
@@ -113,11 +122,10 @@ def update_and_check(pos: PositionState, price: float, regime: str, support: flo
         return state, ExitDecision(symbol=pos.symbol, kind="exit", fraction=1.0, reason=reason, trigger=trigger,
                                    new_peak=peak, new_trail=pos.trail_pct, new_tiers_hit=pos.tiers_hit)
 
-    stop_level = peak * (1 - pos.trail_pct)
-    if price <= pos.initial_stop:
-        return exit_("trailing_stop", f"price {price:.2f} at or below the initial stop {pos.initial_stop:.2f}")
-    if price <= stop_level:
-        return exit_("trailing_stop", f"price {price:.2f} at or below the trailing stop {stop_level:.2f}"
+    if price <= state.stop:
+        if price <= pos.initial_stop:
+            return exit_("trailing_stop", f"price {price:.2f} at or below the initial stop {pos.initial_stop:.2f}")
+        return exit_("trailing_stop", f"price {price:.2f} at or below the trailing stop {state.stop:.2f}"
                                       f" ({pos.trail_pct:.0%} below the peak {peak:.2f})")
     if regime == "high_vol_panic":
         return exit_("regime_panic", "regime is high_vol_panic: equities are sold in a panic")

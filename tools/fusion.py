@@ -2,7 +2,8 @@
 
 Priority: 1) hard override to high_vol_panic from vol_panic; 2) macro_credit moves the regime one level;
 3) caution gates (fragility, entropy_shift) multiply the sizing modifier; 4) ensemble disagreement (not yet
-available: factor 1.0). Thresholds are economic conventions, none fitted on data from 2019 on.
+available: factor 1.0). Thresholds are economic conventions, none fitted on data from 2019 on. Each session's
+notes are a list of sentences (``fusion_notes``), one per rule that spoke.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tools.contracts import REGIME_ORDER
+from tools.contracts import REGIME_ORDER, Regime
 from tools.experts import PANIC_RV, PANIC_VIX
 from tools.weather_inputs import WeatherInputs
 
@@ -70,7 +71,7 @@ def base_regime(context: pd.DataFrame) -> pd.Series:
     return confirmed.astype(object).where(ready, None).rename("base_regime")
 
 
-def nudge(regime: str, steps: int) -> str:
+def nudge(regime: Regime | str, steps: int) -> Regime:
     """Move along REGIME_ORDER (positive = more defensive) by at most one level, clipped at the ends."""
     if regime not in REGIME_ORDER:
         raise ValueError(f"unknown regime {regime!r}; expected one of {', '.join(REGIME_ORDER)}")
@@ -122,15 +123,13 @@ def fuse(frame: pd.DataFrame) -> pd.DataFrame:
     notes.append(_note(ready & calm, f"unstable_calm: risk throttle capped at {UNSTABLE_CALM_CAP:.2f}"))
     notes.append(_note(~ready, "warm-up: base regime needs 200 sessions of the benchmark "
                                f"and {CONFIRM_SESSIONS} in a row to confirm"))
-    joined = np.full(len(frame), "", dtype=object)
-    for note in notes:
-        text = note.to_numpy(dtype=object)
-        joined = joined + np.where((joined != "") & (text != ""), "; ", "") + text
+    columns = [note.to_numpy(dtype=object) for note in notes]
+    listed = [[text for text in row if text] for row in zip(*columns, strict=True)] if columns else []
     out = frame.copy()
     out["base_regime"] = base
-    out["regime"] = pd.Series(np.where(ready, np.asarray(REGIME_ORDER, dtype=object)[np.maximum(new, 0)], None),
+    out["regime"] = pd.Series(np.where(ready, np.asarray([r.value for r in REGIME_ORDER], dtype=object)[np.maximum(new, 0)], None),
                               index=frame.index, dtype=object)
     out["sizing_modifier"] = np.where(ready, sizing, np.nan)
     out["risk_throttle"] = np.where(ready, np.clip(throttle, 0.0, 1.0), np.nan)
-    out["fusion_notes"] = joined
+    out["fusion_notes"] = pd.Series(listed, index=frame.index, dtype=object)
     return out

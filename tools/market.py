@@ -1,14 +1,18 @@
 """The market as the desk sees it: bars, per-asset features and the weather, computed once and cached.
 
 Everything here is causal (a value at t uses data up to t), so one MarketView computed over all stored data serves
-every date of a replay. The computed frames are cached on disk under a fingerprint of the stored data.
+every date of a replay. The computed frames are cached on disk under a fingerprint of the stored data, as Parquet
+files (plain columnar data, never pickles): each is written to a unique temporary file and renamed into place, so
+two processes building the same cache never collide, and a damaged cache file is recomputed, not trusted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import pickle
+import logging
+import os
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,7 +24,8 @@ from tools.contracts import WeatherSnapshot
 from tools.features import asset_features, feature_row
 from tools.weather import compute_weather, snapshot
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
+log = logging.getLogger("desk.market")
 
 
 @dataclass
@@ -71,24 +76,44 @@ class MarketView:
         """Compute (or load from the disk cache) the feature panel and the weather frame."""
         if self._panel is not None:
             return
-        path = self.cache_dir / f"market-{self.fingerprint()}.pkl" if self.cache_dir else None
-        if path is not None and path.exists():
-            with path.open("rb") as fh:
-                self._panel, self._weather = pickle.load(fh)
-            return
+        paths = self._cache_paths()
+        if paths is not None and all(p.exists() for p in paths):
+            try:
+                self._panel, self._weather = (pd.read_parquet(p) for p in paths)
+                return
+            except Exception as exc:  # noqa: BLE001 - a damaged cache is derived data: rebuild it (fails open)
+                log.warning("market cache %s unreadable (%s): recomputing", paths[0].parent, exc)
         close = self.close
         volume = self.store.frame("volume")
         bench = close[self.benchmark].dropna()
         self._panel = asset_features(close.loc[bench.index, list(self.tradable)], bench)
         self._weather = compute_weather(close, volume, self.tradable, self.benchmark)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob("market-*.pkl"):
-                old.unlink()
-            tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump((self._panel, self._weather), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(path)
+        if paths is not None:
+            self._write_cache(paths)
+
+    def _cache_paths(self) -> tuple[Path, Path] | None:
+        if self.cache_dir is None:
+            return None
+        stem = self.cache_dir / f"market-{self.fingerprint()}"
+        return stem.with_name(stem.name + "-panel.parquet"), stem.with_name(stem.name + "-weather.parquet")
+
+    def _write_cache(self, paths: tuple[Path, Path]) -> None:
+        """Each file to a temporary sibling of its own, then renamed into place; older caches are removed."""
+        folder = paths[0].parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for frame, path in zip((self._panel, self._weather), paths, strict=True):
+                tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+                try:
+                    frame.to_parquet(tmp)
+                    os.replace(tmp, path)
+                finally:
+                    tmp.unlink(missing_ok=True)
+            for old in folder.glob("market-*.parquet"):
+                if old not in paths:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:  # the cache is an optimisation: a full or read-only disk only costs a recompute
+            log.warning("market cache not written to %s: %s", folder, exc)
 
     @property
     def panel(self) -> pd.DataFrame:

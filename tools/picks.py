@@ -2,6 +2,14 @@
 
 Points (seed 000, "Master Picks"): signal 0..100, confidence 0..50, agreement 0..75, regime 0..75,
 risk budget 0..50. Agent weights (Thompson-sampled elsewhere) weight every vote and every mean.
+
+Where the fixed numbers come from: the point budget per part is seed 000's. The regime table below is an a priori
+ordering (the regime's hostility to a long, REGIME_ORDER): full points in a calm uptrend, none in a panic, the
+steps between judged, not fitted. The adaptive threshold's window (30 sessions) is seed 000's "previous 30 days' hit
+rate"; its bands (raise below 0.50, lower above 0.55: a coin flip, and a five-point edge over it), its reach (+50 /
+−25 points: a harder bar after a bad run than the relief after a good one, the asymmetric caution of seed 000's
+"calibrated nightly") and its minimum sample (10 resolved picks, below which a rate is mostly noise) are
+conventions chosen before any replay was run; none was chosen by looking at data from 2019 on.
 """
 
 from __future__ import annotations
@@ -15,13 +23,15 @@ from datetime import date
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.contracts import REGIME_ORDER, Action, Proposal
+from tools.contracts import REGIME_ORDER, Action, Proposal, Regime
 
 # Regime alignment for longs; shorts read the table backwards (mirror of REGIME_ORDER).
-LONG_REGIME_POINTS: dict[str, float] = {
-    "calm_uptrend": 75.0, "risk_on_trend": 60.0, "choppy": 30.0, "risk_off_trend": 10.0, "high_vol_panic": 0.0,
+LONG_REGIME_POINTS: dict[Regime, float] = {
+    Regime.CALM_UPTREND: 75.0, Regime.RISK_ON_TREND: 60.0, Regime.CHOPPY: 30.0, Regime.RISK_OFF_TREND: 10.0,
+    Regime.HIGH_VOL_PANIC: 0.0,
 }
-SHORT_REGIME_POINTS: dict[str, float] = dict(zip(REGIME_ORDER, reversed([LONG_REGIME_POINTS[r] for r in REGIME_ORDER])))
+SHORT_REGIME_POINTS: dict[Regime, float] = dict(zip(REGIME_ORDER,
+                                                    reversed([LONG_REGIME_POINTS[r] for r in REGIME_ORDER])))
 
 _AGAINST = {"long": (Action.SELL_SHORT, Action.CLOSE_LONG), "short": (Action.BUY_LONG, Action.CLOSE_SHORT)}
 _FOR = {"long": Action.BUY_LONG, "short": Action.SELL_SHORT}
@@ -50,13 +60,14 @@ class ScoreCard(BaseModel):
                 "regime": self.regime, "budget": self.budget}
 
 
-def check_regime(regime: str) -> str:
-    """Return ``regime`` if it is one of the five; otherwise raise ValueError naming the closest one."""
+def check_regime(regime: Regime | str) -> Regime:
+    """Return ``regime`` as a Regime if it is one of the five; otherwise raise ValueError naming the closest one."""
     if regime in LONG_REGIME_POINTS:
-        return regime
-    hint = difflib.get_close_matches(regime, REGIME_ORDER, n=1)
+        return Regime(regime)
+    names = [r.value for r in REGIME_ORDER]
+    hint = difflib.get_close_matches(str(regime), names, n=1)
     raise ValueError(f"unknown regime {regime!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
-                     + f" (known: {', '.join(REGIME_ORDER)})")
+                     + f" (known: {', '.join(names)})")
 
 
 def _weights(proposals: Sequence[Proposal], agent_weights: Mapping[str, float] | None) -> dict[str, float]:

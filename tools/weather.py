@@ -42,7 +42,8 @@ class _Rows:
     def __init__(self, weather: pd.DataFrame) -> None:
         self.dates = weather.index.to_numpy(dtype="datetime64[ns]")
         cols = list(weather.columns)
-        values = weather.astype(object).to_numpy()
+        values = weather.astype(object).where(weather.notna(), None).to_numpy()  # a missing value is None, whatever
+        # dtype it was read back as (a Parquet cache gives string columns with NaN for missing)
         self.rows = [dict(zip(cols, row, strict=True)) for row in values]
 
 
@@ -75,7 +76,7 @@ def _expert(value: Any) -> float | bool | None:
 
 def _build(row: dict[str, Any], as_of: date) -> WeatherSnapshot:
     if row["regime"] is None:
-        raise ValueError(f"no weather regime on {as_of}: {row['fusion_notes']}")
+        raise ValueError(f"no weather regime on {as_of}: {'; '.join(row['fusion_notes'])}")
     layers = {}
     for layer in WEATHER_LAYERS:
         score = _num(row[f"{layer}_score"])
@@ -85,7 +86,7 @@ def _build(row: dict[str, Any], as_of: date) -> WeatherSnapshot:
         as_of=as_of, regime=row["regime"], base_regime=row["base_regime"],
         sizing_modifier=float(row["sizing_modifier"]), risk_throttle=float(row["risk_throttle"]),
         layers=layers, experts={name: _expert(row[name]) for name in EXPERT_COLUMNS},
-        notes=[n for n in str(row["fusion_notes"]).split("; ") if n],
+        notes=list(row["fusion_notes"]),
     )
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 
+from langgraph.runtime import Runtime
+
+from graph.context import DeskContext
 from graph.state import NightState
 from tools.contracts import Action, Proposal
 
 
-def agents(state: NightState, runtime) -> dict:
+def agents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     symbols = list(ctx.market.tradable)
     proposals: list[Proposal] = []
-    for tool in ctx.tools:
+    for tool in ctx.tools.tools:
         args = {"as_of": state["as_of"], "symbols": symbols}
         t0 = time.perf_counter()
         out: list[Proposal] = tool.invoke(args)
@@ -27,5 +30,5 @@ def agents(state: NightState, runtime) -> dict:
     ctx.store.save_proposals(state["run_id"], [p for p in proposals if p.action != Action.HOLD])
     counts = {a: sum(1 for p in proposals if p.action == a) for a in (Action.BUY_LONG, Action.CLOSE_LONG)}
     return {"proposals": proposals,
-            "summary": f"{len(ctx.tools)} agent tools: {counts[Action.BUY_LONG]} buy, "
+            "summary": f"{len(ctx.tools.tools)} agent tools: {counts[Action.BUY_LONG]} buy, "
                        f"{counts[Action.CLOSE_LONG]} close proposals"}

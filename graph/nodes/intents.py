@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from langgraph.runtime import Runtime
+
+from graph.context import DeskContext
 from graph.state import NightState
 from tools.contracts import Intent
 
 
-def write_intents(state: NightState, runtime) -> dict:
+def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
+    """Write the night's intents and raise the holdings' peaks to its closes, in one transaction."""
     ctx = runtime.context
     day = state["as_of"]
     picks = {p.symbol: p for p in state["picks"]}
@@ -16,13 +20,13 @@ def write_intents(state: NightState, runtime) -> dict:
         pick = picks[s.symbol]
         reasons = [f"picks: score {pick.score:.0f} ≥ {pick.threshold:.0f} — {pick.explanation}"]
         reasons += [f"{a}: {proposals[(a, s.symbol)].rationale}" for a in pick.agents if (a, s.symbol) in proposals]
-        reasons += [f"overlay {v['decision']}: {v['reason']}" for v in s.verdicts]
+        reasons += [f"overlay {v.decision}: {v.reason}" for v in s.verdicts]
         reasons.append(f"weather: {state['regime']} — {state['view'].narrative.splitlines()[0]}")
         intents.append(Intent(
             intent_id=f"{day.isoformat()}:{s.symbol}:buy:entry", as_of=day, symbol=s.symbol, side="buy", kind="entry",
             target_weight=min(1.0, s.weight), quantity=s.quantity, reference_price=s.price, stop=s.stop,
             score=s.score, reasons=reasons, sizing=s.factors, verdicts=s.verdicts, denials=s.clipped_by,
-            trail_pct=ctx.settings.risk.trailing_stop, tiers_hit=0))
+            trail_pct=ctx.config.risk.trailing_stop, tiers_hit=0))
     for e in state["exits"]:
         if e.quantity <= 0:
             continue
@@ -37,12 +41,13 @@ def write_intents(state: NightState, runtime) -> dict:
         for k in stale_ids:
             ctx.store.set_intent_status(k, "superseded", "a later night run for this date did not repeat it")
         ctx.store.save_intents(state["run_id"], fresh)
+        ctx.store.advance_peaks(day, state.get("marks", {}))
     kept = len(intents) - len(fresh)
     return {"intents": intents,
             "summary": f"{sum(i.side == 'buy' for i in intents)} entries, {sum(i.side == 'sell' for i in intents)} "
                        f"exits" + (f" ({kept} already acted on, kept)" if kept else "")}
 
 
-def report(state: NightState, runtime) -> dict:
+def report(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     denied = sum(len(v) for v in state.get("denials", {}).values())
     return {"summary": f"regime {state['regime']}, {len(state.get('intents', []))} intents, {denied} denials"}

@@ -7,14 +7,17 @@ import json
 from dataclasses import asdict
 from datetime import date
 
-from brokers.base import Order
+from langgraph.runtime import Runtime
+
+from brokers.base import Broker, Order
+from graph.context import DeskContext
 from graph.nodes.guard import entries_blocked
 from graph.nodes.sizing import policy
 from graph.state import Execution, MorningState
 from tools.breakers import daily_loss
 from tools.calendar import sessions_between
 from tools.contracts import Intent
-from tools.exits import open_position
+from tools.exits import open_position, stop_level
 
 
 def client_order_id(intent_id: str) -> str:
@@ -22,26 +25,34 @@ def client_order_id(intent_id: str) -> str:
     return "desk-" + hashlib.sha256(intent_id.encode()).hexdigest()[:24]
 
 
-def _intent(ctx, intent_id: str) -> Intent:
+def broker_at(ctx: DeskContext, session: date) -> Broker:
+    """The desk's broker with its clock at ``session`` when it keeps one (a simulated broker)."""
+    set_session = getattr(ctx.broker, "set_session", None)
+    if set_session is not None:
+        set_session(session)
+    return ctx.broker
+
+
+def _intent(ctx: DeskContext, intent_id: str) -> Intent:
     return Intent.model_validate_json(ctx.store.intent(intent_id)["payload"])
 
 
-def _intents(ctx, intent_ids) -> dict[str, Intent]:
+def _intents(ctx: DeskContext, intent_ids) -> dict[str, Intent]:
     """Each intent read and parsed once per node."""
     return {i: _intent(ctx, i) for i in intent_ids}
 
 
-def load_intents(state: MorningState, runtime) -> dict:
+def load_intents(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     rows = ctx.store.intents(as_of=state["night_date"])
     ids = [r["intent_id"] for r in rows if r["status"] in ("pending", "submitting")]
     return {"intent_ids": ids, "summary": f"{len(ids)} intents from the night of {state['night_date']}"}
 
 
-def quotes(state: MorningState, runtime) -> dict:
+def quotes(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     """Quote every symbol an intent names and every holding (its stop is re-checked at the morning price)."""
     ctx = runtime.context
-    broker = ctx.broker_for(state["session"])
+    broker = broker_at(ctx, state["session"])
     q, src = {}, {}
     wanted = {it.symbol for it in _intents(ctx, state["intent_ids"]).values()}
     for sym in sorted(wanted | set(ctx.store.positions())):
@@ -52,10 +63,10 @@ def quotes(state: MorningState, runtime) -> dict:
     return {"quotes": q, "quote_source": src, "summary": f"{len(q)} quotes for {state['session']}{note}"}
 
 
-def validate(state: MorningState, runtime) -> dict:
+def validate(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     """Skip stale intents, buys that gapped too far, buys already through their stop, and entries while halted."""
     ctx = runtime.context
-    m = ctx.settings.morning
+    m = ctx.config.morning
     blocked = entries_blocked(ctx, state["session"])
     accepted, results = [], []
     intents = _intents(ctx, state["intent_ids"])
@@ -84,12 +95,12 @@ def validate(state: MorningState, runtime) -> dict:
                        + (f", {len(stops)} holdings through their stop at the morning quote" if stops else "")}
 
 
-def stop_exits(ctx, state: MorningState, selling: set[str]) -> list[str]:
+def stop_exits(ctx: DeskContext, state: MorningState, selling: set[str]) -> list[str]:
     """Holdings whose morning quote is at or below their stop get an exit intent (idempotent by id)."""
     out = []
     for sym, pos in ctx.store.positions().items():
         price = state["quotes"].get(sym)
-        stop = max(pos["initial_stop"], pos["peak"] * (1 - pos["trail_pct"]))
+        stop = stop_level(pos["initial_stop"], pos["peak"], pos["trail_pct"])
         if sym in selling or price is None or price > stop:
             continue
         iid = f"{state['night_date'].isoformat()}:{sym}:sell:morning_stop"
@@ -106,10 +117,10 @@ def stop_exits(ctx, state: MorningState, selling: set[str]) -> list[str]:
     return out
 
 
-def execute(state: MorningState, runtime) -> dict:
+def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     """Submit each accepted intent once: the order row is written before the broker call, keyed by its id."""
     ctx = runtime.context
-    broker = ctx.broker_for(state["session"])
+    broker = broker_at(ctx, state["session"])
     held = {s: p.quantity for s, p in broker.positions().items()}
     results = list(state.get("results", []))
     submitted = 0
@@ -150,10 +161,10 @@ def execute(state: MorningState, runtime) -> dict:
     return {"results": results, "summary": f"{len(filled)} filled, {submitted} submitted"}
 
 
-def reconcile(state: MorningState, runtime) -> dict:
+def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     """The broker's book is the truth: mirror its positions into the store, keeping the desk's stop metadata."""
     ctx = runtime.context
-    broker = ctx.broker_for(state["session"])
+    broker = broker_at(ctx, state["session"])
     live = broker.positions()
     ours = ctx.store.positions()
     session: date = state["session"]
@@ -167,26 +178,25 @@ def reconcile(state: MorningState, runtime) -> dict:
             it = _intent(ctx, f.intent_id) if f else None
             if row is None:
                 opened = open_position(sym, p.quantity, p.avg_price, session, it.stop if it else None,
-                                       policy(ctx.settings))
-                row = {**asdict(opened), "entry_date": session.isoformat()}
+                                       policy(ctx.config))
+                row = {**asdict(opened), "entry_date": session.isoformat(), "peak_date": session.isoformat()}
             elif it is not None and it.side == "sell":
                 row = {**row, "trail_pct": it.trail_pct or row["trail_pct"], "tiers_hit": it.tiers_hit or row["tiers_hit"]}
             ctx.store.upsert_position({**row, "quantity": p.quantity, "avg_price": p.avg_price})
         acct = broker.account()
         marks = {s: {"qty": p.quantity, "price": p.market_price, "value": p.market_value} for s, p in live.items()}
-        prev = ctx.store.db.execute("SELECT equity FROM snapshots WHERE date < ? ORDER BY date DESC LIMIT 1",
-                                    [session.isoformat()]).fetchone()
+        prev = ctx.store.latest_snapshot(before=session)
         ctx.store.save_snapshot(session, acct.cash, acct.equity, acct.positions_value,
                                 acct.positions_value / acct.equity if acct.equity else 0.0, marks)
-        tripped = daily_loss(prev[0] if prev else None, acct.equity, ctx.settings.risk.daily_loss_limit)
+        tripped = daily_loss(prev["equity"] if prev else None, acct.equity, ctx.config.risk.daily_loss_limit)
         if tripped:
-            ctx.store.trip_breaker("daily_loss", session, ctx.settings.risk.breaker_sessions, tripped)
+            ctx.store.trip_breaker("daily_loss", session, ctx.config.risk.breaker_sessions, tripped)
     return {"equity": acct.equity, "cash": acct.cash,
             "summary": f"book {acct.equity:,.0f} ({len(live)} positions, cash {acct.cash:,.0f})"
                        + (f" — circuit breaker daily_loss tripped: {tripped}" if tripped else "")}
 
 
-def report(state: MorningState, runtime) -> dict:
+def report(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     res = state.get("results", [])
     counts = json.dumps({s: sum(r.status == s for r in res) for s in sorted({r.status for r in res})})
     return {"summary": f"session {state['session']}: {counts}"}

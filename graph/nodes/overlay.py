@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from langgraph.runtime import Runtime
+
+from graph.context import DeskContext
 from graph.state import NightState
 from tools.contracts import Action
 
 
-def overlay(state: NightState, runtime) -> dict:
+def overlay(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     rows = ctx.market.feature_dicts(state["as_of"])
     verdicts = []

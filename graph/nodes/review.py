@@ -1,19 +1,29 @@
-"""Night: the risk reviewer looks at the whole book of new entries — it may shrink or veto, never enlarge."""
+"""Night: the risk reviewer looks at the whole book of new entries — it may shrink or veto, never enlarge.
+
+Each entry carries its sector from ``data.sectors`` (by default the GICS sectors of the bundled universe, see
+``tools.data.bundled.EQUITY_SECTORS``), so the reviewer's crowded-sector check sees them; a symbol the table does not
+name has no sector, and the reviewer's summary says how many entries it could not place.
+"""
 
 from __future__ import annotations
 
+from langgraph.runtime import Runtime
+
+from graph.context import DeskContext
 from graph.nodes.book import book_view
 from graph.providers.base import BookEntry, BookSummary
 from graph.state import NightState
 from tools.contracts import Denial, SizingFactor
 
 
-def risk_review(state: NightState, runtime) -> dict:
+def risk_review(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     picks = {p.symbol: p for p in state["picks"]}
+    sectors = ctx.config.data.sectors
     book = book_view(ctx, state["as_of"])
     entries = [BookEntry(symbol=s.symbol, weight=s.weight, score=s.score, agents=picks[s.symbol].agents,
-                         vol_21d=picks[s.symbol].vol_21d, ret_21d=picks[s.symbol].ret_21d)
+                         vol_21d=picks[s.symbol].vol_21d, ret_21d=picks[s.symbol].ret_21d,
+                         sector=sectors.get(s.symbol))
                for s in state["sized"]]
     summary = BookSummary(equity=book.equity, cash=book.cash, regime=state["regime"],
                           held={k: v / book.equity for k, v in book.positions.items()} if book.equity else {})
@@ -28,6 +38,7 @@ def risk_review(state: NightState, runtime) -> dict:
                                   reason=review.summary)
             s = s.model_copy(update={"weight": s.weight * mult, "factors": [*s.factors, factor]})
         sized.append(s)
-    vetoed = {k: [Denial(rule="risk_reviewer", reason=v)] for k, v in review.veto.items()}
-    return {"review": review, "sized": sized, "denials": {**state.get("denials", {}), **vetoed},
-            "summary": review.summary}
+    denials = dict(state.get("denials", {}))
+    for sym, why in review.veto.items():
+        denials[sym] = [*denials.get(sym, []), Denial(rule="risk_reviewer", reason=why)]
+    return {"review": review, "sized": sized, "denials": denials, "summary": review.summary}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from langgraph.runtime import Runtime
+
+from graph.config import DeskConfig
+from graph.context import DeskContext
 from graph.nodes.book import book_view
 from graph.nodes.guard import entries_blocked
 from graph.state import NightState
@@ -9,19 +13,19 @@ from tools.contracts import SizingFactor
 from tools.risk import EntryCandidate, RiskLimits, apply_hard_rules
 
 
-def limits(settings) -> RiskLimits:
-    r = settings.risk
+def limits(config: DeskConfig) -> RiskLimits:
+    r = config.risk
     return RiskLimits(max_positions=r.max_positions, max_weight=r.max_weight, max_gross=r.max_gross,
                       min_order_value=r.min_order_value, cash_reserve=dict(r.cash_reserve))
 
 
-def hard_rules(state: NightState, runtime) -> dict:
+def hard_rules(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     blocked = entries_blocked(ctx, state["as_of"])
     book = book_view(ctx, state["as_of"])
     candidates = [EntryCandidate(symbol=s.symbol, weight=s.weight, price=s.price, score=s.score)
                   for s in state["sized"]]
-    approved, denied = apply_hard_rules(candidates, book, state["regime"], limits(ctx.settings),
+    approved, denied = apply_hard_rules(candidates, book, state["regime"], limits(ctx.config),
                                         halted=blocked is not None, halt_reason=blocked,
                                         stale=state.get("stale", {}))
     by_symbol = {a.symbol: a for a in approved}

@@ -1,6 +1,6 @@
 """The overlay provider interface (DESIGN §4): what a provider answers, and the book it reviews.
 
-A provider answers three questions in the schemas of ``prompts.schemas``: the weather view, a verdict per
+A provider answers three questions in the contracts of ``tools.contracts``: the weather view, a verdict per
 proposal, and a review of the whole book. The rules provider implements it; LLM providers will too, behind
 ``graph.providers.fallback.with_fallback``.
 """
@@ -13,8 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prompts.schemas import BookReview, Regime, Verdict, WeatherView
-from tools.contracts import Action, Proposal, WeatherSnapshot
+from tools.contracts import Action, BookReview, Proposal, Regime, Verdict, WeatherSnapshot, WeatherView
 
 ENTRY_ACTIONS = frozenset({Action.BUY_LONG, Action.SELL_SHORT})
 

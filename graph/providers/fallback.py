@@ -11,8 +11,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from graph.providers.base import ENTRY_ACTIONS, BookEntry, BookSummary, OverlayProvider, finite
-from prompts.schemas import BookReview, Verdict, WeatherView
-from tools.contracts import Action, Proposal, WeatherSnapshot
+from tools.contracts import Action, BookReview, Proposal, Verdict, WeatherSnapshot, WeatherView
 
 class InvalidOutput(ValueError):
     """A provider answer that parses but breaks the contract (wrong proposal, multiplier out of [0, 1])."""

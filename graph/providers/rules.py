@@ -14,25 +14,23 @@ from itertools import groupby
 
 from graph.providers.base import ENTRY_ACTIONS, BookEntry, BookSummary, finite
 from graph.providers.prompting import render_prompt, weather_fields
-from prompts.schemas import BookReview, Provenance, Verdict, WeatherView
-from tools.contracts import Action, Proposal, WeatherSnapshot
+from tools.contracts import (Action, AgentStyle, BookReview, Proposal, Provenance, Regime, Verdict, WeatherSnapshot,
+                             WeatherView)
 
 MODEL, PROMPT_VERSION = "rules-v1", "v1"
 
 # weather: a nudge of one level, backed by enough clearly hostile / supportive layers
-HOSTILE_SCORE, HOSTILE_COUNT, CALM_REGIMES = -0.3, 3, ("calm_uptrend", "risk_on_trend")
-SUPPORTIVE_SCORE, SUPPORTIVE_COUNT, DEFENSIVE_REGIMES = 0.3, 4, ("risk_off_trend", "choppy")
+HOSTILE_SCORE, HOSTILE_COUNT, CALM_REGIMES = -0.3, 3, (Regime.CALM_UPTREND, Regime.RISK_ON_TREND)
+SUPPORTIVE_SCORE, SUPPORTIVE_COUNT, DEFENSIVE_REGIMES = 0.3, 4, (Regime.RISK_OFF_TREND, Regime.CHOPPY)
 # review: one proposal
-PANIC_REGIME = "high_vol_panic"
+PANIC_REGIME = Regime.HIGH_VOL_PANIC
 RSI_OVEREXTENDED = 85.0
 TREND_SHRINK = 0.5
 HIGH_VOL, HIGH_VOL_SHRINK, STOP_DAILY_VOLS, TRADING_DAYS = 0.45, 0.7, 2.0, 252
-MEAN_REVERSION_MARKERS = ("mean_reversion", "meanreversion", "mean_rev", "meanrev")
-TREND_MARKERS = ("trend", "ema")
 # review_book: the whole book
 FRAGILITY_LIMIT, FRAGILITY_SHRINK = 0.6, 0.75
 SECTOR_LIMIT = 3
-RISK_OFF_REGIME, RISK_OFF_KEEP = "risk_off_trend", 2
+RISK_OFF_REGIME, RISK_OFF_KEEP = Regime.RISK_OFF_TREND, 2
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class _Case:
     """One proposal under review, with its regime and a lookup over features then the proposal's inputs."""
 
     proposal: Proposal
-    regime: str
+    regime: Regime
     features: Mapping[str, float]
 
     def value(self, name: str) -> float | None:
@@ -54,9 +52,8 @@ class _Case:
     def long(self) -> bool:
         return self.proposal.action is Action.BUY_LONG
 
-    def agent_is(self, markers: tuple[str, ...]) -> bool:
-        agent = self.proposal.agent.lower().replace("-", "_").replace(" ", "_")
-        return any(marker in agent for marker in markers)
+    def style_is(self, style: AgentStyle) -> bool:
+        return self.proposal.style is style
 
 
 @dataclass(frozen=True)
@@ -86,13 +83,13 @@ def _overextended_long(case: _Case) -> _Finding | None:
         return _Finding("rsi_14 unavailable")
     if rsi <= RSI_OVEREXTENDED:
         return _Finding(f"rsi_14 {rsi:.1f} <= {RSI_OVEREXTENDED:g}")
-    if case.agent_is(MEAN_REVERSION_MARKERS):
+    if case.style_is(AgentStyle.MEAN_REVERSION):
         return _Finding(f"rsi_14 {rsi:.1f} > {RSI_OVEREXTENDED:g} accepted from a mean-reversion agent")
     return _Finding(f"rsi_14 {rsi:.1f} > {RSI_OVEREXTENDED:g}: over-extended long", objects=True, veto=True)
 
 
 def _trend_long_in_defensive_regime(case: _Case) -> _Finding | None:
-    if not (case.long and case.agent_is(TREND_MARKERS)):
+    if not (case.long and case.style_is(AgentStyle.TREND)):
         return None
     if case.regime in DEFENSIVE_REGIMES:
         return _Finding(f"regime {case.regime} halves a trend long (x{TREND_SHRINK:g})",
@@ -178,7 +175,7 @@ class RulesProvider:
                                   _risk_off_top(entries, book, veto)) if step]
         shrink = {symbol: round(m, 6) for symbol, m in shrink.items() if symbol not in veto}
         summary = "; ".join(done) or (f"book accepted: {_fragility_text(snapshot)}, regime {book.regime}, "
-                                      f"no sector with more than {SECTOR_LIMIT} new entries")
+                                      f"{_sector_text(entries)}")
         return BookReview(shrink=shrink, veto=veto, summary=summary, provenance=_provenance(started))
 
 
@@ -218,6 +215,15 @@ def _fragile_market(entries: Sequence[BookEntry], snapshot: WeatherSnapshot, shr
     for entry in entries:
         shrink[entry.symbol] = shrink.get(entry.symbol, 1.0) * FRAGILITY_SHRINK
     return f"fragile market (fragility {fragility:.2f} > {FRAGILITY_LIMIT:g}): every new entry x{FRAGILITY_SHRINK:g}"
+
+
+def _sector_text(entries: Sequence[BookEntry]) -> str:
+    """What the crowded-sector check found, and how many entries it could not check (no sector known)."""
+    unplaced = sorted(e.symbol for e in entries if not e.sector)
+    if entries and len(unplaced) == len(entries):
+        return "sector check not run: no new entry has a sector"
+    text = f"no sector with more than {SECTOR_LIMIT} new entries"
+    return text + (f" ({len(unplaced)} without a sector not checked: {', '.join(unplaced)})" if unplaced else "")
 
 
 def _crowded_sectors(entries: Sequence[BookEntry], shrink: dict[str, float]) -> list[str]:

@@ -29,6 +29,25 @@ import pandas as pd
 from tools.data.base import DataValidationError, Fetched
 from tools.data.validate import validate_until
 
+# The 20 large US stocks of skfolio's S&P 500 dataset: the desk's default tradable universe.
+EQUITY_UNIVERSE: tuple[str, ...] = (
+    "AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO",
+    "LLY", "MRK", "MSFT", "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM",
+)
+
+# Their GICS sectors (the S&P/MSCI Global Industry Classification Standard, as the S&P 500 constituent list
+# published them at the end of 2022, the last year of the bundled data). skfolio ships closes only, so the
+# table lives here; a universe from another source names its sectors in ``data.sectors``.
+EQUITY_SECTORS: dict[str, str] = {
+    "AAPL": "Information Technology", "AMD": "Information Technology", "MSFT": "Information Technology",
+    "BAC": "Financials", "JPM": "Financials",
+    "BBY": "Consumer Discretionary", "HD": "Consumer Discretionary",
+    "CVX": "Energy", "RRC": "Energy", "XOM": "Energy",
+    "GE": "Industrials",
+    "JNJ": "Health Care", "LLY": "Health Care", "MRK": "Health Care", "PFE": "Health Care", "UNH": "Health Care",
+    "KO": "Consumer Staples", "PEP": "Consumer Staples", "PG": "Consumer Staples", "WMT": "Consumer Staples",
+}
+
 Raw = dict[str, tuple[pd.DataFrame, str]]  # symbol -> (frame with a 'close' column, kind)
 Notes = list[tuple[tuple[str, ...], str]]  # (symbols it concerns, what was done to them)
 

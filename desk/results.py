@@ -1,0 +1,116 @@
+"""What each command returns: typed results that the CLI (and later Slack) only format, and ``Actor``, who asked."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.contracts import Denial, SizingFactor, Verdict
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Actor(_Result):
+    """Who asked for a mutating command, and from where; written to the audit log with the action."""
+
+    who: str = Field(min_length=1)
+    via: str = Field(min_length=1, description="cli, slack, scheduler, …")
+
+    @classmethod
+    def local(cls) -> Actor:
+        """The user running the command line."""
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):  # a container user with no passwd entry
+            who = f"uid{os.getuid()}"
+        return cls(who=who, via="cli")
+
+    def __str__(self) -> str:
+        return f"{self.via}:{self.who}"
+
+
+class BreakerInfo(_Result):
+    name: str
+    tripped: str
+    sessions: int
+    reason: str
+
+
+class PositionInfo(_Result):
+    quantity: float
+    avg_price: float
+    stop: float
+
+
+class RunInfo(_Result):
+    run_id: str
+    kind: str
+    as_of: str
+    status: str
+
+
+class StatusResult(_Result):
+    halted: bool
+    halt_reason: str | None
+    halted_since: str | None
+    data_until: str | None
+    breakers: list[BreakerInfo]
+    symbols: int
+    stale: list[str]
+    positions: dict[str, PositionInfo]
+    equity: float | None
+    cash: float | None
+    as_of: str | None
+    last_runs: list[RunInfo]
+
+
+class OrderInfo(_Result):
+    client_order_id: str
+    status: str
+    session: str
+    quantity: float
+
+
+class FillInfo(_Result):
+    quantity: float
+    price: float
+    commission: float
+    session: str
+    price_source: str
+
+
+class WhyResult(_Result):
+    intent_id: str
+    as_of: date
+    symbol: str
+    side: str
+    kind: str
+    quantity: float
+    status: str
+    status_reason: str | None
+    reasons: list[str]
+    sizing: list[SizingFactor]
+    verdicts: list[Verdict]
+    denials: list[Denial]
+    orders: list[OrderInfo]
+    fills: list[FillInfo]
+
+
+class HaltResult(_Result):
+    halted: bool
+    reason: str | None = None
+    breakers_cleared: int = 0
+
+
+class DataLoadResult(_Result):
+    source: str
+    written: dict[str, int]
+    rejected: dict[str, str]
+    stale: bool
+    note: str | None
+    until: date | None

@@ -1,0 +1,141 @@
+"""The desk's configuration as plain typed values: what the graphs, the replay and the organs' wiring read.
+
+``DeskConfig`` is a frozen pydantic model that rejects unknown keys. It knows nothing about where its values come
+from: the application shell (``desk.config.Settings``) reads flags, ``DESK_*`` variables and ``desk.toml`` into
+it. Secret values are ``SecretStr`` and are listed by ``secret_values`` so they can be scrubbed from every record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from tools.contracts import REGIME_ORDER, Regime
+from tools.data.bundled import EQUITY_SECTORS, EQUITY_UNIVERSE
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSettings(_Section):
+    source: Literal["bundled", "yfinance", "csv"] = "bundled"
+    universe: tuple[str, ...] = EQUITY_UNIVERSE
+    benchmark: str = "SP500"
+    sectors: dict[str, str] = Field(default_factory=lambda: dict(EQUITY_SECTORS),
+                                    description="symbol -> sector for the risk reviewer's crowded-sector check")
+    max_staleness_days: int = Field(4, ge=0, description="calendar days before the latest bar counts as stale")
+    max_daily_jump: float = Field(0.75, gt=0, description="an absolute one-day return above this rejects the symbol")
+
+
+class RiskSettings(_Section):
+    max_positions: int = Field(8, ge=1)
+    max_weight: float = Field(0.20, gt=0, le=1)
+    max_gross: float = Field(1.0, gt=0, le=1.0, description="gross exposure cap (no leverage by default)")
+    min_order_value: float = Field(250.0, ge=0)
+    cash_reserve: dict[Regime, float] = Field(
+        default_factory=lambda: {
+            Regime.CALM_UPTREND: 0.10, Regime.RISK_ON_TREND: 0.15, Regime.CHOPPY: 0.25,
+            Regime.RISK_OFF_TREND: 0.30, Regime.HIGH_VOL_PANIC: 0.40,
+        }
+    )
+    trailing_stop: float = Field(0.10, gt=0, lt=1)
+    profit_tiers: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 8.0)
+    tier_exit_fraction: float = Field(0.20, gt=0, le=1)
+    tier_trails: tuple[float, ...] = (0.08, 0.07, 0.06, 0.05, 0.04)
+    score_collapse: float = Field(0.25, ge=0, le=1, description="exit when a holding's agent support falls below this")
+    daily_loss_limit: float = Field(0.05, gt=0, lt=1, description="a one-session equity drop beyond this trips a breaker")
+    max_consecutive_errors: int = Field(3, ge=1, description="this many failed runs in a row trip a breaker")
+    breaker_sessions: int = Field(5, ge=1, description="sessions a tripped breaker blocks new entries")
+
+    @field_validator("cash_reserve")
+    @classmethod
+    def _all_regimes(cls, v: dict[Regime, float]) -> dict[Regime, float]:
+        missing = [str(r) for r in REGIME_ORDER if r not in v]
+        if missing:
+            raise ValueError(f"cash_reserve needs every regime {[str(r) for r in REGIME_ORDER]}; missing {missing}")
+        if any(not 0 <= x < 1 for x in v.values()):
+            raise ValueError("cash_reserve values must be in [0, 1)")
+        return v
+
+
+class PicksSettings(_Section):
+    base_threshold: float = Field(150.0, ge=0, le=350)
+    hit_rate_window: int = Field(30, ge=5, description="trading days of resolved picks for the adaptive threshold")
+    base_weight: float = Field(0.20, gt=0, le=1)
+    target_vol: float = Field(0.25, gt=0, description="annualised volatility at which the vol factor is 1")
+
+
+class BrokerSettings(_Section):
+    kind: Literal["paper"] = "paper"
+    initial_cash: float = Field(100_000.0, gt=0, allow_inf_nan=False)
+    slippage_bps: float = Field(5.0, ge=0, allow_inf_nan=False)
+    commission_bps: float = Field(1.0, ge=0, allow_inf_nan=False)
+    min_commission: float = Field(1.0, ge=0, allow_inf_nan=False)
+
+
+class LLMSettings(_Section):
+    provider: Literal["rules"] = "rules"
+
+
+class MorningSettings(_Section):
+    max_intent_age_days: int = Field(3, ge=0, description="trading days")
+    max_gap: float = Field(0.05, gt=0)
+
+
+class ModelSettings(_Section):
+    retrain_months: int = Field(3, ge=1, description="walk-forward retraining cadence")
+    train_years: int = Field(10, ge=1)
+    horizon_days: int = Field(5, ge=1, description="label horizon; also the purge gap before each decision")
+
+
+class DeskConfig(BaseModel):
+    """Every setting of one desk. Paths derive from ``home``; nothing here reads the environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    home: Path
+    data: DataSettings = DataSettings()
+    risk: RiskSettings = RiskSettings()
+    picks: PicksSettings = PicksSettings()
+    broker: BrokerSettings = BrokerSettings()
+    llm: LLMSettings = LLMSettings()
+    morning: MorningSettings = MorningSettings()
+    models: ModelSettings = ModelSettings()
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "desk.sqlite"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.home / "checkpoints.sqlite"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def broker_path(self) -> Path:
+        return self.home / "paper_broker.sqlite"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "desk-error.log"
+
+
+def secret_values(model: BaseModel) -> Iterator[str]:
+    """Every non-empty ``SecretStr`` value in a (nested) settings model, for scrubbing."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            yield value.get_secret_value()
+        elif isinstance(value, BaseModel):
+            yield from secret_values(value)

@@ -1,0 +1,123 @@
+"""Run the desk's graphs: each run is a checkpointer thread and a row in the store's runs table.
+
+A run ends ``ok``, ``error`` or ``paused`` (a node called ``interrupt()``). A paused run is resumed with
+``resume(run_id, value)`` — from this process or any other that opens the same home. The last run for a date
+that stopped mid-graph (an exception or a killed process) is resumed from its checkpoint instead of started over.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from langgraph.types import Command
+
+from graph.context import DeskContext
+from graph.errors import DeskError
+from graph.morning import build_morning
+from graph.night import build_night
+from tools.breakers import consecutive_errors
+from tools.calendar import next_session
+
+Progress = Callable[[str], None]
+Builder = Callable[..., Any]
+BUILDERS: Mapping[str, Builder] = {"night": build_night, "morning": build_morning}
+INTERRUPT = "__interrupt__"
+
+
+class Runner:
+    """The graphs of one desk over one context; ``checkpointer`` None runs them without checkpoints (replay)."""
+
+    def __init__(self, ctx: DeskContext, *, checkpointer=None, progress: Progress = lambda msg: None,
+                 builders: Mapping[str, Builder] = BUILDERS) -> None:
+        self.ctx, self.checkpointer, self.progress = ctx, checkpointer, progress
+        self._builders = dict(builders)
+        self._graphs: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ graphs and dates
+    def graph(self, kind: str):
+        if kind not in self._graphs:
+            self._graphs[kind] = self._builders[kind](self.checkpointer)
+        return self._graphs[kind]
+
+    @property
+    def store(self):
+        return self.ctx.store
+
+    def sessions(self) -> pd.DatetimeIndex:
+        return self.ctx.market.sessions
+
+    def morning_session(self, night: date) -> date:
+        return next_session(night, self.sessions())
+
+    # ------------------------------------------------------------------ runs
+    def night(self, day: date, durability: str = "sync") -> dict:
+        return self.run("night", {"as_of": day}, day, durability)
+
+    def morning(self, night_day: date, durability: str = "sync") -> dict:
+        session = self.morning_session(night_day)
+        return self.run("morning", {"night_date": night_day, "session": session}, night_day, durability)
+
+    def run(self, kind: str, state: dict, as_of: date, durability: str = "sync") -> dict:
+        """Run graph ``kind`` for ``as_of``, resuming the last run for that date if it stopped mid-graph."""
+        graph = self.graph(kind)
+        last = self.store.last_run(kind, as_of) if self.checkpointer is not None else None
+        if last is not None and last["status"] in ("error", "running"):
+            snap = graph.get_state(_thread(last["run_id"]))
+            if snap.next:
+                self.progress(f"resuming {kind} run {last['run_id']} at {', '.join(snap.next)}")
+                return self._invoke(kind, last["run_id"], as_of, None, durability)
+        if last is not None and last["status"] == "paused":
+            raise DeskError(f"{kind} run {last['run_id']} for {as_of} is paused waiting for approval; "
+                            f"approve or reject it first")
+        run_id = f"{kind}-{as_of.isoformat()}-{uuid.uuid4().hex[:6]}"
+        return self._invoke(kind, run_id, as_of, {**state, "run_id": run_id}, durability)
+
+    def resume(self, run_id: str, value: Any, durability: str = "sync") -> dict:
+        """Resume a paused run with ``value`` (what the paused node's ``interrupt()`` returns)."""
+        row = self.store.run(run_id)
+        if row is None:
+            raise DeskError(f"no run {run_id!r}; see `desk status` for the latest runs")
+        if row["status"] != "paused":
+            raise DeskError(f"run {run_id} is {row['status']}, not paused: nothing to resume")
+        if self.checkpointer is None:
+            raise DeskError("this desk runs without checkpoints: a paused run cannot be resumed")
+        return self._invoke(row["kind"], run_id, date.fromisoformat(row["as_of"]), Command(resume=value),
+                            durability)
+
+    def _invoke(self, kind: str, run_id: str, as_of: date, payload: Any, durability: str) -> dict:
+        """``payload``: the initial state of a new run, None to continue a stopped one, or a resume Command."""
+        graph, ctx = self.graph(kind), self.ctx
+        ctx.store.start_run(run_id, kind, kind, as_of)
+        ctx.reporter.run_started(run_id, kind, as_of.isoformat())
+        kwargs = {"durability": durability} if self.checkpointer is not None else {}
+        try:
+            out = graph.invoke(payload, _thread(run_id), context=ctx, **kwargs)
+        except Exception as exc:
+            self._failed(run_id, as_of, exc)
+            raise
+        if out.get(INTERRUPT):
+            asked = [i.value for i in out[INTERRUPT]]
+            ctx.store.finish_run(run_id, "paused", {"phase": kind, "waiting": asked})
+            ctx.reporter.run_finished(run_id, "paused", f"waiting: {asked}")
+            return out
+        ctx.store.finish_run(run_id, "ok", {"phase": kind})
+        ctx.reporter.run_finished(run_id, "ok", "")
+        return out
+
+    def _failed(self, run_id: str, as_of: date, exc: Exception) -> None:
+        ctx, r = self.ctx, self.ctx.config.risk
+        why = ctx.redact(f"{type(exc).__name__}: {exc}")
+        ctx.store.finish_run(run_id, "error", {"error": why})
+        ctx.reporter.run_finished(run_id, "error", why)
+        tripped = consecutive_errors((x["status"] for x in ctx.store.runs(limit=r.max_consecutive_errors)),
+                                     r.max_consecutive_errors)
+        if tripped:
+            ctx.store.trip_breaker("errors", as_of, r.breaker_sessions, f"{tripped}; latest: {why}")
+
+
+def _thread(run_id: str) -> dict:
+    return {"configurable": {"thread_id": run_id}}
