@@ -56,12 +56,7 @@ def _fresh_store(config: DeskConfig, start: date, end: date) -> tuple[DeskConfig
     home.mkdir(parents=True)
     rconfig = config.model_copy(update={"home": home})
     store = Store(rconfig.store_path)
-    main = config.store_path
-    with store.transaction():
-        store.db.execute("ATTACH DATABASE ? AS main_store", [str(main)])
-        store.db.execute("INSERT INTO bars SELECT * FROM main_store.bars")
-        store.db.execute("INSERT INTO symbols SELECT * FROM main_store.symbols")
-    store.db.execute("DETACH DATABASE main_store")
+    store.copy_market_from(config.store_path)
     return rconfig, store
 
 

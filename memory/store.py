@@ -130,6 +130,15 @@ class Store:
         self._frames.clear()
         return written
 
+    def copy_market_from(self, other: Path | str) -> None:
+        """Copy another store's bars and symbols into this (empty) one: a replay's own store, same market."""
+        with self.transaction():
+            self.db.execute("ATTACH DATABASE ? AS other_store", [str(other)])
+            self.db.execute("INSERT INTO bars SELECT * FROM other_store.bars")
+            self.db.execute("INSERT INTO symbols SELECT * FROM other_store.symbols")
+        self.db.execute("DETACH DATABASE other_store")
+        self._frames.clear()
+
     def mark_stale(self, symbols: Iterable[str], stale: bool, note: str | None = None) -> None:
         with self.transaction():
             for s in symbols:

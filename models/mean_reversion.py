@@ -142,7 +142,7 @@ class TrainedModel:
         complete = ~np.isnan(values).any(axis=1)
         out = np.full(len(values), np.nan)
         if complete.any():
-            out[complete] = self.booster.predict(values[complete])
+            out[complete] = self.booster.predict(values[complete], num_threads=1)  # 20 rows: no thread pool
         return out
 
     def save(self, directory: Path) -> None:

@@ -14,6 +14,8 @@ import socket
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 _real_getaddrinfo = socket.getaddrinfo

@@ -75,10 +75,6 @@ def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerCase]
         made.broker.close()
 
 
-def test_contract_broker_satisfies_the_protocol(case: BrokerCase) -> None:
-    assert isinstance(case.broker, Broker)
-
-
 def test_contract_resubmit_returns_same_status_fills_once_and_debits_cash_once(case: BrokerCase) -> None:
     b = case.broker
     cash0 = b.account().cash

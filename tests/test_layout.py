@@ -12,8 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("graph", "tools", "models", "brokers", "prompts", "memory", "evals", "tests", "desk")
 ORGANS = ("models", "tools", "brokers", "memory")
-FORBIDDEN = ("graph", "desk", "slack_sdk", "slack_bolt", "openai", "anthropic", "langchain_openai",
+FORBIDDEN = ("graph", "desk", "evals", "slack_sdk", "slack_bolt", "openai", "anthropic", "langchain_openai",
              "langchain_anthropic")
+# The house's floors, top to bottom: a package imports only from the floors below it.
+FLOORS = {"desk": (), "evals": ("desk",), "graph": ("desk", "evals")}
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -22,18 +24,30 @@ def test_each_top_level_package_is_the_repos_own(name):
     assert Path(module.__file__).resolve().is_relative_to(ROOT), f"{name} resolves to {module.__file__}"
 
 
-@pytest.mark.parametrize("organ", ORGANS)
-def test_organs_never_import_the_graph_the_shell_slack_or_an_llm_sdk(organ):
-    for path in (ROOT / organ).rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = []
+def _imports(package: str):
+    """(file, imported top-level package) for every absolute import in ``package``."""
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
-            for n in names:
-                assert n.split(".")[0] not in FORBIDDEN, f"{path.relative_to(ROOT)} imports {n}"
+            else:
+                continue
+            for name in names:
+                yield path.relative_to(ROOT), name.split(".")[0]
+
+
+@pytest.mark.parametrize("organ", ORGANS)
+def test_organs_never_import_the_graph_the_shell_slack_or_an_llm_sdk(organ):
+    for path, name in _imports(organ):
+        assert name not in FORBIDDEN, f"{path} imports {name}"
+
+
+@pytest.mark.parametrize("package", sorted(FLOORS))
+def test_imports_run_one_way_down_the_floors(package):
+    for path, name in _imports(package):
+        assert name not in FLOORS[package], f"{path} imports {name}, a floor above it"
 
 
 def _quick_start() -> list[str]:
