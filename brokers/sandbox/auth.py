@@ -1,0 +1,98 @@
+"""Two-step login for the sandbox: user and password, then a one-time code (TOTP, RFC 6238).
+
+The code is the standard 6-digit, 30-second TOTP of a base32 secret, so a client (the web broker, or an
+authenticator app) computes it from the same secret; ``totp()`` is that computation. Sessions live in memory,
+keyed by a random cookie; under the ``expire`` fault a session ends after that many pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+DEFAULT_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # the sandbox's published demo secret; pass your own for anything shared
+
+
+def totp(secret: str, at: float | None = None, step: int = 30, digits: int = 6) -> str:
+    """The RFC 6238 code of a base32 ``secret`` at time ``at`` (default now)."""
+    try:
+        key = base64.b32decode(secret.upper().replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8))
+    except (ValueError, binascii.Error):
+        raise ValueError("the one-time code secret is not valid base32") from None
+    counter = int((time.time() if at is None else at) // step)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return str(value % 10**digits).zfill(digits)
+
+
+@dataclass(frozen=True)
+class SandboxCredentials:
+    user: str = "desk"
+    password: str = "sandbox"
+    totp_secret: str = DEFAULT_TOTP_SECRET
+
+
+@dataclass
+class Session:
+    stage: Literal["code", "in"]
+    pages: int = 0
+
+
+class Sessions:
+    def __init__(self, credentials: SandboxCredentials) -> None:
+        self.credentials = credentials
+        totp(credentials.totp_secret)  # fail at start on a bad secret
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def password_ok(self, user: str, password: str) -> str | None:
+        """A new session waiting for its code when user and password match, else None."""
+        ok = hmac.compare_digest(user.encode(), self.credentials.user.encode()) & hmac.compare_digest(
+            password.encode(), self.credentials.password.encode())
+        if not ok:
+            return None
+        sid = secrets.token_urlsafe(24)
+        with self._lock:
+            self._sessions[sid] = Session("code")
+        return sid
+
+    def code_ok(self, sid: str | None, code: str) -> bool:
+        """Promote a session to logged in when ``code`` is the current (or the previous/next) one-time code."""
+        now = time.time()
+        valid = {totp(self.credentials.totp_secret, now + d) for d in (-30, 0, 30)}
+        with self._lock:
+            session = self._sessions.get(sid or "")
+            if session is None or session.stage != "code" or code.strip() not in valid:
+                return False
+            session.stage = "in"
+            return True
+
+    def stage(self, sid: str | None) -> str | None:
+        with self._lock:
+            session = self._sessions.get(sid or "")
+            return session.stage if session else None
+
+    def touch(self, sid: str | None, expire_after: int | None) -> Literal["ok", "expired", "none"]:
+        """Count one page for a logged-in session; end it when it has used up ``expire_after`` pages."""
+        with self._lock:
+            session = self._sessions.get(sid or "")
+            if session is None or session.stage != "in":
+                return "none"
+            session.pages += 1
+            if expire_after is not None and session.pages > expire_after:
+                del self._sessions[sid or ""]
+                return "expired"
+            return "ok"
+
+    def end(self, sid: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(sid or "", None)
