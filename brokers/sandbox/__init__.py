@@ -4,7 +4,8 @@
 ``.set_faults()``, ``.stop()``); ``python -m brokers.sandbox --port 0 --faults ...`` runs one from the shell.
 """
 
-from brokers.sandbox.auth import SandboxCredentials, totp
+from brokers.otp import totp
+from brokers.sandbox.auth import SandboxCredentials
 from brokers.sandbox.faults import FaultError, Faults
 from brokers.sandbox.server import SandboxServer, serve
 

@@ -1,37 +1,22 @@
 """Two-step login for the sandbox: user and password, then a one-time code (TOTP, RFC 6238).
 
 The code is the standard 6-digit, 30-second TOTP of a base32 secret, so a client (the web broker, or an
-authenticator app) computes it from the same secret; ``totp()`` is that computation. Sessions live in memory,
+authenticator app) computes it from the same secret (``brokers.otp.totp``). Sessions live in memory,
 keyed by a random cookie; under the ``expire`` fault a session ends after that many pages.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import hmac
 import secrets
-import struct
 import threading
 import time
 from dataclasses import dataclass
 from typing import Literal
 
+from brokers.otp import totp
+
 DEFAULT_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # the sandbox's published demo secret; pass your own for anything shared
-
-
-def totp(secret: str, at: float | None = None, step: int = 30, digits: int = 6) -> str:
-    """The RFC 6238 code of a base32 ``secret`` at time ``at`` (default now)."""
-    try:
-        key = base64.b32decode(secret.upper().replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8))
-    except (ValueError, binascii.Error):
-        raise ValueError("the one-time code secret is not valid base32") from None
-    counter = int((time.time() if at is None else at) // step)
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
-    return str(value % 10**digits).zfill(digits)
 
 
 @dataclass(frozen=True)
