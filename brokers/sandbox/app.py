@@ -267,7 +267,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._page(pages.ticket(ticket.symbol[:64], self.app.new_token(), faults.rerender, error=str(exc)),
                               HTTPStatus.BAD_REQUEST)
         log.info("sandbox booked %s ref=%r %s", booked.order_id, booked.reference, booked.status)
-        if faults.lost_confirmation:
-            self.close_connection = True  # booked, but the confirmation never arrives
-            return None
+        if faults.lost_confirmation:  # booked, but a gateway between loses the confirmation
+            return self._send(HTTPStatus.BAD_GATEWAY, b"<!doctype html><title>502 Bad Gateway</title>"
+                              b"<h1>502 Bad Gateway</h1><p>The upstream server did not answer in time.</p>",
+                              "text/html; charset=utf-8")
         return self._redirect(f"/orders/{booked.order_id}")

@@ -5,7 +5,8 @@
 | ``slow``            | seconds (0.3)          | every app page answers after this delay                                |
 | ``rerender``        | none                   | pages re-render their content after load and on first interaction, so  |
 |                     |                        | element references taken before go stale (typed values survive)        |
-| ``lost_confirmation`` | none                 | an order is booked, then the connection drops: no confirmation page    |
+| ``lost_confirmation`` | none                 | an order is booked, then a gateway error page (502, not the app's)     |
+|                     |                        | comes instead of the confirmation                                      |
 | ``reject``          | probability (0.5)      | orders are rejected at random with a reason (seeded, reproducible)     |
 | ``expire``          | pages per session (5)  | a session expires after this many pages; the user must log in again    |
 | ``maintenance``     | none                   | every app page is a maintenance page (HTTP 503)                        |

@@ -130,8 +130,12 @@ class WebBroker:
             if isinstance(outcome, Placed):
                 self._pending.pop(cid, None)
                 return check_resubmit(self._seen(outcome.status), order)
-            if isinstance(outcome, Refused):
+            if isinstance(outcome, Refused):  # a refusal after the button was pressed is checked, not believed
+                known = self._one(cid, BlotterPage(self.session).find(cid))
                 self._pending.pop(cid, None)
+                if known is not None:
+                    self._report("retry", f"{cid}: the site showed a refusal ({outcome.reason}) but booked it")
+                    return check_resubmit(known, order)
                 return self._refuse(order, f"the broker refused the ticket: {outcome.reason}")
             if not isinstance(outcome, NotSent):
                 self.browser.probe()
