@@ -67,13 +67,15 @@ class Sessions:
             return session.stage if session else None
 
     def touch(self, sid: str | None, expire_after: int | None) -> Literal["ok", "expired", "none"]:
-        """Count one page for a logged-in session; end it when it has used up ``expire_after`` pages."""
+        """Count one page for a logged-in session; end it when it has used ``expire_after`` pages under the fault."""
         with self._lock:
             session = self._sessions.get(sid or "")
             if session is None or session.stage != "in":
                 return "none"
-            session.pages += 1
-            if expire_after is not None and session.pages > expire_after:
+            if expire_after is None:
+                return "ok"
+            session.pages += 1  # counted while the fault is on
+            if session.pages > expire_after:
                 del self._sessions[sid or ""]
                 return "expired"
             return "ok"
