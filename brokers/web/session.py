@@ -9,7 +9,8 @@ Every wait is an explicit WebDriverWait; nothing sleeps.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,6 +37,32 @@ for (const [name, css] of pages) { if (document.querySelector(css)) return name;
 return 'other';
 """
 _ORDER = ("maintenance", "login", "code", "confirmation", "ticket", "blotter", "portfolio", "instruments")
+
+
+class _Hush(logging.Filter):
+    """Drops Selenium's wire log (it logs every command's body at DEBUG) while a secret is being typed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.active == 0
+
+
+_HUSH = _Hush()
+for _name in ("selenium.webdriver.remote.remote_connection", "urllib3.connectionpool"):
+    logging.getLogger(_name).addFilter(_HUSH)
+
+
+@contextmanager
+def secret_typing() -> Iterator[None]:
+    """While inside, no wire log of the browser driver is written (a typed password would be in it)."""
+    _HUSH.active += 1
+    try:
+        yield
+    finally:
+        _HUSH.active -= 1
 
 
 class LoginRefused(BrokerError):
@@ -144,7 +171,8 @@ class SiteSession:
         self.element(m.user).clear()
         self.element(m.user).send_keys(creds.user)
         self.element(m.password).clear()
-        self.element(m.password).send_keys(creds.password.get_secret_value())
+        with secret_typing():
+            self.element(m.password).send_keys(creds.password.get_secret_value())
         self.element(m.submit).click()
         state = self.wait(lambda d: (s := self.state()) not in ("loading", "login") and s or self._refused(),
                           what="the one-time code page")
@@ -155,7 +183,8 @@ class SiteSession:
             if creds.totp_secret is None:
                 raise LoginRefused(f"{self.site.name} asks for a one-time code: set the TOTP secret "
                                    "(BROKER_WEB_TOTP_SECRET or totp_secret in the secret file)")
-            self.element(m.code).send_keys(totp(creds.totp_secret.get_secret_value()))
+            with secret_typing():
+                self.element(m.code).send_keys(totp(creds.totp_secret.get_secret_value()))
             self.element(m.code_submit).click()
             state = self.wait(lambda d: (s := self.state()) not in ("loading", "code") and s or self._refused("code"),
                               what="the page after the one-time code")
