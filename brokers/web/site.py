@@ -91,7 +91,10 @@ class Pattern(_Map):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, v: str) -> str:
-        re.compile(v)
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc})") from None
         return v
 
     def check(self, what: str, value: str) -> str | None:
