@@ -158,3 +158,16 @@ def test_settle_resolves_unknown_by_status_before_submitting_again() -> None:
 def test_settle_stops_at_an_unavailable_broker_and_reports_unknown() -> None:
     b = ScriptedBroker(["unknown"], [BrokerUnavailable("maintenance")])
     assert settle(b, ORDER).status == "unknown" and b.calls == ["submit", "status"]
+
+
+def test_browser_tests_skip_locally_with_one_line_and_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    import brokers.web.browser as browser_module
+    from tests.browser_kit import need_browser
+
+    monkeypatch.setattr(browser_module, "selenium_missing", lambda: "Chromium not found at /nowhere")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="need Chromium: Chromium not found at /nowhere"):
+        need_browser()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="never skip in CI"):
+        need_browser()

@@ -18,6 +18,7 @@ from brokers.sandbox import SandboxServer, serve
 from brokers.sandbox.book import RANDOM_REJECTS, BookedOrder
 from brokers.web.session import LoginRefused
 from tests.browser_kit import browser, need_browser, web_broker  # noqa: F401 - the module-scoped browser fixture
+from tests.sandbox_kit import HOSTILE, Client
 
 PRICES = {"AAA": 100.0, "BBB": 50.0, "CCC": 20.0}
 STATE = {"working": "accepted", "partially_filled": "partially_filled", "filled": "filled", "rejected": "rejected",
@@ -162,8 +163,6 @@ def test_browser_killed_between_calls_is_relaunched(server: SandboxServer, tmp_p
 
 def test_hostile_text_on_the_blotter_is_shown_as_text_and_read_back_intact(server: SandboxServer, browser,
                                                                            tmp_path: Path) -> None:
-    from tests.test_sandbox_broker import HOSTILE, Client
-
     c = Client(server)
     c.login()
     c.ticket(reference=HOSTILE, symbol="AAA")
