@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from brokers.sandbox.book import OPEN, BookedOrder, Holding
 from brokers.sandbox.prices import Price
@@ -75,7 +76,8 @@ def instruments(query: str, found: Iterable[Price], rerender: bool) -> str:
         f'<tr class="instrument" data-symbol="{esc(p.symbol)}" data-price="{_num(p.price)}" '
         f'data-as-of="{p.as_of.isoformat()}" data-source="{esc(p.source)}"><td>{esc(p.symbol)}</td>'
         f"<td>{p.price:,.2f}</td><td>{esc(p.source)} {p.as_of.isoformat()}</td>"
-        f'<td><a class="trade" href="/trade?symbol={esc(p.symbol)}">Trade</a></td></tr>' for p in found)
+        f'<td><a class="trade" href="/trade?symbol={esc(quote(p.symbol, safe=""))}">Trade</a></td></tr>'
+        for p in found)
     empty = "" if rows else f'<p id="no-results">No instrument matches {esc(query)!s}.</p>' if query else ""
     return layout("instruments", "Instruments", (
         '<form id="search" method="get" action="/instruments"><label>Symbol '

@@ -114,7 +114,7 @@ class SiteSession:
     def open(self, path: str, expect: str, action: str, client_order_id: str | None = None,
              query: dict[str, str] | None = None) -> None:
         url = self.url(path, **(query or {}))
-        while True:
+        for _ in range(self.settings.retry.max_logins + 3):  # each turn logs in or waits out a maintenance
             try:
                 self.d.get(url)
             except TimeoutException:
@@ -126,6 +126,7 @@ class SiteSession:
                 self.snap(action, client_order_id)
                 return
             self.handle(state, url, expect)
+        raise BrokerUnavailable(f"{self.site.name}: {path} kept sending the browser elsewhere (login, maintenance)")
 
     def handle(self, state: str, url: str, expect: str) -> None:
         """Deal with a page that is not the one expected: log in, wait out maintenance, or raise."""
