@@ -1,6 +1,6 @@
 """The broker protocol every adapter implements (paper, Selenium web, API brokers), and its value types.
 
-Every adapter passes the one contract suite in ``tests/test_brokers.py``.
+Every adapter passes the one conformance suite in ``tests/test_broker_conformance.py``.
 
 | method                         | required | what it promises                                                 |
 | ------------------------------ | -------- | ---------------------------------------------------------------- |
@@ -9,8 +9,11 @@ Every adapter passes the one contract suite in ``tests/test_brokers.py``.
 | ``quote(symbol) -> Quote``     | yes      | the price an order would fill at (before slippage); BrokerError  |
 |                                |          | when the symbol has no price                                     |
 | ``submit(order) -> OrderStatus`` | yes    | idempotent on ``client_order_id`` (see below); a refused order   |
-|                                |          | comes back ``rejected`` with its reason, it does not raise       |
-| ``status(id) -> OrderStatus``  | yes      | the order's current status; BrokerError for an unknown id        |
+|                                |          | comes back ``rejected`` with its reason, it does not raise; an   |
+|                                |          | order whose outcome the broker could not confirm (a timeout, a   |
+|                                |          | lost confirmation, maintenance) comes back ``unknown``           |
+| ``status(id) -> OrderStatus``  | yes      | the order's current status, asked of the broker's own book (this |
+|                                |          | resolves ``unknown``); BrokerError for an id it never saw        |
 | ``cancel(id) -> OrderStatus``  | yes      | cancels an open order; an order already final (filled, rejected, |
 |                                |          | cancelled) comes back unchanged; BrokerError for an unknown id   |
 | ``orders() -> list``           | optional | every order the broker knows, oldest first (for reconciliation)  |
@@ -20,6 +23,13 @@ Every adapter passes the one contract suite in ``tests/test_brokers.py``.
 Idempotency (DESIGN §5.3, "no order twice"): submitting a ``client_order_id`` the broker already knows returns
 the existing status and never fills again; the same id with a different symbol, side or quantity is a caller
 bug and raises BrokerError. ``check_resubmit`` implements that rule for every adapter.
+
+States: ``accepted`` (working, nothing filled), ``partially_filled`` (working, ``filled_qty`` of ``quantity``
+done; cancelling it keeps what filled), ``filled``, ``rejected``, ``cancelled`` (final; a cancelled order may carry
+a partial ``filled_qty``) and ``unknown``: the broker was asked but did not say what happened. An ``unknown``
+order may or may not be on the broker's book; ``status()`` asks the book, and a later ``submit`` of the same id
+looks the id up at the broker before sending anything, so resolving an unknown order never places it twice.
+Reads that cannot be answered now (maintenance, a lost browser, a timeout) raise BrokerUnavailable.
 """
 
 from __future__ import annotations
@@ -30,13 +40,17 @@ from typing import Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 Side = Literal["buy", "sell"]
-OrderState = Literal["accepted", "filled", "rejected", "cancelled"]
+OrderState = Literal["accepted", "partially_filled", "filled", "rejected", "cancelled", "unknown"]
 PriceSourceName = Literal["open", "close", "latest_close"]
 FINAL_STATES: frozenset[str] = frozenset({"filled", "rejected", "cancelled"})
 
 
 class BrokerError(Exception):
     """A broker call that cannot be answered (unknown order id, conflicting resubmit, no price, bad file)."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker cannot answer now (maintenance, a timeout, a lost session or browser); retry later."""
 
 
 class _Frozen(BaseModel):
@@ -54,7 +68,10 @@ class Order(_Frozen):
 
 
 class OrderStatus(_Frozen):
-    """Where one order stands: its fill (quantity, average price incl. slippage, commission) or why not."""
+    """Where one order stands: its fill (quantity, average price incl. slippage, commission) or why not.
+
+    ``broker_order_id`` is the broker's own id for the order when it has one (a web broker's confirmation).
+    """
 
     client_order_id: str
     symbol: str
@@ -67,6 +84,7 @@ class OrderStatus(_Frozen):
     session: date
     price_source: str | None
     reason: str | None
+    broker_order_id: str | None = None
 
     @property
     def is_final(self) -> bool:

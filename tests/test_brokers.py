@@ -1,11 +1,9 @@
-"""The broker contract suite (every adapter, parametrised over factories) and the paper broker's own tests."""
+"""The paper broker's own tests; the contract every broker passes is tests/test_broker_conformance.py."""
 
 from __future__ import annotations
 
 import sqlite3
-from bisect import bisect_right
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,155 +12,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from brokers.base import Broker, BrokerError, Order
+from brokers.base import BrokerError
 from brokers.paper import PaperBroker, PriceSource, StorePriceSource
 from memory.store import Store
-
-D1, D2, D3, D4 = date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4), date(2024, 1, 5)
-
-
-class TablePrices:
-    """A small in-memory PriceSource: {symbol: {session: (open or None, close)}}."""
-
-    def __init__(self, bars: dict[str, dict[date, tuple[float | None, float]]]) -> None:
-        self.bars = bars
-
-    def bar(self, symbol: str, session: date) -> tuple[float | None, float] | None:
-        return self.bars.get(symbol, {}).get(session)
-
-    def latest(self, symbol: str, on_or_before: date) -> tuple[date, float] | None:
-        days = sorted(self.bars.get(symbol, {}))
-        i = bisect_right(days, on_or_before) - 1
-        return (days[i], self.bars[symbol][days[i]][1]) if i >= 0 else None
-
-
-def prices() -> TablePrices:
-    """AAA: D1 has an open, D2 only a close, D3 has no bar yet. BBB trades every day. ZZZ has no price at all."""
-    return TablePrices({
-        "AAA": {D1: (100.0, 101.0), D2: (None, 102.0)},
-        "BBB": {D1: (50.0, 51.0), D2: (52.0, 53.0), D3: (54.0, 55.0)},
-    })
-
-
-def order(cid: str = "o1", symbol: str = "AAA", side: str = "buy", quantity: float = 10) -> Order:
-    return Order(client_order_id=cid, symbol=symbol, side=side, quantity=quantity)
-
-
-# ---------------------------------------------------------------- contract suite, every broker
-
-
-@dataclass(frozen=True)
-class BrokerCase:
-    """A broker ready to trade, a symbol it can price, and one it cannot."""
-
-    broker: Broker
-    symbol: str
-    unpriced_symbol: str
-
-
-def paper_case(tmp_path: Path) -> BrokerCase:
-    return BrokerCase(PaperBroker(tmp_path / "paper.db", prices(), session=D1), symbol="AAA", unpriced_symbol="ZZZ")
-
-
-BROKER_FACTORIES: list[Callable[[Path], BrokerCase]] = [paper_case]
-
-
-@pytest.fixture(params=BROKER_FACTORIES, ids=lambda f: f.__name__.removesuffix("_case"))
-def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerCase]:
-    made = request.param(tmp_path)
-    yield made
-    if hasattr(made.broker, "close"):
-        made.broker.close()
-
-
-def test_contract_resubmit_returns_same_status_fills_once_and_debits_cash_once(case: BrokerCase) -> None:
-    b = case.broker
-    cash0 = b.account().cash
-    first = b.submit(order("dup-1", case.symbol, quantity=3))
-    cash1 = b.account().cash
-    again = b.submit(order("dup-1", case.symbol, quantity=3))
-
-    assert first.status == "filled" and first.filled_qty == 3
-    assert again == first
-    assert b.status("dup-1") == first
-    assert b.positions()[case.symbol].quantity == pytest.approx(3)
-    assert b.account().cash == pytest.approx(cash1)
-    assert cash1 == pytest.approx(cash0 - 3 * first.avg_price - first.commission)
-
-
-@pytest.mark.parametrize("change", [{"quantity": 4}, {"side": "sell"}, {"symbol": "OTHER"}])
-def test_contract_resubmit_of_same_id_with_different_order_raises(case: BrokerCase, change: dict) -> None:
-    b = case.broker
-    b.submit(order("dup-2", case.symbol, quantity=3))
-    fields = {"cid": "dup-2", "symbol": case.symbol, "side": "buy", "quantity": 3, **change}
-    with pytest.raises(BrokerError, match="dup-2.*different order"):
-        b.submit(order(fields["cid"], fields["symbol"], fields["side"], fields["quantity"]))
-    assert b.positions()[case.symbol].quantity == pytest.approx(3)
-
-
-@pytest.mark.parametrize("method", ["status", "cancel"])
-def test_contract_unknown_client_order_id_raises(case: BrokerCase, method: str) -> None:
-    with pytest.raises(BrokerError, match="never-sent"):
-        getattr(case.broker, method)("never-sent")
-
-
-def test_contract_cancel_of_a_final_order_returns_it_unchanged(case: BrokerCase) -> None:
-    sent = case.broker.submit(order("c-1", case.symbol, quantity=1))
-    cancelled = case.broker.cancel("c-1")
-    assert cancelled.client_order_id == "c-1" and cancelled.is_final
-    assert case.broker.status("c-1") == cancelled
-    if sent.status == "filled":
-        assert cancelled == sent
-
-
-def test_contract_buy_beyond_cash_is_rejected_with_reason(case: BrokerCase) -> None:
-    b = case.broker
-    cash = b.account().cash
-    too_many = 2 * cash / b.quote(case.symbol).price
-    s = b.submit(order("big", case.symbol, quantity=too_many))
-    assert s.status == "rejected" and s.filled_qty == 0 and s.avg_price is None
-    assert "insufficient cash" in s.reason
-    assert b.account().cash == pytest.approx(cash) and case.symbol not in b.positions()
-
-
-def test_contract_sell_beyond_holding_is_rejected_with_reason(case: BrokerCase) -> None:
-    b = case.broker
-    b.submit(order("buy-2", case.symbol, quantity=2))
-    s = b.submit(order("sell-5", case.symbol, side="sell", quantity=5))
-    assert s.status == "rejected" and "no shorting" in s.reason
-    assert b.positions()[case.symbol].quantity == pytest.approx(2)
-
-
-def test_contract_order_for_unpriced_symbol_is_rejected_with_reason(case: BrokerCase) -> None:
-    s = case.broker.submit(order("nop", case.unpriced_symbol, quantity=1))
-    assert s.status == "rejected" and "no price" in s.reason and case.unpriced_symbol in s.reason
-
-
-def test_contract_quote_for_unpriced_symbol_raises(case: BrokerCase) -> None:
-    with pytest.raises(BrokerError, match="no price"):
-        case.broker.quote(case.unpriced_symbol)
-
-
-def test_contract_rejected_order_resubmitted_stays_rejected(case: BrokerCase) -> None:
-    first = case.broker.submit(order("nop-2", case.unpriced_symbol, quantity=1))
-    assert case.broker.submit(order("nop-2", case.unpriced_symbol, quantity=1)) == first
-
-
-def test_contract_account_equity_is_cash_plus_positions_value(case: BrokerCase) -> None:
-    b = case.broker
-    b.submit(order("eq-1", case.symbol, quantity=5))
-    acct, positions = b.account(), b.positions()
-    assert acct.positions_value == pytest.approx(sum(p.market_value for p in positions.values()))
-    assert acct.equity == pytest.approx(acct.cash + acct.positions_value)
-    p = positions[case.symbol]
-    assert p.market_value == pytest.approx(p.quantity * p.market_price)
-
-
-def test_contract_selling_the_whole_holding_removes_the_position(case: BrokerCase) -> None:
-    b = case.broker
-    b.submit(order("rt-buy", case.symbol, quantity=2.5))
-    s = b.submit(order("rt-sell", case.symbol, side="sell", quantity=2.5))
-    assert s.status == "filled" and case.symbol not in b.positions()
+from tests.broker_kit import D1, D2, D3, D4, order, prices
 
 
 # ---------------------------------------------------------------- paper broker
