@@ -21,6 +21,7 @@ from evals.replay import ReplayResult
 from evals.replay import replay as replay_history
 from graph.reporting import Fanout, Reporter, StoreReporter, run_task
 from graph.runner import Runner
+from memory.locks import HomeLock
 from memory.store import Store
 from tools.calendar import next_session
 from tools.contracts import Intent
@@ -40,13 +41,28 @@ def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, repor
     if phase not in PHASES:
         raise DeskError(f"unknown phase {phase!r}: use night, morning or all")
     store = Store(settings.store_path)
-    bootstrap(store, settings, actor, reporters)
-    desk = open_desk(settings, store=store, reporters=reporters, progress=progress)
-    day = resolve_date(desk, day)
-    store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
-    night = night_data(desk.night(day)) if phase in ("night", "all") else None
-    morning = morning_data(desk.morning(day)) if phase in ("morning", "all") else None
+    with HomeLock(settings.home, "book", f"running the {phase} graph{'s' if phase == 'all' else ''}"):
+        bootstrap(store, settings, actor, reporters)
+        check_universe(store, settings)
+        desk = open_desk(settings, store=store, reporters=reporters, progress=progress)
+        day = resolve_date(desk, day)
+        store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
+        night = night_data(desk.night(day)) if phase in ("night", "all") else None
+        morning = morning_data(desk.morning(day)) if phase in ("morning", "all") else None
     return RunResult(night=night, morning=morning)
+
+
+def check_universe(store: Store, settings: Settings) -> None:
+    """Every symbol the settings trade, and the benchmark, must be in the store: say which are not, and the
+    closest known name."""
+    known = {s["symbol"] for s in store.symbols()}
+    wanted = [*settings.data.universe, settings.data.benchmark]
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        hints = [h for s in missing for h in difflib.get_close_matches(s, sorted(known), n=1)]
+        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        raise DeskError(f"data.universe / data.benchmark name symbols the store does not hold: "
+                        f"{', '.join(missing)}{hint}; load them (`desk data load`) or change the setting")
 
 
 def replay(settings: Settings, start: date, end: date, *, actor: Actor,
@@ -54,8 +70,12 @@ def replay(settings: Settings, start: date, end: date, *, actor: Actor,
     """Both graphs day by day over history against a fresh paper broker, in a store of the replay's own."""
     if end < start:
         raise DeskError(f"--to {end} is before --from {start}")
-    bootstrap(Store(settings.store_path), settings, actor, ())
-    return replay_history(settings, start, end, progress)
+    store = Store(settings.store_path)
+    with HomeLock(settings.home, "book", "loading the bundled data"):
+        bootstrap(store, settings, actor, ())
+    check_universe(store, settings)
+    with HomeLock(settings.home, f"replay-{start}_{end}", f"replaying {start} .. {end}"):
+        return replay_history(settings, start, end, progress)
 
 
 def resolve_date(desk: Runner, day: date | None) -> date:
@@ -93,11 +113,17 @@ def provider_for(source: str, path: Path | None, symbol: str | None) -> MarketDa
 
 
 def data_load(settings: Settings, *, source: str, path: Path | None, until: date | None, symbol: str | None,
-              actor: Actor, reporters: Sequence[Reporter] = (), progress: Progress = lambda msg: None,
-              store: Store | None = None) -> DataLoadResult:
-    """Validate and load market data (nothing partial is written); recorded and reported as a run of its own."""
+              actor: Actor, reporters: Sequence[Reporter] = (), progress: Progress = lambda msg: None) -> DataLoadResult:
+    """Validate and load market data (nothing partial is written); recorded and reported as a run of its own.
+    Waits for no one: while a run holds the book, a load is refused (the bars must not move under a run)."""
     provider = provider_for(source, path, symbol)
-    store = store or Store(settings.store_path)
+    store = Store(settings.store_path)
+    with HomeLock(settings.home, "book", f"loading {source} data"):
+        return _load(store, settings, provider, source, until, actor, reporters, progress)
+
+
+def _load(store: Store, settings: Settings, provider: MarketDataProvider, source: str, until: date | None,
+          actor: Actor, reporters: Sequence[Reporter], progress: Progress) -> DataLoadResult:
     symbols = [*settings.data.universe, settings.data.benchmark] if source == "yfinance" else None
     box: dict[str, object] = {}
 
@@ -116,13 +142,14 @@ def data_load(settings: Settings, *, source: str, path: Path | None, until: date
 
 
 def bootstrap(store: Store, settings: Settings, actor: Actor, reporters: Sequence[Reporter]) -> None:
-    """First run: load the bundled history into an empty store, as a reported step. A loaded store is left alone."""
+    """First run: load the bundled history into an empty store, as a reported step. A loaded store is left alone.
+    Call it holding the book's lock."""
     if store.symbols():
         return
     if settings.data.source != "bundled":
         raise DeskError(f"the store is empty; run `desk data load --source {settings.data.source}` first")
-    data_load(settings, source="bundled", path=None, until=None, symbol=None, actor=actor, reporters=reporters,
-              store=store)
+    _load(store, settings, provider_for("bundled", None, None), "bundled", None, actor, reporters,
+          lambda msg: None)
 
 
 # ---------------------------------------------------------------------- questions

@@ -64,13 +64,15 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     """Replay the nights from ``start`` to ``end`` over the data in ``config``'s store (loaded by the caller)."""
     if end < start:
         raise DeskError(f"--to {end} is before --from {start}")
+    main = Store(config.store_path)
+    sessions = MarketView(main, tuple(config.data.universe), config.data.benchmark).sessions
+    main.close()
+    nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(start)) & (sessions <= pd.Timestamp(end))]]
+    if not nights:  # refused before anything is written
+        held = f"the store holds {sessions[0].date()} .. {sessions[-1].date()}" if len(sessions) else "the store is empty"
+        raise DeskError(f"no trading sessions with data between {start} and {end} ({held})")
     rconfig, store = _fresh_store(config, start, end)
     market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
-    sessions = market.sessions
-    nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(start)) & (sessions <= pd.Timestamp(end))]]
-    if not nights:
-        raise DeskError(f"no trading sessions with data between {start} and {end} "
-                        f"(the store holds {sessions[0].date()} .. {sessions[-1].date()})")
     desk = Runner(assemble(rconfig, store=store, market=market, registry=ModelRegistry(config.models_dir)),
                   progress=progress)
     progress(f"replaying {len(nights)} nights {nights[0]} .. {nights[-1]}: preparing features and models")

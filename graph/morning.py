@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from graph.build import build_graph
-from graph.nodes import morning
+from graph.nodes import execution, morning
 from graph.state import MorningState
 
 MORNING_NODES = (
     ("load_intents", morning.load_intents),
     ("quotes", morning.quotes),
     ("validate", morning.validate),
-    ("execute", morning.execute),
-    ("reconcile", morning.reconcile),
+    ("execute", execution.execute),
+    ("reconcile", execution.reconcile),
     ("report", morning.report),
 )
 

@@ -3,6 +3,11 @@
 A run ends ``ok``, ``error`` or ``paused`` (a node called ``interrupt()``). A paused run is resumed with
 ``resume(run_id, value)`` — from this process or any other that opens the same home. The last run for a date
 that stopped mid-graph (an exception or a killed process) is resumed from its checkpoint instead of started over.
+
+A run still marked ``running`` when a new one starts belongs to a process that died (the caller holds the home's
+lock, ``memory.locks``, so no other live process runs a graph). Each is closed by what its checkpoint says:
+``ok`` if its graph had finished, ``interrupted`` if it stopped mid-graph (the next run for its date resumes it),
+``killed`` if it stopped before its first checkpoint (nothing to resume; the next run starts over).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ Progress = Callable[[str], None]
 Builder = Callable[..., Any]
 BUILDERS: Mapping[str, Builder] = {"night": build_night, "morning": build_morning}
 INTERRUPT = "__interrupt__"
+RESUMABLE = ("error", "running", "interrupted")
 
 
 class Runner:
@@ -64,8 +70,10 @@ class Runner:
     def run(self, kind: str, state: dict, as_of: date, durability: str = "sync") -> dict:
         """Run graph ``kind`` for ``as_of``, resuming the last run for that date if it stopped mid-graph."""
         graph = self.graph(kind)
+        if self.checkpointer is not None:
+            self.close_dead_runs()
         last = self.store.last_run(kind, as_of) if self.checkpointer is not None else None
-        if last is not None and last["status"] in ("error", "running"):
+        if last is not None and last["status"] in RESUMABLE:
             snap = graph.get_state(_thread(last["run_id"]))
             if snap.next:
                 self.progress(f"resuming {kind} run {last['run_id']} at {', '.join(snap.next)}")
@@ -75,6 +83,25 @@ class Runner:
                             f"approve or reject it first")
         run_id = f"{kind}-{as_of.isoformat()}-{uuid.uuid4().hex[:6]}"
         return self._invoke(kind, run_id, as_of, {**state, "run_id": run_id}, durability)
+
+    def close_dead_runs(self) -> list[tuple[str, str]]:
+        """Close every run left ``running`` by a process that died; (run_id, new status) for each."""
+        closed = []
+        for row in self.store.runs(limit=1000, status="running"):
+            if row["kind"] not in self._builders:
+                continue
+            snap = self.graph(row["kind"]).get_state(_thread(row["run_id"]))
+            if snap.next:
+                status, why = "interrupted", f"its process stopped before {', '.join(snap.next)}; the next run " \
+                                             f"for {row['as_of']} resumes it"
+            elif snap.values:
+                status, why = "ok", "its graph had finished when its process stopped; closed on restart"
+            else:
+                status, why = "killed", "its process stopped before the first checkpoint; nothing to resume"
+            self.store.finish_run(row["run_id"], status, {"phase": row["kind"], "closed": why})
+            self.progress(f"run {row['run_id']} was left running by a stopped process: {status} ({why})")
+            closed.append((row["run_id"], status))
+        return closed
 
     def resume(self, run_id: str, value: Any, durability: str = "sync") -> dict:
         """Resume a paused run with ``value`` (what the paused node's ``interrupt()`` returns)."""

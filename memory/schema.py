@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -89,5 +89,11 @@ MIGRATIONS: dict[int, str] = {
     3: """
     ALTER TABLE positions ADD COLUMN peak_date TEXT;
     UPDATE positions SET peak_date = entry_date;
+    """,
+    # a night re-run for a date replaces that date's decisions: find them by date
+    4: """
+    CREATE INDEX verdicts_asof ON verdicts(as_of);
+    CREATE INDEX tool_calls_run ON tool_calls(run_id);
+    CREATE INDEX runs_status ON runs(status);
     """,
 }

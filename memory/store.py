@@ -187,10 +187,11 @@ class Store:
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.query("SELECT * FROM steps WHERE run_id=? ORDER BY id", [run_id])]
 
-    def runs(self, limit: int = 10, kind: str | None = None) -> list[dict[str, Any]]:
-        where, args = ("WHERE kind=?", [kind]) if kind else ("", [])
+    def runs(self, limit: int = 10, kind: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        conds = [(c, v) for c, v in (("kind", kind), ("status", status)) if v is not None]
+        where = ("WHERE " + " AND ".join(f"{c}=?" for c, _ in conds)) if conds else ""
         return [dict(r) for r in self.db.query(
-            f"SELECT * FROM runs {where} ORDER BY started DESC LIMIT ?", [*args, limit])]
+            f"SELECT * FROM runs {where} ORDER BY started DESC LIMIT ?", [*(v for _, v in conds), limit])]
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM runs WHERE run_id=?", [run_id]))
@@ -203,27 +204,38 @@ class Store:
 
     def record_tool_call(self, run_id: str, tool: str, args: Mapping[str, Any], output: Any,
                          model_version: str | None, ms: float) -> None:
+        """One call of a tool in a run (a resumed run that calls it again replaces the record)."""
+        self.db.execute("DELETE FROM tool_calls WHERE run_id = ? AND tool = ?", [run_id, tool])
         self._insert("tool_calls", [{"run_id": run_id, "tool": tool, "args": _json(args), "output": _json(output),
                                      "model_version": model_version, "ms": ms}])
 
     # ---------------------------------------------------------------- decisions
-    def save_proposals(self, run_id: str, proposals: Iterable[Any]) -> None:
+    def save_proposals(self, run_id: str, as_of: date, proposals: Iterable[Any]) -> None:
+        """The night's proposals for ``as_of``; a re-run for the date replaces them (never counted twice)."""
         rows = [{"key": p.key, "run_id": run_id, "as_of": p.as_of.isoformat(), "symbol": p.symbol, "agent": p.agent,
                  "action": str(p.action), "strength": p.strength, "confidence": p.confidence,
                  "payload": p.model_dump_json()} for p in proposals]
-        self._insert("proposals", rows, "INSERT OR REPLACE")
+        with self.transaction():
+            self.db.execute("DELETE FROM proposals WHERE as_of = ?", [as_of.isoformat()])
+            self._insert("proposals", rows, "INSERT OR REPLACE")
 
     def save_verdicts(self, run_id: str, as_of: date, verdicts: Iterable[Any]) -> None:
+        """The night's verdicts for ``as_of``; a re-run for the date replaces them."""
         rows = [{"run_id": run_id, "as_of": as_of.isoformat(), "proposal_key": v.proposal_key,
                  "decision": v.decision, "size_multiplier": v.size_multiplier, "reason": v.reason,
                  "provider": v.provenance.provider, "fallback": int(v.provenance.fallback),
                  "payload": v.model_dump_json()} for v in verdicts]
-        self._insert("verdicts", rows)
+        with self.transaction():
+            self.db.execute("DELETE FROM verdicts WHERE as_of = ?", [as_of.isoformat()])
+            self._insert("verdicts", rows)
 
     def save_picks(self, run_id: str, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
-        self._insert("picks",
-            [{"run_id": run_id, "as_of": as_of.isoformat(), **{k: v for k, v in r.items() if k != "payload"},
-              "payload": _json(r.get("payload", {}))} for r in rows])
+        """The night's picks for ``as_of``; a re-run for the date replaces them, so the hit rate counts each once."""
+        with self.transaction():
+            self.db.execute("DELETE FROM picks WHERE as_of = ?", [as_of.isoformat()])
+            self._insert("picks",
+                [{"run_id": run_id, "as_of": as_of.isoformat(), **{k: v for k, v in r.items() if k != "payload"},
+                  "payload": _json(r.get("payload", {}))} for r in rows])
 
     def picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
         cur = self.db.execute(
@@ -274,7 +286,8 @@ class Store:
         return [dict(r) for r in self.db.query(f"SELECT * FROM orders {where} ORDER BY created", args)]
 
     def record_fill(self, fill: Mapping[str, Any]) -> None:
-        self._insert("fills", [dict(fill)], "INSERT OR IGNORE")
+        """One row per order, its cumulative fill: a later, larger partial fill of the same order replaces it."""
+        self._insert("fills", [dict(fill)], "INSERT OR REPLACE")
 
     def fills(self, session: date | None = None, symbol: str | None = None) -> list[dict[str, Any]]:
         return self._select("fills", "session, fill_id", session=session, symbol=symbol)

@@ -94,7 +94,7 @@ def test_a_v1_store_is_migrated_to_the_current_schema_keeping_its_data(tmp_path)
     conn.commit()
     conn.close()
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION
     assert store.breakers() == [] and store.bars("AAPL")["close"].tolist() == [75.0]
 
 

@@ -27,7 +27,7 @@ def agents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
             {str(act): [p.symbol for p in active if p.action == act] for act in {p.action for p in active}},
             out[0].model_version if out else None, ms)
         proposals.extend(out)
-    ctx.store.save_proposals(state["run_id"], [p for p in proposals if p.action != Action.HOLD])
+    ctx.store.save_proposals(state["run_id"], state["as_of"], [p for p in proposals if p.action != Action.HOLD])
     counts = {a: sum(1 for p in proposals if p.action == a) for a in (Action.BUY_LONG, Action.CLOSE_LONG)}
     return {"proposals": proposals,
             "summary": f"{len(ctx.tools.tools)} agent tools: {counts[Action.BUY_LONG]} buy, "

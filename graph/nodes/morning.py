@@ -1,28 +1,23 @@
-"""Morning: load the night's intents, quote, validate (freshness, gap, stops, halt), execute, reconcile."""
+"""Morning: load the night's intents, quote, validate (freshness, gap, stops, halt); execution and reconciliation
+are in ``graph.nodes.execution``."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict
 from datetime import date
 
 from langgraph.runtime import Runtime
 
-from brokers.base import Broker, Order
+from brokers.base import Broker
 from graph.context import DeskContext
 from graph.nodes.guard import entries_blocked
-from graph.nodes.sizing import policy
 from graph.state import Execution, MorningState
-from tools.breakers import daily_loss
 from tools.calendar import sessions_between
 from tools.contracts import Intent
-from tools.exits import open_position, stop_level
+from tools.exits import stop_level
 
-
-def client_order_id(intent_id: str) -> str:
-    """Deterministic: the same intent always maps to the same broker order id."""
-    return "desk-" + hashlib.sha256(intent_id.encode()).hexdigest()[:24]
+# Intent statuses a morning still has work for: not yet sent, or sent and not yet final at the broker.
+OPEN = ("pending", "submitting", "accepted", "partially_filled", "unknown")
 
 
 def broker_at(ctx: DeskContext, session: date) -> Broker:
@@ -37,7 +32,7 @@ def _intent(ctx: DeskContext, intent_id: str) -> Intent:
     return Intent.model_validate_json(ctx.store.intent(intent_id)["payload"])
 
 
-def _intents(ctx: DeskContext, intent_ids) -> dict[str, Intent]:
+def intents_by_id(ctx: DeskContext, intent_ids) -> dict[str, Intent]:
     """Each intent read and parsed once per node."""
     return {i: _intent(ctx, i) for i in intent_ids}
 
@@ -45,7 +40,7 @@ def _intents(ctx: DeskContext, intent_ids) -> dict[str, Intent]:
 def load_intents(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     rows = ctx.store.intents(as_of=state["night_date"])
-    ids = [r["intent_id"] for r in rows if r["status"] in ("pending", "submitting")]
+    ids = [r["intent_id"] for r in rows if r["status"] in OPEN]
     return {"intent_ids": ids, "summary": f"{len(ids)} intents from the night of {state['night_date']}"}
 
 
@@ -54,7 +49,7 @@ def quotes(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     broker = broker_at(ctx, state["session"])
     q, src = {}, {}
-    wanted = {it.symbol for it in _intents(ctx, state["intent_ids"]).values()}
+    wanted = {it.symbol for it in intents_by_id(ctx, state["intent_ids"]).values()}
     for sym in sorted(wanted | set(ctx.store.positions())):
         quote = broker.quote(sym)
         q[sym], src[sym] = quote.price, quote.source
@@ -69,7 +64,7 @@ def validate(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     m = ctx.config.morning
     blocked = entries_blocked(ctx, state["session"])
     accepted, results = [], []
-    intents = _intents(ctx, state["intent_ids"])
+    intents = intents_by_id(ctx, state["intent_ids"])
     for iid, it in intents.items():
         price = state["quotes"].get(it.symbol)
         age = sessions_between(it.as_of, state["session"], ctx.market.sessions)
@@ -111,89 +106,10 @@ def stop_exits(ctx: DeskContext, state: MorningState, selling: set[str]) -> list
                 target_weight=0.0, quantity=pos["quantity"], reference_price=price,
                 reasons=[f"morning stop: quote {price:.2f} at or below the stop {stop:.2f} "
                          f"(peak {pos['peak']:.2f}, trail {pos['trail_pct']:.0%}, initial stop {pos['initial_stop']:.2f})"])])
-        elif existing["status"] not in ("pending", "submitting"):
+        elif existing["status"] not in OPEN:
             continue
         out.append(iid)
     return out
-
-
-def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
-    """Submit each accepted intent once: the order row is written before the broker call, keyed by its id."""
-    ctx = runtime.context
-    broker = broker_at(ctx, state["session"])
-    held = {s: p.quantity for s, p in broker.positions().items()}
-    results = list(state.get("results", []))
-    submitted = 0
-    intents = _intents(ctx, state["accepted"])
-    for iid, it in sorted(intents.items(), key=lambda kv: (kv[1].side != "sell", kv[0])):  # sells free cash
-        coid = client_order_id(iid)
-        qty = min(it.quantity, held.get(it.symbol, 0.0)) if it.side == "sell" else it.quantity
-        if qty <= 0:
-            ctx.store.set_intent_status(iid, "skipped", "nothing held to sell")
-            results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="skipped",
-                                     reason="nothing held to sell"))
-            continue
-        existing = ctx.store.order(coid)
-        if existing is None:
-            ctx.store.record_order(coid, iid, state["run_id"], it.symbol, it.side, qty, state["session"], "submitting")
-        elif existing["status"] in ("filled", "rejected", "cancelled"):
-            results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="already_done",
-                                     reason=f"order {coid} already {existing['status']}", client_order_id=coid))
-            continue
-        else:
-            qty = existing["quantity"]  # resume exactly the order that was being submitted
-        status = broker.submit(Order(client_order_id=coid, symbol=it.symbol, side=it.side, quantity=qty))
-        submitted += 1
-        with ctx.store.transaction():
-            ctx.store.update_order(coid, status.status, status.reason)
-            if status.status == "filled":
-                ctx.store.record_fill({"fill_id": coid, "client_order_id": coid, "symbol": it.symbol,
-                                       "side": it.side, "quantity": status.filled_qty, "price": status.avg_price,
-                                       "commission": status.commission, "session": state["session"].isoformat(),
-                                       "price_source": status.price_source or "unknown"})
-                ctx.store.set_intent_status(iid, "filled", None)
-            else:
-                ctx.store.set_intent_status(iid, status.status, status.reason)
-        results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status=status.status,
-                                 reason=status.reason or "", client_order_id=coid, quantity=status.filled_qty,
-                                 price=status.avg_price, price_source=status.price_source))
-    filled = [r for r in results if r.status == "filled"]
-    return {"results": results, "summary": f"{len(filled)} filled, {submitted} submitted"}
-
-
-def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
-    """The broker's book is the truth: mirror its positions into the store, keeping the desk's stop metadata."""
-    ctx = runtime.context
-    broker = broker_at(ctx, state["session"])
-    live = broker.positions()
-    ours = ctx.store.positions()
-    session: date = state["session"]
-    fills = {r.symbol: r for r in state.get("results", []) if r.status == "filled"}
-    with ctx.store.transaction():
-        for sym in set(ours) - set(live):
-            ctx.store.delete_position(sym)
-        for sym, p in live.items():
-            row = ours.get(sym)
-            f = fills.get(sym)
-            it = _intent(ctx, f.intent_id) if f else None
-            if row is None:
-                opened = open_position(sym, p.quantity, p.avg_price, session, it.stop if it else None,
-                                       policy(ctx.config))
-                row = {**asdict(opened), "entry_date": session.isoformat(), "peak_date": session.isoformat()}
-            elif it is not None and it.side == "sell":
-                row = {**row, "trail_pct": it.trail_pct or row["trail_pct"], "tiers_hit": it.tiers_hit or row["tiers_hit"]}
-            ctx.store.upsert_position({**row, "quantity": p.quantity, "avg_price": p.avg_price})
-        acct = broker.account()
-        marks = {s: {"qty": p.quantity, "price": p.market_price, "value": p.market_value} for s, p in live.items()}
-        prev = ctx.store.latest_snapshot(before=session)
-        ctx.store.save_snapshot(session, acct.cash, acct.equity, acct.positions_value,
-                                acct.positions_value / acct.equity if acct.equity else 0.0, marks)
-        tripped = daily_loss(prev["equity"] if prev else None, acct.equity, ctx.config.risk.daily_loss_limit)
-        if tripped:
-            ctx.store.trip_breaker("daily_loss", session, ctx.config.risk.breaker_sessions, tripped)
-    return {"equity": acct.equity, "cash": acct.cash,
-            "summary": f"book {acct.equity:,.0f} ({len(live)} positions, cash {acct.cash:,.0f})"
-                       + (f" — circuit breaker daily_loss tripped: {tripped}" if tripped else "")}
 
 
 def report(state: MorningState, runtime: Runtime[DeskContext]) -> dict:

@@ -1,0 +1,179 @@
+"""Morning: execute the accepted intents through the broker, then reconcile the book with the broker's.
+
+Crash consistency (DESIGN §5.3): every order has a deterministic client_order_id and its row is written before
+the broker is called; the broker's answer, the fill, the intent's status and the holding's risk metadata (initial
+stop, trail, tiers taken) are written in one transaction. A morning killed anywhere and re-run therefore leaves the
+same orders, fills and book as one that never stopped: an order already final is ``already_done``, one the store
+left in flight is asked of the broker (which looks its id up before sending anything).
+
+Halt means halt (DESIGN §5.5): the halt and the circuit breakers are read from the store at the moment each entry
+is about to be submitted, so a halt issued mid-morning, or while a killed morning waited to be re-run, stops every
+entry not yet at the broker. Exits are never blocked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from brokers.base import BrokerError, Order, OrderStatus
+from brokers.resolve import settle
+from graph.context import DeskContext
+from graph.nodes.guard import entries_blocked
+from graph.nodes.morning import broker_at, intents_by_id
+from graph.nodes.sizing import policy
+from graph.state import Execution, MorningState
+from tools.breakers import daily_loss
+from tools.contracts import Intent
+from tools.exits import open_position
+
+FINAL = ("filled", "rejected", "cancelled")
+
+
+def client_order_id(intent_id: str) -> str:
+    """Deterministic: the same intent always maps to the same broker order id."""
+    return "desk-" + hashlib.sha256(intent_id.encode()).hexdigest()[:24]
+
+
+def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
+    """Submit each accepted intent once (sells first: they free cash), recording each outcome atomically."""
+    ctx = runtime.context
+    session = state["session"]
+    broker = broker_at(ctx, session)
+    held = {s: p.quantity for s, p in broker.positions().items()}
+    results = list(state.get("results", []))
+    submitted = 0
+    intents = intents_by_id(ctx, state["accepted"])
+    for iid, it in sorted(intents.items(), key=lambda kv: (kv[1].side != "sell", kv[0])):
+        coid = client_order_id(iid)
+        existing = ctx.store.order(coid)
+        if existing is not None and existing["status"] in FINAL:
+            results.append(_result(it, "already_done", f"order {coid} already {existing['status']}", coid))
+            continue
+        blocked = entries_blocked(ctx, session) if it.side == "buy" else None  # read now, not at validate
+        if blocked:
+            results.append(_halted(ctx, it, coid, existing, blocked))
+            continue
+        qty = existing["quantity"] if existing is not None else (
+            min(it.quantity, held.get(it.symbol, 0.0)) if it.side == "sell" else it.quantity)
+        if qty <= 0:
+            ctx.store.set_intent_status(iid, "skipped", "nothing held to sell")
+            results.append(_result(it, "skipped", "nothing held to sell"))
+            continue
+        if existing is None:
+            ctx.store.record_order(coid, iid, state["run_id"], it.symbol, it.side, qty, session, "submitting")
+        status = settle(broker, Order(client_order_id=coid, symbol=it.symbol, side=it.side, quantity=qty))
+        submitted += 1
+        _record(ctx, it, status, session)
+        results.append(_result(it, status.status, status.reason or "", coid, status))
+    filled = [r for r in results if r.status == "filled"]
+    return {"results": results, "summary": f"{len(filled)} filled, {submitted} submitted"}
+
+
+def _halted(ctx: DeskContext, it: Intent, coid: str, existing: dict | None, why: str) -> Execution:
+    """An entry the halt stops. One a killed run left in flight may have reached the broker before the halt:
+    the broker's book says, and what it placed is recorded; what it never saw is cancelled here."""
+    if existing is not None:
+        try:
+            status = ctx.broker.status(coid)
+        except BrokerError:
+            status = None
+        if status is not None and status.status != "unknown":
+            _record(ctx, it, status, date.fromisoformat(existing["session"]))
+            return _result(it, status.status, f"placed before the halt: {status.reason or status.status}", coid,
+                           status)
+        with ctx.store.transaction():
+            ctx.store.update_order(coid, "cancelled", f"not sent: {why}")
+            ctx.store.set_intent_status(it.intent_id, "skipped", why)
+        return _result(it, "skipped", why, coid)
+    ctx.store.set_intent_status(it.intent_id, "skipped", why)
+    return _result(it, "skipped", why)
+
+
+def _record(ctx: DeskContext, it: Intent, status: OrderStatus, session: date) -> None:
+    """The broker's answer, its fill and the holding it leaves, in one transaction."""
+    coid = status.client_order_id
+    with ctx.store.transaction():
+        ctx.store.update_order(coid, status.status, status.reason)
+        if status.filled_qty > 0:
+            ctx.store.record_fill({"fill_id": coid, "client_order_id": coid, "symbol": it.symbol, "side": it.side,
+                                   "quantity": status.filled_qty, "price": status.avg_price,
+                                   "commission": status.commission, "session": session.isoformat(),
+                                   "price_source": status.price_source or "unknown"})
+            row = _holding_after(ctx, it, status, session)
+            if row is None:
+                ctx.store.delete_position(it.symbol)
+            else:
+                ctx.store.upsert_position(row)
+        ctx.store.set_intent_status(it.intent_id, status.status, status.reason)
+
+
+def _holding_after(ctx: DeskContext, it: Intent, status: OrderStatus, session: date) -> dict[str, Any] | None:
+    """The store's row for the holding after this fill: a buy opens it with the intent's stop; a sell carries the
+    trail and tiers the exit rules decided. Quantities are provisional until reconcile copies the broker's."""
+    row = ctx.store.positions().get(it.symbol)
+    if it.side == "buy":
+        if row is not None:  # a partial fill completing: same holding, metadata already set
+            return {**row, "quantity": status.filled_qty, "avg_price": status.avg_price}
+        opened = open_position(it.symbol, status.filled_qty, status.avg_price, session, it.stop, policy(ctx.config))
+        return {"symbol": it.symbol, "quantity": status.filled_qty, "avg_price": status.avg_price,
+                "entry_date": session.isoformat(), "peak_date": session.isoformat(),
+                "initial_stop": opened.initial_stop, "peak": opened.peak, "trail_pct": opened.trail_pct,
+                "tiers_hit": opened.tiers_hit}
+    if row is None:
+        return None
+    left = row["quantity"] - status.filled_qty
+    if left <= 1e-9:
+        return None
+    return {**row, "quantity": left,
+            "trail_pct": it.trail_pct if it.trail_pct is not None else row["trail_pct"],
+            "tiers_hit": it.tiers_hit if it.tiers_hit is not None else row["tiers_hit"]}
+
+
+def _result(it: Intent, status: str, reason: str, coid: str | None = None,
+            order: OrderStatus | None = None) -> Execution:
+    return Execution(intent_id=it.intent_id, symbol=it.symbol, side=it.side, status=status, reason=reason,
+                     client_order_id=coid, quantity=order.filled_qty if order else 0.0,
+                     price=order.avg_price if order else None, price_source=order.price_source if order else None)
+
+
+def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
+    """The broker's book is the truth for quantities and prices; the store keeps each holding's risk metadata.
+
+    A holding at the broker that the store does not know (a trade the desk did not make) is opened with the
+    default stop and named in the summary; one the store holds and the broker does not is removed, and named."""
+    ctx = runtime.context
+    session: date = state["session"]
+    broker = broker_at(ctx, session)
+    live = broker.positions()
+    ours = ctx.store.positions()
+    unknown, gone = sorted(set(live) - set(ours)), sorted(set(ours) - set(live))
+    with ctx.store.transaction():
+        for sym in gone:
+            ctx.store.delete_position(sym)
+        for sym, p in live.items():
+            row = ours.get(sym)
+            if row is None:
+                opened = open_position(sym, p.quantity, p.avg_price, session, None, policy(ctx.config))
+                row = {"symbol": sym, "entry_date": session.isoformat(), "peak_date": session.isoformat(),
+                       "initial_stop": opened.initial_stop, "peak": opened.peak, "trail_pct": opened.trail_pct,
+                       "tiers_hit": 0}
+            ctx.store.upsert_position({**row, "quantity": p.quantity, "avg_price": p.avg_price})
+        acct = broker.account()
+        marks = {s: {"qty": p.quantity, "price": p.market_price, "value": p.market_value} for s, p in live.items()}
+        prev = ctx.store.latest_snapshot(before=session)
+        ctx.store.save_snapshot(session, acct.cash, acct.equity, acct.positions_value,
+                                acct.positions_value / acct.equity if acct.equity else 0.0, marks)
+        tripped = daily_loss(prev["equity"] if prev else None, acct.equity, ctx.config.risk.daily_loss_limit)
+        if tripped:
+            ctx.store.trip_breaker("daily_loss", session, ctx.config.risk.breaker_sessions, tripped)
+    notes = ([f"broker holds {', '.join(unknown)} the store did not: opened with the default stop"] if unknown else []) \
+        + ([f"store held {', '.join(gone)} the broker does not: removed"] if gone else [])
+    if tripped:
+        notes.append(f"circuit breaker daily_loss tripped: {tripped}")
+    return {"equity": acct.equity, "cash": acct.cash,
+            "summary": f"book {acct.equity:,.0f} ({len(live)} positions, cash {acct.cash:,.0f})"
+                       + (" — " + "; ".join(notes) if notes else "")}
