@@ -38,7 +38,11 @@ import pandas as pd
 import sqlite_utils
 
 from brokers.base import (Account, BrokerError, Order, OrderStatus, Position, Quote, check_resubmit)
+from memory.sqlite import StoreError, connect
 from memory.store import Store
+
+PAPER_DAMAGED = ("restore it from a backup, or move it away to start a new paper account (the desk's store keeps "
+                 "every order and fill it sent)")
 
 SCHEMA_VERSION = 1
 _QTY_EPS = 1e-9
@@ -145,16 +149,15 @@ class PaperBroker:
 
     def _open(self, initial_cash: float) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        conn = connect(self.path, "paper broker file", PAPER_DAMAGED, check_same_thread=False, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
             row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.DatabaseError as exc:
+        except StoreError as exc:
             conn.close()
-            raise BrokerError(f"paper broker file {self.path} is unusable ({exc}); move it away or pick another "
-                              "path") from None
+            raise BrokerError(str(exc)) from None
         if row is not None and int(row[0]) > SCHEMA_VERSION:
             conn.close()
             raise BrokerError(f"paper broker file {self.path} has schema v{row[0]}, newer than this desk "

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from desk import commands
 from desk.config import Settings, load_settings
-from desk.errors import DeskError
+from desk.errors import DeskError, explain_os_error
 from desk.results import Actor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -197,9 +197,10 @@ def data_status(json: JsonOpt = False) -> None:
 def _user_errors() -> tuple[type[BaseException], ...]:
     from brokers.base import BrokerError
     from memory.store import StoreError
+    from models.registry import ModelFileError
     from tools.data.base import DataSourceError, DataValidationError
 
-    return (DeskError, DataValidationError, DataSourceError, StoreError, BrokerError)
+    return (DeskError, DataValidationError, DataSourceError, StoreError, BrokerError, ModelFileError)
 
 
 def _redactor():
@@ -234,13 +235,16 @@ def main() -> None:
         _say(err, "aborted")
         sys.exit(1)
     except Exception as exc:  # every failure a user sees is one line
-        import click
+        from typer.exceptions import TyperException
 
-        if isinstance(exc, click.ClickException):
-            _say(err, f"error: {exc.format_message()}")
+        if isinstance(exc, TyperException) and hasattr(exc, "format_message"):  # a usage error: bad command line
+            _say(err, f"error: {exc.format_message()} (see `desk --help`)")
             sys.exit(2)
         if isinstance(exc, _user_errors()):
             err.print(Text(f"error: {exc}"), soft_wrap=True)
+            sys.exit(2)
+        if isinstance(exc, OSError) and explain_os_error(exc):
+            err.print(Text(f"error: {explain_os_error(exc)}"), soft_wrap=True)
             sys.exit(2)
         redact = _redactor()
         where = _log_unexpected(redact)

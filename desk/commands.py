@@ -20,7 +20,6 @@ from desk.summary import RunResult, morning_data, night_data
 from evals.replay import ReplayResult
 from evals.replay import replay as replay_history
 from graph.reporting import Fanout, Reporter, StoreReporter, run_task
-from graph.runner import Runner
 from memory.locks import HomeLock
 from memory.store import Store
 from tools.calendar import next_session
@@ -28,6 +27,7 @@ from tools.contracts import Intent
 from tools.data.base import DataSourceError, DataValidationError, MarketDataProvider
 from tools.data.loader import load_into_store
 from tools.exits import stop_level
+from tools.market import MarketView
 
 Progress = Callable[[str], None]
 PHASES = ("night", "morning", "all")
@@ -44,8 +44,12 @@ def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, repor
     with HomeLock(settings.home, "book", f"running the {phase} graph{'s' if phase == 'all' else ''}"):
         bootstrap(store, settings, actor, reporters)
         check_universe(store, settings)
-        desk = open_desk(settings, store=store, reporters=reporters, progress=progress)
-        day = resolve_date(desk, day)
+        market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark,
+                            cache_dir=settings.cache_dir)
+        day = resolve_date(market.sessions, day)  # before any file is opened for the run
+        desk = open_desk(settings, store=store, market=market, reporters=reporters, progress=progress)
+        if phase in ("night", "all"):
+            desk.ctx.tools.check(day)  # a damaged model file is refused before anything is written
         store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
         night = night_data(desk.night(day)) if phase in ("night", "all") else None
         morning = morning_data(desk.morning(day)) if phase in ("morning", "all") else None
@@ -78,9 +82,8 @@ def replay(settings: Settings, start: date, end: date, *, actor: Actor,
         return replay_history(settings, start, end, progress)
 
 
-def resolve_date(desk: Runner, day: date | None) -> date:
+def resolve_date(sessions: pd.DatetimeIndex, day: date | None) -> date:
     """``day`` if it is a session in the data, else a one-line error; None means the latest session."""
-    sessions = desk.sessions()
     if not len(sessions):
         raise DeskError("the store holds no market data; run `desk data load`")
     first, last = sessions[0].date(), sessions[-1].date()

@@ -15,7 +15,8 @@ from typing import Any
 
 import platformdirs
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError,
+                               TomlConfigSettingsSource)
 
 from desk.errors import ConfigError
 from graph.config import DeskConfig
@@ -61,6 +62,8 @@ def _toml_path() -> Path | None:
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings; raise ConfigError with a one-line message naming the bad key."""
     global _CONFIG_FILE
+    if "DESK_HOME" in os.environ and not os.environ["DESK_HOME"].strip() and overrides.get("home") is None:
+        raise ConfigError("DESK_HOME is set but empty: set it to a folder, or unset it for the default")
     for key in os.environ:
         if key.startswith("DESK_") and key[5:].split("__")[0].lower() not in Settings.model_fields:
             raise ConfigError(f"unknown configuration key in environment variable {key}")
@@ -71,6 +74,11 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None
+    except SettingsError as exc:  # a DESK_* value that is not the JSON a nested setting needs
+        section = exc.args[0].split('"')[1] if exc.args and '"' in exc.args[0] else ""
+        names = sorted(k for k in os.environ if k.upper().startswith(f"DESK_{section.upper()}"))
+        raise ConfigError(f"cannot parse {', '.join(names) or 'a DESK_* variable'}: a list or table setting is JSON, "
+                          f"e.g. DESK_DATA__UNIVERSE='[\"AAPL\", \"MSFT\"]'") from None
     except ValueError as exc:  # a TOML syntax error surfaces as TOMLDecodeError (a ValueError)
         raise ConfigError(f"cannot read config {_toml_path()}: {exc}") from None
     finally:

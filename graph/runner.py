@@ -12,6 +12,7 @@ lock, ``memory.locks``, so no other live process runs a graph). Each is closed b
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -24,9 +25,11 @@ from graph.context import DeskContext
 from graph.errors import DeskError
 from graph.morning import build_morning
 from graph.night import build_night
+from memory.store import StoreError
 from tools.breakers import consecutive_errors
 from tools.calendar import next_session
 
+log = logging.getLogger("desk.runner")
 Progress = Callable[[str], None]
 Builder = Callable[..., Any]
 BUILDERS: Mapping[str, Builder] = {"night": build_night, "morning": build_morning}
@@ -136,14 +139,19 @@ class Runner:
         return out
 
     def _failed(self, run_id: str, as_of: date, exc: Exception) -> None:
+        """Record a failed run and trip the error breaker if due. When the store itself is what failed (a full
+        disk, a damaged file), recording may fail too: the run's own error is the one the caller sees."""
         ctx, r = self.ctx, self.ctx.config.risk
         why = ctx.redact(f"{type(exc).__name__}: {exc}")
-        ctx.store.finish_run(run_id, "error", {"error": why})
-        ctx.reporter.run_finished(run_id, "error", why)
-        tripped = consecutive_errors((x["status"] for x in ctx.store.runs(limit=r.max_consecutive_errors)),
-                                     r.max_consecutive_errors)
-        if tripped:
-            ctx.store.trip_breaker("errors", as_of, r.breaker_sessions, f"{tripped}; latest: {why}")
+        try:
+            ctx.store.finish_run(run_id, "error", {"error": why})
+            ctx.reporter.run_finished(run_id, "error", why)
+            tripped = consecutive_errors((x["status"] for x in ctx.store.runs(limit=r.max_consecutive_errors)),
+                                         r.max_consecutive_errors)
+            if tripped:
+                ctx.store.trip_breaker("errors", as_of, r.breaker_sessions, f"{tripped}; latest: {why}")
+        except (StoreError, OSError) as record_error:
+            log.warning("run %s failed (%s) and could not be recorded: %s", run_id, why, record_error)
 
 
 def _thread(run_id: str) -> dict:

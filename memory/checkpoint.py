@@ -5,11 +5,12 @@ Only the desk's own state types may be revived from a checkpoint (an explicit ms
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
+
+from memory.sqlite import connect
 
 STATE_TYPES: tuple[tuple[str, str], ...] = (
     ("tools.contracts", "WeatherSnapshot"), ("tools.contracts", "LayerReading"), ("tools.contracts", "Action"),
@@ -21,8 +22,12 @@ STATE_TYPES: tuple[tuple[str, str], ...] = (
 )
 
 
+CHECKPOINT_DAMAGED = ("move it away: runs that were in flight can then not be resumed and a re-run starts them "
+                      "over (their orders are safe: the store and the broker know them by id)")
+
+
 def open_checkpointer(path: Path | str) -> SqliteSaver:
-    conn = sqlite3.connect(str(path), check_same_thread=False)
+    conn = connect(path, "checkpoint file", CHECKPOINT_DAMAGED, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     saver = SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES))
     saver.setup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -13,6 +14,12 @@ import pandas as pd
 import sqlite_utils
 
 from memory.schema import MIGRATIONS, SCHEMA_VERSION
+from memory.sqlite import StoreError, connect
+
+__all__ = ["Store", "StoreError", "now_utc"]
+STORE_DAMAGED = ("restore it from a backup, or move it away and run `desk data load` to start a new store "
+                 "(the old file keeps the book and the run history)")
+TABLES = frozenset(re.findall(r"CREATE TABLE (\w+)", " ".join(MIGRATIONS.values())))
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -25,8 +32,15 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
-class StoreError(Exception):
-    """The store file is unusable (newer schema, corrupt file)."""
+def _refuse_truncated(path: Path) -> None:
+    """A store cut to 0 bytes beside the home's other files was truncated, not new: refuse it, do not start over."""
+    wal = path.with_name(path.name + "-wal")
+    if not path.is_file() or path.stat().st_size or (wal.is_file() and wal.stat().st_size):
+        return
+    others = [p.name for p in path.parent.glob("*.sqlite") if p != path and p.stat().st_size]
+    if others:
+        raise StoreError(f"store {path} is empty (0 bytes) while this home holds {', '.join(sorted(others))}: it was "
+                         f"truncated. Restore it from a backup, or move the home's files away to start over")
 
 
 class Store:
@@ -34,12 +48,18 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        self.db = sqlite_utils.Database(conn)
-        self._migrate()
+        _refuse_truncated(self.path)
+        conn = connect(self.path, "store", STORE_DAMAGED, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self.db = sqlite_utils.Database(conn)
+            self._migrate()
+            self._check_tables()
+        except BaseException:
+            conn.close()
+            raise
         self._frames: dict[str, pd.DataFrame] = {}
 
     # ---------------------------------------------------------------- schema
@@ -51,6 +71,11 @@ class Store:
             self.db.conn.executescript(
                 "BEGIN;" + MIGRATIONS[v]
                 + f"INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{v}'); COMMIT;")
+
+    def _check_tables(self) -> None:
+        missing = sorted(TABLES - set(self.db.table_names()))
+        if missing:
+            raise StoreError(f"store {self.path} is missing the table(s) {', '.join(missing)}: {STORE_DAMAGED}")
 
     def schema_version(self) -> int:
         if "meta" not in self.db.table_names():

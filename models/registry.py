@@ -45,6 +45,22 @@ class RegisteredModel(Protocol):
 M = TypeVar("M", bound=RegisteredModel)
 
 
+class ModelFileError(Exception):
+    """A saved model cannot be read (a damaged or hand-edited file): says which folder and what to do."""
+
+
+def _meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelFileError(f"model metadata {path} is damaged ({exc}); delete its folder {path.parent} and it is "
+                             f"retrained on the next run") from exc
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"model metadata {path} is not a JSON object; delete its folder {path.parent} and it "
+                             f"is retrained on the next run")
+    return meta
+
+
 def _resolve(spec: str) -> Callable[[Path], Any]:
     module, _, attr = spec.partition(":")
     return getattr(importlib.import_module(module), attr).load
@@ -81,6 +97,13 @@ class ModelRegistry:
         self._cache[key] = cast(M, model)
         return cast(M, model)
 
+    def saved(self, name: str, cutoff: date) -> RegisteredModel | None:
+        """The model ``name`` for ``cutoff`` if one is cached or saved (never trains); ModelFileError if damaged."""
+        model = self._cache.get((name, cutoff)) or self._load(name, cutoff)
+        if model is not None:
+            self._cache[(name, cutoff)] = model
+        return model
+
     def has(self, name: str, cutoff: date, version: str | None = None) -> bool:
         """Whether ``name`` for ``cutoff`` (of ``version``, when given) is cached or saved, without loading it."""
         cached = self._cache.get((name, cutoff))
@@ -89,7 +112,7 @@ class ModelRegistry:
         meta = self.path_for(name, cutoff) / _META_FILE
         if not meta.is_file():
             return False
-        return version is None or json.loads(meta.read_text()).get("version") == version
+        return version is None or _meta(meta).get("version") == version
 
     def list(self, name: str | None = None) -> list[dict[str, Any]]:
         """Metadata (version, cutoff, metrics, path, …) of every saved model, oldest cutoff first."""
@@ -105,7 +128,7 @@ class ModelRegistry:
                 meta_file = entry / _META_FILE
                 if entry.name.startswith(".") or not meta_file.is_file():
                     continue
-                rows.append({**json.loads(meta_file.read_text()), "name": folder.name, "path": str(entry)})
+                rows.append({**_meta(meta_file), "name": folder.name, "path": str(entry)})
         return rows
 
     def latest(self, name: str, on_or_before: date) -> RegisteredModel | None:
@@ -126,7 +149,11 @@ class ModelRegistry:
             return None
         if name not in self._loaders:
             raise KeyError(f"no loader registered for model {name!r}; add it to models.registry.LOADERS")
-        return _resolve(self._loaders[name])(directory)
+        try:
+            return _resolve(self._loaders[name])(directory)
+        except Exception as exc:  # noqa: BLE001 - any failure to read a saved model is a damaged file
+            raise ModelFileError(f"model {name} at {directory} is damaged ({type(exc).__name__}: {exc}); delete "
+                                 f"that folder and it is retrained on the next run") from exc
 
     @staticmethod
     def _check(model: RegisteredModel, name: str, cutoff: date, version: str | None) -> None:

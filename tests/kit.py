@@ -159,3 +159,36 @@ def store_fingerprint(path: Path) -> str:
 def clone_home(seed: Path, dest: Path) -> Path:
     shutil.copytree(seed, dest)
     return dest
+
+
+def home_fingerprint(home: Path) -> dict[str, str]:
+    """What a DESK_HOME holds, file by file: every SQLite file by its rows (insensitive to WAL and page layout),
+    every other file by its bytes. Lock files are left out: they are the kernel's locks, their text says only who
+    held one last."""
+    out: dict[str, str] = {}
+    for path in sorted(p for p in home.rglob("*") if p.is_file()):
+        rel = path.relative_to(home).as_posix()
+        if rel.startswith("locks/") or rel.endswith(("-wal", "-shm", "-journal")):
+            continue
+        out[rel] = _sqlite_rows(path) if path.suffix == ".sqlite" else hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def _sqlite_rows(path: Path) -> str:
+    """A digest of every table's rows, or of the raw bytes when the file is not a readable database."""
+    raw = hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            h = hashlib.sha256()
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+            for t in tables:
+                query = ("SELECT count(*), total(close), max(date), min(date) FROM bars" if t == "bars"
+                         else f"SELECT * FROM \"{t}\"")
+                rows = sorted(json.dumps(r, default=str) for r in conn.execute(query).fetchall())
+                h.update(t.encode() + json.dumps(rows).encode())
+            return h.hexdigest()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return "raw:" + raw

@@ -211,13 +211,21 @@ class AgentToolkit:
         t0 = time.perf_counter()
         known = block in self._models
         if not known:
-            sessions = self.market.sessions[self.market.sessions <= pd.Timestamp(day)]
-            cutoff = cutoff_for(day, sessions, retrain_months=self.retrain_months, horizon_days=self.horizon)
+            cutoff = self._cutoff(day)
             known = self.registry.has("mean_reversion", cutoff, version_for(cutoff, recipe(self.train_years,
                                                                                               self.horizon)))
         model = self._model(day)
         return [ModelReady(name="mean_reversion", version=model.version, cutoff=model.cutoff, trained=not known,
                            seconds=time.perf_counter() - t0)]
+
+    def check(self, day: date) -> None:
+        """Read every saved model the agents would use on ``day`` (training nothing), so a damaged model file is
+        found before a run starts; raises models.registry.ModelFileError naming it."""
+        self.registry.saved("mean_reversion", self._cutoff(day))
+
+    def _cutoff(self, day: date) -> date:
+        sessions = self.market.sessions[self.market.sessions <= pd.Timestamp(day)]
+        return cutoff_for(day, sessions, retrain_months=self.retrain_months, horizon_days=self.horizon)
 
     def _model(self, day: date) -> TrainedModel:
         block = retrain_block(day, self.retrain_months)

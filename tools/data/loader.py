@@ -10,7 +10,7 @@ import pandas as pd
 
 from memory.store import Store
 from tools.data.base import DataValidationError, Fetched, MarketDataProvider
-from tools.data.validate import validate_bars
+from tools.data.validate import check_continuity, validate_bars
 
 
 @dataclass
@@ -54,6 +54,7 @@ def load_into_store(store: Store, provider: MarketDataProvider, symbols: Sequenc
     if fetched.stale:
         return _serve_stale(store, provider.name, symbols, fetched, until, say)
     frames, rejected = _revalidate(fetched, max_jump)
+    _continuity(store, frames, rejected, max_jump)
     say(f"validated {len(frames)} symbols, rejected {len(rejected)}")
     if strict and rejected:
         first = next(iter(rejected))
@@ -82,6 +83,18 @@ def _revalidate(fetched: Fetched, max_jump: float) -> tuple[dict[str, pd.DataFra
         except DataValidationError as exc:
             rejected[symbol] = exc.reason
     return frames, rejected
+
+
+def _continuity(store: Store, frames: dict[str, pd.DataFrame], rejected: dict[str, str], max_jump: float) -> None:
+    """Reject a symbol whose new bars jump from the series the store already holds (macro series excepted)."""
+    held = {r["symbol"]: r["kind"] for r in store.symbols()}
+    close = store.frame("close") if any(s in held for s in frames) else None
+    for symbol in [s for s in frames if s in held and held[s] != "macro"]:
+        try:
+            check_continuity(symbol, close[symbol], frames[symbol], max_jump)
+        except DataValidationError as exc:
+            rejected[symbol] = exc.reason
+            del frames[symbol]
 
 
 def _after(frame: pd.DataFrame, last: date | None) -> pd.DataFrame:

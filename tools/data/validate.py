@@ -12,6 +12,11 @@ from tools.data.base import KINDS, DataValidationError
 BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 _TOLERANCE = 1e-9  # relative slack for float noise in close-within-range
+# Plausibility bounds, far beyond any real print: the dearest US share (Berkshire A) has traded below 1e6 dollars,
+# index levels and yields far lower, and no session's volume reaches 1e13 shares. A value past them is a bad
+# print or an overflow (1e308), never a price.
+MAX_PRICE = 1e7
+MAX_VOLUME = 1e13
 
 
 def _day(ts: pd.Timestamp) -> str:
@@ -102,6 +107,12 @@ def _check_values(symbol: str, bars: pd.DataFrame, kind: str) -> None:
         infinite = np.isinf(bars[col].to_numpy())
         if infinite.any():
             raise DataValidationError(symbol, f"{col} is infinite on {_first(infinite, idx)}")
+        bound = MAX_VOLUME if col == "volume" else MAX_PRICE
+        huge = np.abs(np.nan_to_num(bars[col].to_numpy())) > bound
+        if huge.any():
+            i = int(np.argmax(huge))
+            raise DataValidationError(symbol, f"{col} {bars[col].iloc[i]:g} on {_day(idx[i])} is not a plausible "
+                                              f"value (above {bound:g}); check the source")
     if kind != "macro":
         for col in ("close", "open", "high", "low"):
             bad = bars[col] <= 0
@@ -133,6 +144,23 @@ def _check_jumps(symbol: str, close: pd.Series, max_jump: float) -> None:
         raise DataValidationError(
             symbol, f"close jumps {ret[i]:+.1%} from {_day(close.index[i - 1])} to {_day(close.index[i])} "
                     f"(limit {max_jump:.0%}); check for a split or a bad print")
+
+
+def check_continuity(symbol: str, stored: pd.Series, frame: pd.DataFrame, max_jump: float) -> None:
+    """The first new close against the stored close before it: a file of a few rows must not jump a known
+    series (the jump check inside a frame cannot see across its first row)."""
+    if frame.empty or stored.empty:
+        return
+    first = frame.index[0]
+    before = stored[stored.index < first].dropna()
+    if before.empty:
+        return
+    prev, new = float(before.iloc[-1]), float(frame["close"].iloc[0])
+    change = new / prev - 1 if prev > 0 else np.inf
+    if abs(change) > max_jump:
+        raise DataValidationError(
+            symbol, f"close jumps {change:+.1%} from the stored {prev:g} on {_day(before.index[-1])} to {new:g} on "
+                    f"{_day(first)} (limit {max_jump:.0%}); check for a split or a bad print")
 
 
 def validate_until(symbol: str, frame: pd.DataFrame, kind: str, until: date | None, max_jump: float,

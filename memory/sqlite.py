@@ -1,0 +1,126 @@
+"""SQLite connections that say which file is wrong and what to do, instead of raising a bare sqlite3 error.
+
+Every SQLite file of a desk (the store, the checkpointer, the paper broker's book) is opened through ``connect``:
+an error from any statement on it — a damaged, truncated or non-database file, a missing table, a read-only or
+locked file, a full disk — becomes one ``StoreError`` line naming the file and the remedy. A failed statement
+inside a transaction leaves the transaction to roll back, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class StoreError(Exception):
+    """A desk file is unusable (damaged, missing a table, newer schema, read-only, locked, disk full)."""
+
+
+class FileOperationalError(StoreError, sqlite3.OperationalError):
+    """A translated sqlite3.OperationalError: still one to code that handles those (LangGraph's migrations)."""
+
+
+class FileDatabaseError(StoreError, sqlite3.DatabaseError):
+    """A translated sqlite3.DatabaseError (a damaged or non-database file)."""
+
+
+def explain(exc: sqlite3.Error, what: str, path: Path, damaged: str) -> str:
+    """One line for a SQLite error on ``path`` (``what`` names the file; ``damaged`` says how to recover it)."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in low or "malformed" in low):
+        return f"{what} {path} is damaged ({text}): {damaged}"
+    if "readonly" in low or "read-only" in low:
+        return (f"{what} {path} is read-only ({text}): make it writable (chmod u+w) or set DESK_HOME to a "
+                f"writable folder")
+    if "locked" in low or "busy" in low:
+        return f"{what} {path} is locked by another process: wait for it to finish, then run again"
+    if "is full" in low:
+        return (f"the disk holding {what} {path} is full: free space and run again "
+                f"(the failed write was rolled back; nothing is half-written)")
+    if "no such table" in low or "no such column" in low:
+        return f"{what} {path} is missing part of its schema ({text}): {damaged}"
+    if "disk i/o error" in low:
+        return (f"{what} {path} could not be written or read (disk I/O error: the disk may be full or failing): "
+                f"free space or check the disk, then run again")
+    if "unable to open" in low:
+        return f"cannot open {what} {path}: check that DESK_HOME exists and is writable"
+    return f"{what} {path}: {text}"
+
+
+class _Cursor(sqlite3.Cursor):
+    def execute(self, *args, **kwargs):  # type: ignore[override]
+        with self.connection.translated():
+            return super().execute(*args, **kwargs)
+
+    def executemany(self, *args, **kwargs):  # type: ignore[override]
+        with self.connection.translated():
+            return super().executemany(*args, **kwargs)
+
+    def executescript(self, *args, **kwargs):  # type: ignore[override]
+        with self.connection.translated():
+            return super().executescript(*args, **kwargs)
+
+    def fetchone(self):
+        with self.connection.translated():
+            return super().fetchone()
+
+    def fetchmany(self, *args, **kwargs):
+        with self.connection.translated():
+            return super().fetchmany(*args, **kwargs)
+
+    def fetchall(self):
+        with self.connection.translated():
+            return super().fetchall()
+
+    def __next__(self):
+        with self.connection.translated():
+            return super().__next__()
+
+
+class Connection(sqlite3.Connection):
+    """A connection whose every statement raises StoreError (naming its file) instead of sqlite3.Error."""
+
+    desk_what: str = "database"
+    desk_path: Path = Path("?")
+    desk_damaged: str = "restore it from a backup"
+
+    @contextmanager
+    def translated(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise  # a constraint the caller relies on (an id already there), not a problem with the file
+        except sqlite3.Error as exc:
+            kind = FileOperationalError if isinstance(exc, sqlite3.OperationalError) else \
+                FileDatabaseError if isinstance(exc, sqlite3.DatabaseError) else StoreError
+            raise kind(explain(exc, self.desk_what, self.desk_path, self.desk_damaged)) from exc
+
+    def cursor(self, factory=_Cursor):  # type: ignore[override]
+        return super().cursor(factory)
+
+    def execute(self, *args, **kwargs):  # type: ignore[override]
+        return self.cursor().execute(*args, **kwargs)
+
+    def executemany(self, *args, **kwargs):  # type: ignore[override]
+        return self.cursor().executemany(*args, **kwargs)
+
+    def executescript(self, *args, **kwargs):  # type: ignore[override]
+        return self.cursor().executescript(*args, **kwargs)
+
+    def commit(self) -> None:
+        with self.translated():
+            super().commit()
+
+
+def connect(path: Path | str, what: str, damaged: str, **kwargs) -> Connection:
+    """Open ``path`` (``what``: "store", "checkpoint file", …; ``damaged``: what to do if it is)."""
+    path = Path(path)
+    try:
+        conn = sqlite3.connect(str(path), factory=Connection, **kwargs)
+    except sqlite3.Error as exc:
+        raise StoreError(explain(exc, what, path, damaged)) from exc
+    conn.desk_what, conn.desk_path, conn.desk_damaged = what, path, damaged
+    return conn
