@@ -41,7 +41,8 @@ def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, repor
     if phase not in PHASES:
         raise DeskError(f"unknown phase {phase!r}: use night, morning or all")
     store = Store(settings.store_path)
-    with HomeLock(settings.home, "book", f"running the {phase} graph{'s' if phase == 'all' else ''}"):
+    doing = "running the night and morning graphs" if phase == "all" else f"running the {phase} graph"
+    with HomeLock(settings.home, "book", doing):
         bootstrap(store, settings, actor, reporters)
         check_universe(store, settings)
         market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark,

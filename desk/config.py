@@ -9,6 +9,7 @@ Precedence, highest first (documented once, here and in the README):
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,8 @@ def ensure_home(home: Path) -> None:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ConfigError(f"no space left in DESK_HOME {home}: free space and run again") from None
         raise ConfigError(f"DESK_HOME {home} cannot be written ({exc.strerror}); set DESK_HOME to a writable folder") from None
 
 

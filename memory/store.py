@@ -64,13 +64,27 @@ class Store:
 
     # ---------------------------------------------------------------- schema
     def _migrate(self) -> None:
+        """Apply each pending migration in its own IMMEDIATE transaction, re-reading the version inside it, so
+        two processes opening a new store at once apply each migration exactly once."""
+        for v in range(1, SCHEMA_VERSION + 1):
+            if self.schema_version() >= v:
+                continue
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self.schema_version() < v:
+                    for statement in (x.strip() for x in MIGRATIONS[v].split(";")):
+                        if statement:
+                            conn.execute(statement)
+                    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", [str(v)])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         version = self.schema_version()
         if version > SCHEMA_VERSION:
-            raise StoreError(f"store {self.path} has schema v{version}, newer than this desk (v{SCHEMA_VERSION}); upgrade desk")
-        for v in range(version + 1, SCHEMA_VERSION + 1):
-            self.db.conn.executescript(
-                "BEGIN;" + MIGRATIONS[v]
-                + f"INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{v}'); COMMIT;")
+            raise StoreError(f"store {self.path} has schema v{version}, newer than this desk (v{SCHEMA_VERSION}); "
+                             f"upgrade desk")
 
     def _check_tables(self) -> None:
         missing = sorted(TABLES - set(self.db.table_names()))
@@ -415,8 +429,13 @@ class _Tx:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._depth[id(self.conn)] -= 1
-        if exc_type is not None:
+        if exc_type is None:
+            self.conn.execute(f"RELEASE {self.name}")
+            return
+        try:
             self.conn.execute(f"ROLLBACK TO {self.name}")
             self.conn.execute(f"RELEASE {self.name}")
-        else:
-            self.conn.execute(f"RELEASE {self.name}")
+        except (sqlite3.Error, StoreError):
+            # SQLite already rolled the whole transaction back (a full disk, an I/O error): nothing is left to undo,
+            # and the error the caller sees is the one that caused it
+            pass

@@ -149,7 +149,8 @@ class TrainedModel:
         """Write the booster as a LightGBM text model plus JSON metadata into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / _BOOSTER_FILE))
+        # the text LightGBM's save_model writes, written by Python: a full disk is an OSError, not a native [Fatal]
+        (directory / _BOOSTER_FILE).write_text(self.booster.model_to_string())
         meta = {
             "format": _FORMAT,
             "name": self.name,

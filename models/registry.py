@@ -170,6 +170,10 @@ class ModelRegistry:
         temp = final.parent / f"{_TEMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
         try:
             model.save(temp)
+        except Exception as exc:  # noqa: BLE001 - a model that cannot be written whole is not written at all
+            shutil.rmtree(temp, ignore_errors=True)
+            raise ModelFileError(f"could not write model {model.name} to {final.parent} ({type(exc).__name__}: "
+                                 f"{exc}): free space or make the folder writable, then run again") from exc
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise

@@ -143,16 +143,22 @@ def _result(it: Intent, status: str, reason: str, coid: str | None = None,
 def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     """The broker's book is the truth for quantities and prices; the store keeps each holding's risk metadata.
 
-    A holding at the broker that the store does not know (a trade the desk did not make) is opened with the
-    default stop and named in the summary; one the store holds and the broker does not is removed, and named."""
+    After execution the two agree (every fill moved the store's holding in the transaction that recorded it). When
+    they do not — a holding the desk did not trade, one the broker no longer has, a different quantity — the store is
+    set to the broker's book, the difference is named, and the ``reconcile`` circuit breaker halts new entries until
+    an operator has looked (``desk resume``)."""
     ctx = runtime.context
     session: date = state["session"]
     broker = broker_at(ctx, session)
     live = broker.positions()
     ours = ctx.store.positions()
-    unknown, gone = sorted(set(live) - set(ours)), sorted(set(ours) - set(live))
+    diffs = [f"broker holds {s} ({live[s].quantity:g}) the store did not" for s in sorted(set(live) - set(ours))]
+    diffs += [f"store held {s} ({ours[s]['quantity']:g}) the broker does not" for s in sorted(set(ours) - set(live))]
+    diffs += [f"{s}: broker {live[s].quantity:g}, store {ours[s]['quantity']:g}" for s in sorted(set(live) & set(ours))
+              if abs(live[s].quantity - ours[s]["quantity"]) > 1e-6 * max(1.0, abs(live[s].quantity))]
+    r = ctx.config.risk
     with ctx.store.transaction():
-        for sym in gone:
+        for sym in set(ours) - set(live):
             ctx.store.delete_position(sym)
         for sym, p in live.items():
             row = ours.get(sym)
@@ -162,18 +168,20 @@ def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
                        "initial_stop": opened.initial_stop, "peak": opened.peak, "trail_pct": opened.trail_pct,
                        "tiers_hit": 0}
             ctx.store.upsert_position({**row, "quantity": p.quantity, "avg_price": p.avg_price})
+        if diffs:
+            ctx.store.trip_breaker("reconcile", session, r.breaker_sessions,
+                                   "broker and store disagreed: " + "; ".join(diffs) + "; the store now mirrors the "
+                                   "broker — check the broker's book, then `desk resume`")
         acct = broker.account()
         marks = {s: {"qty": p.quantity, "price": p.market_price, "value": p.market_value} for s, p in live.items()}
         prev = ctx.store.latest_snapshot(before=session)
         ctx.store.save_snapshot(session, acct.cash, acct.equity, acct.positions_value,
                                 acct.positions_value / acct.equity if acct.equity else 0.0, marks)
-        tripped = daily_loss(prev["equity"] if prev else None, acct.equity, ctx.config.risk.daily_loss_limit)
+        tripped = daily_loss(prev["equity"] if prev else None, acct.equity, r.daily_loss_limit)
         if tripped:
-            ctx.store.trip_breaker("daily_loss", session, ctx.config.risk.breaker_sessions, tripped)
-    notes = ([f"broker holds {', '.join(unknown)} the store did not: opened with the default stop"] if unknown else []) \
-        + ([f"store held {', '.join(gone)} the broker does not: removed"] if gone else [])
-    if tripped:
-        notes.append(f"circuit breaker daily_loss tripped: {tripped}")
+            ctx.store.trip_breaker("daily_loss", session, r.breaker_sessions, tripped)
+    notes = ([f"MISMATCH, entries halted: {'; '.join(diffs)}"] if diffs else []) + \
+        ([f"circuit breaker daily_loss tripped: {tripped}"] if tripped else [])
     return {"equity": acct.equity, "cash": acct.cash,
             "summary": f"book {acct.equity:,.0f} ({len(live)} positions, cash {acct.cash:,.0f})"
                        + (" — " + "; ".join(notes) if notes else "")}
