@@ -1,0 +1,122 @@
+"""Numpy forward passes of the trained torch layers, for inference.
+
+Why: a whole-universe inference call must take under 2 ms at the 99th percentile (issue 9). Per-op dispatch in
+torch costs microseconds, and ncps' wired CfC re-masks its weights and loops over three layers at every step
+(about 7 ms for 20 sequences of 21 steps), so the trained weights are exported once into these float64 numpy
+functions. They compute exactly what the torch modules compute (tests/test_deep_models.py checks agreement to
+1e-5 against torch for every kernel); training always uses the torch modules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+Params = dict[str, np.ndarray]
+
+
+def linear(x: np.ndarray, p: Params, prefix: str) -> np.ndarray:
+    return x @ p[f"{prefix}.weight"].T + p[f"{prefix}.bias"]
+
+
+def layer_norm(x: np.ndarray, p: Params, prefix: str, eps: float = 1e-5) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * p[f"{prefix}.weight"] + p[f"{prefix}.bias"]
+
+
+def gru(x: np.ndarray, p: Params, prefix: str, layers: int) -> np.ndarray:
+    """torch.nn.GRU (batch_first, gates ordered r, z, n): the last layer's outputs, batch × time × hidden."""
+    seq = x
+    for layer in range(layers):
+        gi = seq @ p[f"{prefix}.weight_ih_l{layer}"].T + p[f"{prefix}.bias_ih_l{layer}"]
+        wh = np.ascontiguousarray(p[f"{prefix}.weight_hh_l{layer}"].T)
+        bh = p[f"{prefix}.bias_hh_l{layer}"]
+        hidden = wh.shape[0]
+        h = np.zeros((x.shape[0], hidden))
+        out = np.empty(x.shape[:2] + (hidden,))
+        for t in range(x.shape[1]):
+            gh = h @ wh + bh
+            g = gi[:, t]
+            rz = expit(g[:, :2 * hidden] + gh[:, :2 * hidden])
+            n = np.tanh(g[:, 2 * hidden:] + rz[:, :hidden] * gh[:, 2 * hidden:])
+            h = n + rz[:, hidden:] * (h - n)
+            out[:, t] = h
+        seq = out
+    return seq
+
+
+def transformer_layer(x: np.ndarray, p: Params, prefix: str, heads: int) -> np.ndarray:
+    """torch.nn.TransformerEncoderLayer in eval mode (post-norm, ReLU, batch_first)."""
+    b, t, e = x.shape
+    hd = e // heads
+    qkv = x @ p[f"{prefix}.self_attn.in_proj_weight"].T + p[f"{prefix}.self_attn.in_proj_bias"]
+    q, k, v = (qkv[..., i * e:(i + 1) * e].reshape(b, t, heads, hd).transpose(0, 2, 1, 3) for i in range(3))
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(hd)
+    scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    att = (scores / scores.sum(axis=-1, keepdims=True)) @ v
+    att = att.transpose(0, 2, 1, 3).reshape(b, t, e)
+    x = layer_norm(x + linear(att, p, f"{prefix}.self_attn.out_proj"), p, f"{prefix}.norm1")
+    ff = linear(np.maximum(linear(x, p, f"{prefix}.linear1"), 0.0), p, f"{prefix}.linear2")
+    return layer_norm(x + ff, p, f"{prefix}.norm2")
+
+
+class WiredCfC:
+    """ncps ``CfC(input, AutoNCP(...), return_sequences=False)`` in ``default`` mode with unit time spans,
+    exported from the trained module.
+
+    The wired cell's layers feed forward (inter -> command -> motor neurons) within a step, so all layers advance
+    together on a skewed schedule: at iteration k layer l processes step k - l. One matmul per iteration then
+    serves every layer: T + L - 1 iterations instead of T * L layer-steps.
+    """
+
+    def __init__(self, cfc_module) -> None:
+        cell = cfc_module.rnn_cell
+        layers = list(cell._layers)
+        sizes = [layer.hidden_size for layer in layers]
+        self.sizes = sizes
+        n = sum(sizes)
+        offsets = np.cumsum([0, *sizes])
+        self.n_inputs = layers[0].input_size
+        self.w_in = np.zeros((self.n_inputs, 3 * n))
+        self.w_rec = np.zeros((n, 3 * n))
+        self.bias = np.zeros(3 * n)
+        for i, layer in enumerate(layers):
+            mask = layer.sparsity_mask.detach().numpy().astype(np.float64) if layer.sparsity_mask is not None else 1.0
+            w1 = layer.ff1.weight.detach().numpy().astype(np.float64) * mask
+            w2 = layer.ff2.weight.detach().numpy().astype(np.float64) * mask
+            wt = (layer.time_a.weight + layer.time_b.weight).detach().numpy().astype(np.float64)
+            bt = (layer.time_a.bias + layer.time_b.bias).detach().numpy().astype(np.float64)
+            n_in = layer.input_size
+            lo, hi = offsets[i], offsets[i + 1]
+            for g, (w, b) in enumerate(((w1, layer.ff1.bias.detach().numpy()), (w2, layer.ff2.bias.detach().numpy()),
+                                        (wt, bt))):
+                cols = slice(g * n + lo, g * n + hi)
+                self.bias[cols] = b
+                if i == 0:
+                    self.w_in[:, cols] = w[:, :n_in].T
+                else:
+                    self.w_rec[offsets[i - 1]:offsets[i], cols] = w[:, :n_in].T
+                self.w_rec[lo:hi, cols] = w[:, n_in:].T
+        self.n = n
+        self.out = slice(offsets[-2], offsets[-1])
+        # before layer l has its first step (iterations k < l) its state must stay at the zero initial state
+        self.start_masks = [np.concatenate([np.full(s, 1.0 if i <= k else 0.0) for i, s in enumerate(sizes)])
+                            for k in range(len(sizes) - 1)]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Batch × time × inputs -> batch × motor neurons (the output at the last step)."""
+        b, t, _ = x.shape
+        n, depth = self.n, len(self.sizes)
+        pre = np.zeros((t + depth - 1, b, 3 * n))
+        pre[:t] = (x @ self.w_in).transpose(1, 0, 2)
+        pre += self.bias
+        h = np.zeros((b, n))
+        for k in range(t + depth - 1):
+            z = pre[k] + h @ self.w_rec
+            f = np.tanh(z[:, :2 * n])
+            g = expit(z[:, 2 * n:])
+            h = f[:, :n] + g * (f[:, n:] - f[:, :n])
+            if k < depth - 1:
+                h *= self.start_masks[k]
+        return h[:, self.out]

@@ -1,0 +1,96 @@
+"""A registry snapshot: every saved version and its status at one instant, and the rule for which version may be
+used on a date (DESIGN.md §5.4).
+
+A version is usable on decision date D when it is promoted and at least its label horizon of sessions lies
+strictly between its cutoff (the last date any of its labels read) and D's session: trained on data ending
+before D, with a gap of at least the horizon. Among usable versions the newest cutoff wins (then the latest
+decision). When none is usable, ``usable`` says why, so the agent can say so and stay out of decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a promoted model of ``name`` may be used on ``as_of``; ``reason`` says why or why not."""
+
+    name: str
+    as_of: date
+    version: str | None
+    cutoff: date | None
+    reason: str
+
+    @property
+    def usable(self) -> bool:
+        return self.version is not None
+
+
+def _sessions_before(sessions: Any, day: date) -> np.ndarray:
+    index = pd.DatetimeIndex(sessions).normalize().unique().sort_values()
+    return index[index <= pd.Timestamp(day)].to_numpy()
+
+
+def _horizon(row: dict[str, Any]) -> int:
+    """A version's label horizon (older mean-reversion metadata keeps it in its params only)."""
+    return int(row.get("horizon", row.get("params", {}).get("horizon")))
+
+
+def gap_sessions(cutoff: date, as_of: date, sessions: Any) -> int:
+    """Sessions strictly between ``cutoff`` and the last session on or before ``as_of``."""
+    known = _sessions_before(sessions, as_of)
+    if len(known) == 0:
+        return 0
+    return int(np.sum((known > np.datetime64(pd.Timestamp(cutoff))) & (known < known[-1])))
+
+
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    rows: tuple[dict[str, Any], ...]
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        return [row for row in self.rows if row["name"] == name]
+
+    def row(self, name: str, version: str) -> dict[str, Any] | None:
+        return next((row for row in self.rows if row["name"] == name and row["version"] == version), None)
+
+    def incumbent(self, name: str, before: date, excluding: str | None = None) -> dict[str, Any] | None:
+        """The promoted version with the newest cutoff on or before ``before`` (the model a candidate for that
+        cutoff must beat), or None."""
+        promoted = [row for row in self.versions(name) if row.get("status") == "promoted"
+                    and row["version"] != excluding and date.fromisoformat(row["cutoff"]) <= before]
+        return promoted[-1] if promoted else None
+
+    def usable(self, name: str, as_of: date, sessions: Sequence[Any] | pd.DatetimeIndex) -> Availability:
+        """The promoted version usable on ``as_of`` (see the module docstring), or the reason there is none.
+        ``sessions`` is the trading calendar; only sessions on or before ``as_of`` are read."""
+        def none(reason: str) -> Availability:
+            return Availability(name, as_of, None, None, reason)
+
+        versions = self.versions(name)
+        if not versions:
+            return none(f"no {name} model has been trained; run the walk-forward training (desk train)")
+        promoted = [row for row in versions if row.get("status") == "promoted"]
+        if not promoted:
+            latest = versions[-1]
+            why = latest.get("reason") or "not yet decided"
+            return none(f"none of its {len(versions)} trained versions is promoted (latest {latest['version']} "
+                        f"is {latest.get('status', 'candidate')}: {why})")
+        ready = [row for row in promoted
+                 if gap_sessions(date.fromisoformat(row["cutoff"]), as_of, sessions) >= _horizon(row)]
+        if not ready:
+            first = promoted[0]
+            return none(f"every promoted version is too recent: the earliest, {first['version']}, read data to "
+                        f"{first['cutoff']} and needs {_horizon(first)} sessions between that and the decision")
+        best = ready[-1]
+        skipped = [row["version"] for row in promoted if row not in ready]
+        note = f"; newer promoted versions {skipped} are within their purge gap" if skipped else ""
+        return Availability(name, as_of, best["version"], date.fromisoformat(best["cutoff"]),
+                            f"promoted: {best.get('reason', '')}{note}")
