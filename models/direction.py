@@ -33,6 +33,7 @@ from models.labels import ANNUAL, forward, log_returns, trailing_return, trailin
 from models.metrics import Evaluation, accuracy, auc, span
 from models.nn import Standardizer, fit, torch_runtime
 from models.training import ModelSpec, Rows, fit_window
+from models.training import evaluate_between as training_evaluate_between
 
 NAME = "direction"
 HORIZON = 21
@@ -168,3 +169,8 @@ SPEC = ModelSpec(name=NAME, prefix="direction-cfc", model_cls=DirectionModel, de
 def train(inputs: ModelInputs, cutoff, recipe: dict[str, Any] | None = None, progress=None) -> DirectionModel:
     """The direction model for ``cutoff`` (models.training.fit_window: reads nothing after the cutoff)."""
     return fit_window(SPEC, inputs, cutoff, recipe, progress)
+
+
+def evaluate_between(model, inputs: ModelInputs, start, end) -> Evaluation:
+    """The model on every row dated in [start, end] whose label ``inputs`` already hold."""
+    return training_evaluate_between(SPEC, model, inputs, start, end)

@@ -33,6 +33,7 @@ from models.labels import (BEHAVIOUR_WINDOW, BEHAVIOURS, VOL_BUCKETS, VOL_HORIZO
 from models.metrics import Evaluation, accuracy, balanced_accuracy, majority, mean_rank_ic, span
 from models.nn import Standardizer, class_weights, fit, torch_runtime
 from models.training import ModelSpec, Rows, fit_window
+from models.training import evaluate_between as training_evaluate_between
 
 NAME = "health"
 # tools.contracts.ASSET_FEATURES without the raw close (a price level says nothing comparable across assets).
@@ -201,3 +202,8 @@ SPEC = ModelSpec(name=NAME, prefix="health-ae", model_cls=HealthModel, default_r
 def train(inputs: ModelInputs, cutoff, recipe: dict[str, Any] | None = None, progress=None) -> HealthModel:
     """The health model for ``cutoff`` (models.training.fit_window: reads nothing after the cutoff)."""
     return fit_window(SPEC, inputs, cutoff, recipe, progress)
+
+
+def evaluate_between(model, inputs: ModelInputs, start, end) -> Evaluation:
+    """The model on every row dated in [start, end] whose label ``inputs`` already hold."""
+    return training_evaluate_between(SPEC, model, inputs, start, end)

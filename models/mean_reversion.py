@@ -291,6 +291,10 @@ def default_recipe(seed: int = 7) -> dict[str, Any]:
 def train_on(inputs: Any, cutoff: date, params: dict[str, Any] | None = None, progress: Any = None) -> TrainedModel:
     """``train`` with the common signature: (models.inputs.ModelInputs, cutoff, recipe) -> TrainedModel."""
     params = {**default_recipe(), **(params or {})}
+    fixed = {k for k, v in recipe(params["train_years"], params["horizon"], params["random_state"]).items()
+             if params.get(k) != v}
+    if fixed:
+        raise ValueError(f"mean_reversion: only train_years, horizon and random_state may change; not {sorted(fixed)}")
     if progress is not None:
         progress("fit", 0, 1)
     model = train(inputs.panel, inputs.close, cutoff, train_years=params["train_years"], horizon=params["horizon"],

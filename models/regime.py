@@ -35,6 +35,7 @@ from models.labels import REGIME_HORIZON, forward_regime, trailing_regime
 from models.metrics import Evaluation, accuracy, balanced_accuracy, js_divergence, log_loss, majority, span
 from models.nn import Standardizer, class_weights, fit, torch_runtime
 from models.training import ModelSpec, Rows, fit_window
+from models.training import evaluate_between as training_evaluate_between
 
 NAME = "regime"
 WEATHER_FEATURES = ("bench_dist_sma200", "bench_ret_63d", "bench_vol_21d", "bench_drawdown", "macro_credit",
@@ -233,3 +234,8 @@ SPEC = ModelSpec(name=NAME, prefix="regime-gru-tf", model_cls=RegimeEnsemble, de
 def train(inputs: ModelInputs, cutoff, recipe: dict[str, Any] | None = None, progress=None) -> RegimeEnsemble:
     """The regime ensemble for ``cutoff`` (models.training.fit_window: reads nothing after the cutoff)."""
     return fit_window(SPEC, inputs, cutoff, recipe, progress)
+
+
+def evaluate_between(model, inputs: ModelInputs, start, end) -> Evaluation:
+    """The model on every row dated in [start, end] whose label ``inputs`` already hold."""
+    return training_evaluate_between(SPEC, model, inputs, start, end)

@@ -33,9 +33,11 @@ class Availability:
         return self.version is not None
 
 
-def _sessions_before(sessions: Any, day: date) -> np.ndarray:
-    index = pd.DatetimeIndex(sessions).normalize().unique().sort_values()
-    return index[index <= pd.Timestamp(day)].to_numpy()
+def calendar(sessions: Any) -> np.ndarray:
+    """Sessions as a sorted, unique datetime64[ns] array (passed through when it already is one)."""
+    if isinstance(sessions, np.ndarray) and sessions.dtype == "datetime64[ns]":
+        return sessions
+    return pd.DatetimeIndex(sessions).normalize().unique().sort_values().as_unit("ns").to_numpy()
 
 
 def _horizon(row: dict[str, Any]) -> int:
@@ -45,10 +47,10 @@ def _horizon(row: dict[str, Any]) -> int:
 
 def gap_sessions(cutoff: date, as_of: date, sessions: Any) -> int:
     """Sessions strictly between ``cutoff`` and the last session on or before ``as_of``."""
-    known = _sessions_before(sessions, as_of)
-    if len(known) == 0:
-        return 0
-    return int(np.sum((known > np.datetime64(pd.Timestamp(cutoff))) & (known < known[-1])))
+    days = calendar(sessions)
+    last = int(np.searchsorted(days, np.datetime64(as_of, "ns"), side="right")) - 1   # the decision's session
+    first = int(np.searchsorted(days, np.datetime64(cutoff, "ns"), side="right"))    # first session after cutoff
+    return max(0, last - first)
 
 
 @dataclass(frozen=True)
