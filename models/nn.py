@@ -23,6 +23,16 @@ GRAD_CLIP = 1.0
 Progress = Callable[[int, int, float], None]   # (epoch, epochs, mean loss)
 
 
+def _set_deterministic(mode: bool) -> None:
+    """torch.use_deterministic_algorithms without its import of torch._inductor (about 3 s per process, and only
+    torch.compile reads the flag it sets there); falls back to the public call if the private setter moves."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:
+        torch.use_deterministic_algorithms(mode)
+    else:
+        setter(mode, warn_only=False)
+
+
 @contextlib.contextmanager
 def torch_runtime(threads: int = 1, seed: int | None = None) -> Iterator[None]:
     """Run a block with ``threads`` intra-op threads, deterministic algorithms and (optionally) a seeded RNG;
@@ -30,13 +40,13 @@ def torch_runtime(threads: int = 1, seed: int | None = None) -> Iterator[None]:
     old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(max(1, int(threads)))
-    torch.use_deterministic_algorithms(True)
+    _set_deterministic(True)
     if seed is not None:
         torch.manual_seed(seed)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(old_det)
+        _set_deterministic(old_det)
         torch.set_num_threads(old_threads)
 
 
