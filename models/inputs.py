@@ -82,16 +82,21 @@ class ModelInputs:
         return ModelInputs(panel=self.panel[dates <= end], close=self.close.loc[:end], weather=self.weather.loc[:end],
                            benchmark=self.benchmark.loc[:end])
 
+    def session_array(self) -> np.ndarray:
+        """The sessions as a sorted datetime64[ns] array (memoised: inference looks dates up in it)."""
+        return self.memo("sessions", lambda: self.sessions.as_unit("ns").to_numpy())
+
     def position(self, day: date | pd.Timestamp) -> int:
         """Index of the last session on or before ``day``; NoData before the first session."""
-        pos = int(self.sessions.searchsorted(pd.Timestamp(day), side="right")) - 1
+        days = self.session_array()
+        pos = int(np.searchsorted(days, np.datetime64(pd.Timestamp(day).date(), "ns"), side="right")) - 1
         if pos < 0:
             raise NoData(f"no session on or before {pd.Timestamp(day).date()}: the data starts "
                          f"{self.sessions[0].date() if len(self.sessions) else 'never'}")
         return pos
 
     def session(self, pos: int) -> date:
-        return self.sessions[pos].date()
+        return date.fromisoformat(str(self.session_array()[pos])[:10])
 
     def symbol_positions(self, symbols: Sequence[str]) -> np.ndarray:
         """Column positions of ``symbols`` in the universe; UnknownSymbol (with a suggestion) for any other."""

@@ -119,8 +119,9 @@ class RegimeEnsemble(DeepModel):
 
     def _export(self) -> dict[str, Any]:
         to_np = lambda net: {k: v.detach().numpy().astype(np.float64) for k, v in net.state_dict().items()}  # noqa: E731
-        return {"gru": to_np(self.nets["gru"]), "tf": to_np(self.nets["transformer"]),
-                "scaler": Standardizer.from_dict(self.state["scaler"])}
+        gru = to_np(self.nets["gru"])
+        return {"gru": gru, "gru_kernel": kernels.GRU(gru, "gru", self.params["gru_layers"]),
+                "tf": to_np(self.nets["transformer"]), "scaler": Standardizer.from_dict(self.state["scaler"])}
 
     def probabilities(self, x: np.ndarray, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
         """(GRU, Transformer) class probabilities for raw windows x (batch × sequence × features)."""
@@ -128,7 +129,7 @@ class RegimeEnsemble(DeepModel):
         gru_out, tf_out = [], []
         for lo in range(0, len(x), chunk):
             z = k["scaler"].transform(x[lo:lo + chunk]).astype(np.float64)
-            h = kernels.gru(z, k["gru"], "gru", p["gru_layers"])
+            h = k["gru_kernel"](z)
             att = np.tanh(kernels.linear(h, k["gru"], "att"))
             w = _softmax(kernels.linear(att, k["gru"], "score")[..., 0])
             gru_out.append(_softmax(kernels.linear((w[..., None] * h).sum(axis=1), k["gru"], "head")))
@@ -136,7 +137,8 @@ class RegimeEnsemble(DeepModel):
             e = np.concatenate([np.broadcast_to(t["cls"], (len(z), 1, t["cls"].shape[-1])),
                                 kernels.linear(z, t, "proj")], axis=1) + t["pe"]
             for layer in range(p["tf_layers"]):
-                e = kernels.transformer_layer(e, t, f"encoder.layers.{layer}", p["tf_heads"])
+                last = layer == p["tf_layers"] - 1
+                e = kernels.transformer_layer(e, t, f"encoder.layers.{layer}", p["tf_heads"], first_only=last)
             tf_out.append(_softmax(kernels.linear(e[:, 0], t, "head")))
         return np.concatenate(gru_out), np.concatenate(tf_out)
 

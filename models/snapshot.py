@@ -96,3 +96,22 @@ class RegistrySnapshot:
         note = f"; newer promoted versions {skipped} are within their purge gap" if skipped else ""
         return Availability(name, as_of, best["version"], date.fromisoformat(best["cutoff"]),
                             f"promoted: {best.get('reason', '')}{note}")
+
+    def table(self) -> list[dict[str, Any]]:
+        """One flat row per saved version, for a listing (``desk models``): what, when, how good, and its fate."""
+        out = []
+        for row in self.rows:
+            validation = row.get("metrics", {}).get("validation", {})
+            baselines = {k: v for k, v in (validation.get("baselines") or {}).items() if v is not None}
+            best = max(baselines.items(), key=lambda kv: kv[1]) if baselines else (None, None)
+            out.append({
+                "name": row["name"], "version": row["version"], "status": row.get("status", "candidate"),
+                "cutoff": row["cutoff"], "trained_on": row.get("trained_on"), "horizon": _horizon(row),
+                "metric": validation.get("metric"), "validation": validation.get("value"),
+                "best_baseline": best[0], "baseline_value": best[1],
+                "in_sample": row.get("metrics", {}).get("in_sample", {}).get("value"),
+                "reason": row.get("reason", ""), "decided_at": row.get("decided_at"),
+                "features": row.get("features"), "seed": row.get("seed"),
+                "content_hash": row.get("content_hash"), "code_version": row.get("code_version"),
+            })
+        return out

@@ -92,7 +92,7 @@ def test_numpy_kernels_compute_what_the_torch_layers_compute():
     from ncps.torch import CfC
     from ncps.wirings import AutoNCP
 
-    from models.kernels import WiredCfC, gru, transformer_layer
+    from models.kernels import GRU, WiredCfC, transformer_layer
     from models.nn import state_arrays
 
     torch.manual_seed(0)
@@ -102,7 +102,7 @@ def test_numpy_kernels_compute_what_the_torch_layers_compute():
     cfc = CfC(3, AutoNCP(8, 2, seed=3), return_sequences=False, batch_first=True)
     with torch.inference_mode():
         gru_params = {"g." + k: v for k, v in state_arrays(g).items()}
-        np.testing.assert_allclose(gru(x.numpy().astype(float), gru_params, "g", 2), g(x)[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(GRU(gru_params, "g", 2)(x.numpy().astype(float)), g(x)[0].numpy(), atol=1e-5)
         z = torch.randn(5, 22, 8)
         layer_params = {"l." + k: v for k, v in state_arrays(layer).items()}
         np.testing.assert_allclose(transformer_layer(z.numpy().astype(float), layer_params, "l", 4),

@@ -208,3 +208,15 @@ def test_a_save_that_crashes_half_way_leaves_no_trace(registry):
     with pytest.raises(KeyboardInterrupt):
         registry.register(model)
     assert registry.list("toy") == [] and list((registry.root / "toy").iterdir()) == []
+
+
+def test_the_listing_shows_each_version_with_its_metric_baseline_status_and_hash(registry):
+    _promote(registry, toy(date(2001, 3, 1)))
+    rejected = toy(date(2002, 3, 1))
+    registry.register(rejected)
+    registry.decide("toy", rejected.version, Evidence("auc", evaluation(0.45), "toy-2001-03-01-a"))
+    rows = registry.snapshot().table()
+    assert [(r["version"], r["status"]) for r in rows] == [("toy-2001-03-01-a", "promoted"),
+                                                           ("toy-2002-03-01-a", "rejected")]
+    assert rows[1]["metric"] == "auc" and rows[1]["best_baseline"] == "zero_skill" and rows[1]["horizon"] == 5
+    assert rows[1]["reason"].startswith("does not beat its naive baseline") and len(rows[1]["content_hash"]) == 64
