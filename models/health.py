@@ -14,7 +14,9 @@ Sizes are fixed by convention, not tuned: 17 inputs -> 32 -> 32 -> an 8-dimensio
 width, a common bottleneck ratio), heads 8 -> 16 -> out; the reconstruction and the three head losses weigh the
 same; the VAE's KL term weighs 0.1 (a light prior: the latent must stay informative for the supervised heads).
 Training thins rows to every 5th date and uses a rolling 10-year window, the desk's convention for the per-asset
-models (tools/agents.py mean reversion).
+models (tools/agents.py mean reversion). Tried on the in-sample era and not kept: adding each feature's
+cross-sectional percentile as a second input (the usual transform for cross-sectional targets) moved the
+2011-2014 walk-forward mean rank IC from +0.003 to -0.025; both are noise beside persistence's +0.039.
 """
 
 from __future__ import annotations

@@ -254,3 +254,17 @@ def test_walk_forward_scores_each_fold_beside_its_baselines_and_never_reads_the_
     assert all(r.fold.cutoff < r.fold.test_start for r in results)
     summary = summarise(results)
     assert list(summary) == ["validation"] and summary["validation"]["folds"] == 2
+
+
+def test_the_regime_frame_for_a_replay_matches_one_call_per_session(trained, model_inputs):
+    from models.base import REGIME_ORDER
+
+    model = trained[1]["regime"].model
+    frame = model.frame(model_inputs.until(date(2012, 7, 31)))
+    for day in (date(2012, 6, 1), date(2012, 7, 31)):
+        one = model.predict_at(model_inputs, day)
+        row = frame.loc[pd.Timestamp(day)]
+        np.testing.assert_allclose(row[list(REGIME_ORDER)].to_numpy(dtype=float), one["mean"], atol=1e-12)
+        assert row["disagreement"] == pytest.approx(one["disagreement"])
+        assert row["regime"] == REGIME_ORDER[int(one["mean"].argmax())]
+    assert frame.loc[:"1991-01-31", "regime"].isna().all()          # warm-up: no window, no regime
