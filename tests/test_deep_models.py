@@ -268,3 +268,31 @@ def test_the_regime_frame_for_a_replay_matches_one_call_per_session(trained, mod
         assert row["disagreement"] == pytest.approx(one["disagreement"])
         assert row["regime"] == REGIME_ORDER[int(one["mean"].argmax())]
     assert frame.loc[:"1991-01-31", "regime"].isna().all()          # warm-up: no window, no regime
+
+
+def test_windows_are_expanding_or_rolling_and_validation_is_purged_by_the_horizon(trained, model_inputs):
+    sessions = model_inputs.sessions
+    for outcome in trained[1].values():
+        model = outcome.model
+        if model.params.get("window") == "expanding":
+            assert model.trained_on[0] < date(1992, 1, 1)
+        else:
+            years = model.params["train_years"]
+            assert pd.Timestamp(model.trained_on[0]) > pd.Timestamp(model.cutoff) - pd.DateOffset(years=years)
+        head_end = sessions.get_loc(pd.Timestamp(model.validation_model.trained_on[1]))
+        val_start = sessions.get_loc(pd.Timestamp(model.metrics["validation"]["start"]))
+        assert val_start - head_end > model.horizon          # no head label reaches into the validation rows
+
+
+def test_the_variational_health_variant_trains_predicts_and_reloads(model_inputs, tmp_path):
+    from models.health import HealthModel
+
+    job, cutoff = entry("health"), date(2011, 12, 1)
+    model = job.train(model_inputs, cutoff, job.recipe({**TINY["health"], "variational": True}))
+    assert model.nets["ae"].logvar is not None
+    assert model.version != job.version(cutoff, job.recipe(TINY["health"]))     # the flag is part of the recipe
+    out = _predict(model, model_inputs, date(2012, 6, 1))
+    assert all(0 < row["health"] < 1 and abs(row["vol"].sum() - 1) < 1e-9 for row in out["rows"].values())
+    _same(out, _predict(model, model_inputs, date(2012, 6, 1)))       # inference uses the mean: no sampling
+    model.save(tmp_path / "vae")
+    _same(_predict(HealthModel.load(tmp_path / "vae"), model_inputs, date(2012, 6, 1)), out)
