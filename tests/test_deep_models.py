@@ -18,7 +18,7 @@ from models.catalog import entry
 from models.inputs import ModelInputs
 from models.snapshot import gap_sessions
 from models.train import summarise, train_one, walk_forward
-from tests.model_kit import DECISION, TINY, market, model_inputs, promoted, trained  # noqa: F401  (fixtures)
+from tests.model_kit import DECISION, TINY, market, model_inputs, trained  # noqa: F401  (fixtures)
 
 NAMES = ("regime", "health", "direction", "mean_reversion")
 DEEP = ("regime", "health", "direction")

@@ -12,7 +12,7 @@ from models.api import AsOfArgs, DirectionResult, HealthResult, ModelService, Re
 from models.base import REGIME_ORDER
 from models.errors import ModelError, NoData, NoModel, UnknownSymbol
 from models.registry import ModelRegistry
-from tests.model_kit import DECISION, market, model_inputs, promoted, trained  # noqa: F401  (fixtures)
+from tests.model_kit import market, model_inputs, promoted, trained  # noqa: F401  (fixtures)
 
 DAY = date(2012, 6, 15)
 
