@@ -19,11 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from ncps.torch import CfC
-from ncps.wirings import AutoNCP
 from numpy.lib.stride_tricks import sliding_window_view
-from torch import nn
 
 from models.deep import DeepModel
 from models.health import FEATURES
@@ -31,7 +27,7 @@ from models.inputs import ModelInputs
 from models.kernels import WiredCfC
 from models.labels import ANNUAL, forward, log_returns, trailing_return, trailing_vol
 from models.metrics import Evaluation, accuracy, auc, span
-from models.nn import Standardizer, fit, torch_runtime
+from models.scaling import Standardizer
 from models.training import ModelSpec, Rows, fit_window
 from models.training import evaluate_between as training_evaluate_between
 
@@ -46,20 +42,6 @@ def default_recipe(seed: int = 7) -> dict[str, Any]:
             "horizon": HORIZON, "window": "rolling", "train_years": 10, "val_fraction": 0.2, "stride": 5,
             "min_dates": 500, "ncp_units": 16, "ncp_motor": 4, "dense": 32, "dropout": 0.1, "epochs": 8,
             "batch_size": 256, "lr": 1e-3, "weight_decay": 1e-4, "seed": seed, "threads": 1}
-
-
-class DualBranch(nn.Module):
-    def __init__(self, n_static: int, n_seq: int, units: int, motor: int, dense: int, dropout: float,
-                 wiring_seed: int) -> None:
-        super().__init__()
-        self.dense = nn.Sequential(nn.Linear(n_static, dense), nn.ReLU(), nn.Dropout(dropout),
-                                   nn.Linear(dense, 16), nn.ReLU())
-        self.cfc = CfC(n_seq, AutoNCP(units, motor, seed=wiring_seed), return_sequences=False, batch_first=True)
-        self.head = nn.Sequential(nn.Linear(16 + motor, 16), nn.ReLU(), nn.Linear(16, 1))
-
-    def forward(self, static: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
-        motor, _ = self.cfc(seq)
-        return self.head(torch.cat([self.dense(static), motor], dim=1)).squeeze(-1)
 
 
 def sequences(inputs: ModelInputs, length: int) -> np.ndarray:
@@ -87,14 +69,15 @@ class DirectionModel(DeepModel):
     name = NAME
 
     @staticmethod
-    def build_nets(params: dict[str, Any]) -> dict[str, nn.Module]:
-        return {"net": DualBranch(len(params["features"]), len(params["sequence_channels"]), params["ncp_units"],
-                                  params["ncp_motor"], params["dense"], params["dropout"], params["seed"])}
+    def build_nets(params: dict[str, Any]) -> dict[str, Any]:
+        from models.direction_torch import build_nets
+
+        return build_nets(params)
 
     def _export(self) -> dict[str, Any]:
-        net = self.nets["net"]
-        p = {k: v.detach().numpy().astype(np.float64) for k, v in net.state_dict().items() if not k.startswith("cfc")}
-        return {"p": p, "cfc": WiredCfC(net.cfc), "static": Standardizer.from_dict(self.state["static"])}
+        arrays = self.arrays["net"]
+        return {"p": arrays, "cfc": WiredCfC(arrays, "cfc.rnn_cell"),
+                "static": Standardizer.from_dict(self.state["static"])}
 
     def p_up(self, static: np.ndarray, seq: np.ndarray, chunk: int = 4096) -> np.ndarray:
         """P(up over the horizon) for raw static rows and raw sequences (no NaN)."""
@@ -137,17 +120,10 @@ def rows(inputs: ModelInputs, start: pd.Timestamp, end: pd.Timestamp, recipe: di
                            "ret_trailing": ret_now[t, s]})
 
 
-def _fit(train: Rows, recipe: dict[str, Any], progress) -> tuple[dict[str, nn.Module], dict[str, Any]]:
-    d = train.data
-    scaler = Standardizer.fit(d["static"])
-    tensors = (torch.from_numpy(scaler.transform(d["static"])), torch.from_numpy(np.clip(d["seq"], -5.0, 5.0)),
-               torch.from_numpy(d["y"]))
-    loss = lambda net, x, seq, y: nn.functional.binary_cross_entropy_with_logits(net(x, seq), y)  # noqa: E731
-    with torch_runtime(recipe["threads"], seed=recipe["seed"]):
-        net = DirectionModel.build_nets(recipe)["net"]
-        fit(net, loss, tensors, epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-            weight_decay=recipe["weight_decay"], seed=recipe["seed"], progress=progress)
-    return {"net": net}, {"static": scaler.to_dict(), "base_rate": round(float(d["y"].mean()), 6)}
+def _fit(train: Rows, recipe: dict[str, Any], progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    from models.direction_torch import fit_nets     # training needs torch; inference does not
+
+    return fit_nets(train, recipe, progress)
 
 
 def evaluate(model: DirectionModel, data: Rows) -> Evaluation:

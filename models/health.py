@@ -25,15 +25,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
 from models.deep import DeepModel
 from models.inputs import ModelInputs
-from models.labels import (BEHAVIOUR_WINDOW, BEHAVIOURS, VOL_BUCKETS, VOL_HORIZON, behaviour_codes,
-                           cross_sectional_rank, forward, trailing_autocorr, trailing_return, trailing_vol, vol_codes)
-from models.metrics import Evaluation, accuracy, balanced_accuracy, majority, mean_rank_ic, span
-from models.nn import Standardizer, class_weights, fit, torch_runtime
+from models.labels import (BEHAVIOUR_WINDOW, VOL_HORIZON, behaviour_codes, cross_sectional_rank, forward,
+                           trailing_autocorr, trailing_return, trailing_vol, vol_codes)
+from models.metrics import Evaluation, accuracy, balanced_accuracy, mean_rank_ic, span
+from models.scaling import Standardizer
 from models.training import ModelSpec, Rows, fit_window
 from models.training import evaluate_between as training_evaluate_between
 
@@ -50,30 +48,6 @@ def default_recipe(seed: int = 7, variational: bool = False) -> dict[str, Any]:
             "window": "rolling", "train_years": 10, "val_fraction": 0.2, "stride": 5, "min_dates": 500,
             "hidden": 32, "latent": 8, "variational": variational, "beta": 0.1, "epochs": 10, "batch_size": 256,
             "lr": 1e-3, "weight_decay": 1e-4, "seed": seed, "threads": 1}
-
-
-class HealthAE(nn.Module):
-    def __init__(self, n_in: int, hidden: int, latent: int, variational: bool) -> None:
-        super().__init__()
-        self.variational = variational
-        self.encoder = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
-        self.mu = nn.Linear(hidden, latent)
-        self.logvar = nn.Linear(hidden, latent) if variational else None
-        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, n_in))
-        head = lambda out: nn.Sequential(nn.Linear(latent, 16), nn.ReLU(), nn.Linear(16, out))  # noqa: E731
-        self.health, self.vol, self.behaviour = head(1), head(len(VOL_BUCKETS)), head(len(BEHAVIOURS))
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = self.encoder(x)
-        mu = self.mu(h)
-        out = {"mu": mu}
-        z = mu
-        if self.logvar is not None:
-            out["logvar"] = self.logvar(h).clamp(-10.0, 10.0)
-            if self.training:
-                z = mu + torch.randn_like(mu) * torch.exp(0.5 * out["logvar"])
-        out.update(recon=self.decoder(z), health=self.health(z).squeeze(-1), vol=self.vol(z), behaviour=self.behaviour(z))
-        return out
 
 
 def _mlp(x: np.ndarray, p: dict[str, np.ndarray], prefix: str, n_linear: int) -> np.ndarray:
@@ -94,12 +68,13 @@ class HealthModel(DeepModel):
     name = NAME
 
     @staticmethod
-    def build_nets(params: dict[str, Any]) -> dict[str, nn.Module]:
-        return {"ae": HealthAE(len(params["features"]), params["hidden"], params["latent"], params["variational"])}
+    def build_nets(params: dict[str, Any]) -> dict[str, Any]:
+        from models.health_torch import build_nets
+
+        return build_nets(params)
 
     def _export(self) -> dict[str, Any]:
-        p = {k: v.detach().numpy().astype(np.float64) for k, v in self.nets["ae"].state_dict().items()}
-        return {"p": p, "scaler": Standardizer.from_dict(self.state["scaler"])}
+        return {"p": self.arrays["ae"], "scaler": Standardizer.from_dict(self.state["scaler"])}
 
     def outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Health score, vol-bucket and behaviour probabilities for raw feature rows (no NaN)."""
@@ -146,31 +121,10 @@ def rows(inputs: ModelInputs, start: pd.Timestamp, end: pd.Timestamp, recipe: di
                            "ret_trailing": trailing_return(close, h)[t, s]})
 
 
-def _fit(train: Rows, recipe: dict[str, Any], progress) -> tuple[dict[str, nn.Module], dict[str, Any]]:
-    d = train.data
-    scaler = Standardizer.fit(d["x"])
-    tensors = (torch.from_numpy(scaler.transform(d["x"])), torch.tensor(d["target"], dtype=torch.float32),
-               torch.from_numpy(d["vol"]), torch.from_numpy(d["behaviour"]))
-    w_vol, w_beh = class_weights(d["vol"], len(VOL_BUCKETS)), class_weights(d["behaviour"], len(BEHAVIOURS))
-    beta = float(recipe["beta"])
+def _fit(train: Rows, recipe: dict[str, Any], progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    from models.health_torch import fit_nets     # training needs torch; inference does not
 
-    def loss(net: HealthAE, x, target, vol, beh) -> torch.Tensor:
-        out = net(x)
-        total = (nn.functional.mse_loss(out["recon"], x)
-                 + nn.functional.binary_cross_entropy_with_logits(out["health"], target)
-                 + nn.functional.cross_entropy(out["vol"], vol, weight=w_vol)
-                 + nn.functional.cross_entropy(out["behaviour"], beh, weight=w_beh))
-        if "logvar" in out:
-            kl = -0.5 * (1 + out["logvar"] - out["mu"].pow(2) - out["logvar"].exp()).mean()
-            total = total + beta * kl
-        return total
-
-    with torch_runtime(recipe["threads"], seed=recipe["seed"]):
-        net = HealthModel.build_nets(recipe)["ae"]
-        fit(net, loss, tensors, epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-            weight_decay=recipe["weight_decay"], seed=recipe["seed"], progress=progress)
-    return {"ae": net}, {"scaler": scaler.to_dict(), "vol_majority": majority(d["vol"]),
-                         "behaviour_majority": majority(d["behaviour"])}
+    return fit_nets(train, recipe, progress)
 
 
 def _head(truth: np.ndarray, pred: np.ndarray, persist: np.ndarray, flat: int) -> dict[str, Any]:

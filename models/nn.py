@@ -1,5 +1,5 @@
-"""Torch plumbing shared by the deep models: a deterministic single-thread runtime, standardisation and one
-training loop.
+"""Torch plumbing shared by the deep models' training: a deterministic single-thread runtime and one training
+loop (inference does not import torch: models.deep, models.kernels).
 
 Why these defaults: the machine is a shared 2-core CPU, so training runs on one thread unless the recipe says
 otherwise; ``torch.use_deterministic_algorithms`` plus fixed seeds for weights and for the batch order make the
@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-CLIP_Z = 5.0          # standardised inputs are clipped at +-5 sd: a print beyond that is an outlier, not a signal
 GRAD_CLIP = 1.0
 Progress = Callable[[int, int, float], None]   # (epoch, epochs, mean loss)
 
@@ -48,31 +46,6 @@ def torch_runtime(threads: int = 1, seed: int | None = None) -> Iterator[None]:
     finally:
         _set_deterministic(old_det)
         torch.set_num_threads(old_threads)
-
-
-@dataclass(frozen=True)
-class Standardizer:
-    """Per-feature mean and standard deviation from training rows; transform clips at +-CLIP_Z."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, values: np.ndarray) -> Standardizer:
-        flat = values.reshape(-1, values.shape[-1])
-        mean = np.nanmean(flat, axis=0)
-        std = np.nanstd(flat, axis=0)
-        return cls(mean=mean, std=np.where(std > 1e-12, std, 1.0))
-
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        return np.clip((values - self.mean) / self.std, -CLIP_Z, CLIP_Z).astype(np.float32)
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, list[float]]) -> Standardizer:
-        return cls(mean=np.asarray(data["mean"], dtype=float), std=np.asarray(data["std"], dtype=float))
 
 
 def class_weights(labels: np.ndarray, n_classes: int, cap: float = 10.0) -> torch.Tensor:

@@ -22,14 +22,11 @@ Jensen-Shannon disagreement in bits (0 agree .. 1 disjoint), which the fusion tu
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from numpy.lib.stride_tricks import sliding_window_view
-from torch import nn
 
 from models import kernels
 from models.base import REGIME_ORDER
@@ -37,8 +34,8 @@ from models.deep import DeepModel
 from models.errors import NoData
 from models.inputs import ModelInputs
 from models.labels import REGIME_HORIZON, forward_regime, trailing_fall, trailing_regime, trailing_return
-from models.metrics import Evaluation, accuracy, balanced_accuracy, js_divergence, log_loss, majority, span
-from models.nn import Standardizer, class_weights, fit, torch_runtime
+from models.metrics import Evaluation, accuracy, balanced_accuracy, js_divergence, log_loss, span
+from models.scaling import Standardizer
 from models.training import ModelSpec, Rows, fit_window
 from models.training import evaluate_between as training_evaluate_between
 
@@ -71,47 +68,6 @@ def context(inputs: ModelInputs) -> np.ndarray:
     return inputs.memo("regime:context", compute)
 
 
-class GRUAttention(nn.Module):
-    """GRU, additive attention over its outputs (Bahdanau et al. 2015), a linear head."""
-
-    def __init__(self, n_in: int, hidden: int, layers: int, dropout: float) -> None:
-        super().__init__()
-        self.gru = nn.GRU(n_in, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
-        self.att = nn.Linear(hidden, hidden)
-        self.score = nn.Linear(hidden, 1)
-        self.head = nn.Linear(hidden, K)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, _ = self.gru(x)
-        weights = torch.softmax(self.score(torch.tanh(self.att(h))).squeeze(-1), dim=1)
-        return self.head((weights.unsqueeze(-1) * h).sum(dim=1))
-
-
-def sinusoidal(length: int, width: int) -> torch.Tensor:
-    position = torch.arange(length, dtype=torch.float32).unsqueeze(1)
-    freq = torch.exp(torch.arange(0, width, 2, dtype=torch.float32) * (-math.log(10000.0) / width))
-    pe = torch.zeros(length, width)
-    pe[:, 0::2], pe[:, 1::2] = torch.sin(position * freq), torch.cos(position * freq)
-    return pe
-
-
-class TransformerCLS(nn.Module):
-    """Linear embedding, a learnt CLS token in front, sinusoidal positions, a post-norm encoder, a head on CLS."""
-
-    def __init__(self, n_in: int, length: int, width: int, heads: int, layers: int, ff: int, dropout: float) -> None:
-        super().__init__()
-        self.proj = nn.Linear(n_in, width)
-        self.cls = nn.Parameter(torch.randn(1, 1, width) * 0.02)
-        self.register_buffer("pe", sinusoidal(length + 1, width))
-        layer = nn.TransformerEncoderLayer(width, heads, ff, dropout, batch_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.head = nn.Linear(width, K)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = torch.cat([self.cls.expand(len(x), -1, -1), self.proj(x)], dim=1) + self.pe
-        return self.head(self.encoder(z)[:, 0])
-
-
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -121,17 +77,15 @@ class RegimeEnsemble(DeepModel):
     name = NAME
 
     @staticmethod
-    def build_nets(params: dict[str, Any]) -> dict[str, nn.Module]:
-        n_in = len(params["features"])
-        return {"gru": GRUAttention(n_in, params["gru_hidden"], params["gru_layers"], params["dropout"]),
-                "transformer": TransformerCLS(n_in, params["sequence"], params["tf_d_model"], params["tf_heads"],
-                                              params["tf_layers"], params["tf_ff"], params["dropout"])}
+    def build_nets(params: dict[str, Any]) -> dict[str, Any]:
+        from models.regime_torch import build_nets
+
+        return build_nets(params)
 
     def _export(self) -> dict[str, Any]:
-        to_np = lambda net: {k: v.detach().numpy().astype(np.float64) for k, v in net.state_dict().items()}  # noqa: E731
-        gru = to_np(self.nets["gru"])
+        gru = self.arrays["gru"]
         return {"gru": gru, "gru_kernel": kernels.GRU(gru, "gru", self.params["gru_layers"]),
-                "tf": to_np(self.nets["transformer"]), "scaler": Standardizer.from_dict(self.state["scaler"])}
+                "tf": self.arrays["transformer"], "scaler": Standardizer.from_dict(self.state["scaler"])}
 
     def probabilities(self, x: np.ndarray, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
         """(GRU, Transformer) class probabilities for raw windows x (batch × sequence × features)."""
@@ -200,21 +154,10 @@ def rows(inputs: ModelInputs, start: pd.Timestamp, end: pd.Timestamp, recipe: di
     return Rows(dates[keep], {"x": x[keep], "y": y[keep], "persist": persist[keep]})
 
 
-def _fit(train: Rows, recipe: dict[str, Any], progress) -> tuple[dict[str, nn.Module], dict[str, Any]]:
-    scaler = Standardizer.fit(train.data["x"])
-    x = torch.from_numpy(scaler.transform(train.data["x"]))
-    y = torch.from_numpy(train.data["y"])
-    weights = class_weights(train.data["y"], K) if recipe["class_weighted"] else None
-    loss = lambda net, xb, yb: nn.functional.cross_entropy(net(xb), yb, weight=weights)  # noqa: E731
-    with torch_runtime(recipe["threads"]):
-        nets = {}
-        for offset, key in enumerate(("gru", "transformer")):
-            torch.manual_seed(recipe["seed"] + offset)
-            nets[key] = RegimeEnsemble.build_nets(recipe)[key]
-            fit(nets[key], loss, (x, y), epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-                weight_decay=recipe["weight_decay"], seed=recipe["seed"] + offset, progress=progress)
-    return nets, {"scaler": scaler.to_dict(), "majority": majority(train.data["y"]),
-                  "class_counts": np.bincount(train.data["y"], minlength=K).tolist()}
+def _fit(train: Rows, recipe: dict[str, Any], progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    from models.regime_torch import fit_nets     # training needs torch; inference does not
+
+    return fit_nets(train, recipe, progress)
 
 
 def evaluate(model: RegimeEnsemble, data: Rows) -> Evaluation:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from models.base import code_version, make_version
+from models.deep import arrays_of
 from models.inputs import ModelInputs
 from models.metrics import Evaluation
 from models.walkforward import purged_split
@@ -100,7 +101,8 @@ def fit_window(spec: ModelSpec, inputs: ModelInputs, cutoff: date, recipe: dict[
         nets, state = spec.fit(subset, recipe, report)
         first, last = (pd.Timestamp(subset.dates.min()).date(), pd.Timestamp(subset.dates.max()).date())
         return spec.model_cls(version=version + suffix, cutoff=cutoff, trained_on=(first, last),
-                              n_rows=len(subset), params=recipe, metrics={}, nets=nets, state=state)
+                              n_rows=len(subset), params=recipe, metrics={}, arrays=arrays_of(nets), state=state,
+                              torch_nets=nets)
 
     val_model = build(rows.take(head_mask & thin), "validation fit", "+val")
     validation = spec.evaluate(val_model, rows.take(val_mask))

@@ -107,7 +107,8 @@ def test_numpy_kernels_compute_what_the_torch_layers_compute():
         layer_params = {"l." + k: v for k, v in state_arrays(layer).items()}
         np.testing.assert_allclose(transformer_layer(z.numpy().astype(float), layer_params, "l", 4),
                                    layer(z).numpy(), atol=1e-5)
-        np.testing.assert_allclose(WiredCfC(cfc)(x.numpy().astype(float)), cfc(x)[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(WiredCfC(state_arrays(cfc), "rnn_cell")(x.numpy().astype(float)), cfc(x)[0].numpy(),
+                                   atol=1e-5)
 
 
 def test_each_trained_model_predicts_what_its_torch_networks_predict(trained, model_inputs):
@@ -296,3 +297,36 @@ def test_the_variational_health_variant_trains_predicts_and_reloads(model_inputs
     _same(out, _predict(model, model_inputs, date(2012, 6, 1)))       # inference uses the mean: no sampling
     model.save(tmp_path / "vae")
     _same(_predict(HealthModel.load(tmp_path / "vae"), model_inputs, date(2012, 6, 1)), out)
+
+
+PREDICT_WITHOUT_TORCH = """
+import sys
+from datetime import date
+from pathlib import Path
+from models.api import AsOfArgs, ModelService, SymbolsArgs
+from models.inputs import ModelInputs
+from models.registry import ModelRegistry
+from tests.model_kit import END, market_frames
+inputs = ModelInputs.from_view(market_frames(Path(sys.argv[1]))["view"]).until(END)
+registry = ModelRegistry(Path(sys.argv[2]))
+for row in registry.list():
+    model = registry.load(row["name"], row["version"])
+    out = model.predict_at(inputs, date(2012, 6, 15)) if row["name"] == "regime" else \
+        model.predict_at(inputs, date(2012, 6, 15), ["AAPL", "XOM"])
+    assert out["session"] == date(2012, 6, 15)
+heavy = sorted(m for m in ("torch", "ncps") if m in sys.modules)
+print("imported:", heavy)
+sys.exit(1 if heavy else 0)
+"""
+
+
+def test_loading_and_predicting_every_model_never_imports_torch(trained, seeded_home):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    registry, _, _ = trained
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", PREDICT_WITHOUT_TORCH, str(seeded_home), str(registry.root)],
+                          cwd=repo, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
