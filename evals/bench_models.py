@@ -144,13 +144,14 @@ def walk_forward_all(inputs, root: Path, start: date) -> dict[str, Any]:
 
 def _print(report: dict[str, Any]) -> None:
     print(f"cpu_count {report['cpu_count']}; full retrain {report['full_retrain_seconds']} s")
-    print(f"{'model':<15}{'train s':>9}{'metric':>19}{'in-sample':>11}{'validation':>12}{'best baseline':>22}"
-          f"{'status':>10}")
+    print("full retrain for decisions on 2018-12-31: the metric on the training rows (fit) and on the purged")
+    print("validation tail (val), beside the best naive baseline on the same tail rows")
+    print(f"{'model':<15}{'train s':>9}{'metric':>19}{'fit':>9}{'val':>9}{'best baseline':>24}{'status':>10}")
     for row in report["full_retrain"]:
         v, i = row["validation"], row["in_sample"]
         name, value = max(((k, b) for k, b in v["baselines"].items() if b is not None), key=lambda kv: kv[1])
-        print(f"{row['name']:<15}{row['wall_seconds']:>9}{v['metric']:>19}{i['value']:>11.4f}{v['value']:>12.4f}"
-              f"{name + ' ' + format(value, '.4f'):>22}{row['status']:>10}")
+        print(f"{row['name']:<15}{row['wall_seconds']:>9}{v['metric']:>19}{i['value']:>9.4f}{v['value']:>9.4f}"
+              f"{name + ' ' + format(value, '.4f'):>24}{row['status']:>10}")
     print("inference (whole-universe call):")
     for name, lat in report["latency"].items():
         if name == "load_average_1min":
@@ -159,7 +160,7 @@ def _print(report: dict[str, Any]) -> None:
         print(f"  {name:<15} p50 {lat['p50_ms']:.3f} ms   p99 {lat['p99_ms']:.3f} ms   CPU-time p99 "
               f"{lat['cpu_p99_ms']:.3f} ms   ({lat['calls']} calls)")
     for name, wf in report.get("walk_forward", {}).items():
-        print(f"walk-forward {name} ({wf['seconds']} s):")
+        print(f"walk-forward {name} ({wf['seconds']} s; yearly test folds, era = the test year's period):")
         for era, s in wf["summary"].items():
             print(f"  {era:<11} {s['folds']} folds  mean {s['metric']} {s['mean']:.4f} vs best baseline "
                   f"{s['mean_best_baseline']:.4f}; {s['folds_beating_baseline']} folds beat it; {s['promoted']} promoted")
