@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +28,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from models.base import code_version, read_meta, write_meta
+from models.errors import NoData
+from models.metrics import Evaluation, accuracy, auc, span
 from models.walkforward import purged_split
 
 NAME = "mean_reversion"
@@ -132,6 +136,21 @@ class TrainedModel:
     metrics: dict[str, Any]
     booster: lgb.Booster = field(repr=False)
     name: str = NAME
+    train_seconds: float | None = None
+    code: str | None = None
+    validation_model: TrainedModel | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def horizon(self) -> int:
+        return int(self.params["horizon"])
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self.params["features"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.params["random_state"])
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of an up move per row; NaN for a row missing any feature (never a guess)."""
@@ -161,14 +180,19 @@ class TrainedModel:
             "params": self.params,
             "metrics": self.metrics,
             "lightgbm": lgb.__version__,
+            "horizon": self.horizon,
+            "features": list(self.features),
+            "seed": self.seed,
+            "train_seconds": self.train_seconds,
+            "code_version": self.code,
         }
-        (directory / _META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        write_meta(directory, meta)
 
     @classmethod
     def load(cls, directory: Path) -> TrainedModel:
         """Read a model written by ``save``."""
         directory = Path(directory)
-        meta = json.loads((directory / _META_FILE).read_text())
+        meta = read_meta(directory)
         if meta.get("name") != NAME:
             raise ValueError(f"{directory} holds a {meta.get('name')!r} model, not {NAME!r}")
         first, last = (date.fromisoformat(day) for day in meta["trained_on"])
@@ -180,7 +204,19 @@ class TrainedModel:
             params=meta["params"],
             metrics=meta["metrics"],
             booster=lgb.Booster(model_file=str(directory / _BOOSTER_FILE)),
+            train_seconds=meta.get("train_seconds"),
+            code=meta.get("code_version"),
         )
+
+    def predict_at(self, inputs: Any, day: date, symbols: list[str]) -> dict[str, Any]:
+        """Per symbol: P(up over the horizon) on the last session on or before ``day`` (None: a feature missing).
+        ``inputs`` is a models.inputs.ModelInputs."""
+        pos = inputs.position(day)
+        x = inputs.asset_cube(FEATURES)[pos, inputs.symbol_positions(symbols)]
+        ok = ~np.isnan(x).any(axis=1)
+        probs = iter(self.booster.predict(x[ok], num_threads=1) if ok.any() else [])   # one thread: 20 rows
+        return {"session": inputs.session(pos),
+                "rows": {s: (float(next(probs)) if good else None) for s, good in zip(symbols, ok, strict=True)}}
 
 
 def _fit(X: pd.DataFrame, y: pd.Series, params: dict[str, Any]) -> lgb.Booster:
@@ -188,20 +224,25 @@ def _fit(X: pd.DataFrame, y: pd.Series, params: dict[str, Any]) -> lgb.Booster:
     return lgb.LGBMClassifier(**lgbm).fit(X, y).booster_
 
 
-def _validation_metrics(X: pd.DataFrame, y: pd.Series, dates: pd.DatetimeIndex, params: dict[str, Any]) -> dict[str, Any]:
-    """Fit on the head of the window, score the purged tail: out-of-sample AUC and hit rate."""
+def _validation_metrics(X: pd.DataFrame, y: pd.Series, dates: pd.DatetimeIndex, params: dict[str, Any]
+                        ) -> tuple[dict[str, Any], lgb.Booster]:
+    """Fit on the head of the window, score the purged tail: out-of-sample AUC and hit rate, and the
+    common Evaluation (AUC beside zero skill and persistence); returns the metrics and the head's booster."""
     train, val = purged_split(dates, params["val_fraction"], gap=params["horizon"])
     booster = _fit(X[train], y[train], params)
     prob = booster.predict(X[val].to_numpy())
     truth = y[val].to_numpy()
-    return {
+    metrics = {
         "val_auc": float(roc_auc_score(truth, prob)) if len(np.unique(truth)) == 2 else None,
         "val_hit_rate": float(np.mean((prob > 0.5) == truth)),
         "val_base_rate": float(np.mean(truth)),
         "val_from": dates[val].min().date().isoformat(),
         "n_train": int(train.sum()),
         "n_val": int(val.sum()),
+        "metric": "auc",
+        "validation": _evaluation(X[val], truth, prob, float(np.mean(y[train]))).to_dict(),
     }
+    return metrics, booster
 
 
 def train(
@@ -217,15 +258,60 @@ def train(
     if len(X) < 2 * LGBM_PARAMS["min_child_samples"]:
         raise ValueError(f"only {len(X)} complete training rows up to {cutoff}; need more history before the cutoff")
     started = time.perf_counter()
-    metrics = _validation_metrics(X, y, dates, params)
+    metrics, head_booster = _validation_metrics(X, y, dates, params)
     booster = _fit(X, y, params)
+    metrics["in_sample"] = _evaluation(X, y.to_numpy(), booster.predict(X.to_numpy()), float(np.mean(y))).to_dict()
+    metrics["train_base_rate"] = float(np.mean(y))
     metrics["train_seconds"] = round(time.perf_counter() - started, 3)
-    return TrainedModel(
-        version=version_for(cutoff, params),
-        cutoff=cutoff,
-        trained_on=(dates.min().date(), dates.max().date()),
-        n_rows=len(X),
-        params=params,
-        metrics=metrics,
-        booster=booster,
-    )
+    version = version_for(cutoff, params)
+    model = TrainedModel(version=version, cutoff=cutoff, trained_on=(dates.min().date(), dates.max().date()),
+                         n_rows=len(X), params=params, metrics=metrics, booster=booster,
+                         train_seconds=metrics["train_seconds"], code=code_version(sys.modules[__name__]))
+    head_dates = dates[purged_split(dates, params["val_fraction"], gap=params["horizon"])[0]]
+    model.validation_model = TrainedModel(version=version + "+val", cutoff=cutoff,
+                                          trained_on=(head_dates.min().date(), head_dates.max().date()),
+                                          n_rows=len(head_dates), params=params, metrics={}, booster=head_booster)
+    return model
+
+
+def _evaluation(X: pd.DataFrame, truth: np.ndarray, prob: np.ndarray, base_rate: float) -> Evaluation:
+    """AUC beside zero skill (0.5) and persistence (the trailing 5-session return as the score)."""
+    n_dates, first, last = span(X.index.get_level_values("date").to_numpy())
+    flat = np.full(len(truth), int(base_rate >= 0.5))
+    return Evaluation("auc", auc(truth, prob), {"zero_skill": 0.5, "persistence": auc(truth, X["ret_5d"].to_numpy())},
+                      len(truth), n_dates, first, last,
+                      extra={"accuracy": accuracy(truth, (prob > 0.5).astype(int)),
+                             "majority_accuracy": accuracy(truth, flat), "base_rate": float(np.mean(truth))})
+
+
+# ---------------------------------------------------------------------- the common machinery (models/train.py)
+def default_recipe(seed: int = 7) -> dict[str, Any]:
+    return recipe(seed=seed)
+
+
+def train_on(inputs: Any, cutoff: date, params: dict[str, Any] | None = None, progress: Any = None) -> TrainedModel:
+    """``train`` with the common signature: (models.inputs.ModelInputs, cutoff, recipe) -> TrainedModel."""
+    params = {**default_recipe(), **(params or {})}
+    fixed = {k for k, v in recipe(params["train_years"], params["horizon"], params["random_state"]).items()
+             if params.get(k) != v}
+    if fixed:
+        raise ValueError(f"mean_reversion: only train_years, horizon and random_state may change; not {sorted(fixed)}")
+    if progress is not None:
+        progress("fit", 0, 1)
+    model = train(inputs.panel, inputs.close, cutoff, train_years=params["train_years"], horizon=params["horizon"],
+                  seed=params["random_state"])
+    if progress is not None:
+        progress("fit", 1, 1)
+    return model
+
+
+def evaluate_between(model: TrainedModel, inputs: Any, start: date, end: date) -> Evaluation:
+    """The model on every row dated in [start, end] whose label the inputs already hold."""
+    framed = _with_timestamp_dates(inputs.panel)
+    dates = framed.index.get_level_values("date")
+    X, y, _ = build_dataset(framed[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))], inputs.close,
+                            model.horizon)
+    if len(X) == 0:
+        raise NoData(f"no labelled mean-reversion rows between {start} and {end}")
+    base_rate = float(model.metrics.get("train_base_rate", 0.5))
+    return _evaluation(X, y.to_numpy(), model.booster.predict(X.to_numpy()), base_rate)

@@ -10,6 +10,7 @@ more than the label horizon. Everything here depends only on sessions on or befo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -90,3 +91,35 @@ def purged_split(dates: pd.DatetimeIndex | np.ndarray | pd.Series, val_fraction:
     train = np.asarray(row_dates <= unique[n_train - 1])
     val = np.asarray(row_dates >= unique[-n_val])
     return train, val
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One walk-forward step: train on data up to ``cutoff``, test on decisions from ``test_start`` to ``test_end``."""
+
+    anchor: date
+    cutoff: date
+    test_start: date
+    test_end: date
+
+
+def folds(sessions: pd.DatetimeIndex, start: date, end: date, step_months: int = 12, horizon_days: int = 5) -> list[Fold]:
+    """Walk-forward folds over [start, end]: one per calendar block of ``step_months`` (blocks counted from
+    January of year 0, so 12 gives calendar years), each trained up to ``horizon_days + 1`` sessions before its
+    first session (the same purge as ``cutoff_for``) and tested on the sessions of its block.
+
+    Training always precedes testing, so the purge gap is also the embargo: no training row follows a test row.
+    """
+    if step_months < 1:
+        raise ValueError(f"step_months must be >= 1, got {step_months}")
+    index = pd.DatetimeIndex(sessions).normalize().unique().sort_values()
+    block = (index.year * 12 + index.month - 1) // step_months
+    out = []
+    inside = (index >= pd.Timestamp(start)) & (index <= pd.Timestamp(end))
+    for b in pd.unique(block[inside]):
+        days = index[(block == b) & inside]
+        position = index.get_loc(days[0]) - (horizon_days + 1)
+        if position < 0:
+            continue
+        out.append(Fold(days[0].date(), index[position].date(), days[0].date(), days[-1].date()))
+    return out
