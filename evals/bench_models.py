@@ -40,16 +40,19 @@ def _log(message: str) -> None:
 
 
 def _inputs(home: Path):
-    from desk.app import bootstrap_data
-    from desk.config import load_settings
+    from graph.config import DeskConfig
     from memory.store import Store
     from models.inputs import ModelInputs
+    from tools.data.bundled import BundledProvider
+    from tools.data.loader import load_into_store
     from tools.market import MarketView
 
-    settings = load_settings(home=home)
-    store = Store(settings.store_path)
-    bootstrap_data(store, settings, _log)
-    view = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=home / "cache")
+    config = DeskConfig(home=home)
+    home.mkdir(parents=True, exist_ok=True)
+    store = Store(config.store_path)
+    if not store.symbols():
+        load_into_store(store, BundledProvider(), progress=_log, max_jump=config.data.max_daily_jump)
+    view = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
     view.ensure()
     inputs = ModelInputs.from_view(view).until(LAST_PRE_HOLDOUT)
     store.close()

@@ -78,3 +78,13 @@ def test_two_replays_of_one_range_at_once_do_not_corrupt_each_other(home):
     for code, err in results:
         if code == 2:
             assert "another desk process is already replaying" in err
+
+
+def test_two_processes_building_the_market_cache_at_once_both_finish_with_one_cache(home):
+    import shutil
+
+    shutil.rmtree(home / "cache")
+    results = _both(home, ("replay", "--from", "2017-01-03", "--to", "2017-01-13", "--json"),
+                    ("replay", "--from", "2017-02-01", "--to", "2017-02-10", "--json"))
+    assert [code for code, _ in results] == [0, 0], results
+    assert sorted(p.suffix for p in (home / "cache").iterdir()) == [".parquet", ".parquet"]
