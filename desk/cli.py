@@ -197,10 +197,10 @@ def data_status(json: JsonOpt = False) -> None:
 def _user_errors() -> tuple[type[BaseException], ...]:
     from brokers.base import BrokerError
     from memory.store import StoreError
-    from models.registry import ModelFileError
+    from models.errors import ModelError
     from tools.data.base import DataSourceError, DataValidationError
 
-    return (DeskError, DataValidationError, DataSourceError, StoreError, BrokerError, ModelFileError)
+    return (DeskError, DataValidationError, DataSourceError, StoreError, BrokerError, ModelError)
 
 
 def _redactor():

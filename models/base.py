@@ -18,6 +18,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
+from models.errors import ModelFileError
+
 # The desk's one regime vocabulary, in its order (tools.contracts.REGIME_ORDER). Copied because models/ must not
 # import tools/; tests/test_deep_models.py checks the two tuples are identical.
 REGIME_ORDER: tuple[str, ...] = ("calm_uptrend", "risk_on_trend", "choppy", "risk_off_trend", "high_vol_panic")
@@ -31,7 +33,7 @@ STATUS_FILE = "status.json"
 _NOT_CONTENT = {META_FILE, STATUS_FILE}
 
 
-class CorruptArtifact(ValueError):
+class CorruptArtifact(ModelFileError):
     """A saved model whose files do not match the content hash recorded when it was written."""
 
 
@@ -112,7 +114,8 @@ def read_meta(directory: Path, verify: bool = True) -> dict[str, Any]:
     directory = Path(directory)
     meta = json.loads((directory / META_FILE).read_text())
     if verify and "content_hash" in meta and content_hash(directory) != meta["content_hash"]:
-        raise CorruptArtifact(f"{directory}: files do not match the recorded content hash; retrain this model")
+        raise CorruptArtifact(f"model files at {directory} are damaged: they do not match the recorded content hash; "
+                              f"delete that folder and the model is retrained on the next run")
     return meta
 
 

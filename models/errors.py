@@ -30,3 +30,8 @@ class NoModel(ModelError):
 
 class NoData(ModelError):
     """The inputs cannot feed the model on that date (before the data starts, or its window is incomplete)."""
+
+
+class ModelFileError(ModelError):
+    """A saved model cannot be read or written whole (a damaged file, a full disk): says which folder and what to
+    do."""

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from models.base import META_FILE, STATUS_FILE, TrainedModel
+from models.errors import ModelFileError
 from models.promotion import Decision, Evidence, judge
 from models.snapshot import RegistrySnapshot
 
@@ -49,11 +50,6 @@ M = TypeVar("M", bound=TrainedModel)
 
 class StaleEvidence(RuntimeError):
     """The incumbent changed between gathering the evidence and deciding: gather it again."""
-
-
-class ModelFileError(Exception):
-    """A saved model cannot be read or written whole (a damaged file, a full disk): says which folder and what to
-    do."""
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -134,6 +130,8 @@ class ModelRegistry:
             raise KeyError(f"no loader registered for model {name!r}; add it to models.registry.LOADERS")
         try:
             return _resolve(self._loaders[name])(directory)
+        except ModelFileError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure to read a saved model is a damaged file
             raise ModelFileError(f"model {name} at {directory} is damaged ({type(exc).__name__}: {exc}); delete that "
                                  f"folder and it is retrained on the next run") from exc
