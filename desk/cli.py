@@ -194,6 +194,16 @@ def data_status(json: JsonOpt = False) -> None:
                   f"{r['rows']:>6} rows" + ("  STALE" if r["stale"] else ""))
 
 
+@app.command("sandbox-broker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sandbox_broker(ctx: typer.Context) -> None:
+    """Serve the sandbox web broker on 127.0.0.1 (--port 0 picks a free port and prints it; --faults, --prices)."""
+    from brokers.sandbox.__main__ import main as serve_sandbox
+
+    code = serve_sandbox(list(ctx.args))
+    if code:
+        raise typer.Exit(code)
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     from brokers.base import BrokerError
     from memory.store import StoreError

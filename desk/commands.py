@@ -49,11 +49,16 @@ def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, repor
                             cache_dir=settings.cache_dir)
         day = resolve_date(market.sessions, day)  # before any file is opened for the run
         desk = open_desk(settings, store=store, market=market, reporters=reporters, progress=progress)
-        if phase in ("night", "all"):
-            desk.ctx.tools.check(day)  # a damaged model file is refused before anything is written
-        store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
-        night = night_data(desk.night(day)) if phase in ("night", "all") else None
-        morning = morning_data(desk.morning(day)) if phase in ("morning", "all") else None
+        try:
+            if phase in ("night", "all"):
+                desk.ctx.tools.check(day)  # a damaged model file is refused before anything is written
+            store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
+            night = night_data(desk.night(day)) if phase in ("night", "all") else None
+            morning = morning_data(desk.morning(day)) if phase in ("morning", "all") else None
+        finally:
+            close = getattr(desk.ctx.broker, "close", None)  # one browser per run for a web broker
+            if close is not None:
+                close()
     return RunResult(night=night, morning=morning)
 
 

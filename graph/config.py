@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from tools.contracts import REGIME_ORDER, Regime
 from tools.data.bundled import EQUITY_SECTORS, EQUITY_UNIVERSE
@@ -70,11 +70,22 @@ class PicksSettings(_Section):
 
 
 class BrokerSettings(_Section):
-    kind: Literal["paper"] = "paper"
+    kind: Literal["paper", "web"] = "paper"
     initial_cash: float = Field(100_000.0, gt=0, allow_inf_nan=False)
     slippage_bps: float = Field(5.0, ge=0, allow_inf_nan=False)
     commission_bps: float = Field(1.0, ge=0, allow_inf_nan=False)
     min_commission: float = Field(1.0, ge=0, allow_inf_nan=False)
+    url: str | None = Field(None, description="the web broker's address (kind = web)")
+    site: str = Field("sandbox", description="the web broker's selector map: a shipped name or a .toml path")
+    headed: bool = Field(False, description="show the web broker's browser (debugging)")
+    chromium: Path = Path("/usr/bin/chromium")
+    chromedriver: Path = Path("/usr/bin/chromedriver")
+
+    @model_validator(mode="after")
+    def _web_needs_url(self) -> BrokerSettings:
+        if self.kind == "web" and not self.url:
+            raise ValueError("broker.kind = web needs broker.url (the broker site's address)")
+        return self
 
 
 class LLMSettings(_Section):
@@ -125,6 +136,10 @@ class DeskConfig(BaseModel):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
 
     @property
     def log_path(self) -> Path:

@@ -43,6 +43,22 @@ def paper_broker(config: DeskConfig, store: Store, market: MarketView) -> PaperB
                        slippage_bps=b.slippage_bps, commission_bps=b.commission_bps, min_commission=b.min_commission)
 
 
+def web_broker(config: DeskConfig) -> Broker:
+    """The Selenium web broker for ``broker.url`` (credentials from BROKER_WEB_* or a secret file); its browser
+    starts on first use, and each morning's screenshots go under ``$DESK_HOME/artifacts/<run id>/``."""
+    from brokers.web.broker import WebBroker
+    from brokers.web.config import BrowserSettings, WebBrokerSettings, WebCredentials
+
+    b = config.broker
+    return WebBroker(WebBrokerSettings(
+        url=b.url, credentials=WebCredentials.from_env(), site=b.site, artifacts_dir=config.artifacts_dir,
+        browser=BrowserSettings(chromium=b.chromium, chromedriver=b.chromedriver, headed=b.headed)))
+
+
+def make_broker(config: DeskConfig, store: Store, market: MarketView) -> Broker:
+    return web_broker(config) if config.broker.kind == "web" else paper_broker(config, store, market)
+
+
 def assemble(config: DeskConfig, *, store: Store | None = None, market: MarketView | None = None,
              registry: ModelRegistry | None = None, provider: OverlayProvider | None = None,
              broker: Broker | None = None, tools: AgentToolkit | None = None,
@@ -57,6 +73,6 @@ def assemble(config: DeskConfig, *, store: Store | None = None, market: MarketVi
         config=config, store=store, market=market, registry=registry,
         provider=provider or make_provider(config.llm.provider),
         reporter=Fanout([StoreReporter(store), *reporters]),
-        broker=broker or paper_broker(config, store, market),
+        broker=broker or make_broker(config, store, market),
         tools=tools or AgentToolkit(market, registry, m.retrain_months, m.train_years, m.horizon_days),
         redact=redact or Redactor([*secret_values(config), *env_secrets()]))

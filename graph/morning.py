@@ -8,6 +8,7 @@ from graph.state import MorningState
 
 MORNING_NODES = (
     ("load_intents", morning.load_intents),
+    ("check_book", execution.check_book),
     ("quotes", morning.quotes),
     ("validate", morning.validate),
     ("execute", execution.execute),

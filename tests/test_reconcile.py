@@ -16,8 +16,10 @@ def test_a_holding_the_desk_did_not_trade_is_mirrored_named_and_halts_entries(ho
     d.ctx.broker.submit(order("manual-trade", symbol="KO", quantity=7.0))  # someone traded at the broker directly
     d.night(NIGHT)
     out = d.morning(NIGHT)
-    summary = [s["summary"] for s in d.store.steps(out["run_id"]) if s["node"] == "reconcile"][0]
-    assert "MISMATCH" in summary and "broker holds KO (7) the store did not" in summary
+    steps = {s["node"]: s["summary"] for s in d.store.steps(out["run_id"])}
+    assert "MISMATCH" in steps["check_book"] and "broker holds KO (7) the store did not" in steps["check_book"]
+    assert not [r for r in out["results"] if r.side == "buy" and r.status == "filled"]  # halted before any entry
+    summary = steps["reconcile"]
     assert d.store.positions()["KO"]["quantity"] == 7.0
     [breaker] = [b for b in d.store.breakers() if b["name"] == "reconcile"]
     assert "desk resume" in breaker["reason"]

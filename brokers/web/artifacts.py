@@ -43,6 +43,12 @@ class Recorder:
         self.steps: list[Step] = []
         self._lock = threading.Lock()
 
+    def move_to(self, directory: Path) -> None:
+        """Record the next steps under ``directory`` (one folder per run), numbering them afresh."""
+        with self._lock:
+            directory.mkdir(parents=True, exist_ok=True)
+            self.directory, self.steps = directory, []
+
     def record(self, driver: Any, action: str, client_order_id: str | None = None, page: str | None = None) -> Step:
         with self._lock:
             return self._record(driver, action, client_order_id, page)

@@ -56,6 +56,11 @@ class WebBroker:
         self._refused: dict[str, OrderStatus] = {}  # refused before reaching the broker's book
         self._session_day: date | None = None
 
+    def begin_run(self, run_id: str) -> None:
+        """The desk starts run ``run_id``: its screenshots and snapshots go to ``artifacts_dir / run_id``."""
+        if self.settings.artifacts_dir is not None:
+            self.recorder.move_to(self.settings.artifacts_dir / run_id)
+
     def _report(self, kind: str, detail: str) -> None:
         self.events.append(BrokerEvent(kind, detail, datetime.now(UTC)))
         (log.warning if kind in ("maintenance", "unknown", "browser_lost") else log.info)("web broker %s: %s",

@@ -140,22 +140,54 @@ def _result(it: Intent, status: str, reason: str, coid: str | None = None,
                      price=order.avg_price if order else None, price_source=order.price_source if order else None)
 
 
+def book_differences(ctx: DeskContext, live: dict) -> tuple[list[str], list[str]]:
+    """How the broker's positions differ from the store's: (differences, symbols left out because an order on them
+    is still in flight — a killed run's order the next execute resolves with the broker)."""
+    ours = ctx.store.positions()
+    pending = sorted({o["symbol"] for o in ctx.store.orders() if o["status"] not in FINAL})
+    diffs = [f"broker holds {s} ({live[s].quantity:g}) the store did not" for s in sorted(set(live) - set(ours))]
+    diffs += [f"store held {s} ({ours[s]['quantity']:g}) the broker does not" for s in sorted(set(ours) - set(live))]
+    diffs += [f"{s}: broker {live[s].quantity:g}, store {ours[s]['quantity']:g}" for s in sorted(set(live) & set(ours))
+              if abs(live[s].quantity - ours[s]["quantity"]) > 1e-6 * max(1.0, abs(live[s].quantity))]
+    return [d for d in diffs if not any(d.startswith((f"broker holds {s} ", f"store held {s} ", f"{s}: "))
+                                        for s in pending)], pending
+
+
+def _trip_mismatch(ctx: DeskContext, session: date, diffs: list[str], when: str) -> None:
+    ctx.store.trip_breaker("reconcile", session, ctx.config.risk.breaker_sessions,
+                           f"{when}, broker and store disagreed: " + "; ".join(diffs) + "; the store now mirrors "
+                           "the broker — check the broker's book, then `desk resume`")
+
+
+def check_book(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
+    """Before anything is sent: the broker's book against the store's. A difference halts new entries for this
+    morning (the ``reconcile`` circuit breaker; exits still run) and is named in the report."""
+    ctx = runtime.context
+    begin_run = getattr(ctx.broker, "begin_run", None)  # a web broker files this run's screenshots apart
+    if begin_run is not None:
+        begin_run(state["run_id"])
+    broker = broker_at(ctx, state["session"])
+    diffs, pending = book_differences(ctx, broker.positions())
+    if diffs:
+        _trip_mismatch(ctx, state["session"], diffs, "at the start of the morning")
+    note = f"; in flight from an earlier run: {', '.join(pending)}" if pending else ""
+    return {"summary": (f"MISMATCH, entries halted: {'; '.join(diffs)}" if diffs else
+                        "broker and store agree") + note}
+
+
 def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     """The broker's book is the truth for quantities and prices; the store keeps each holding's risk metadata.
 
     After execution the two agree (every fill moved the store's holding in the transaction that recorded it). When
     they do not — a holding the desk did not trade, one the broker no longer has, a different quantity — the store is
     set to the broker's book, the difference is named, and the ``reconcile`` circuit breaker halts new entries until
-    an operator has looked (``desk resume``)."""
+    an operator has looked (``desk resume``). A symbol whose order is still unresolved is named, not judged."""
     ctx = runtime.context
     session: date = state["session"]
     broker = broker_at(ctx, session)
     live = broker.positions()
     ours = ctx.store.positions()
-    diffs = [f"broker holds {s} ({live[s].quantity:g}) the store did not" for s in sorted(set(live) - set(ours))]
-    diffs += [f"store held {s} ({ours[s]['quantity']:g}) the broker does not" for s in sorted(set(ours) - set(live))]
-    diffs += [f"{s}: broker {live[s].quantity:g}, store {ours[s]['quantity']:g}" for s in sorted(set(live) & set(ours))
-              if abs(live[s].quantity - ours[s]["quantity"]) > 1e-6 * max(1.0, abs(live[s].quantity))]
+    diffs, pending = book_differences(ctx, live)
     r = ctx.config.risk
     with ctx.store.transaction():
         for sym in set(ours) - set(live):
@@ -169,9 +201,7 @@ def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
                        "tiers_hit": 0}
             ctx.store.upsert_position({**row, "quantity": p.quantity, "avg_price": p.avg_price})
         if diffs:
-            ctx.store.trip_breaker("reconcile", session, r.breaker_sessions,
-                                   "broker and store disagreed: " + "; ".join(diffs) + "; the store now mirrors the "
-                                   "broker — check the broker's book, then `desk resume`")
+            _trip_mismatch(ctx, session, diffs, "after execution")
         acct = broker.account()
         marks = {s: {"qty": p.quantity, "price": p.market_price, "value": p.market_value} for s, p in live.items()}
         prev = ctx.store.latest_snapshot(before=session)
@@ -181,6 +211,7 @@ def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
         if tripped:
             ctx.store.trip_breaker("daily_loss", session, r.breaker_sessions, tripped)
     notes = ([f"MISMATCH, entries halted: {'; '.join(diffs)}"] if diffs else []) + \
+        ([f"orders still unresolved at the broker: {', '.join(pending)}"] if pending else []) + \
         ([f"circuit breaker daily_loss tripped: {tripped}"] if tripped else [])
     return {"equity": acct.equity, "cash": acct.cash,
             "summary": f"book {acct.equity:,.0f} ({len(live)} positions, cash {acct.cash:,.0f})"
