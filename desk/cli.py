@@ -128,6 +128,8 @@ def why(target: Annotated[str, typer.Argument(help="SYMBOL or INTENT_ID")], json
                             f"{data.status}" + (f" ({data.status_reason})" if data.status_reason else "")))
     for r in data.reasons:
         _say(out, f"  • {r}")
+    for m in data.models:
+        _say(out, f"  ⚙ {m}")
     for f in data.sizing:
         _say(out, f"  × {f.name:<14} {f.multiplier:.3f} → {f.weight_after:.2%}  {f.reason}")
     for d in data.denials:
@@ -192,6 +194,67 @@ def data_status(json: JsonOpt = False) -> None:
     for r in rows:
         _say(out, f"  {r['symbol']:<6} {r['kind']:<7} {r['source']:<9} {r['first_date']} .. {r['last_date']} "
                   f"{r['rows']:>6} rows" + ("  STALE" if r["stale"] else ""))
+
+
+@app.command()
+def train(until: Annotated[Optional[str], typer.Option("--until", help="decisions on this date (default: latest)")] = None,
+          models: Annotated[Optional[str], typer.Option("--models", help="comma-separated: regime,health,...")] = None,
+          json: JsonOpt = False) -> None:
+    """Retrain the models walk-forward (purged, seeded), each promoted only if it beats its baselines out of sample."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from desk import training
+
+    day = commands.parse_date(until)
+    names = [n.strip() for n in models.split(",") if n.strip()] if models else None
+    with Progress(TextColumn("{task.description}"), BarColumn(), console=err, disable=json, transient=True) as bars:
+        tasks: dict[str, object] = {}
+
+        def progress(event) -> None:
+            key = f"{event.model}: {event.stage}"
+            if key not in tasks:
+                tasks[key] = bars.add_task(key, total=max(1, event.total))
+            bars.update(tasks[key], completed=event.step)
+
+        result = training.train(settings(), until=day, names=names, actor=Actor.local(), progress=progress)
+    if json:
+        return _json(result)
+    _say(out, f"models for decisions on {result.until}:")
+    for m in result.models:
+        score = (f"{m.metric} {m.validation:.4f} vs {m.best_baseline} {m.baseline_value:.4f}"
+                 if m.validation is not None and m.baseline_value is not None else "no validation score")
+        _say(out, f"  {m.name:<15} {m.version:<38} {m.status:<9} {score}" + (" (already trained)" if m.reused else
+                                                                             f" ({m.seconds:.1f} s)"))
+        _say(out, f"    {m.reason}")
+
+
+@app.command("models")
+def models_(json: JsonOpt = False) -> None:
+    """Every saved model version: window, out-of-sample metric beside its best baseline, promoted or rejected."""
+    from desk import training
+
+    result = training.models(settings())
+    if json:
+        return _json(result)
+    if not result.models:
+        _say(out, "no models saved yet: `desk train` trains them (a `desk run` trains the mean reversion itself)")
+    for r in result.models:
+        score = (f"{r['metric']} {r['validation']:.4f} vs {r['best_baseline']} {r['baseline_value']:.4f}"
+                 if r["validation"] is not None and r["baseline_value"] is not None else "no validation score")
+        _say(out, f"  {r['name']:<15} {r['version']:<38} {r['status']:<9} cutoff {r['cutoff']}  {score}")
+
+
+@app.command("tools")
+def tools_(json: JsonOpt = False) -> None:
+    """Every tool the graph's nodes call, with its argument schema."""
+    from desk import training
+
+    result = training.tools(settings())
+    if json:
+        return _json(result)
+    for t in result.tools:
+        args = ", ".join(f"{k}: {v.get('type', 'object')}" for k, v in t["args"].get("properties", {}).items())
+        _say(out, f"  {t['name']}({args}) — {t['description']}")
 
 
 @app.command("sandbox-broker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -203,6 +203,8 @@ def why(store: Store, target: str) -> WhyResult:
     return WhyResult(
         intent_id=intent.intent_id, as_of=intent.as_of, symbol=intent.symbol, side=intent.side, kind=intent.kind,
         quantity=intent.quantity, status=row["status"], status_reason=row["status_reason"], reasons=intent.reasons,
+        models=[f"{p['agent']}: {p['action']} by {p['model_version']}"
+                for p in store.proposals_for(intent.as_of, intent.symbol)],
         sizing=intent.sizing, verdicts=intent.verdicts, denials=intent.denials,
         orders=[OrderInfo(**{k: o[k] for k in ("client_order_id", "status", "session", "quantity")}) for o in orders],
         fills=[FillInfo(**{k: f[k] for k in ("quantity", "price", "commission", "session", "price_source")})

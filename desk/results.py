@@ -94,6 +94,7 @@ class WhyResult(_Result):
     status: str
     status_reason: str | None
     reasons: list[str]
+    models: list[str] = Field(description="agent: action by model version, for each proposal behind it")
     sizing: list[SizingFactor]
     verdicts: list[Verdict]
     denials: list[Denial]

@@ -97,10 +97,16 @@ class MorningSettings(_Section):
     max_gap: float = Field(0.05, gt=0)
 
 
+ModelName = Literal["regime", "health", "direction", "mean_reversion"]
+
+
 class ModelSettings(_Section):
     retrain_months: int = Field(3, ge=1, description="walk-forward retraining cadence")
     train_years: int = Field(10, ge=1)
     horizon_days: int = Field(5, ge=1, description="label horizon; also the purge gap before each decision")
+    train_in_run: tuple[ModelName, ...] = Field(
+        ("mean_reversion",), description="models a run (or a replay, per retrain block) trains for itself when "
+                                         "its block has none; the others come from `desk train`")
 
 
 class DeskConfig(BaseModel):

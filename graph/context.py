@@ -74,5 +74,6 @@ def assemble(config: DeskConfig, *, store: Store | None = None, market: MarketVi
         provider=provider or make_provider(config.llm.provider),
         reporter=Fanout([StoreReporter(store), *reporters]),
         broker=broker or make_broker(config, store, market),
-        tools=tools or AgentToolkit(market, registry, m.retrain_months, m.train_years, m.horizon_days),
+        tools=tools or AgentToolkit(market, registry, m.retrain_months, m.train_years, m.horizon_days,
+                                    tuple(m.train_in_run)),
         redact=redact or Redactor([*secret_values(config), *env_secrets()]))

@@ -276,6 +276,12 @@ class Store:
                 [{"run_id": run_id, "as_of": as_of.isoformat(), **{k: v for k, v in r.items() if k != "payload"},
                   "payload": _json(r.get("payload", {}))} for r in rows])
 
+    def proposals_for(self, as_of: date, symbol: str) -> list[dict[str, Any]]:
+        """The night's recorded (non-HOLD) proposals for one symbol: agent, action, model version."""
+        return [dict(r) for r in self.db.query(
+            "SELECT agent, action, json_extract(payload, '$.model_version') AS model_version FROM proposals "
+            "WHERE as_of = ? AND symbol = ? ORDER BY agent", [as_of.isoformat(), symbol])]
+
     def picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
         cur = self.db.execute(
             "SELECT as_of, symbol, horizon_days, reference_price, score FROM picks "

@@ -8,22 +8,19 @@ chosen by looking at data, and none by looking at the hold-out from 2019 on.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import date
 
 import numpy as np
-import pandas as pd
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
+from models.api import SymbolsArgs
 from models.mean_reversion import FEATURES as MR_FEATURES
-from models.mean_reversion import TrainedModel, recipe, train, version_for
 from models.registry import ModelRegistry
-from models.walkforward import cutoff_for, retrain_block
 from tools.contracts import Action, AgentStyle, Proposal
 from tools.market import MarketView
+from tools.model_tools import ModelReady, ModelTools
 
 TREND_VERSION = "trend-rules-v1"
 EMA_VERSION = "ema-rules-v1"
@@ -42,6 +39,9 @@ EXIT_CONFIDENCE = 0.6     # a rule exit is a moderate-confidence opinion (conven
 # Mean reversion: act at one standard deviation outside the 20-session Bollinger mean (Bollinger's 20-day band, at
 # 1σ rather than his 2σ so the model sees enough cases), and only with a five-point edge over a coin flip.
 MR_P_BUY, MR_P_SELL, MR_BAND_Z = 0.55, 0.45, 1.0
+# The direction model beside the trend rules: it confirms at a five-point edge over a coin flip, disagrees at five
+# points under, and a disagreement halves the trend long's confidence (conventions, not fitted).
+DIRECTION_CONFIRMS, DIRECTION_DISAGREES, DIRECTION_DISSENT_FACTOR = 0.55, 0.45, 0.5
 # strength (P − 0.5) × 5 is full at P = 0.70, confidence 0.3 + 4·|P − 0.5| at 0.675 (scaling conventions).
 # Protective stop: 2.5 ten-session sigmas below the close (about a 1% two-week tail for a normal move), kept between
 # 4% (inside daily noise for a large cap) and 15% (beyond which the trailing stop governs) — a sizing convention.
@@ -74,8 +74,13 @@ def _inputs(row: dict[str, float], names: tuple[str, ...]) -> dict[str, float]:
 Rows = dict[str, dict[str, float]]  # symbol -> feature name -> value (NaN features absent)
 
 
-def trend_momentum(rows: Rows, day: date) -> list[Proposal]:
-    """Long established uptrends with relative strength; close longs whose trend has broken."""
+def trend_momentum(rows: Rows, day: date, direction: Mapping[str, float | None] | None = None,
+                   direction_version: str | None = None) -> list[Proposal]:
+    """Long established uptrends with relative strength; close longs whose trend has broken.
+
+    With a usable direction model (``direction``: symbol -> P(close higher in 21 sessions)), each long says whether
+    the model confirms it, is neutral, or disagrees — and a disagreeing model halves its confidence: the momentum
+    rules drive the proposal, the model only weighs on it."""
     out = []
     names = ("close", "ret_63d", "ret_126d", "trend_strength", "dist_sma200", "rs_63d", "vol_21d")
     for sym, r in rows.items():
@@ -87,11 +92,26 @@ def trend_momentum(rows: Rows, day: date) -> list[Proposal]:
         if x["trend_strength"] > TREND_T_ENTRY and x["ret_126d"] > 0 and x["ret_63d"] > 0 and x["dist_sma200"] > 0:
             strength = min(1.0, x["trend_strength"] / TREND_T_FULL)
             confidence = min(1.0, 0.5 + max(0.0, x["rs_63d"]) * RS_CONFIDENCE_SLOPE)
+            why = (f"uptrend t={x['trend_strength']:.1f}, 63d {x['ret_63d']:+.1%}, {x['dist_sma200']:+.1%} above "
+                   f"SMA200")
+            version = TREND_VERSION
+            p_up = None if direction is None else direction.get(sym)
+            if p_up is not None:
+                x["p_up_21d"] = round(p_up, 6)
+                version = f"{TREND_VERSION}+{direction_version}"
+                if p_up >= DIRECTION_CONFIRMS:
+                    why += f"; driven by the momentum rules, confirmed by the direction model (P(up 21d)={p_up:.2f})"
+                elif p_up < DIRECTION_DISAGREES:
+                    confidence *= DIRECTION_DISSENT_FACTOR
+                    why += (f"; driven by the momentum rules against the direction model (P(up 21d)={p_up:.2f}): "
+                            f"confidence x{DIRECTION_DISSENT_FACTOR:g}")
+                else:
+                    why += f"; driven by the momentum rules, the direction model neutral (P(up 21d)={p_up:.2f})"
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.BUY_LONG, strength=strength, confidence=confidence,
                 horizon_days=21, stop=_stop(x["close"], x["vol_21d"]), agent="trend", style=AgentStyle.TREND,
-                model_version=TREND_VERSION, inputs=x, rationale=f"uptrend t={x['trend_strength']:.1f}, 63d {x['ret_63d']:+.1%}, "
-                                    f"{x['dist_sma200']:+.1%} above SMA200"))
+                model_version=version, inputs=x, rationale=why))
+
         elif x["trend_strength"] < TREND_T_EXIT or x["dist_sma200"] < SMA200_EXIT_BAND:
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.CLOSE_LONG,
@@ -133,71 +153,51 @@ def ema_crossover(rows: Rows, day: date) -> list[Proposal]:
     return out
 
 
-def mean_reversion(rows: Rows, day: date, model: TrainedModel) -> list[Proposal]:
-    """LightGBM probability of an up move over the horizon, acted on only at band extremes."""
-    usable = [s for s, r in rows.items() if all(f in r for f in MR_FEATURES)]
-    X = pd.DataFrame([[rows[s][f] for f in MR_FEATURES] for s in usable], columns=list(MR_FEATURES))
-    probs = dict(zip(usable, model.predict_proba(X), strict=True)) if usable else {}
+def mean_reversion(rows: Rows, day: date, p_up: Mapping[str, float | None], version: str) -> list[Proposal]:
+    """The walk-forward LightGBM's P(up over 5 sessions) (``p_up``), acted on only at band extremes."""
     out = []
     for sym, r in rows.items():
         x = _inputs(r, (*MR_FEATURES, "close"))
-        if sym not in probs:
-            out.append(_hold(sym, day, "mean_reversion", AgentStyle.MEAN_REVERSION, model.version,
-                             "features incomplete", x))
+        p = p_up.get(sym)
+        if p is None or len(x) < len(MR_FEATURES) + 1:
+            out.append(_hold(sym, day, "mean_reversion", AgentStyle.MEAN_REVERSION, version, "features incomplete", x))
             continue
-        p = float(probs[sym])
         x["p_up"] = round(p, 6)
         if p > MR_P_BUY and x["bb_z_20"] < -MR_BAND_Z:
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.BUY_LONG, strength=min(1.0, (p - 0.5) * 5),
                 confidence=min(1.0, abs(p - 0.5) * 4 + 0.3), horizon_days=5, stop=_stop(x["close"], x["vol_21d"]),
-                agent="mean_reversion", style=AgentStyle.MEAN_REVERSION, model_version=model.version, inputs=x,
+                agent="mean_reversion", style=AgentStyle.MEAN_REVERSION, model_version=version, inputs=x,
                 rationale=f"oversold (band z {x['bb_z_20']:+.2f}, RSI {x['rsi_14']:.0f}); P(up 5d)={p:.2f}"))
         elif p < MR_P_SELL and x["bb_z_20"] > MR_BAND_Z:
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.CLOSE_LONG, strength=min(1.0, (0.5 - p) * 5),
                 confidence=min(1.0, abs(p - 0.5) * 4 + 0.3), horizon_days=5, agent="mean_reversion",
-                style=AgentStyle.MEAN_REVERSION, model_version=model.version, inputs=x,
+                style=AgentStyle.MEAN_REVERSION, model_version=version, inputs=x,
                 rationale=f"overbought (band z {x['bb_z_20']:+.2f}); P(up 5d)={p:.2f}"))
         else:
-            out.append(_hold(sym, day, "mean_reversion", AgentStyle.MEAN_REVERSION, model.version,
+            out.append(_hold(sym, day, "mean_reversion", AgentStyle.MEAN_REVERSION, version,
                              f"no band extreme; P(up 5d)={p:.2f}", x))
     return out
 
 
-def mean_reversion_model(market: MarketView, registry: ModelRegistry, day: date, retrain_months: int,
-                         train_years: int, horizon: int) -> TrainedModel:
-    """The walk-forward model for ``day``: trained on data ending a purge gap before its retrain anchor."""
-    sessions = market.sessions[market.sessions <= pd.Timestamp(day)]
-    cutoff = cutoff_for(day, sessions, retrain_months=retrain_months, horizon_days=horizon)
-    return registry.get_or_train(
-        "mean_reversion", cutoff,
-        lambda: train(market.panel, market.close[list(market.tradable)], cutoff, train_years=train_years,
-                      horizon=horizon),
-        version=version_for(cutoff, recipe(train_years, horizon)))
-
-
-@dataclass(frozen=True)
-class ModelReady:
-    """A walk-forward model an agent needs on a date: loaded from the registry or trained now."""
-
-    name: str
-    version: str
-    cutoff: date
-    trained: bool
-    seconds: float
+def out_of_decisions(rows: Rows, day: date, agent: str, style: AgentStyle, why: str) -> list[Proposal]:
+    """An agent whose model is not usable on ``day`` holds every symbol and says why (it never guesses)."""
+    return [_hold(sym, day, agent, style, "none", why, {}) for sym in rows]
 
 
 class AgentToolkit:
-    """The agent tools bound to one market view and model registry, and the models they need on a date."""
+    """The agent tools over one market view, and the model tools they call (``models``)."""
 
     def __init__(self, market: MarketView, registry: ModelRegistry, retrain_months: int, train_years: int,
-                 horizon: int) -> None:
-        self.market, self.registry = market, registry
-        self.retrain_months, self.train_years, self.horizon = retrain_months, train_years, horizon
-        self._models: dict[tuple[int, int], TrainedModel] = {}  # one model per retrain block (its cutoff is shared)
+                 horizon: int, train_in_run: tuple[str, ...] = ("mean_reversion",),
+                 models: ModelTools | None = None) -> None:
+        self.market = market
+        self.models = models or ModelTools(market, registry, retrain_months, train_in_run,
+                                           recipes={"mean_reversion": {"train_years": train_years, "horizon": horizon}})
         specs: list[tuple[str, Callable, str]] = [
-            ("trend_momentum", self._trend, "Trend/momentum agent: long established uptrends, close broken ones."),
+            ("trend_momentum", self._trend,
+             "Trend/momentum agent: long established uptrends, close broken ones; weighs the direction model."),
             ("ema_crossover", self._ema, "EMA crossover agent: EMA12/26 crosses confirmed by EMA50/200."),
             ("mean_reversion_lgbm", self._mr,
              "Mean-reversion agent: walk-forward LightGBM P(up) at Bollinger extremes."),
@@ -206,46 +206,40 @@ class AgentToolkit:
             StructuredTool.from_function(func=f, name=n, description=d, args_schema=AgentArgs) for n, f, d in specs)
 
     def prepare(self, day: date) -> list[ModelReady]:
-        """Make sure every model the agents use on ``day`` is trained (or loaded); say which and how."""
-        block = retrain_block(day, self.retrain_months)
-        t0 = time.perf_counter()
-        known = block in self._models
-        if not known:
-            cutoff = self._cutoff(day)
-            known = self.registry.has("mean_reversion", cutoff, version_for(cutoff, recipe(self.train_years,
-                                                                                              self.horizon)))
-        model = self._model(day)
-        return [ModelReady(name="mean_reversion", version=model.version, cutoff=model.cutoff, trained=not known,
-                           seconds=time.perf_counter() - t0)]
+        """Train what this run trains for itself (walk-forward, gated); say which models are usable on ``day``."""
+        return self.models.prepare(day)
 
     def check(self, day: date) -> None:
-        """Read every saved model the agents would use on ``day`` (training nothing), so a damaged model file is
-        found before a run starts; raises models.registry.ModelFileError naming it."""
-        self.registry.saved("mean_reversion", self._cutoff(day))
-
-    def _cutoff(self, day: date) -> date:
-        sessions = self.market.sessions[self.market.sessions <= pd.Timestamp(day)]
-        return cutoff_for(day, sessions, retrain_months=self.retrain_months, horizon_days=self.horizon)
-
-    def _model(self, day: date) -> TrainedModel:
-        block = retrain_block(day, self.retrain_months)
-        if block not in self._models:
-            self._models[block] = mean_reversion_model(self.market, self.registry, day, self.retrain_months,
-                                                       self.train_years, self.horizon)
-        return self._models[block]
+        """Read every saved model a run would use on ``day``: a damaged file is refused before the run starts."""
+        self.models.check(day)
 
     def _rows(self, day: date, symbols: list[str]) -> Rows:
         dicts = self.market.feature_dicts(day)
         return {s: dicts[s] for s in symbols if s in dicts}
 
+    def _scores(self, name: str, day: date, symbols: list[str]) -> tuple[dict[str, float | None], str] | None:
+        if not symbols or not self.models.availability(name, day).usable:
+            return None
+        fn = self.models.direction if name == "direction" else self.models.mean_reversion
+        result = fn(SymbolsArgs(as_of=day, symbols=symbols))
+        return {s.symbol: s.p_up for s in result.scores}, result.model_version
+
     def _trend(self, as_of: date, symbols: list[str]) -> list[Proposal]:
-        return trend_momentum(self._rows(as_of, symbols), as_of)
+        rows = self._rows(as_of, symbols)
+        scored = self._scores("direction", as_of, list(rows))
+        return trend_momentum(rows, as_of, *(scored or (None, None)))
 
     def _ema(self, as_of: date, symbols: list[str]) -> list[Proposal]:
         return ema_crossover(self._rows(as_of, symbols), as_of)
 
     def _mr(self, as_of: date, symbols: list[str]) -> list[Proposal]:
-        return mean_reversion(self._rows(as_of, symbols), as_of, self._model(as_of))
+        rows = self._rows(as_of, symbols)
+        scored = self._scores("mean_reversion", as_of, list(rows))
+        if scored is None:
+            why = self.models.availability("mean_reversion", as_of).reason
+            return out_of_decisions(rows, as_of, "mean_reversion", AgentStyle.MEAN_REVERSION,
+                                    f"out of tonight's decisions: {why}")
+        return mean_reversion(rows, as_of, *scored)
 
 
 def agent_support(proposals: list[Proposal], symbol: str) -> float | None:

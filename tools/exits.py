@@ -15,7 +15,7 @@ from typing import Literal
 
 MAX_TRIM = 0.9  # one trim never sells more than this share: the runner stays on for the tail
 
-Trigger = Literal["trailing_stop", "regime_panic", "score_collapse", "profit_tier"]
+Trigger = Literal["trailing_stop", "regime_panic", "score_collapse", "health_collapse", "profit_tier"]
 
 
 def _in(x: float, lo: float, hi: float, lo_open: bool = True, hi_open: bool = True) -> bool:
@@ -68,6 +68,7 @@ class ExitPolicy:
     tier_exit_fraction: float = 0.2
     tier_trails: tuple[float, ...] = (0.08, 0.07, 0.06, 0.05, 0.04)
     score_collapse: float = 0.25
+    health_collapse: float = 0.35  # TraderBot sells a holding whose asset-health score falls below 0.35 (seed 001)
 
     def __post_init__(self) -> None:
         tiers = tuple(self.profit_tiers)
@@ -107,7 +108,7 @@ def open_position(symbol: str, quantity: float, price: float, entry_date: date, 
 
 
 def update_and_check(pos: PositionState, price: float, regime: str, support: float | None,
-                     policy: ExitPolicy) -> tuple[PositionState, ExitDecision | None]:
+                     policy: ExitPolicy, health: float | None = None) -> tuple[PositionState, ExitDecision | None]:
     """Update the peak and decide: full exit (stop, panic, collapse) or a profit-tier trim, else nothing.
 
     The returned state carries the new peak (and, on a trim, the tighter trail and tiers hit); the
@@ -131,6 +132,8 @@ def update_and_check(pos: PositionState, price: float, regime: str, support: flo
         return exit_("regime_panic", "regime is high_vol_panic: equities are sold in a panic")
     if support is not None and _in(support, -math.inf, math.inf) and support < policy.score_collapse:
         return exit_("score_collapse", f"agent support for holding {support:.2f} fell below {policy.score_collapse:.2f}")
+    if health is not None and _in(health, -math.inf, math.inf) and health < policy.health_collapse:
+        return exit_("health_collapse", f"asset health {health:.2f} fell below {policy.health_collapse:.2f}")
 
     risk = pos.avg_price - pos.initial_stop
     if risk <= 0:

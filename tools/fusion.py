@@ -1,8 +1,8 @@
 """Rules base regime and TraderBot's priority-ordered regime fusion (v3).
 
 Priority: 1) hard override to high_vol_panic from vol_panic; 2) macro_credit moves the regime one level;
-3) caution gates (fragility, entropy_shift) multiply the sizing modifier; 4) ensemble disagreement (not yet
-available: factor 1.0). Thresholds are economic conventions, none fitted on data from 2019 on. Each session's
+3) caution gates (fragility, entropy_shift) multiply the sizing modifier; 4) ensemble disagreement, applied per night
+by ``with_disagreement`` when the regime ensemble is usable (factor 1.0 until then, and the notes say so). Thresholds are economic conventions, none fitted on data from 2019 on. Each session's
 notes are a list of sentences (``fusion_notes``), one per rule that spoke.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tools.contracts import REGIME_ORDER, Regime
+from tools.contracts import REGIME_ORDER, Regime, WeatherSnapshot
 from tools.experts import PANIC_RV, PANIC_VIX
 from tools.weather_inputs import WeatherInputs
 
@@ -71,6 +71,21 @@ def base_regime(context: pd.DataFrame) -> pd.Series:
     return confirmed.astype(object).where(ready, None).rename("base_regime")
 
 
+DISAGREEMENT_FLOOR = 0.5  # however much the two networks disagree, the gate alone cuts size at most in half
+DISAGREEMENT_NOTE = "ensemble disagreement not yet available: factor 1.00"
+
+
+def with_disagreement(snapshot: WeatherSnapshot, ensemble_regime: str, disagreement: float,
+                      version: str) -> WeatherSnapshot:
+    """The fusion's fourth gate applied to one night's snapshot: size × max(0.5, 1 − JS disagreement in bits)."""
+    factor = max(DISAGREEMENT_FLOOR, 1.0 - float(disagreement))
+    note = (f"regime ensemble {version} reads {ensemble_regime}; its networks' disagreement {disagreement:.2f} "
+            f"(Jensen-Shannon, bits): sizing x{factor:.2f}")
+    notes = [n for n in snapshot.notes if n != DISAGREEMENT_NOTE] + [note]
+    return snapshot.model_copy(update={"sizing_modifier": max(SIZING_FLOOR, snapshot.sizing_modifier * factor),
+                                       "notes": notes})
+
+
 def nudge(regime: Regime | str, steps: int) -> Regime:
     """Move along REGIME_ORDER (positive = more defensive) by at most one level, clipped at the ends."""
     if regime not in REGIME_ORDER:
@@ -114,7 +129,7 @@ def fuse(frame: pd.DataFrame) -> pd.DataFrame:
     shifted = shift.fillna(False).to_numpy(dtype=bool)
     notes.append(_note(ready & shifted, f"entropy_shift: sizing x{ENTROPY_FACTOR:.2f}"))
     notes.append(_note(ready & shift.isna().to_numpy(), "entropy_shift unavailable (warm-up): no entropy gate"))
-    notes.append(_note(ready, "ensemble disagreement not yet available: factor 1.00"))
+    notes.append(_note(ready, DISAGREEMENT_NOTE))
     sizing = np.clip(frag_factor * np.where(shifted, ENTROPY_FACTOR, 1.0), SIZING_FLOOR, 1.0)
     throttle = 1.0 - THROTTLE_SLOPE * frame["vol_complexity"].to_numpy(dtype=float)
     calm = frame["unstable_calm"].fillna(False).to_numpy(dtype=bool)

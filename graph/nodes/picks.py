@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ from langgraph.runtime import Runtime
 from graph.context import DeskContext
 from graph.nodes.book import book_view
 from graph.state import NightState, Pick
+from models.api import SymbolsArgs
 from tools.contracts import Action, Denial, Proposal, Verdict
 from tools.picks import adaptive_threshold, hit_rate, score_symbol
 
@@ -37,6 +39,35 @@ def apply_verdicts(proposals: Sequence[Proposal],
     return out, dict(missing)
 
 
+# Asset health moves a symbol's bar by up to ±25 points around the night's threshold (a healthy asset, score 1, needs
+# 25 fewer; a sick one, score 0, 25 more): a tenth of the 0-350 scale at most, an a-priori weight, not fitted.
+HEALTH_POINTS = 50.0
+
+
+def asset_health(ctx: DeskContext, state: NightState, symbols: list[str],
+                 record_as: str = "asset_health") -> dict[str, float]:
+    """Tonight's health score per symbol from the asset-health model, when it is usable (else none: no effect,
+    and the models step says why the model is out)."""
+    day = state["as_of"]
+    if not symbols or not ctx.tools.models.availability("health", day).usable:
+        return {}
+    t0 = time.perf_counter()
+    result = ctx.tools.models.health(SymbolsArgs(as_of=day, symbols=symbols))
+    scores = {s.symbol: s.health for s in result.scores if s.available and s.health is not None}
+    ctx.store.record_tool_call(state["run_id"], record_as, {"as_of": str(day), "symbols": symbols},
+                               {k: round(v, 4) for k, v in scores.items()}, result.model_version,
+                               (time.perf_counter() - t0) * 1000)
+    return scores
+
+
+def health_bar(threshold: float, health: float | None) -> tuple[float, str]:
+    """The bar one symbol must clear: the night's threshold moved by its health (unchanged without a score)."""
+    if health is None:
+        return threshold, ""
+    bar = min(350.0, max(0.0, threshold + HEALTH_POINTS * (0.5 - health)))
+    return bar, f"; health {health:.2f} moves its bar {threshold:.0f} → {bar:.0f}"
+
+
 def picks(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     day = state["as_of"]
@@ -55,6 +86,7 @@ def picks(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     book = book_view(ctx, day)
     slots = max(0, ctx.config.risk.max_positions - len(book.positions)) / ctx.config.risk.max_positions
     rows = ctx.market.feature_dicts(day)
+    health = asset_health(ctx, state, [s for s in sorted(by_symbol) if s in rows])
     out: list[Pick] = []
     for sym, props in sorted(by_symbol.items()):
         if not any(p.action == Action.BUY_LONG for p in props) or sym not in rows:
@@ -64,9 +96,11 @@ def picks(state: NightState, runtime: Runtime[DeskContext]) -> dict:
             continue
         buys = [p for p in props if p.action == Action.BUY_LONG]
         r = rows[sym]
+        bar, because = health_bar(threshold, health.get(sym))
         out.append(Pick(
-            symbol=sym, score=card.total, threshold=threshold, selected=card.total >= threshold, agents=card.agents,
-            proposal_keys=[p.key for p in sorted(buys, key=lambda p: p.agent)], dissent=card.dissent, explanation=card.explanation,
+            symbol=sym, score=card.total, threshold=bar, selected=card.total >= bar, agents=card.agents,
+            proposal_keys=[p.key for p in sorted(buys, key=lambda p: p.agent)], dissent=card.dissent,
+            explanation=card.explanation + because,
             price=r["close"], parts=card.parts, vol_21d=r.get("vol_21d"), ret_21d=r.get("ret_21d"),
             stop=max((p.stop for p in buys if p.stop), default=None),
             horizon_days=min(p.horizon_days for p in buys)))

@@ -8,6 +8,7 @@ from langgraph.runtime import Runtime
 
 from graph.config import DeskConfig
 from graph.context import DeskContext
+from graph.nodes.picks import asset_health
 from graph.state import ExitOrder, NightState, Sized
 from tools.agents import agent_support
 from tools.contracts import Denial, Regime
@@ -69,14 +70,17 @@ def exits(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     out: list[ExitOrder] = []
     marks: dict[str, float] = {}
     pol = policy(ctx.config)
-    for sym, row in ctx.store.positions().items():
+    held = ctx.store.positions()
+    health = asset_health(ctx, state, [s for s in sorted(held) if s in ctx.market.tradable], "asset_health:holdings")
+    for sym, row in held.items():
         price = ctx.market.price(sym, day)
         if price is None:
             continue
         pos = PositionState(symbol=sym, quantity=row["quantity"], avg_price=row["avg_price"],
                             entry_date=date.fromisoformat(row["entry_date"]), initial_stop=row["initial_stop"],
                             peak=row["peak"], trail_pct=row["trail_pct"], tiers_hit=row["tiers_hit"])
-        _, decision = update_and_check(pos, price, state["regime"], agent_support(state["proposals"], sym), pol)
+        _, decision = update_and_check(pos, price, state["regime"], agent_support(state["proposals"], sym), pol,
+                                       health.get(sym))
         marks[sym] = price
         if decision is not None:
             out.append(ExitOrder(symbol=sym, kind=decision.kind, fraction=decision.fraction,

@@ -3,11 +3,14 @@ and the weather analyst."""
 
 from __future__ import annotations
 
+import time
+
 from langgraph.runtime import Runtime
 
 from graph.context import DeskContext
 from graph.state import NightState
-from tools.fusion import nudge
+from models.api import AsOfArgs
+from tools.fusion import nudge, with_disagreement
 
 
 def features(state: NightState, runtime: Runtime[DeskContext]) -> dict:
@@ -18,19 +21,37 @@ def features(state: NightState, runtime: Runtime[DeskContext]) -> dict:
 
 
 def models(state: NightState, runtime: Runtime[DeskContext]) -> dict:
-    """Load, or train walk-forward, every model the agents use tonight (trained on data before the cutoff)."""
+    """Train walk-forward what this run trains for itself, and say which models may decide tonight: only a promoted
+    version, trained on data ending before tonight minus its label horizon; any other stays out, and says why."""
     ready = runtime.context.tools.prepare(state["as_of"])
-    parts = [f"{m.name} {m.version} (" + (f"trained in {m.seconds:.1f} s" if m.trained else "ready") + ")"
-             for m in ready]
+    parts = []
+    for m in ready:
+        trained = f"trained in {m.seconds:.1f} s, " if m.trained else ""
+        parts.append(f"{m.name} {m.version} ({trained}usable)" if m.version else
+                     f"{m.name} out ({trained}{m.reason})")
     return {"summary": "; ".join(parts) or "no models"}
 
 
 def weather(state: NightState, runtime: Runtime[DeskContext]) -> dict:
-    snap = runtime.context.market.snapshot(state["as_of"])
+    """The rules weather, and — when the regime ensemble is usable tonight — its two networks' disagreement as the
+    fusion's fourth gate (TraderBot's order: hard overrides, macro, caution gates, disagreement): sizes shrink by
+    1 − disagreement, to no less than half. The regime itself stays the rules', which the ensemble only informs."""
+    ctx = runtime.context
+    day = state["as_of"]
+    snap = ctx.market.snapshot(day)
+    ensemble = ""
+    if ctx.tools.models.availability("regime", day).usable:
+        t0 = time.perf_counter()
+        result = ctx.tools.models.regime(AsOfArgs(as_of=day))
+        ctx.store.record_tool_call(state["run_id"], "regime_ensemble", {"as_of": str(day)},
+                                   {"regime": result.regime, "disagreement": round(result.disagreement, 4)},
+                                   result.model_version, (time.perf_counter() - t0) * 1000)
+        snap = with_disagreement(snap, result.regime, result.disagreement, result.model_version)
+        ensemble = f", ensemble {result.regime} (disagreement {result.disagreement:.2f})"
     up = sum(1 for r in snap.layers.values() if r.available)
     return {"weather": snap, "regime": snap.regime,
             "summary": f"regime {snap.regime} (base {snap.base_regime}), {up}/7 layers available, "
-                       f"size ×{snap.sizing_modifier:.2f}"}
+                       f"size ×{snap.sizing_modifier:.2f}{ensemble}"}
 
 
 def weather_analyst(state: NightState, runtime: Runtime[DeskContext]) -> dict:

@@ -1,0 +1,112 @@
+"""Model commands of the command core: `desk train`, `desk models`, `desk tools` — typed results, transport apart.
+
+``train`` retrains walk-forward every model (or the named ones) that decisions on a date would use, each gated
+by the registry (promoted only if it beats its naive baseline and the incumbent out of sample). It takes no lock
+on the book: the registry writes each version whole and readers pin a snapshot, so it is safe beside `desk run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from desk.config import Settings
+from desk.errors import DeskError
+from desk.results import Actor
+from memory.locks import HomeLock
+from memory.store import Store
+from models.catalog import CATALOG
+from models.registry import ModelRegistry
+from tools.agents import AgentToolkit
+from tools.market import MarketView
+from tools.model_tools import describe
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Trained(_Result):
+    name: str
+    version: str
+    cutoff: date
+    status: str
+    reason: str
+    metric: str | None
+    validation: float | None
+    best_baseline: str | None
+    baseline_value: float | None
+    seconds: float
+    reused: bool
+
+
+class TrainResult(_Result):
+    until: date
+    models: list[Trained]
+
+
+class ModelsResult(_Result):
+    models: list[dict[str, Any]]
+
+
+class ToolsResult(_Result):
+    tools: list[dict[str, Any]]
+
+
+def _market(settings: Settings, actor: Actor) -> tuple[Store, MarketView]:
+    from desk.commands import bootstrap
+
+    store = Store(settings.store_path)
+    if not store.symbols():
+        with HomeLock(settings.home, "book", "loading the bundled data"):
+            bootstrap(store, settings, actor, ())
+    market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
+    return store, market
+
+
+def train(settings: Settings, *, until: date | None, names: Sequence[str] | None, actor: Actor,
+          progress: Callable[[Any], None] | None = None) -> TrainResult:
+    """Train walk-forward, for decisions on ``until`` (default: the latest session), each model named."""
+    from desk.commands import resolve_date
+    from models.train import train_all
+
+    wanted = list(names or CATALOG)
+    unknown = [n for n in wanted if n not in CATALOG]
+    if unknown:
+        raise DeskError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(CATALOG)}")
+    store, market = _market(settings, actor)
+    day = resolve_date(market.sessions, until)
+    m = settings.models
+    tools = AgentToolkit(market, ModelRegistry(settings.models_dir), m.retrain_months, m.train_years, m.horizon_days)
+    outcomes = train_all(tools.models.registry, tools.models.inputs.until(day), day, wanted,
+                         recipes=tools.models.recipes, retrain_months=m.retrain_months, progress=progress)
+    store.audit(str(actor), "train", ", ".join(wanted), f"for decisions on {day}")
+    rows = {(r["name"], r["version"]): r for r in ModelRegistry(settings.models_dir).snapshot().table()}
+    result = []
+    for o in outcomes:
+        row = rows.get((o.name, o.version), {})
+        result.append(Trained(name=o.name, version=o.version, cutoff=o.cutoff, status=o.status, reason=o.reason,
+                              metric=row.get("metric"), validation=row.get("validation"),
+                              best_baseline=row.get("best_baseline"), baseline_value=row.get("baseline_value"),
+                              seconds=o.seconds, reused=o.reused))
+    return TrainResult(until=day, models=result)
+
+
+def models(settings: Settings) -> ModelsResult:
+    """Every saved model version: its window, metric beside its best baseline, and whether it was promoted."""
+    keep = ("name", "version", "status", "cutoff", "trained_on", "horizon", "metric", "validation", "best_baseline",
+            "baseline_value", "in_sample", "reason", "seed", "content_hash", "code_version")
+    table = ModelRegistry(settings.models_dir).snapshot().table()
+    return ModelsResult(models=[{k: r.get(k) for k in keep} for r in table])
+
+
+def tools(settings: Settings) -> ToolsResult:
+    """Every tool the night's nodes (and the chat agent) call, with its argument schema."""
+    store = Store(settings.store_path)
+    market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
+    m = settings.models
+    kit = AgentToolkit(market, ModelRegistry(settings.models_dir), m.retrain_months, m.train_years, m.horizon_days)
+    return ToolsResult(tools=describe([*kit.tools, *kit.models.tools]))

@@ -1,0 +1,157 @@
+"""The trained models as LangChain tools, and the walk-forward training a run does for itself.
+
+Each model's inference (``models.api.ModelService``) is a ``StructuredTool`` with its typed pydantic arguments; a
+night's nodes call them and record every call. Only *promoted* versions are ever used (a model that did not beat
+its naive baseline out of sample is never promoted), and only one whose training window ends before the decision
+date minus its label horizon (models.snapshot): a model that is not usable on a date is reported with the reason,
+and the agent that needs it stays out of that night's decisions.
+
+``train_in_run`` names the models a run trains walk-forward for itself when its retrain block has none (by default
+the LightGBM mean reversion, a second's work); the deep models are trained by ``desk train`` (or by a replay that
+lists them), each decision gated by the registry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from langchain_core.tools import BaseTool, StructuredTool
+
+from models.api import AsOfArgs, DirectionResult, HealthResult, ModelAvailability, ModelService, RegimeResult, SymbolsArgs
+from models.catalog import CATALOG, entry
+from models.inputs import ModelInputs
+from models.registry import ModelRegistry
+from models.walkforward import cutoff_for, retrain_block
+from tools.market import MarketView
+
+MODELS: tuple[str, ...] = tuple(CATALOG)
+
+
+@dataclass(frozen=True)
+class ModelReady:
+    """A model an agent needs on a date: its usable version (or why there is none), and whether it was trained now."""
+
+    name: str
+    version: str | None
+    cutoff: date | None
+    trained: bool
+    seconds: float
+    status: str
+    reason: str
+
+
+class ModelTools:
+    """The models of one market view and registry: their tools, their availability, their in-run training."""
+
+    def __init__(self, market: MarketView, registry: ModelRegistry, retrain_months: int,
+                 train_in_run: Sequence[str] = ("mean_reversion",),
+                 recipes: dict[str, dict[str, Any]] | None = None) -> None:
+        self.market, self.registry, self.retrain_months = market, registry, retrain_months
+        self.train_in_run = tuple(train_in_run)
+        self.recipes = recipes or {}
+        self._inputs: ModelInputs | None = None
+        self._service: ModelService | None = None
+        self._trained: dict[tuple[str, tuple[int, int]], tuple[str, str, float, bool]] = {}
+        specs: list[tuple[str, Callable, type, str]] = [
+            ("regime_ensemble", self.regime, AsOfArgs,
+             "GRU + Transformer regime ensemble: next-21-session regime probabilities and their disagreement"),
+            ("asset_health", self.health, SymbolsArgs,
+             "Autoencoder asset health per symbol: score 0-1, volatility bucket, behaviour"),
+            ("direction_cfc", self.direction, SymbolsArgs,
+             "Dense + CfC (AutoNCP) direction network: P(close higher in 21 sessions) per symbol"),
+            ("mean_reversion_p_up", self.mean_reversion, SymbolsArgs,
+             "Walk-forward LightGBM: P(close higher in 5 sessions) per symbol"),
+        ]
+        self.tools: tuple[BaseTool, ...] = tuple(
+            StructuredTool.from_function(func=_unpacked(fn, schema), name=name, description=desc, args_schema=schema)
+            for name, fn, schema, desc in specs)
+
+    # ------------------------------------------------------------------ inputs and the pinned service
+    @property
+    def inputs(self) -> ModelInputs:
+        if self._inputs is None:
+            self._inputs = ModelInputs.from_view(self.market)
+        return self._inputs
+
+    @property
+    def service(self) -> ModelService:
+        """One registry snapshot for the run (a retrain promoting meanwhile changes nothing for it)."""
+        if self._service is None:
+            self._service = ModelService(self.registry, self.inputs)
+        return self._service
+
+    def recipe(self, name: str) -> dict[str, Any]:
+        return entry(name).recipe(self.recipes.get(name))
+
+    # ------------------------------------------------------------------ training a run does for itself
+    def prepare(self, day: date) -> list[ModelReady]:
+        """Train (walk-forward, gated) each ``train_in_run`` model its retrain block lacks; say of every model
+        whether it is usable on ``day``."""
+        from models.train import train_one
+
+        trained_now = False
+        done: dict[str, tuple[str, str, float, bool]] = {}
+        for name in self.train_in_run:
+            key = (name, retrain_block(day, self.retrain_months))
+            if key not in self._trained:
+                sessions = self.market.sessions
+                cutoff = cutoff_for(day, sessions, self.retrain_months, int(self.recipe(name)["horizon"]))
+                t0 = time.perf_counter()
+                out = train_one(self.registry, self.inputs, name, cutoff, self.recipes.get(name))
+                self._trained[key] = (out.status, out.reason, time.perf_counter() - t0, not out.reused)
+                trained_now = trained_now or not out.reused
+            done[name] = self._trained[key]
+        if trained_now:
+            self._service = None  # see the versions just decided
+        ready = []
+        for name in MODELS:
+            a = self.availability(name, day)
+            status, reason, seconds, trained = done.get(name, ("", "", 0.0, False))
+            ready.append(ModelReady(name=name, version=a.model_version, cutoff=a.cutoff, trained=trained,
+                                    seconds=seconds, status="usable" if a.usable else "not usable",
+                                    reason=a.reason if not trained else f"{status}: {reason}; {a.reason}"))
+        return ready
+
+    def check(self, day: date) -> None:
+        """Read every model a run would use on ``day`` (training nothing): a damaged file is found before a run."""
+        for name in MODELS:
+            a = self.availability(name, day)
+            if a.model_version is not None:
+                self.registry.load(name, a.model_version)
+
+    def availability(self, name: str, day: date) -> ModelAvailability:
+        return self.service.availability(name, day)
+
+    # ------------------------------------------------------------------ inference (the tools' functions)
+    def regime(self, args: AsOfArgs) -> RegimeResult:
+        return self.service.regime(args)
+
+    def health(self, args: SymbolsArgs) -> HealthResult:
+        return self.service.health(args)
+
+    def direction(self, args: SymbolsArgs) -> DirectionResult:
+        return self.service.direction(args)
+
+    def mean_reversion(self, args: SymbolsArgs) -> DirectionResult:
+        return self.service.mean_reversion(args)
+
+
+def _unpacked(fn: Callable[[Any], Any], schema: type) -> Callable[..., Any]:
+    """A tool function taking the schema's fields as keyword arguments (what StructuredTool passes)."""
+
+    def call(**kwargs: Any) -> Any:
+        return fn(schema(**kwargs))
+
+    call.__name__ = fn.__name__
+    call.__doc__ = fn.__doc__
+    return call
+
+
+def describe(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
+    """Every tool's name, description and argument JSON schema (what `desk tools` lists)."""
+    return [{"name": t.name, "description": t.description, "args": t.args_schema.model_json_schema()}
+            for t in tools]
