@@ -128,7 +128,8 @@ def print_morning(console: Console, data: MorningSummary) -> None:
 def print_replay(console: Console, r: ReplayResult) -> None:
     console.rule(Text(f"Replay {r.start} .. {r.end} ({r.nights} nights, {r.days_per_second} days/s)", style="bold"))
     t = Table("", "CAGR", "vol", "Sharpe", "Sortino", "max DD", "trades", "turnover")
-    for name, m in (("desk", r.desk), ("S&P 500 buy & hold", r.sp500_buy_hold), ("equal-weight universe", r.equal_weight)):
+    for name, m in (("desk", r.desk), ("S&P 500 buy & hold", r.sp500_buy_hold), ("equal-weight universe", r.equal_weight),
+                    ("equal-weight at the desk's exposure", r.exposure_matched)):
         t.add_row(name, f"{m.cagr:+.2%}", f"{m.volatility:.2%}", f"{m.sharpe:.2f}", f"{m.sortino:.2f}",
                   f"{m.max_drawdown:.2%}", str(m.trades if m.trades is not None else "-"),
                   f"{m.turnover:.2f}" if m.turnover is not None else "-")
@@ -136,7 +137,8 @@ def print_replay(console: Console, r: ReplayResult) -> None:
     p = Table("period", "", "CAGR", "Sharpe", "max DD", title="In-sample / validation / hold-out (2019+)")
     for period, m in r.periods.items():
         rows = [("desk", m)] + [(name, r.benchmark_periods[key].get(period)) for name, key in
-                                (("S&P 500", "sp500_buy_hold"), ("equal-weight", "equal_weight"))]
+                                (("S&P 500", "sp500_buy_hold"), ("equal-weight", "equal_weight"),
+                                 ("exposure-matched", "exposure_matched"))]
         for name, x in rows:
             if x is not None:
                 p.add_row(f"{period} {x.start}..{x.end}" if name == "desk" else "", name, f"{x.cagr:+.2%}",

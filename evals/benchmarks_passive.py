@@ -72,3 +72,18 @@ def equal_weight(
             shares = np.zeros(window.shape[1])
             shares[priced] = value / priced.sum() / quoted[i, priced]
     return pd.Series(equity, index=window.index, name="equal_weight")
+
+
+def exposure_matched(ew_curve: pd.Series, invested: pd.Series, capital: float) -> pd.Series:
+    """The equal-weight book held, each day, at the desk's own invested fraction (the rest in cash at 0%).
+
+    ``invested`` is the desk's gross exposure (positions / equity) at each close; day t's benchmark return is the
+    equal-weight return from t-1 to t times the fraction invested at t-1 (known then: no look-ahead). Beside the
+    desk it separates timing from selection: what holding the universe at the desk's exposure would have earned,
+    so the desk's excess over it is what its choice of stocks earned.
+    """
+    if ew_curve.empty:
+        raise ValueError("no equal-weight curve to match")
+    fraction = invested.reindex(ew_curve.index).ffill().fillna(0.0).clip(0.0, 1.0).shift(1).fillna(0.0)
+    returns = ew_curve.pct_change().fillna(0.0) * fraction
+    return (capital * (1.0 + returns).cumprod()).rename("exposure_matched")

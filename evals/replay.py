@@ -17,7 +17,7 @@ from datetime import date
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from evals.benchmarks_passive import buy_and_hold, equal_weight
+from evals.benchmarks_passive import buy_and_hold, equal_weight, exposure_matched
 from evals.metrics import Metrics, performance, split_periods
 from graph.config import DeskConfig
 from graph.context import assemble
@@ -43,6 +43,8 @@ class ReplayResult(BaseModel):
     desk: Metrics
     sp500_buy_hold: Metrics
     equal_weight: Metrics
+    exposure_matched: Metrics = Field(description="the equal-weight universe held at the desk's daily invested "
+                                                  "fraction: the desk's excess over it is stock selection")
     periods: dict[str, Metrics]
     benchmark_periods: dict[str, dict[str, Metrics]]
     short_periods: dict[str, int]
@@ -109,14 +111,16 @@ def summarize(store: Store, market: MarketView, config: DeskConfig, nights: list
     close = market.close
     bench_curve = buy_and_hold(close[config.data.benchmark].dropna(), a, b, config.broker.initial_cash)
     ew_curve = equal_weight(close[list(market.tradable)], a, b, config.broker.initial_cash)
-    bench, ew = performance(bench_curve), performance(ew_curve)
+    matched_curve = exposure_matched(ew_curve, snaps["gross"], config.broker.initial_cash)
+    bench, ew, matched = performance(bench_curve), performance(ew_curve), performance(matched_curve)
     return ReplayResult(
         start=nights[0].isoformat(), end=nights[-1].isoformat(), nights=len(nights),
         seconds=round(seconds, 2), setup_seconds=round(setup_s, 2),
         days_per_second=round(len(nights) / seconds, 1) if seconds else None,
-        desk=desk_m, sp500_buy_hold=bench, equal_weight=ew, periods=_periods(equity),
+        desk=desk_m, sp500_buy_hold=bench, equal_weight=ew, exposure_matched=matched, periods=_periods(equity),
         benchmark_periods={name: _periods(curve) for name, curve in
-                           (("sp500_buy_hold", bench_curve), ("equal_weight", ew_curve))},
+                           (("sp500_buy_hold", bench_curve), ("equal_weight", ew_curve),
+                            ("exposure_matched", matched_curve))},
         short_periods={k: v.days for k, v in split_periods(equity).items() if v.days < MIN_PERIOD_DAYS},
         store=str(store.path))
 
