@@ -221,11 +221,17 @@ def train(until: Annotated[Optional[str], typer.Option("--until", help="decision
         return _json(result)
     _say(out, f"models for decisions on {result.until}:")
     for m in result.models:
-        score = (f"{m.metric} {m.validation:.4f} vs {m.best_baseline} {m.baseline_value:.4f}"
-                 if m.validation is not None and m.baseline_value is not None else "no validation score")
+        score = _score(m.metric, m.validation, m.best_baseline, m.baseline_value)
         _say(out, f"  {m.name:<15} {m.version:<38} {m.status:<9} {score}" + (" (already trained)" if m.reused else
                                                                              f" ({m.seconds:.1f} s)"))
         _say(out, f"    {m.reason}")
+
+
+def _score(metric: str | None, value: float | None, baseline: str | None, baseline_value: float | None) -> str:
+    """A model's out-of-sample metric beside its best naive baseline."""
+    if value is None or baseline_value is None:
+        return "no validation score"
+    return f"{metric} {value:.4f} vs {baseline} {baseline_value:.4f}"
 
 
 @app.command("models")
@@ -239,8 +245,7 @@ def models_(json: JsonOpt = False) -> None:
     if not result.models:
         _say(out, "no models saved yet: `desk train` trains them (a `desk run` trains the mean reversion itself)")
     for r in result.models:
-        score = (f"{r['metric']} {r['validation']:.4f} vs {r['best_baseline']} {r['baseline_value']:.4f}"
-                 if r["validation"] is not None and r["baseline_value"] is not None else "no validation score")
+        score = _score(r["metric"], r["validation"], r["best_baseline"], r["baseline_value"])
         _say(out, f"  {r['name']:<15} {r['version']:<38} {r['status']:<9} cutoff {r['cutoff']}  {score}")
 
 
