@@ -152,3 +152,28 @@ def test_desk_models_lists_versions_with_their_fate_after_a_run(home, capsys):
 def test_desk_train_refuses_an_unknown_model_in_one_line(home, capsys):
     code, _, err = run_cli(capsys, "train", "--models", "regime,oracle")
     assert code == 2 and "unknown model(s) oracle" in err and len(err.strip().splitlines()) == 1
+
+
+from tests.model_kit import market, model_inputs, promoted, trained  # noqa: E402,F401  (fixtures)
+
+
+def test_a_run_infers_from_a_window_of_history_exactly_as_from_all_of_it(promoted, market):
+    from models.api import AsOfArgs, ModelService, SymbolsArgs
+    from tools.model_tools import ModelTools
+
+    view = market["view"]
+    day = date(2012, 6, 1)
+    windowed = ModelTools(view, promoted, 3, train_in_run=())
+    full = ModelService(promoted, windowed.inputs.until(date(2012, 12, 31)))
+    windowed._inputs = None  # infer as a run does: from the window only
+    symbols = list(view.tradable)
+    for name in ("regime", "health", "direction"):
+        assert windowed.availability(name, day).usable, windowed.availability(name, day).reason
+    assert windowed.regime(AsOfArgs(as_of=day)).probabilities == pytest.approx(
+        full.regime(AsOfArgs(as_of=day)).probabilities)
+    a, b = windowed.direction(SymbolsArgs(as_of=day, symbols=symbols)), full.direction(
+        SymbolsArgs(as_of=day, symbols=symbols))
+    assert [s.p_up for s in a.scores] == pytest.approx([s.p_up for s in b.scores])
+    h, g = windowed.health(SymbolsArgs(as_of=day, symbols=symbols)), full.health(
+        SymbolsArgs(as_of=day, symbols=symbols))
+    assert [s.health for s in h.scores] == pytest.approx([s.health for s in g.scores])

@@ -19,16 +19,22 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pandas as pd
 from langchain_core.tools import BaseTool, StructuredTool
 
 from models.api import AsOfArgs, DirectionResult, HealthResult, ModelAvailability, ModelService, RegimeResult, SymbolsArgs
 from models.catalog import CATALOG, entry
 from models.inputs import ModelInputs
 from models.registry import ModelRegistry
+from models.snapshot import calendar
 from models.walkforward import cutoff_for, retrain_block
 from tools.market import MarketView
 
 MODELS: tuple[str, ...] = tuple(CATALOG)
+# Sessions of history an inference on one date reads at most: a 21-session sequence over features scaled by a
+# 63-session volatility, with ample room. A run that only infers builds its model inputs over this window (a second
+# instead of the whole history's 0.4 s); a replay, which also trains, builds them once over everything.
+INFERENCE_WINDOW = 300
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,10 @@ class ModelTools:
         self.train_in_run = tuple(train_in_run)
         self.recipes = recipes or {}
         self._inputs: ModelInputs | None = None
-        self._service: ModelService | None = None
+        self._window: tuple[date, ModelInputs] | None = None
+        self._services: dict[int, ModelService] = {}
+        self._snapshot = registry.snapshot()
+        self._calendar = calendar(market.sessions)
         self._trained: dict[tuple[str, tuple[int, int]], tuple[str, str, float, bool]] = {}
         specs: list[tuple[str, Callable, type, str]] = [
             ("regime_ensemble", self.regime, AsOfArgs,
@@ -73,16 +82,31 @@ class ModelTools:
     # ------------------------------------------------------------------ inputs and the pinned service
     @property
     def inputs(self) -> ModelInputs:
+        """Every session's inputs (what training reads), built once."""
         if self._inputs is None:
             self._inputs = ModelInputs.from_view(self.market)
         return self._inputs
 
-    @property
-    def service(self) -> ModelService:
+    def _inputs_for(self, day: date) -> ModelInputs:
+        """What inference on ``day`` reads: all of it when already built, else the INFERENCE_WINDOW sessions to it."""
+        if self._inputs is not None:
+            return self._inputs
+        if self._window is None or self._window[0] != day:
+            m = self.market
+            end = pd.Timestamp(day)
+            pos = int(m.sessions.searchsorted(end, side="right")) - 1
+            start = m.sessions[max(0, pos - INFERENCE_WINDOW)]
+            panel = m.panel.loc[start:end]
+            self._window = (day, ModelInputs.build(panel, m.close.loc[start:end, list(m.tradable)],
+                                                   m.weather.loc[start:end], m.close.loc[start:end, m.benchmark]))
+        return self._window[1]
+
+    def _service_for(self, day: date) -> ModelService:
         """One registry snapshot for the run (a retrain promoting meanwhile changes nothing for it)."""
-        if self._service is None:
-            self._service = ModelService(self.registry, self.inputs)
-        return self._service
+        inputs = self._inputs_for(day)
+        if id(inputs) not in self._services:
+            self._services = {id(inputs): ModelService(self.registry, inputs, self._snapshot)}
+        return self._services[id(inputs)]
 
     def recipe(self, name: str) -> dict[str, Any]:
         return entry(name).recipe(self.recipes.get(name))
@@ -98,15 +122,19 @@ class ModelTools:
         for name in self.train_in_run:
             key = (name, retrain_block(day, self.retrain_months))
             if key not in self._trained:
-                sessions = self.market.sessions
-                cutoff = cutoff_for(day, sessions, self.retrain_months, int(self.recipe(name)["horizon"]))
-                t0 = time.perf_counter()
-                out = train_one(self.registry, self.inputs, name, cutoff, self.recipes.get(name))
-                self._trained[key] = (out.status, out.reason, time.perf_counter() - t0, not out.reused)
-                trained_now = trained_now or not out.reused
+                recipe = self.recipe(name)
+                cutoff = cutoff_for(day, self.market.sessions, self.retrain_months, int(recipe["horizon"]))
+                row = self._snapshot.row(name, entry(name).version(cutoff, recipe))
+                if row is not None and row.get("status") in ("promoted", "rejected"):  # decided: nothing to read
+                    self._trained[key] = (row["status"], row.get("reason", ""), 0.0, False)
+                else:
+                    t0 = time.perf_counter()
+                    out = train_one(self.registry, self.inputs, name, cutoff, self.recipes.get(name))
+                    self._trained[key] = (out.status, out.reason, time.perf_counter() - t0, not out.reused)
+                    trained_now = trained_now or not out.reused
             done[name] = self._trained[key]
-        if trained_now:
-            self._service = None  # see the versions just decided
+        if trained_now:  # see the versions just decided
+            self._snapshot, self._services = self.registry.snapshot(), {}
         ready = []
         for name in MODELS:
             a = self.availability(name, day)
@@ -124,20 +152,22 @@ class ModelTools:
                 self.registry.load(name, a.model_version)
 
     def availability(self, name: str, day: date) -> ModelAvailability:
-        return self.service.availability(name, day)
+        a = self._snapshot.usable(name, day, self._calendar)
+        return ModelAvailability(model=name, as_of=day, usable=a.usable, model_version=a.version, cutoff=a.cutoff,
+                                 reason=a.reason)
 
     # ------------------------------------------------------------------ inference (the tools' functions)
     def regime(self, args: AsOfArgs) -> RegimeResult:
-        return self.service.regime(args)
+        return self._service_for(args.as_of).regime(args)
 
     def health(self, args: SymbolsArgs) -> HealthResult:
-        return self.service.health(args)
+        return self._service_for(args.as_of).health(args)
 
     def direction(self, args: SymbolsArgs) -> DirectionResult:
-        return self.service.direction(args)
+        return self._service_for(args.as_of).direction(args)
 
     def mean_reversion(self, args: SymbolsArgs) -> DirectionResult:
-        return self.service.mean_reversion(args)
+        return self._service_for(args.as_of).mean_reversion(args)
 
 
 def _unpacked(fn: Callable[[Any], Any], schema: type) -> Callable[..., Any]:
