@@ -113,8 +113,8 @@ class Exchanger:
         try:
             check_budget(self.store, self.settings, scope.run_id, worst_case(price, row["prompt"], role))
         except BudgetSpent as spent:
-            call_id = self.store.record_llm_call({**row, "status": "skipped", "error": spent.reason})
-            raise BudgetSpent(spent.reason, Provenance(**base, latency_ms=0, call_id=str(call_id))) from None
+            self.store.record_llm_call({**row, "status": "skipped", "error": spent.reason})  # for a replay to repeat
+            raise BudgetSpent(spent.reason, Provenance(**base, latency_ms=0)) from None
 
         messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
         runnable = self._structured(role, schema)
@@ -138,6 +138,50 @@ class Exchanger:
             "latency_ms": ms})
         provenance = Provenance(**base, latency_ms=ms, tokens=usage.total, cost_usd=paid, call_id=str(call_id))
         return Exchange(answer, failure and self.redact(failure), provenance)
+
+    def converse(self, role_name: Role, messages: list[BaseMessage], runnable: Any, *, prompt: str) -> BaseMessage:
+        """One free-form turn (the chat agent's: text or tool calls), recorded, capped and replayable like ``ask``.
+        Raises ``LLMFailure`` (with the reason) when there is no answer."""
+        role = self.settings.role(role_name)
+        sent = json.dumps([m.model_dump() for m in messages], default=str, sort_keys=True, separators=(",", ":"))
+        input_hash = _hash(sent)
+        call_key = _hash(role.role, role.provider, role.model, prompt, role.prompt_version, "tools", input_hash)
+        scope = current_scope()
+        base = dict(provider=role.provider, model=role.model, prompt_version=f"{prompt}.{role.prompt_version}")
+        row = dict(call_key=call_key, role=role.role, provider=role.provider, model=role.model, prompt_id=prompt,
+                   prompt_version=role.prompt_version, input_hash=input_hash, run_id=scope.run_id,
+                   as_of=scope.as_of.isoformat() if scope.as_of else None, prompt=self.redact(sent))
+        recorded = self._recorded(call_key, scope.run_id, f"{prompt}.{role.prompt_version}")
+        if recorded is not None:
+            if recorded["status"] != "ok":
+                raise LLMFailure(recorded["error"] or recorded["status"])
+            from langchain_core.messages import AIMessage
+
+            return AIMessage.model_validate_json(recorded["raw"])
+        price = self.settings.prices[role.model]
+        try:
+            check_budget(self.store, self.settings, scope.run_id, worst_case(price, sent, role))
+        except BudgetSpent as spent:
+            self.store.record_llm_call({**row, "status": "skipped", "error": spent.reason})
+            raise
+        started = time.perf_counter()
+        try:
+            raw = _within(lambda: runnable.invoke(messages), self.settings.deadline_s)
+        except Exception as exc:  # noqa: BLE001
+            ms = (time.perf_counter() - started) * 1000
+            why = _one_line(self.redact(_transport(exc)))
+            self.store.record_llm_call({**row, "status": "error", "error": why, "latency_ms": ms})
+            raise LLMFailure(why) from None
+        ms = (time.perf_counter() - started) * 1000
+        usage = _usage(raw)
+        refusal = _refused(raw, None)
+        status = "refused" if refusal else "empty" if _empty(raw) else "ok"
+        self.store.record_llm_call({**row, "status": status, "error": refusal, "raw": self.redact(_dump(raw)),
+                                   "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                                   "cost_usd": cost(price, usage), "latency_ms": ms})
+        if status != "ok":
+            raise LLMFailure(f"refused: {refusal}" if refusal else "returned an empty answer")
+        return raw
 
     def note_bounds(self, provenance: Provenance, notes: list[str]) -> None:
         """Write what the bounds did to an answer beside its recorded exchange (not for one served again)."""
