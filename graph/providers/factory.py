@@ -16,11 +16,17 @@ from graph.providers.fallback import with_fallback
 from graph.providers.rules import RulesProvider
 from graph.redact import Redactor
 from memory.store import Store
+from prompts.catalog import spec
 
 # Providers built by name alone (tests register scripted ones); the LLM providers need the desk's settings.
 LLM_PROVIDERS: dict[str, Callable[[], OverlayProvider]] = {}
 CONFIGURED = ("anthropic", "openai")
 NIGHT_ROLES = ("weather", "overlay", "risk")
+PROMPTS_OF: Mapping[str, Callable[..., tuple[str, ...]]] = {
+    "weather": lambda llm: ("weather_analyst",),
+    "overlay": lambda llm: ("overlay_batch",) if llm.overlay.calls == "per_night" else ("overlay",),
+    "risk": lambda llm: ("risk_reviewer",),
+}
 
 
 def make_provider(name: str) -> OverlayProvider:
@@ -49,15 +55,22 @@ def provider_for(config: DeskConfig, *, store: Store, market=None, record: Store
     if not any(llm.role(r).provider != "rules" for r in NIGHT_ROLES):
         return RulesProvider()
     from graph.providers.llm.clients import chat_model, check
+    from graph.providers.llm.errors import ProviderUnavailable
     from graph.providers.llm.exchange import Exchanger
     from graph.providers.llm.provider import LLMProvider
     from memory.track_record import TrackRecord
 
-    if llm.replay != "only":  # served from the record, a replay needs no key and spends nothing
-        for role in NIGHT_ROLES:
-            resolved = llm.role(role)
-            if resolved.provider != "rules":
-                check(resolved, llm.prices, environ)
+    for role in NIGHT_ROLES:
+        resolved = llm.role(role)
+        if resolved.provider == "rules":
+            continue
+        for prompt in PROMPTS_OF[role](llm):
+            try:
+                spec(prompt, resolved.prompt_version)
+            except ValueError as exc:
+                raise ProviderUnavailable(f"llm.prompt_versions.{role}: {exc}") from None
+        if llm.replay != "only":  # served from the record, a replay needs no key and spends nothing
+            check(resolved, llm.prices, environ)
     exchanger = Exchanger(llm, record or store, redact=redact, models=models or chat_model)
 
     def track_record() -> TrackRecord | None:
