@@ -111,7 +111,9 @@ def replay(start: Annotated[Optional[str], typer.Option("--from", help="first ni
 def status(json: JsonOpt = False) -> None:
     """The desk's state: halted or not, the book, the latest runs."""
     s = settings()
-    data = commands.status(_store(s), s)
+    data = commands.status(_store(s))
+    if s.llm.uses_llm:
+        data = data.model_copy(update={"llm_usd_cap_day": s.llm.max_usd_per_day})
     if json:
         return _json(data)
     out.print(Text.assemble(("HALTED" if data.halted else "running", "bold"),

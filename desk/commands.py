@@ -217,7 +217,7 @@ def llm_today(store: Store) -> tuple[int, float]:
     return store.llm_spend(since=day_start())
 
 
-def status(store: Store, settings: Settings | None = None) -> StatusResult:
+def status(store: Store) -> StatusResult:
     state = store.desk_state()
     last = store.latest_snapshot()
     calls, usd = llm_today(store)
@@ -236,7 +236,6 @@ def status(store: Store, settings: Settings | None = None) -> StatusResult:
         as_of=None if last is None else last["date"],
         last_runs=[RunInfo(**{k: r[k] for k in ("run_id", "kind", "as_of", "status")}) for r in store.runs(limit=4)],
         llm_calls_today=calls, llm_usd_today=round(usd, 6),
-        llm_usd_cap_day=settings.llm.max_usd_per_day if settings is not None and settings.llm.uses_llm else None,
     )
 
 

@@ -122,10 +122,10 @@ class FallbackProvider:
         out = []
         for p in reviewed:
             feats = features.get(p.symbol, {})
-            if p.action not in ENTRY_ACTIONS:
-                out.append(enforce_bounds(_validated(self.fallback.review(p, snapshot, feats), Verdict), p, feats))
-            elif batch is None:
+            if batch is None:  # a provider of one review at a time is asked about each, as it always was
                 out.append(self.review(p, snapshot, feats))
+            elif p.action not in ENTRY_ACTIONS:
+                out.append(enforce_bounds(_validated(self.fallback.review(p, snapshot, feats), Verdict), p, feats))
             else:
                 out.append(self._one(p, snapshot, feats, answers.get(p.key), started))
         return out
