@@ -101,8 +101,12 @@ def test_desk_replay_from_the_record_is_identical_free_and_fails_clearly_on_a_mi
     assert code == 0, err
     replayed = json.loads(out)
     assert len(llm.requests) == asked and replayed["llm_calls"] == 0 and replayed["llm_usd"] == 0
-    assert _decisions(home) == first
+    again = _decisions(home)
+    # the same decisions; the provenance says honestly that the live run paid and the replay was served
+    assert _unpaid(again) == _unpaid(first), _first_difference(_unpaid(first), _unpaid(again))
     assert replayed["desk"] == recorded["desk"]
+    code, out, err = run_cli(capsys, "replay", *rng, "--llm-replay", "only")
+    assert code == 0 and _decisions(home) == again  # from the record, replays are identical to each other
     before = kit.home_fingerprint(home)
     code, _, err = run_cli(capsys, "replay", "--from", "2017-03-01", "--to", "2017-03-20", "--llm-replay", "only")
     assert code == 2 and "holds no exchange for the night of 2017-03-15" in err
@@ -120,6 +124,10 @@ def _decisions(home) -> list:
             out.append([_no_latency(x) for x in row])
     store.close()
     return out
+
+
+def _unpaid(rows: list) -> list:
+    return [[_drop(_drop(x, "cost_usd"), "replayed") if isinstance(x, str) else x for x in row] for row in rows]
 
 
 def _no_latency(value):
@@ -245,3 +253,14 @@ def test_no_answer_however_hostile_enlarges_a_position_beyond_the_ml_decision_an
     for s in out["sized"]:
         assert s.symbol in ml_weight, f"{s.symbol} entered only because of the model"
         assert s.weight <= ml_weight[s.symbol] + 1e-12 and s.weight <= caps.max_weight + 1e-12
+
+
+def _first_difference(a: list, b: list) -> str:
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            for u, v in zip(x, y, strict=False):
+                if u != v:
+                    import difflib
+
+                    return "\n".join(difflib.unified_diff(str(u).split(", "), str(v).split(", "), lineterm=""))[:3000]
+    return f"lengths {len(a)} vs {len(b)}"
