@@ -39,8 +39,8 @@ def _main(config: Annotated[Optional[Path], typer.Option("--config", help="path 
     _opts.update(config=config, home=home)
 
 
-def settings() -> Settings:
-    s = load_settings(_opts.get("config"), home=_opts.get("home"))
+def settings(**overrides) -> Settings:
+    s = load_settings(_opts.get("config"), home=_opts.get("home"), **overrides)
     _opts["loaded"] = s
     return s
 
@@ -89,6 +89,11 @@ def run(date: Annotated[Optional[str], typer.Option("--date", help="night date Y
 @app.command()
 def replay(start: Annotated[Optional[str], typer.Option("--from", help="first night YYYY-MM-DD")] = None,
            end: Annotated[Optional[str], typer.Option("--to", help="last night YYYY-MM-DD")] = None,
+           provider: Annotated[Optional[str], typer.Option(
+               "--provider", help="overlay provider for the replay: rules | openai | anthropic (llm.provider)")] = None,
+           llm_replay: Annotated[Optional[str], typer.Option(
+               "--llm-replay", help="off | auto | only: ask the model, or serve from the LLM record (llm.replay)")]
+           = None,
            json: JsonOpt = False) -> None:
     """Step both graphs day by day over history against a fresh paper broker; print metrics vs benchmarks."""
     from desk.summary import print_replay
@@ -96,14 +101,19 @@ def replay(start: Annotated[Optional[str], typer.Option("--from", help="first ni
     if start is None or end is None:
         raise DeskError("a replay needs a range: desk replay --from YYYY-MM-DD --to YYYY-MM-DD")
     a, b = commands.parse_date(start), commands.parse_date(end)
-    result = commands.replay(settings(), a, b, actor=Actor.local(), progress=_progress(json))
+    llm = {k: v for k, v in (("provider", provider), ("replay", llm_replay)) if v is not None}
+    result = commands.replay(settings(**({"llm": llm} if llm else {})), a, b, actor=Actor.local(),
+                             progress=_progress(json))
     _json(result) if json else print_replay(out, result)
 
 
 @app.command()
 def status(json: JsonOpt = False) -> None:
     """The desk's state: halted or not, the book, the latest runs."""
-    data = commands.status(_store(settings()))
+    s = settings()
+    data = commands.status(_store(s))
+    if s.llm.uses_llm:
+        data = data.model_copy(update={"llm_usd_cap_day": s.llm.max_usd_per_day})
     if json:
         return _json(data)
     out.print(Text.assemble(("HALTED" if data.halted else "running", "bold"),
@@ -116,6 +126,20 @@ def status(json: JsonOpt = False) -> None:
         _say(out, f"  {sym}: {p.quantity} @ {p.avg_price} stop {p.stop}")
     for r in data.last_runs:
         _say(out, f"  run {r.run_id} {r.status}")
+    cap = f" of ${data.llm_usd_cap_day:.2f} (llm.max_usd_per_day)" if data.llm_usd_cap_day is not None else ""
+    _say(out, f"LLM spend today (UTC): {data.llm_calls_today} call(s), ${data.llm_usd_today:.4f}{cap}")
+
+
+@app.command()
+def ask(question: Annotated[str, typer.Argument(help="a question about the desk's record, in quotes")],
+        json: JsonOpt = False) -> None:
+    """Answer a free question from the record with the chat agent (needs an LLM provider)."""
+    data = commands.ask(settings(), question, progress=_progress(json))
+    if json:
+        return _json(data)
+    _say(out, data.answer)
+    _say(err, f"({data.provider} {data.model}; {data.turns} model turn(s); tools: "
+              f"{', '.join(data.tools_used) or 'none'})")
 
 
 @app.command()

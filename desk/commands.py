@@ -14,8 +14,8 @@ import pandas as pd
 from desk.app import open_desk
 from desk.config import Settings
 from desk.errors import DeskError
-from desk.results import (Actor, BreakerInfo, DataLoadResult, FillInfo, HaltResult, OrderInfo, PositionInfo,
-                          RunInfo, StatusResult, WhyResult)
+from desk.results import (Actor, AskResult, BreakerInfo, DataLoadResult, FillInfo, HaltResult, OrderInfo,
+                          PositionInfo, RunInfo, StatusResult, WhyResult)
 from desk.summary import RunResult, morning_data, night_data
 from evals.replay import ReplayResult
 from evals.replay import replay as replay_history
@@ -48,6 +48,8 @@ def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, repor
         market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark,
                             cache_dir=settings.cache_dir)
         day = resolve_date(market.sessions, day)  # before any file is opened for the run
+        if phase in ("night", "all"):
+            check_llm_record(store, settings, [day])
         desk = open_desk(settings, store=store, market=market, reporters=reporters, progress=progress)
         try:
             if phase in ("night", "all"):
@@ -60,6 +62,18 @@ def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, repor
             if close is not None:
                 close()
     return RunResult(night=night, morning=morning)
+
+
+def check_llm_record(store: Store, settings: Settings, nights: Sequence[date]) -> None:
+    """With ``llm.replay = only`` every night must be in the LLM record: refused, naming the first miss, before
+    anything is written."""
+    if settings.llm.replay != "only" or not settings.llm.uses_llm:
+        return
+    missing = [d for d in nights if not store.llm_recorded_on(d)]
+    if missing:
+        more = f" and {len(missing) - 1} more night(s)" if len(missing) > 1 else ""
+        raise DeskError(f"llm.replay is 'only' but the LLM record holds no exchange for the night of {missing[0]}"
+                        f"{more}: record it first with llm.replay = 'auto' (or 'off'), or set llm.replay = 'off'")
 
 
 def check_universe(store: Store, settings: Settings) -> None:
@@ -85,7 +99,8 @@ def replay(settings: Settings, start: date, end: date, *, actor: Actor,
         bootstrap(store, settings, actor, ())
     check_universe(store, settings)
     with HomeLock(settings.home, f"replay-{start}_{end}", f"replaying {start} .. {end}"):
-        return replay_history(settings, start, end, progress)
+        return replay_history(settings, start, end, progress, check_record=lambda nights: check_llm_record(
+            store, settings, nights))
 
 
 def resolve_date(sessions: pd.DatetimeIndex, day: date | None) -> date:
@@ -162,9 +177,55 @@ def bootstrap(store: Store, settings: Settings, actor: Actor, reporters: Sequenc
 
 
 # ---------------------------------------------------------------------- questions
+def ask(settings: Settings, question: str, *, progress: Progress = lambda msg: None) -> AskResult:
+    """A free question answered by the chat agent from the record; one line when no LLM provider is configured."""
+    from graph.chat import ask as ask_agent
+    from graph.chat import read_tools
+    from graph.config import secret_values
+    from graph.providers.factory import chat_ready
+    from graph.providers.llm.errors import LLMFailure
+    from graph.providers.llm.exchange import Exchanger
+    from graph.redact import Redactor, env_secrets
+
+    if not question.strip():
+        raise DeskError('desk ask needs a question: desk ask "why did we buy XOM on 2018-06-29?"')
+    chat_ready(settings)
+    store = Store(settings.store_path)
+    market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
+    sessions = market.sessions
+    if not len(sessions):
+        raise DeskError("the store holds no market data; run `desk data load` (or `desk run`) first")
+    latest = store.db.execute("SELECT max(as_of) FROM runs WHERE kind = 'night' AND status = 'ok'").fetchone()[0]
+    exchanger = Exchanger(settings.llm, store, redact=Redactor([*secret_values(settings), *env_secrets()]))
+    from models.registry import ModelRegistry
+    from tools.agents import AgentToolkit
+
+    m = settings.models
+    toolkit = AgentToolkit(market, ModelRegistry(settings.models_dir), m.retrain_months, m.train_years,
+                           m.horizon_days)
+    role = settings.llm.role("chat")
+    progress(f"asking {role.provider} {role.model}")
+    try:
+        out = ask_agent(question, exchanger=exchanger, tools=read_tools(store, toolkit),
+                        as_of=date.fromisoformat(latest) if latest else sessions[-1].date(),
+                        data_from=sessions[0].date(), data_until=sessions[-1].date())
+    except LLMFailure as failure:
+        raise DeskError(f"the chat model gave no answer: {failure.reason}") from None
+    return AskResult(question=question, answer=out.answer, tools_used=list(out.tools_used), turns=out.turns,
+                     provider=role.provider, model=role.model)
+
+
+def llm_today(store: Store) -> tuple[int, float]:
+    """LLM calls sent and dollars spent today (UTC)."""
+    from graph.providers.llm.budget import day_start
+
+    return store.llm_spend(since=day_start())
+
+
 def status(store: Store) -> StatusResult:
     state = store.desk_state()
     last = store.latest_snapshot()
+    calls, usd = llm_today(store)
     symbols = store.symbols()
     return StatusResult(
         halted=bool(state["halted"]), halt_reason=state["reason"], halted_since=state["since"],
@@ -179,6 +240,7 @@ def status(store: Store) -> StatusResult:
         cash=None if last is None else round(float(last["cash"]), 2),
         as_of=None if last is None else last["date"],
         last_runs=[RunInfo(**{k: r[k] for k in ("run_id", "kind", "as_of", "status")}) for r in store.runs(limit=4)],
+        llm_calls_today=calls, llm_usd_today=round(usd, 6),
     )
 
 

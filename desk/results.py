@@ -67,6 +67,9 @@ class StatusResult(_Result):
     cash: float | None
     as_of: str | None
     last_runs: list[RunInfo]
+    llm_calls_today: int = 0
+    llm_usd_today: float = 0.0
+    llm_usd_cap_day: float | None = None
 
 
 class OrderInfo(_Result):
@@ -115,3 +118,12 @@ class DataLoadResult(_Result):
     stale: bool
     note: str | None
     until: date | None
+
+
+class AskResult(_Result):
+    question: str
+    answer: str
+    tools_used: list[str]
+    turns: int
+    provider: str
+    model: str

@@ -52,6 +52,9 @@ class NightSummary(_Summary):
     picks: list[PickLine]
     intents: list[IntentLine]
     denials: dict[str, list[str]]
+    llm_calls: int = 0
+    llm_usd: float = 0.0
+    llm_fallbacks: list[str] = []
 
 
 class MorningSummary(_Summary):
@@ -83,7 +86,19 @@ def night_data(state: dict) -> NightSummary:
         intents=[IntentLine(intent_id=i.intent_id, side=i.side, kind=i.kind, quantity=round(i.quantity, 4),
                             weight=round(i.target_weight, 4), reasons=i.reasons) for i in state["intents"]],
         denials={sym: [f"{d.rule}: {d.reason}" for d in ds] for sym, ds in state.get("denials", {}).items()},
+        **_llm(state),
     )
+
+
+def _llm(state: dict) -> dict:
+    """The night's LLM calls (one per call id; a batch's verdicts share theirs), dollars, and every fallback's cause."""
+    answers = [("weather", state.get("view")), ("risk", state.get("review")),
+               *(("overlay", v) for v in state.get("verdicts", []))]
+    paid = {a.provenance.call_id: a.provenance.cost_usd for _, a in answers
+            if a is not None and a.provenance.call_id and not a.provenance.replayed}
+    causes = sorted({f"{role}: {a.provenance.fallback_reason}" for role, a in answers
+                     if a is not None and a.provenance.fallback and a.provenance.fallback_reason})
+    return {"llm_calls": len(paid), "llm_usd": round(sum(paid.values()), 6), "llm_fallbacks": causes}
 
 
 def morning_data(state: dict) -> MorningSummary:
@@ -97,6 +112,10 @@ def print_night(console: Console, data: NightSummary) -> None:
     console.rule(Text(f"Night {data.as_of}", style="bold"))
     console.print(Text.assemble("Regime ", (data.regime, "bold"), f" (fused base {data.base_regime})"))
     console.print(Text(data.narrative))
+    if data.llm_calls or data.llm_fallbacks:
+        console.print(Text(f"LLM: {data.llm_calls} call(s), ${data.llm_usd:.4f}"))
+    for cause in data.llm_fallbacks:
+        console.print(Text(f"  fell back to rules — {cause}"))
     props = Table("symbol", "agent", "action", "strength", "verdict", "reason", title="Proposals and verdicts")
     for p in data.proposals:
         props.add_row(*map(Text, (p.symbol, p.agent, p.action, f"{p.strength:.2f}", p.verdict or "-",
@@ -146,4 +165,5 @@ def print_replay(console: Console, r: ReplayResult) -> None:
     console.print(p)
     for period, days in r.short_periods.items():
         console.print(Text(f"  {period}: only {days} trading day(s) in range — not annualised"))
+    console.print(Text(f"LLM: {r.llm_calls} call(s), ${r.llm_usd:.4f} (answers served from the record cost nothing)"))
     console.print(Text(f"store: {r.store}", style="dim"))

@@ -22,6 +22,7 @@ from evals.metrics import Metrics, performance, split_periods
 from graph.config import DeskConfig
 from graph.context import assemble
 from graph.errors import DeskError
+from graph.providers.factory import provider_for
 from graph.runner import Runner
 from memory.store import Store
 from models.registry import ModelRegistry
@@ -49,6 +50,8 @@ class ReplayResult(BaseModel):
     benchmark_periods: dict[str, dict[str, Metrics]]
     short_periods: dict[str, int]
     store: str
+    llm_calls: int = Field(0, description="LLM calls sent (an answer served from the record is not a call)")
+    llm_usd: float = Field(0.0, description="what those calls cost")
 
 
 def _fresh_store(config: DeskConfig, start: date, end: date) -> tuple[DeskConfig, Store]:
@@ -62,8 +65,13 @@ def _fresh_store(config: DeskConfig, start: date, end: date) -> tuple[DeskConfig
     return rconfig, store
 
 
-def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str], None]) -> ReplayResult:
-    """Replay the nights from ``start`` to ``end`` over the data in ``config``'s store (loaded by the caller)."""
+def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str], None],
+           check_record: Callable[[list[date]], None] = lambda nights: None) -> ReplayResult:
+    """Replay the nights from ``start`` to ``end`` over the data in ``config``'s store (loaded by the caller).
+
+    With an LLM provider, its exchanges are read from and written to the LLM record of ``config``'s (the live
+    desk's) store, so a replay with ``llm.replay = only`` runs from what an earlier run or replay recorded, and one
+    with ``auto`` records what it had to ask for the next. ``check_record`` refuses missing nights first."""
     if end < start:
         raise DeskError(f"--to {end} is before --from {start}")
     main = Store(config.store_path)
@@ -73,10 +81,13 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     if not nights:  # refused before anything is written
         held = f"the store holds {sessions[0].date()} .. {sessions[-1].date()}" if len(sessions) else "the store is empty"
         raise DeskError(f"no trading sessions with data between {start} and {end} ({held})")
+    check_record(nights)
     rconfig, store = _fresh_store(config, start, end)
     market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
-    desk = Runner(assemble(rconfig, store=store, market=market, registry=ModelRegistry(config.models_dir)),
-                  progress=progress)
+    record = Store(config.store_path) if config.llm.uses_llm else None
+    provider = provider_for(rconfig, store=store, market=market, record=record)
+    desk = Runner(assemble(rconfig, store=store, market=market, registry=ModelRegistry(config.models_dir),
+                           provider=provider), progress=progress)
     progress(f"replaying {len(nights)} nights {nights[0]} .. {nights[-1]}: preparing features and models")
     t_setup = time.perf_counter()
     market.ensure()
@@ -96,7 +107,16 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
             progress(f"{i}/{len(nights)} nights, {i / (time.perf_counter() - t0):.0f} days/s")
     seconds = time.perf_counter() - t0
     gc.unfreeze()
-    return summarize(store, market, config, nights, seconds, setup_s)
+    result = summarize(store, market, config, nights, seconds, setup_s)
+    if record is None:
+        return result
+    runs = [r["run_id"] for r in store.runs(limit=10 * len(nights) + 10)]
+    calls, usd = 0, 0.0
+    for run_id in runs:
+        n, paid = record.llm_spend(run_id=run_id)
+        calls, usd = calls + n, usd + paid
+    record.close()
+    return result.model_copy(update={"llm_calls": calls, "llm_usd": round(usd, 6)})
 
 
 def summarize(store: Store, market: MarketView, config: DeskConfig, nights: list[date], seconds: float,

@@ -7,6 +7,7 @@ it. Secret values are ``SecretStr`` and are listed by ``secret_values`` so they 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -88,8 +89,112 @@ class BrokerSettings(_Section):
         return self
 
 
+Provider = Literal["rules", "openai", "anthropic"]
+Method = Literal["auto", "json_schema", "function_calling", "json_mode"]
+Role = Literal["weather", "overlay", "risk", "chat"]
+ROLES: tuple[Role, ...] = ("weather", "overlay", "risk", "chat")
+# The model each LLM provider uses when ``llm.model`` names none, and how each reaches structured output by default
+# (``auto``): OpenAI's structured outputs, Anthropic's tool use. Local OpenAI-compatible servers differ: set
+# ``llm.method`` to what yours supports (``function_calling`` or ``json_mode``).
+DEFAULT_MODELS: dict[str, str] = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-latest"}
+DEFAULT_METHODS: dict[str, str] = {"openai": "json_schema", "anthropic": "function_calling"}
+
+
+class Price(_Section):
+    """A model's list price in US dollars per million tokens (0 for a local server)."""
+
+    input_usd_per_mtok: float = Field(ge=0, allow_inf_nan=False)
+    output_usd_per_mtok: float = Field(ge=0, allow_inf_nan=False)
+
+
+def _default_prices() -> dict[str, Price]:
+    """Published list prices (USD per million input / output tokens) of the models a desk is likely to name."""
+    table = {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-mini": (0.40, 1.60),
+             "gpt-4.1": (2.00, 8.00), "claude-3-5-haiku-latest": (0.80, 4.00),
+             "claude-sonnet-4-0": (3.00, 15.00), "claude-opus-4-0": (15.00, 75.00)}
+    return {m: Price(input_usd_per_mtok=i, output_usd_per_mtok=o) for m, (i, o) in table.items()}
+
+
+class RoleSettings(_Section):
+    """A per-role override of the ``llm`` settings (``[llm.weather]``, ``[llm.overlay]``, ``[llm.risk]``,
+    ``[llm.chat]``); a key left out is the ``llm`` section's."""
+
+    provider: Provider | None = None
+    model: str | None = Field(None, min_length=1)
+    timeout_s: float | None = Field(None, gt=0, le=600)
+    max_retries: int | None = Field(None, ge=0, le=10)
+    max_tokens: int | None = Field(None, ge=16, le=100_000)
+    method: Method | None = None
+
+
+class OverlayRoleSettings(RoleSettings):
+    """The overlay's override, and how it is asked: one call per night for every proposal, or one per proposal."""
+
+    calls: Literal["per_night", "per_proposal"] = "per_night"
+    allow_reverse: bool = Field(False, description="let the overlay reverse an entry's direction (off: a reversal "
+                                                   "is recorded as a veto)")
+
+
+class ResolvedRole(_Section):
+    """What one role runs on, once its override is laid over the ``llm`` section."""
+
+    role: Role
+    provider: Provider
+    model: str
+    timeout_s: float
+    max_retries: int
+    max_tokens: int
+    method: Literal["json_schema", "function_calling", "json_mode"]
+    prompt_version: str
+
+
 class LLMSettings(_Section):
-    provider: Literal["rules"] = "rules"
+    provider: Provider = "rules"
+    model: str | None = Field(None, min_length=1, description="default: gpt-4o-mini (openai), "
+                                                              "claude-3-5-haiku-latest (anthropic)")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="one HTTP request")
+    max_retries: int = Field(2, ge=0, le=10, description="retries of a failed request (429 honours Retry-After)")
+    max_tokens: int = Field(2048, ge=16, le=100_000)
+    method: Method = "auto"
+    deadline_s: float = Field(120.0, gt=0, le=3600, description="a whole call, retries included; then rules")
+    replay: Literal["off", "auto", "only"] = "off"
+    prompt_versions: dict[Role, str] = Field(default_factory=dict, description="role -> prompt version (v1)")
+    max_usd_per_run: float = Field(0.50, ge=0, allow_inf_nan=False)
+    max_usd_per_day: float = Field(2.00, ge=0, allow_inf_nan=False)
+    prices: dict[str, Price] = Field(default_factory=_default_prices)
+    track_record_sessions: int = Field(252, ge=0, le=5000, description="sessions of resolved outcomes the "
+                                                                        "overlay and the risk reviewer see")
+    weather: RoleSettings = RoleSettings()
+    overlay: OverlayRoleSettings = OverlayRoleSettings()
+    risk: RoleSettings = RoleSettings()
+    chat: RoleSettings = RoleSettings()
+
+    @field_validator("prompt_versions")
+    @classmethod
+    def _versions(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [f"{role}={version!r}" for role, version in v.items() if not re.fullmatch(r"v\d+", version)]
+        if bad:
+            raise ValueError(f"a prompt version is v1, v2, ...; got {', '.join(bad)}")
+        return v
+
+    def role(self, role: Role) -> ResolvedRole:
+        """The settings one role runs on: its override, else this section, else the provider's defaults."""
+        own: RoleSettings = getattr(self, role)
+        provider = own.provider or self.provider
+        method = own.method or self.method
+        return ResolvedRole(
+            role=role, provider=provider,
+            model=own.model or (self.model if own.provider in (None, self.provider) else None)
+            or DEFAULT_MODELS.get(provider, "rules-v1"),
+            timeout_s=own.timeout_s or self.timeout_s,
+            max_retries=self.max_retries if own.max_retries is None else own.max_retries,
+            max_tokens=own.max_tokens or self.max_tokens,
+            method=DEFAULT_METHODS.get(provider, "json_schema") if method == "auto" else method,
+            prompt_version=self.prompt_versions.get(role, "v1"))
+
+    @property
+    def uses_llm(self) -> bool:
+        return any(self.role(r).provider != "rules" for r in ROLES)
 
 
 class MorningSettings(_Section):

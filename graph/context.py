@@ -12,7 +12,7 @@ from brokers.base import Broker
 from brokers.paper import PaperBroker, StorePriceSource
 from graph.config import DeskConfig, secret_values
 from graph.providers.base import OverlayProvider
-from graph.providers.factory import make_provider
+from graph.providers.factory import provider_for
 from graph.redact import Redactor, env_secrets
 from graph.reporting import Fanout, Reporter, StoreReporter
 from memory.store import Store
@@ -69,11 +69,12 @@ def assemble(config: DeskConfig, *, store: Store | None = None, market: MarketVi
         market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
     registry = registry or ModelRegistry(config.models_dir)
     m = config.models
+    redact = redact or Redactor([*secret_values(config), *env_secrets()])
     return DeskContext(
         config=config, store=store, market=market, registry=registry,
-        provider=provider or make_provider(config.llm.provider),
+        provider=provider or provider_for(config, store=store, market=market, redact=redact),
         reporter=Fanout([StoreReporter(store), *reporters]),
         broker=broker or make_broker(config, store, market),
         tools=tools or AgentToolkit(market, registry, m.retrain_months, m.train_years, m.horizon_days,
                                     tuple(m.train_in_run)),
-        redact=redact or Redactor([*secret_values(config), *env_secrets()]))
+        redact=redact)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -95,5 +95,20 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX verdicts_asof ON verdicts(as_of);
     CREATE INDEX tool_calls_run ON tool_calls(run_id);
     CREATE INDEX runs_status ON runs(status);
+    """,
+    # every LLM exchange: what was asked (the rendered prompt), what came back (raw and parsed), what it cost, and
+    # what the bounds did to it; keyed so a replay can serve it again instead of asking (and paying) twice
+    5: """
+    CREATE TABLE llm_calls (
+        id INTEGER PRIMARY KEY, call_key TEXT NOT NULL, role TEXT NOT NULL, provider TEXT NOT NULL,
+        model TEXT NOT NULL, prompt_id TEXT NOT NULL, prompt_version TEXT NOT NULL, input_hash TEXT NOT NULL,
+        run_id TEXT, as_of TEXT, created TEXT NOT NULL, status TEXT NOT NULL, error TEXT, prompt TEXT NOT NULL,
+        raw TEXT, parsed TEXT, bounds TEXT, input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0, cost_usd REAL NOT NULL DEFAULT 0, latency_ms REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX llm_calls_key ON llm_calls(call_key);
+    CREATE INDEX llm_calls_run ON llm_calls(run_id);
+    CREATE INDEX llm_calls_created ON llm_calls(created);
+    CREATE INDEX llm_calls_asof ON llm_calls(as_of);
     """,
 }

@@ -248,6 +248,65 @@ class Store:
         self._insert("tool_calls", [{"run_id": run_id, "tool": tool, "args": _json(args), "output": _json(output),
                                      "model_version": model_version, "ms": ms}])
 
+    # ---------------------------------------------------------------- LLM exchanges
+    def record_llm_call(self, row: Mapping[str, Any]) -> int:
+        """One LLM exchange (or a call the budget skipped); its row id."""
+        row = {"created": now_utc(), **row}
+        cols = list(row)
+        cur = self.db.conn.execute(f"INSERT INTO llm_calls ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                                   [row[c] for c in cols])
+        return int(cur.lastrowid)
+
+    def set_llm_bounds(self, call_id: int, bounds: str) -> None:
+        """What the bounds did to a recorded answer (clamped, rejected, and why)."""
+        self.db.execute("UPDATE llm_calls SET bounds = ? WHERE id = ?", [bounds, call_id])
+
+    def llm_call(self, call_key: str, *, statuses: Iterable[str] | None = None,
+                 run_id: str | None = None) -> dict[str, Any] | None:
+        """The latest recorded exchange for ``call_key`` (of these statuses, of this run), or None."""
+        sql, args = "SELECT * FROM llm_calls WHERE call_key = ?", [call_key]
+        if statuses is not None:
+            wanted = list(statuses)
+            sql += f" AND status IN ({', '.join('?' * len(wanted))})"
+            args += wanted
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            args.append(run_id)
+        rows = list(self.db.query(sql + " ORDER BY id DESC LIMIT 1", args))
+        return dict(rows[0]) if rows else None
+
+    def llm_calls(self, *, run_id: str | None = None, as_of: date | None = None) -> list[dict[str, Any]]:
+        return self._select("llm_calls", "id", run_id=run_id, as_of=as_of)
+
+    def llm_spend(self, *, since: str | None = None, run_id: str | None = None) -> tuple[int, float]:
+        """(calls sent, US dollars) since a UTC timestamp and/or in one run; served and skipped calls are free."""
+        sql, args = "SELECT count(*), total(cost_usd) FROM llm_calls WHERE status NOT IN ('skipped')", []
+        if since is not None:
+            sql += " AND created >= ?"
+            args.append(since)
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            args.append(run_id)
+        calls, usd = self.db.execute(sql, args).fetchone()
+        return int(calls), float(usd)
+
+    def llm_recorded_on(self, as_of: date) -> dict[str, int]:
+        """role -> exchanges recorded for a decision date (a replay from the record checks it first)."""
+        rows = self.db.execute("SELECT role, count(*) FROM llm_calls WHERE as_of = ? GROUP BY role",
+                               [as_of.isoformat()]).fetchall()
+        return {role: int(n) for role, n in rows}
+
+    def decisions_between(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Every reviewed entry proposal from ``start`` up to (not including) ``end``: date, symbol, agent, action,
+        horizon and the overlay's decision (the raw material of the desk's track record)."""
+        cur = self.db.execute(
+            "SELECT p.as_of, p.symbol, p.agent, p.action, CAST(json_extract(p.payload, '$.horizon_days') AS INTEGER),"
+            " v.decision, v.size_multiplier FROM verdicts v JOIN proposals p ON p.key = v.proposal_key "
+            "WHERE p.as_of >= ? AND p.as_of < ? AND p.action IN ('BUY_LONG', 'SELL_SHORT') ORDER BY p.as_of, p.key",
+            [start.isoformat(), end.isoformat()])
+        cols = ("as_of", "symbol", "agent", "action", "horizon_days", "decision", "size_multiplier")
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
     # ---------------------------------------------------------------- decisions
     def save_proposals(self, run_id: str, as_of: date, proposals: Iterable[Any]) -> None:
         """The night's proposals for ``as_of``; a re-run for the date replaces them (never counted twice)."""

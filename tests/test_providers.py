@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import prompts
+from prompts.catalog import PROMPTS
+from pydantic import BaseModel
 from graph.providers import (
     PROMPT_FIELDS,
     BookEntry,
@@ -479,10 +481,11 @@ def test_make_provider_rules_returns_the_rules_provider():
 
 
 @pytest.mark.parametrize("name", ["anthropic", "openai"])
-def test_make_provider_for_a_planned_llm_says_it_is_not_available_yet(name):
+def test_make_provider_by_name_alone_points_an_llm_to_the_settings(name):
     with pytest.raises(ValueError) as error:
         make_provider(name)
-    assert str(error.value) == f"provider '{name}' is not available yet; use 'rules'"
+    assert str(error.value) == (f"provider '{name}' is built from the desk's settings: set llm.provider = '{name}' "
+                                f"(or DESK_LLM__PROVIDER={name})")
 
 
 def test_make_provider_for_an_unknown_name_suggests_the_closest():
@@ -521,24 +524,51 @@ def test_rules_provider_gives_the_same_answer_to_the_same_input():
 # ---------------------------------------------------------------- prompts
 
 
-@pytest.mark.parametrize("name", sorted(PROMPT_FIELDS))
-def test_every_prompt_loads_and_takes_exactly_its_declared_fields(name):
-    text = prompts.load(name, "v1")
-    assert set(Template(text).get_identifiers()) == PROMPT_FIELDS[name]
+@pytest.mark.parametrize(("name", "version"), sorted(PROMPTS))
+def test_every_prompt_loads_and_takes_exactly_its_declared_fields(name, version):
+    text = prompts.load(name, version)
+    assert set(Template(text).get_identifiers()) == PROMPTS[(name, version)].fields
 
 
-@pytest.mark.parametrize(("name", "schema", "fields"), [
-    ("weather_analyst", "WeatherView", ("narrative", "regime_nudge", "reason")),
-    ("overlay", "Verdict", ("decision", "size_multiplier", "stop", "reason")),
-    ("risk_reviewer", "BookReview", ("shrink", "veto", "summary")),
-])
-def test_llm_prompts_have_system_and_instructions_and_ask_for_their_schema(name, schema, fields):
-    text = prompts.load(name, "v1")
+@pytest.mark.parametrize(("name", "version"), sorted(PROMPTS))
+def test_every_prompt_renders_with_every_placeholder_filled(name, version):
+    fields = {f: f"<<{f}>>" for f in PROMPTS[(name, version)].fields}
+    text = render_prompt(name, fields, version)
+    assert "$" not in text.replace("$$", "")
+    assert all(f"<<{f}>>" in text for f in fields)
+
+
+@pytest.mark.parametrize(("name", "version"), [k for k, s in sorted(PROMPTS.items()) if s.schema is not None])
+def test_llm_prompts_have_system_and_instructions_and_ask_for_their_schema(name, version):
+    text = prompts.load(name, version)
+    schema = PROMPTS[(name, version)].schema
     assert "## System" in text and "## Instructions" in text and "## Input" in text
-    assert f"`{schema}`" in text
-    assert all(f"`{field}`" in text for field in fields)
+    assert f"`{schema.__name__}`" in text
+    assert all(f"`{field}`" in text for field in _leaf_fields(schema))
+    assert "<data>" in text  # every LLM prompt says where data begins and that it is never an instruction
+
+
+def _leaf_fields(schema) -> list[str]:
+    out = []
+    for name, info in schema.model_fields.items():
+        inner = getattr(info.annotation, "__args__", (info.annotation,))
+        nested = [t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)]
+        out += _leaf_fields(nested[0]) if nested else [name]
+    return out
+
+
+def test_every_role_has_a_prompt_with_an_output_schema_kept_apart_from_the_recorded_contract():
+    roles = {s.role for s in PROMPTS.values() if s.role}
+    assert roles == {"weather", "overlay", "risk", "chat"}
+    recorded = {WeatherView, Verdict, BookReview}
+    assert not {s.schema for s in PROMPTS.values()} & recorded
 
 
 def test_render_prompt_with_a_missing_field_is_a_one_line_error():
     with pytest.raises(ValueError, match=r"missing fields \['as_of'"):
         render_prompt("overlay", dict.fromkeys(PROMPT_FIELDS["overlay"] - {"as_of"}, "x"))
+
+
+def test_render_prompt_of_an_unknown_version_names_the_versions_there_are():
+    with pytest.raises(ValueError, match=r"no prompt overlay.v7: versions are v1"):
+        render_prompt("overlay", {}, "v7")

@@ -134,6 +134,10 @@ class Provenance(_Frozen):
     prompt_version: str
     latency_ms: float = Field(ge=0)
     tokens: int = Field(0, ge=0)
+    cost_usd: float = Field(0.0, ge=0, description="what the call cost; 0 for rules and for an answer served from the "
+                                                    "record")
+    call_id: str | None = Field(None, description="the recorded exchange behind the answer (an LLM's), if any")
+    replayed: bool = Field(False, description="served from the record, not asked again")
     fallback: bool = False
     fallback_reason: str | None = None
 

@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 from graph.context import DeskContext
 from graph.nodes.book import book_view
 from graph.providers.base import BookEntry, BookSummary
+from graph.providers.scope import call_scope
 from graph.state import NightState
 from tools.contracts import Denial, SizingFactor
 
@@ -27,7 +28,8 @@ def risk_review(state: NightState, runtime: Runtime[DeskContext]) -> dict:
                for s in state["sized"]]
     summary = BookSummary(equity=book.equity, cash=book.cash, regime=state["regime"],
                           held={k: v / book.equity for k, v in book.positions.items()} if book.equity else {})
-    review = ctx.provider.review_book(entries, state["weather"], summary)
+    with call_scope(state["run_id"], state["as_of"]):
+        review = ctx.provider.review_book(entries, state["weather"], summary)
     sized = []
     for s in state["sized"]:
         if s.symbol in review.veto:
@@ -41,4 +43,11 @@ def risk_review(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     denials = dict(state.get("denials", {}))
     for sym, why in review.veto.items():
         denials[sym] = [*denials.get(sym, []), Denial(rule="risk_reviewer", reason=why)]
-    return {"review": review, "sized": sized, "denials": denials, "summary": review.summary}
+    return {"review": review, "sized": sized, "denials": denials, "summary": _said(review)}
+
+
+def _said(review) -> str:
+    """The review's summary, and who answered at what cost when a model did."""
+    p = review.provenance
+    paid = f" [{p.provider} {p.model}, ${p.cost_usd:.4f}]" if p.call_id and not p.replayed else ""
+    return review.summary + paid

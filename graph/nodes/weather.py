@@ -8,6 +8,7 @@ import time
 from langgraph.runtime import Runtime
 
 from graph.context import DeskContext
+from graph.providers.scope import call_scope
 from graph.state import NightState
 from models.api import AsOfArgs
 from tools.fusion import nudge, with_disagreement
@@ -56,7 +57,8 @@ def weather(state: NightState, runtime: Runtime[DeskContext]) -> dict:
 
 def weather_analyst(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     """The analyst narrates and may nudge the regime by one level at most."""
-    view = runtime.context.provider.weather(state["weather"])
+    with call_scope(state["run_id"], state["as_of"]):
+        view = runtime.context.provider.weather(state["weather"])
     regime = nudge(state["regime"], view.regime_nudge)
     moved = f" → nudged to {regime}" if regime != state["regime"] else ""
     return {"view": view, "regime": regime, "summary": f"{view.provenance.provider}: {view.reason}{moved}"}

@@ -63,3 +63,13 @@ def finite(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def review_all(provider: OverlayProvider, proposals: Sequence[Proposal], snapshot: WeatherSnapshot,
+               features: Mapping[str, Mapping[str, float]]) -> list[Verdict]:
+    """A verdict for every proposal but holds: in one go when the provider can (an LLM: one call per night), else
+    one ``review`` each (the rules provider)."""
+    batch = getattr(provider, "review_all", None)
+    if batch is not None:
+        return list(batch(proposals, snapshot, features))
+    return [provider.review(p, snapshot, features.get(p.symbol, {})) for p in proposals if p.action != Action.HOLD]

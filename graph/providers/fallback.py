@@ -11,7 +11,8 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from graph.providers.base import ENTRY_ACTIONS, BookEntry, BookSummary, OverlayProvider, finite
-from tools.contracts import Action, BookReview, Proposal, Verdict, WeatherSnapshot, WeatherView
+from graph.providers.llm.errors import LLMFailure, ReplayMiss
+from tools.contracts import Action, BookReview, Proposal, Provenance, Verdict, WeatherSnapshot, WeatherView
 
 class InvalidOutput(ValueError):
     """A provider answer that parses but breaks the contract (wrong proposal, multiplier out of [0, 1])."""
@@ -100,6 +101,57 @@ class FallbackProvider:
         review = self._ask(BookReview, lambda p: p.review_book(entries, snapshot, book), check)
         return bound_book_review(review, entries)
 
+    def review_all(self, proposals: Sequence[Proposal], snapshot: WeatherSnapshot,
+                   features: Mapping[str, Mapping[str, float]]) -> list[Verdict]:
+        """A verdict for every proposal but holds, in order: exits by the fallback (never blocked, never sent), the
+        entries by the primary in one go when it can (``review_all``), each answer it misses by the fallback."""
+        reviewed = [p for p in proposals if p.action != Action.HOLD]
+        entries = [p for p in reviewed if p.action in ENTRY_ACTIONS]
+        batch = getattr(self.primary, "review_all", None)
+        answers: Mapping[str, object] = {}
+        why: str | None = None
+        started = time.perf_counter()
+        if entries and batch is not None:
+            try:
+                answers = _within(lambda: batch(entries, snapshot, features), self.timeout_s)  # type: ignore[assignment]
+            except ReplayMiss:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any primary failure falls back (DESIGN §5.2)
+                why, spent = f"{self.primary.name} {_failure(exc)}", getattr(exc, "spent", None)
+                answers = {p.key: _Failed(why, spent) for p in entries}
+        out = []
+        for p in reviewed:
+            feats = features.get(p.symbol, {})
+            if batch is None:  # a provider of one review at a time is asked about each, as it always was
+                out.append(self.review(p, snapshot, feats))
+            elif p.action not in ENTRY_ACTIONS:
+                out.append(enforce_bounds(_validated(self.fallback.review(p, snapshot, feats), Verdict), p, feats))
+            else:
+                out.append(self._one(p, snapshot, feats, answers.get(p.key), started))
+        return out
+
+    def _one(self, p: Proposal, snapshot: WeatherSnapshot, feats: Mapping[str, float], answer: object,
+             started: float) -> Verdict:
+        """The primary's answer for one proposal of a batch, checked and bounded; or the fallback's, saying why."""
+        try:
+            if isinstance(answer, BaseException):
+                raise answer
+            if isinstance(answer, _Failed):
+                raise answer.as_error()
+            if answer is None:
+                raise InvalidOutput(f"gave no verdict for {p.key}")
+            verdict = _validated(answer, Verdict)
+            if verdict.proposal_key != p.key:
+                raise InvalidOutput(f"verdict is for {verdict.proposal_key!r}, not {p.key!r}")
+            return enforce_bounds(verdict, p, feats)
+        except _Reported as exc:
+            why, spent = exc.why, exc.spent
+        except ReplayMiss:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            why, spent = f"{self.primary.name} {_failure(exc)}", getattr(exc, "spent", None)
+        return self._fell_back(Verdict, lambda f: f.review(p, snapshot, feats), why, spent, started)
+
     def _ask(self, schema: type[_Answer], call: Callable[[OverlayProvider], object],
              check: Callable[[_Answer], None] | None = None) -> _Answer:
         started = time.perf_counter()
@@ -108,15 +160,41 @@ class FallbackProvider:
             if check:
                 check(answer)
             return answer
+        except ReplayMiss:  # an eval served from the record fails; it never quietly becomes a rules run
+            raise
         except Exception as exc:  # noqa: BLE001 - any primary failure falls back (DESIGN §5.2)
-            why = f"{self.primary.name} {_failure(exc)}"
+            why, spent = f"{self.primary.name} {_failure(exc)}", getattr(exc, "spent", None)
+        return self._fell_back(schema, call, why, spent, started)
+
+    def _fell_back(self, schema: type[_Answer], call: Callable[[OverlayProvider], object], why: str,
+                   spent: Provenance | None, started: float) -> _Answer:
+        """The fallback's answer, marked as one, with the failed call's cost and record (it was paid for)."""
         answer = _validated(call(self.fallback), schema)
-        provenance = answer.provenance.model_copy(update={
-            "fallback": True, "fallback_reason": why,
-            "latency_ms": (time.perf_counter() - started) * 1000})
+        update: dict[str, object] = {"fallback": True, "fallback_reason": why,
+                                     "latency_ms": (time.perf_counter() - started) * 1000}
+        if spent is not None:
+            update.update(tokens=spent.tokens, cost_usd=spent.cost_usd, call_id=spent.call_id, replayed=spent.replayed,
+                          latency_ms=spent.latency_ms)
+        provenance = answer.provenance.model_copy(update=update)
         field = _TEXT_FIELD[schema]
         text = f"fallback to {self.fallback.name} ({why}): {getattr(answer, field)}"
         return answer.model_copy(update={"provenance": provenance, field: text})
+
+
+class _Failed:
+    """A batch member the primary could not answer: the reason (already one line) and what the call cost."""
+
+    def __init__(self, why: str, spent: Provenance | None) -> None:
+        self.why, self.spent = why, spent
+
+    def as_error(self) -> _Reported:
+        return _Reported(self.why, self.spent)
+
+
+class _Reported(Exception):
+    def __init__(self, why: str, spent: Provenance | None) -> None:
+        super().__init__(why)
+        self.why, self.spent = why, spent
 
 
 def with_fallback(primary: OverlayProvider, fallback: OverlayProvider,
@@ -159,7 +237,9 @@ def _within(call: Callable[[], object], timeout_s: float | None) -> object:
 
 def _failure(exc: Exception) -> str:
     """One line naming what went wrong with the primary."""
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, LLMFailure):
+        text = exc.reason
+    elif isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or exc.title
         text = f"returned invalid output ({exc.error_count()} error(s); {where}: {first['msg']})"

@@ -5,27 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from string import Template
 
+import json
+
 import prompts
+from prompts.catalog import PROMPTS, spec
 from tools.contracts import WEATHER_LAYERS, WeatherSnapshot
 
-# The fields each prompt template receives (``string.Template`` placeholders); tests hold the files to it.
-PROMPT_FIELDS: Mapping[str, frozenset[str]] = {
-    "weather_narrative": frozenset(
-        {"as_of", "regime", "base_regime", "sizing_modifier", "risk_throttle",
-         "layers", "unavailable", "experts", "notes", "nudge"}),
-    "weather_analyst": frozenset(
-        {"as_of", "regime", "base_regime", "regime_ladder", "sizing_modifier", "risk_throttle",
-         "layers", "unavailable", "experts", "notes"}),
-    "overlay": frozenset(
-        {"as_of", "symbol", "action", "agent", "model_version", "strength", "confidence",
-         "horizon_days", "stop", "rationale", "inputs", "features", "regime", "weather"}),
-    "risk_reviewer": frozenset(
-        {"as_of", "regime", "equity", "cash", "held", "entries", "experts", "weather"}),
-}
+# The fields each prompt template receives (``string.Template`` placeholders) live beside the templates, in
+# ``prompts.catalog``; tests hold the files to it. This is the first version's, by prompt name.
+PROMPT_FIELDS: Mapping[str, frozenset[str]] = {name: spec.fields for (name, version), spec in PROMPTS.items()
+                                               if version == "v1"}
+OPEN, CLOSE = "<data>", "</data>"
 
 
 def render_prompt(name: str, fields: Mapping[str, object], version: str = "v1") -> str:
     """Render ``prompts/<name>.<version>.md`` with exactly its placeholders; a missing or stray field is an error."""
+    spec(name, version)
     template = Template(prompts.load(name, version))
     wanted, given = set(template.get_identifiers()), set(fields)
     if wanted != given:
@@ -66,3 +61,20 @@ def _expert(value: float | bool | None) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return f"{value:.2f}"
+
+
+def delimited(value: object) -> str:
+    """``value`` as JSON between ``<data>`` and ``</data>``: text from data (symbols, rationales, notes, an
+    operator's words) reaches a prompt only this way. ``<``, ``>`` and ``&`` are escaped inside it, so nothing in
+    the data can close the block and speak as the prompt."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False,
+                      default=str)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"{OPEN}{text}{CLOSE}"
+
+
+def split_prompt(text: str) -> tuple[str, str]:
+    """A rendered prompt as (system, user): the ``## System`` section, and everything after it."""
+    head, marker, rest = text.partition("## Instructions")
+    system = head.replace("## System", "", 1).strip()
+    return system, (marker + rest).strip()

@@ -1,0 +1,194 @@
+"""The chat path (DESIGN §2): a LangGraph tool-calling agent that answers an operator's questions from the record.
+
+Its tools only read: the stored proposals, verdicts, intents, orders, fills, runs and book (``memory``), and the agent
+tools' readings for a date (``tools.agents``). It cannot trade or override. Every model turn goes through the
+``Exchanger``: recorded, capped by the budget, replayable. The number of model turns is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from pydantic import BaseModel, Field
+
+from graph.providers.llm.exchange import Exchanger
+from graph.providers.prompting import delimited, render_prompt, split_prompt
+from memory.store import Store
+from tools.agents import AgentToolkit
+from tools.contracts import Intent
+
+MAX_TURNS = 6
+MAX_ROWS = 20
+
+
+class ChatState(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+    turns: int
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    answer: str
+    tools_used: tuple[str, ...]
+    turns: int
+
+
+# ---------------------------------------------------------------------- read-only tools
+class SymbolDate(BaseModel):
+    symbol: str | None = Field(None, description="a ticker, e.g. XOM; empty for every symbol")
+    as_of: date | None = Field(None, description="a night's date YYYY-MM-DD; empty for the latest")
+
+
+class Target(BaseModel):
+    target: str = Field(description="an intent id, or a symbol for its latest intent")
+
+
+class Readings(BaseModel):
+    as_of: date = Field(description="decision date YYYY-MM-DD")
+    symbols: list[str] = Field(description="tickers to read")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def read_tools(store: Store, toolkit: AgentToolkit | None = None) -> list[BaseTool]:
+    """The chat agent's tools over one store (and the agent tools, when given): each returns JSON."""
+
+    def intents(symbol: str | None = None, as_of: date | None = None) -> str:
+        rows = [r for r in store.intents(as_of=as_of) if symbol is None or r["symbol"] == symbol.upper()]
+        rows = sorted(rows, key=lambda r: (r["as_of"], r["intent_id"]))[-MAX_ROWS:]
+        return _json([{k: r[k] for k in ("intent_id", "as_of", "symbol", "side", "kind", "quantity", "status",
+                                          "status_reason")} for r in rows])
+
+    def why(target: str) -> str:
+        row = store.intent(target)
+        if row is None:
+            rows = [r for r in store.intents() if r["symbol"] == target.upper()]
+            if not rows:
+                return _json({"error": f"no intent or symbol {target!r} in the record"})
+            row = max(rows, key=lambda r: (r["as_of"], r["intent_id"]))
+        intent = Intent.model_validate_json(row["payload"])
+        orders = [o for o in store.orders() if o["intent_id"] == intent.intent_id]
+        ids = {o["client_order_id"] for o in orders}
+        fills = [f for f in store.fills() if f["client_order_id"] in ids]
+        return _json({"intent": intent.model_dump(mode="json"), "status": row["status"],
+                      "status_reason": row["status_reason"],
+                      "orders": [{k: o[k] for k in ("client_order_id", "status", "session", "quantity")}
+                                 for o in orders],
+                      "fills": [{k: f[k] for k in ("quantity", "price", "commission", "session")} for f in fills]})
+
+    def proposals(symbol: str | None = None, as_of: date | None = None) -> str:
+        day = as_of or _latest(store)
+        if day is None:
+            return _json({"error": "no night has run yet"})
+        verdicts = {r["proposal_key"]: r for r in store.db.query(
+            "SELECT proposal_key, decision, size_multiplier, reason, provider, fallback FROM verdicts WHERE as_of = ?",
+            [day.isoformat()])}
+        rows = [r for r in store.db.query("SELECT key, symbol, agent, action, strength, confidence, payload FROM "
+                                          "proposals WHERE as_of = ? ORDER BY key", [day.isoformat()])
+                if symbol is None or r["symbol"] == symbol.upper()][:MAX_ROWS * 3]
+        return _json({"as_of": day, "proposals": [
+            {"key": r["key"], "symbol": r["symbol"], "agent": r["agent"], "action": r["action"],
+             "strength": r["strength"], "confidence": r["confidence"],
+             "rationale": json.loads(r["payload"]).get("rationale"), "verdict": verdicts.get(r["key"])}
+            for r in rows]})
+
+    def book() -> str:
+        snap = store.latest_snapshot()
+        return _json({"positions": store.positions(), "as_of": snap and snap["date"],
+                      "equity": snap and snap["equity"], "cash": snap and snap["cash"],
+                      "halted": bool(store.desk_state()["halted"])})
+
+    tools: list[BaseTool] = [
+        StructuredTool.from_function(intents, name="intents", args_schema=SymbolDate,
+                                     description="Intents (sized orders the night wrote) by symbol and/or date."),
+        StructuredTool.from_function(why, name="why", args_schema=Target,
+                                     description="The full reason chain of an intent: agent reasons, verdicts, every "
+                                                 "sizing factor, rule denials, orders and fills."),
+        StructuredTool.from_function(proposals, name="proposals", args_schema=SymbolDate,
+                                     description="The agents' proposals on a night and the overlay's verdict on each."),
+        StructuredTool.from_function(book, name="book", description="The book now: positions, equity, cash, halted."),
+    ]
+    if toolkit is not None:
+        def agent_readings(as_of: date, symbols: list[str]) -> str:
+            out = []
+            for tool in toolkit.tools:
+                for p in tool.func(as_of=as_of, symbols=[s.upper() for s in symbols][:MAX_ROWS]):
+                    out.append({"agent": p.agent, "symbol": p.symbol, "action": str(p.action),
+                                "strength": round(p.strength, 3), "confidence": round(p.confidence, 3),
+                                "rationale": p.rationale})
+            return _json(out)
+
+        tools.append(StructuredTool.from_function(
+            agent_readings, name="agent_readings", args_schema=Readings,
+            description="What each agent tool (trend, EMA crossover, mean reversion) reads for symbols on a date, "
+                        "from data up to that date only."))
+    return tools
+
+
+def _latest(store: Store) -> date | None:
+    row = store.db.execute("SELECT max(as_of) FROM proposals").fetchone()
+    return date.fromisoformat(row[0]) if row and row[0] else None
+
+
+# ---------------------------------------------------------------------- the agent graph
+def build_chat(exchanger: Exchanger, tools: list[BaseTool], *, max_turns: int = MAX_TURNS):
+    """agent ⇄ tools until the model answers in text or ``max_turns`` model turns are spent."""
+    by_name = {t.name: t for t in tools}
+    model = exchanger.model("chat").bind_tools(tools)
+
+    def agent(state: ChatState) -> dict:
+        reply = exchanger.converse("chat", state["messages"], model, prompt="chat")
+        return {"messages": [reply], "turns": state["turns"] + 1}
+
+    def run_tools(state: ChatState) -> dict:
+        last = state["messages"][-1]
+        out = []
+        for call in getattr(last, "tool_calls", []) or []:
+            tool = by_name.get(call["name"])
+            try:
+                result = tool.invoke(call["args"]) if tool else _json({"error": f"no tool {call['name']!r}"})
+            except Exception as exc:  # noqa: BLE001 - a bad tool argument is the model's to fix, said back to it
+                result = _json({"error": f"{type(exc).__name__}: {exc}"})
+            out.append(ToolMessage(content=delimited(str(result)), tool_call_id=call["id"], name=call["name"]))
+        return {"messages": out}
+
+    def route(state: ChatState) -> str:
+        last = state["messages"][-1]
+        if getattr(last, "tool_calls", None) and state["turns"] < max_turns:
+            return "tools"
+        return END
+
+    g = StateGraph(ChatState)
+    g.add_node("agent", agent)
+    g.add_node("tools", run_tools)
+    g.add_edge(START, "agent")
+    g.add_conditional_edges("agent", route, {"tools": "tools", END: END})
+    g.add_edge("tools", "agent")
+    return g.compile()
+
+
+def ask(question: str, *, exchanger: Exchanger, tools: list[BaseTool], as_of: date, data_from: date,
+        data_until: date, max_turns: int = MAX_TURNS) -> ChatAnswer:
+    """Answer one question from the record."""
+    version = exchanger.settings.role("chat").prompt_version
+    system, rest = split_prompt(render_prompt("chat", {"as_of": as_of.isoformat(), "data_from": data_from.isoformat(),
+                                                       "data_until": data_until.isoformat()}, version))
+    graph = build_chat(exchanger, tools, max_turns=max_turns)
+    out = graph.invoke({"messages": [SystemMessage(f"{system}\n\n{rest}"), HumanMessage(delimited(question))],
+                        "turns": 0})
+    messages = out["messages"]
+    used = tuple(m.name for m in messages if isinstance(m, ToolMessage) and m.name)
+    last = messages[-1]
+    text = last.text if isinstance(last, AIMessage) else ""
+    if isinstance(last, AIMessage) and last.tool_calls:
+        text = text or f"(no answer within {max_turns} model turns)"
+    return ChatAnswer(answer=text.strip() or "(the model gave no answer)", tools_used=used, turns=out["turns"])

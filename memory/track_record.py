@@ -1,0 +1,114 @@
+"""The desk's own track record: how its past confirmed, adjusted and vetoed entry proposals turned out.
+
+An outcome is the forward return of the proposal's direction over its horizon, from the close of its date to the close
+``horizon_days`` sessions later. It is *resolved* on a decision date D only when that later close is on or before D:
+nothing after D reaches a prompt for D (DESIGN §5.4). The record looks back ``sessions_back`` sessions from D.
+
+Rows are read from the store once and kept; a later night reads only the dates it has not seen, so a replay pays one
+small query per night.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from memory.store import Store
+
+DECISIONS = ("confirm", "adjust", "veto")
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Resolved outcomes of one decision kind: how many, their mean forward return and the share that gained."""
+
+    decision: str
+    n: int
+    mean_return: float
+    hit_rate: float
+
+
+@dataclass
+class _Rows:
+    start: list[int] = field(default_factory=list)  # session index of the proposal's date
+    end: list[int] = field(default_factory=list)    # session index its outcome resolves on
+    agent: list[str] = field(default_factory=list)
+    decision: list[str] = field(default_factory=list)
+    sign: list[float] = field(default_factory=list)
+
+
+class TrackRecord:
+    """Resolved outcomes per symbol and agent, as known on a decision date."""
+
+    def __init__(self, store: Store, closes: pd.DataFrame, sessions_back: int = 252) -> None:
+        self.store, self.closes, self.sessions_back = store, closes, sessions_back
+        self._sessions = pd.DatetimeIndex(closes.index)
+        self._values = closes.to_numpy(dtype=float)
+        self._column = {str(c): i for i, c in enumerate(closes.columns)}
+        self._rows: dict[str, _Rows] = defaultdict(_Rows)
+        self._loaded: tuple[date, date] | None = None  # [first, end) of the dates read
+
+    def _index(self, day: date) -> int:
+        """The session index of the last session on or before ``day`` (-1 before the first)."""
+        return int(self._sessions.searchsorted(pd.Timestamp(day), side="right")) - 1
+
+    def _load(self, start: date, end: date) -> None:
+        if self._loaded is None or start < self._loaded[0] or end < self._loaded[1]:
+            self._rows.clear()
+            rows, self._loaded = self.store.decisions_between(start, end), (start, end)
+        elif end > self._loaded[1]:
+            rows, self._loaded = self.store.decisions_between(self._loaded[1], end), (self._loaded[0], end)
+        else:
+            return
+        for r in rows:
+            at = self._index(date.fromisoformat(r["as_of"]))
+            horizon = int(r["horizon_days"] or 0)
+            if at < 0 or horizon < 1 or r["decision"] not in DECISIONS:
+                continue
+            group = self._rows[r["symbol"]]
+            group.start.append(at)
+            group.end.append(at + horizon)
+            group.agent.append(r["agent"])
+            group.decision.append(r["decision"])
+            group.sign.append(1.0 if r["action"] == "BUY_LONG" else -1.0)
+
+    def on(self, day: date, symbols: Iterable[str]) -> dict[str, dict[str, list[Outcomes]]]:
+        """symbol -> agent (and ``"*"``, every agent) -> outcomes by decision, resolved by ``day``."""
+        today = self._index(day)
+        if today < 0 or self.sessions_back == 0:
+            return {}
+        first = max(0, today - self.sessions_back)
+        self._load(self._sessions[first].date(), day)
+        out: dict[str, dict[str, list[Outcomes]]] = {}
+        for symbol in sorted(set(symbols)):
+            rows, column = self._rows.get(symbol), self._column.get(symbol)
+            if rows is None or column is None or not rows.start:
+                continue
+            start, end = np.asarray(rows.start), np.asarray(rows.end)
+            known = (start >= first) & (end <= today)  # resolved on or before the decision date, never after
+            if not known.any():
+                continue
+            price = self._values[:, column]
+            returns = (price[end[known]] / price[start[known]] - 1.0) * np.asarray(rows.sign)[known]
+            agents = np.asarray(rows.agent)[known]
+            decisions = np.asarray(rows.decision)[known]
+            finite = np.isfinite(returns)
+            by_agent = {"*": finite}
+            by_agent.update({a: finite & (agents == a) for a in sorted(set(agents))})
+            out[symbol] = {a: _outcomes(returns, decisions, mask) for a, mask in by_agent.items() if mask.any()}
+        return out
+
+
+def _outcomes(returns: np.ndarray, decisions: np.ndarray, mask: np.ndarray) -> list[Outcomes]:
+    out = []
+    for d in DECISIONS:
+        picked = returns[mask & (decisions == d)]
+        if len(picked):
+            out.append(Outcomes(decision=d, n=int(len(picked)), mean_return=float(picked.mean()),
+                                hit_rate=float((picked > 0).mean())))
+    return out
