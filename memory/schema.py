@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -110,5 +110,14 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX llm_calls_run ON llm_calls(run_id);
     CREATE INDEX llm_calls_created ON llm_calls(created);
     CREATE INDEX llm_calls_asof ON llm_calls(as_of);
+    """,
+    # every evaluated configuration (eval cases, sweeps, tuning trials): a later eval's deflated Sharpe counts them
+    6: """
+    CREATE TABLE trials (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, config_hash TEXT NOT NULL, config TEXT NOT NULL,
+        start TEXT NOT NULL, end TEXT NOT NULL, metrics TEXT NOT NULL, created TEXT NOT NULL
+    );
+    CREATE INDEX trials_kind ON trials(kind);
+    CREATE INDEX trials_hash ON trials(config_hash);
     """,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -468,6 +469,28 @@ class Store:
             if n:
                 self.audit(actor, "clear_breakers", "desk", reason)
         return n
+
+    def record_trial(self, kind: str, config: Mapping[str, Any], start: date, end: date,
+                     metrics: Mapping[str, Any]) -> int:
+        """One evaluated configuration; ``config_hash`` is the SHA-256 of its canonical JSON."""
+        text = json.dumps(config, sort_keys=True, default=str)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        with self.transaction():
+            cur = self.db.conn.execute(
+                "INSERT INTO trials (kind, config_hash, config, start, end, metrics, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, digest, text, start.isoformat(), end.isoformat(), _json(metrics), now_utc()))
+        return int(cur.lastrowid)
+
+    def trials(self, kind: str | None = None) -> list[dict[str, Any]]:
+        rows = self._select("trials", "id", **({"kind": kind} if kind else {}))
+        for r in rows:
+            r["config"], r["metrics"] = json.loads(r["config"]), json.loads(r["metrics"])
+        return rows
+
+    def trial_count(self, kind: str | None = None) -> int:
+        """Distinct configurations tried (the N a deflated Sharpe deflates by)."""
+        sql = "SELECT COUNT(DISTINCT config_hash) FROM trials" + (" WHERE kind = ?" if kind else "")
+        return int(self.db.conn.execute(sql, (kind,) if kind else ()).fetchone()[0])
 
     def audit(self, actor: str, action: str, target: str | None, reason: str | None,
               payload: Mapping[str, Any] | None = None) -> None:

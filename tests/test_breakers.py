@@ -105,3 +105,13 @@ def test_a_store_from_a_newer_desk_is_refused_in_one_line(home, capsys):
     conn.close()
     code, _, err = run_cli(capsys, "status")
     assert code == 2 and "newer than this desk" in err and len(err.strip().splitlines()) == 1
+
+
+def test_trials_count_distinct_configurations_whatever_their_key_order(tmp_path):
+    store = Store(tmp_path / "desk.db")
+    store.record_trial("eval", {"a": 1, "b": [2]}, date(2017, 1, 2), date(2018, 12, 31), {"sharpe": 0.5})
+    store.record_trial("eval", {"b": [2], "a": 1}, date(2017, 1, 2), date(2018, 12, 31), {"sharpe": 0.6})
+    store.record_trial("tune", {"a": 2}, date(2017, 1, 2), date(2018, 12, 31), {"sharpe": 0.1})
+    assert store.trial_count() == 2 and store.trial_count("eval") == 1 and store.trial_count("tune") == 1
+    rows = store.trials("eval")
+    assert [r["metrics"]["sharpe"] for r in rows] == [0.5, 0.6] and rows[0]["config"] == {"a": 1, "b": [2]}
