@@ -43,18 +43,26 @@ def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, repor
     store = Store(settings.store_path)
     doing = "running the night and morning graphs" if phase == "all" else f"running the {phase} graph"
     with HomeLock(settings.home, "book", doing):
-        bootstrap(store, settings, actor, reporters)
-        check_universe(store, settings)
-        market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark,
-                            cache_dir=settings.cache_dir)
-        day = resolve_date(market.sessions, day)  # before any file is opened for the run
-        desk = open_desk(settings, store=store, market=market, reporters=reporters, progress=progress)
-        if phase in ("night", "all"):
-            desk.ctx.tools.check(day)  # a damaged model file is refused before anything is written
+        desk, day = open_for_run(store, settings, day=day, phase=phase, reporters=reporters, progress=progress,
+                                 actor=actor)
         store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
         night = night_data(desk.night(day)) if phase in ("night", "all") else None
         morning = morning_data(desk.morning(day)) if phase in ("morning", "all") else None
     return RunResult(night=night, morning=morning)
+
+
+def open_for_run(store: Store, settings: Settings, *, day: date | None, phase: str, actor: Actor,
+                 reporters: Sequence[Reporter] = (), progress: Progress = lambda msg: None):
+    """The desk ready to run ``phase`` for ``day`` (resolved: None is the latest session): (runner, day). Call it
+    holding the book's lock."""
+    bootstrap(store, settings, actor, reporters)
+    check_universe(store, settings)
+    market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
+    day = resolve_date(market.sessions, day)  # before any file is opened for the run
+    desk = open_desk(settings, store=store, market=market, reporters=reporters, progress=progress)
+    if phase in ("night", "all"):
+        desk.ctx.tools.check(day)  # a damaged model file is refused before anything is written
+    return desk, day
 
 
 def check_universe(store: Store, settings: Settings) -> None:
@@ -79,8 +87,11 @@ def replay(settings: Settings, start: date, end: date, *, actor: Actor,
     with HomeLock(settings.home, "book", "loading the bundled data"):
         bootstrap(store, settings, actor, ())
     check_universe(store, settings)
+    # a replay never waits for an operator: approval is for the live morning
+    unattended = settings.model_copy(update={"execution": settings.execution.model_copy(
+        update={"require_approval": False})})
     with HomeLock(settings.home, f"replay-{start}_{end}", f"replaying {start} .. {end}"):
-        return replay_history(settings, start, end, progress)
+        return replay_history(unattended, start, end, progress)
 
 
 def resolve_date(sessions: pd.DatetimeIndex, day: date | None) -> date:
