@@ -157,7 +157,7 @@ class RunOutcome(_Result):
     """``run PHASE [DATE]``: a run key (phase, date) runs once however often it is triggered."""
 
     phase: str
-    day: date
+    day: date | None
     status: str  # ran | paused | skipped | busy
     run_id: str | None
     reason: str
