@@ -131,16 +131,25 @@ class Ops:
         self.reporters = list(reporters)
         self.listeners = list(listeners)
 
-    def handle(self, request: Request, actor: Actor, channel: str | None = None) -> OpsResult:
-        """Authorise, run, audit: the one door every transport goes through."""
-        store = Store(self.settings.store_path)
+    def check(self, request: Request, actor: Actor, channel: str | None = None) -> None:
+        """Authorise ``actor``; a refusal is audited and raised (a transport checks before acknowledging a long
+        command)."""
         try:
+            authorize(self.settings, actor, request.spec, channel)
+        except Refused as refused:
+            store = Store(self.settings.store_path)
             try:
-                authorize(self.settings, actor, request.spec, channel)
-            except Refused as refused:
                 store.audit(str(actor), "refused", request.name, str(refused),
                             {"args": list(request.args), "channel": channel})
-                raise
+            finally:
+                store.close()
+            raise
+
+    def handle(self, request: Request, actor: Actor, channel: str | None = None) -> OpsResult:
+        """Authorise, run, audit: the one door every transport goes through."""
+        self.check(request, actor, channel)
+        store = Store(self.settings.store_path)
+        try:
             result = self._call(store, request, actor)
             if isinstance(result, OverrideResult):
                 store.audit(str(actor), "override", f"{result.action} {result.target}", result.reason,
