@@ -156,3 +156,19 @@ def post_signed(url: str, body: str, *, secret: str = SIGNING_SECRET, timestamp:
             return resp.status, resp.read().decode(), time.perf_counter() - t0
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(), time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------- settings
+def slack_section(fake: FakeSlack | None = None, **kw: Any) -> dict[str, Any]:
+    """A ``slack`` settings section pointed at ``fake``: one operator, one reader, one reader channel."""
+    section = {"channel": CHANNEL, "operators": [OPERATOR], "readers": [READER, READER_CHANNEL],
+               "bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, "app_token": APP_TOKEN,
+               "api_url": fake.api_url if fake else "http://127.0.0.1:9/api/"}
+    section.update(kw)
+    return section
+
+
+def settings(home, fake: FakeSlack | None = None, *, slack: dict[str, Any] | None = None, **sections: Any):
+    from desk.config import load_settings
+
+    return load_settings(home=home, slack=slack_section(fake, **(slack or {})), **sections)
