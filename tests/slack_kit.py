@@ -32,7 +32,8 @@ class Call:
 class FakeSlack:
     """``api_url`` for the settings; ``calls`` what the desk sent; ``script`` answers to hand out first."""
 
-    calls: list[Call] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)  # every request, answered or refused
+    delivered: list[Call] = field(default_factory=list)  # the chat.* calls Slack accepted
     script: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # channel -> Slack error code
     port: int = 0
@@ -101,14 +102,16 @@ class FakeSlack:
                     return 200, {"ok": False, "error": self.refuse[channel]}, {}
                 self._ts += 1
                 ts = args.get("ts") or f"{self._ts}.000100"
+                self.delivered.append(self.calls[-1])
                 return 200, {"ok": True, "channel": channel if channel.startswith("C") else "CRESOLVED",
                              "ts": ts}, {}
             return 200, {"ok": True}, {}
 
     # ---------------------------------------------------------------- what the tests ask
     def posts(self, method: str = "chat.postMessage") -> list[dict[str, Any]]:
+        """What Slack accepted (and would show), in order."""
         with self.lock:
-            return [c.args for c in self.calls if c.method == method]
+            return [c.args for c in self.delivered if c.method == method]
 
     def rate_limit(self, times: int = 1, retry_after: int = 7) -> None:
         self.script += [(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})] * times
