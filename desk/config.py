@@ -109,7 +109,7 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
 def ensure_home(home: Path) -> None:
     try:
         home.mkdir(parents=True, exist_ok=True)
-        probe = home / ".write-probe"
+        probe = home / f".write-probe-{os.getpid()}"  # per process: two desks starting at once do not collide
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
