@@ -128,6 +128,11 @@ class Serve:
         from desk.slack.app import SlackCommands, build_app, dispatch_http
 
         s = self.settings.slack
+        if s.mode == "http" and not (s.signing_secret and s.signing_secret.get_secret_value()):
+            raise DeskError("slack.mode = http needs SLACK_SIGNING_SECRET (the app's Basic Information page)")
+        if s.mode == "socket" and not (s.app_token and s.app_token.get_secret_value()):
+            raise DeskError("slack.mode = socket needs SLACK_APP_TOKEN (xapp-…, an app-level token with "
+                            "connections:write); or set slack.mode = http")
         client = web_client(s)
         try:
             client.auth_test()
@@ -146,9 +151,6 @@ class Serve:
         self.sender.start()
         if s.mode == "http":
             return partial(dispatch_http, self.app)
-        if not (s.app_token and s.app_token.get_secret_value()):
-            raise DeskError("slack.mode = socket needs SLACK_APP_TOKEN (xapp-…, an app-level token with "
-                            "connections:write); or set slack.mode = http")
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         self.socket = SocketModeHandler(self.app, s.app_token.get_secret_value())
