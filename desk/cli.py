@@ -25,6 +25,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="An LLM-agent orchestrated trading desk: the night writes intents, the morning executes them.")
 data_app = typer.Typer(no_args_is_help=True, help="Load and inspect market data.")
 app.add_typer(data_app, name="data")
+slack_app = typer.Typer(no_args_is_help=True, help="Slack: deliver the outbox, inspect it, print the app manifest.")
+app.add_typer(slack_app, name="slack")
 
 out = Console()
 err = Console(stderr=True)
@@ -75,15 +77,40 @@ def run(date: Annotated[Optional[str], typer.Option("--date", help="night date Y
     day = commands.parse_date(date)
     if phase not in commands.PHASES:
         raise DeskError(f"unknown phase {phase!r}: use night, morning or all")
-    result = commands.run(settings(), day=day, phase=phase, actor=Actor.local(),
-                          reporters=[ConsoleReporter(err if json else out, verbose=not json)],
+    s = settings()
+    result = commands.run(s, day=day, phase=phase, actor=Actor.local(),
+                          reporters=[ConsoleReporter(err if json else out, verbose=not json), *_slack_reporters(s)],
                           progress=_progress(json))
     if json:
-        return _json(result)
-    if result.night is not None:
-        print_night(out, result.night)
-    if result.morning is not None:
-        print_morning(out, result.morning)
+        _json(result)
+    else:
+        if result.night is not None:
+            print_night(out, result.night)
+        if result.morning is not None:
+            print_morning(out, result.morning)
+    _deliver(s, json)
+
+
+def _slack_reporters(s: Settings) -> list:
+    if not s.slack.enabled:
+        return []
+    from desk.slack import wiring
+
+    return wiring.reporters(s)
+
+
+def _deliver(s: Settings, json_mode: bool, timeout: float = 5.0) -> None:
+    """With Slack configured, send what this command wrote to the outbox (briefly: Slack down never holds a
+    command up; the messages wait for `desk slack flush` or `desk serve`)."""
+    if not s.slack.enabled:
+        return
+    from desk.slack import wiring
+
+    got = wiring.flush(s, timeout=timeout, force=False)
+    if got.waiting:
+        why = f" ({got.errors[-1]})" if got.errors else ""
+        _say(err if json_mode else out, f"{got.waiting} Slack message(s) wait in the outbox{why}: "
+                                        f"`desk slack flush` sends them")
 
 
 @app.command()
@@ -178,6 +205,104 @@ def resume(json: JsonOpt = False) -> None:
     data = commands.resume(_store(settings()), Actor.local())
     _json(data) if json else _say(out, "desk resumed" + (
         f"; cleared {data.breakers_cleared} circuit breaker(s)" if data.breakers_cleared else ""))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def ops(words: Annotated[Optional[list[str]], typer.Argument(help="COMMAND [ARGS…]: `desk ops help` lists them")] = None,
+        json: JsonOpt = False) -> None:
+    """The operators' commands, as in Slack: status, positions, intents, why, weather, agents, pnl, runs, veto,
+    unveto, approve, reject, halt, resume, flatten, run, ask."""
+    from desk.ops.core import Ops
+    from desk.ops.render import render
+    from graph.reporting import ConsoleReporter
+
+    s = settings()
+    listeners = []
+    if s.slack.enabled:
+        from desk.slack import wiring
+
+        listeners = wiring.listeners(s)
+    core = Ops(s, reporters=[ConsoleReporter(err if json else out, verbose=not json), *_slack_reporters(s)],
+               listeners=listeners)
+    result = core.run_text(" ".join(words or []), Actor.local())
+    if json:
+        _json(result)
+    else:
+        shown = render(result)
+        out.print(Text(shown.title, style="bold"))
+        for line in shown.lines:
+            _say(out, f"  {line}")
+    _deliver(s, json)
+
+
+@app.command()
+def serve(http_port: Annotated[Optional[int], typer.Option("--http-port", help="/health, /metrics, /slack/events "
+                                                                               "(default serve.http_port)")] = None,
+          host: Annotated[Optional[str], typer.Option("--host", help="address to listen on (default serve.host)")]
+          = None,
+          no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="do not run the graphs by the clock")]
+          = False,
+          no_slack: Annotated[bool, typer.Option("--no-slack", help="leave Slack out even when configured")]
+          = False) -> None:
+    """One long-running process: scheduled nights and mornings (NYSE calendar), the Slack app, /health and
+    /metrics. Stop with SIGTERM or Ctrl-C: a running graph is let finish."""
+    from desk.serve.main import serve_forever
+
+    if http_port is not None and not 0 <= http_port <= 65535:
+        raise DeskError(f"--http-port {http_port}: use a port from 1 to 65535 (0 picks a free one)")
+    s = settings()
+    try:
+        code = serve_forever(s, host=host, port=http_port, scheduler=not no_scheduler, slack=not no_slack)
+    except OSError as exc:
+        if exc.errno in (98, 13, 99):  # in use, privileged, not an address of this machine
+            raise DeskError(f"cannot listen on {host or s.serve.host}:{http_port or s.serve.http_port} "
+                            f"({exc.strerror}): choose another --http-port or --host") from None
+        raise
+    raise typer.Exit(code)
+
+
+@slack_app.command("flush")
+def slack_flush(timeout: Annotated[float, typer.Option("--timeout", help="seconds to keep trying")] = 30.0,
+                revive: Annotated[bool, typer.Option("--revive", help="also resend messages Slack refused")] = False,
+                json: JsonOpt = False) -> None:
+    """Deliver the Slack outbox now (honouring Slack's Retry-After within --timeout)."""
+    from desk.slack import wiring
+
+    got = wiring.flush(settings(), timeout=timeout, force=True, revive=revive)
+    if json:
+        out.print_json(data={"sent": got.sent, "waiting": got.waiting, "dead": got.dead, "errors": got.errors})
+        return
+    _say(out, f"{got.sent} sent, {got.waiting} waiting, {got.dead} refused by Slack"
+              + (f" — {got.errors[-1]}" if got.errors else ""))
+
+
+@slack_app.command("status")
+def slack_status(json: JsonOpt = False) -> None:
+    """The outbox: messages waiting, sent, refused (with Slack's reason)."""
+    from memory.outbox import Outbox
+
+    box = Outbox(_store(settings()))
+    depth = box.depth()
+    dead = [r for r in box.rows() if r["status"] == "dead"]
+    waiting = box.pending(limit=1)
+    if json:
+        out.print_json(data={**depth, "refused": [{"id": r["id"], "kind": r["kind"], "error": r["last_error"]}
+                                                  for r in dead]})
+        return
+    _say(out, f"outbox: {depth['pending']} waiting, {depth['sent']} sent, {depth['dead']} refused")
+    if waiting:
+        _say(out, f"  next attempt {waiting[0]['next_attempt']}" + (f" — {waiting[0]['last_error']}"
+                                                                    if waiting[0]["last_error"] else ""))
+    for r in dead[-10:]:
+        _say(out, f"  refused #{r['id']} ({r['kind']} to {r['channel']}): {r['last_error']}")
+
+
+@slack_app.command("manifest")
+def slack_manifest() -> None:
+    """The Slack app manifest (paste it at api.slack.com/apps → Create New App → From a manifest)."""
+    from importlib.resources import files
+
+    out.print(Text(files("desk.slack").joinpath("manifest.yaml").read_text(encoding="utf-8")), soft_wrap=True)
 
 
 @data_app.command("load")

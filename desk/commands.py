@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -43,25 +44,34 @@ def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, repor
     store = Store(settings.store_path)
     doing = "running the night and morning graphs" if phase == "all" else f"running the {phase} graph"
     with HomeLock(settings.home, "book", doing):
-        bootstrap(store, settings, actor, reporters)
-        check_universe(store, settings)
-        market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark,
-                            cache_dir=settings.cache_dir)
-        day = resolve_date(market.sessions, day)  # before any file is opened for the run
-        if phase in ("night", "all"):
-            check_llm_record(store, settings, [day])
-        desk = open_desk(settings, store=store, market=market, reporters=reporters, progress=progress)
-        try:
-            if phase in ("night", "all"):
-                desk.ctx.tools.check(day)  # a damaged model file is refused before anything is written
+        with open_for_run(store, settings, day=day, phase=phase, reporters=reporters, progress=progress,
+                          actor=actor) as (desk, day):
             store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
             night = night_data(desk.night(day)) if phase in ("night", "all") else None
             morning = morning_data(desk.morning(day)) if phase in ("morning", "all") else None
-        finally:
-            close = getattr(desk.ctx.broker, "close", None)  # one browser per run for a web broker
-            if close is not None:
-                close()
     return RunResult(night=night, morning=morning)
+
+
+@contextmanager
+def open_for_run(store: Store, settings: Settings, *, day: date | None, phase: str, actor: Actor,
+                 reporters: Sequence[Reporter] = (), progress: Progress = lambda msg: None):
+    """The desk ready to run ``phase`` for ``day`` (resolved: None is the latest session) as (runner, day); the
+    broker is closed on leaving (one browser per run for a web broker). Enter it holding the book's lock."""
+    bootstrap(store, settings, actor, reporters)
+    check_universe(store, settings)
+    market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
+    day = resolve_date(market.sessions, day)  # before any file is opened for the run
+    if phase in ("night", "all"):
+        check_llm_record(store, settings, [day])
+    desk = open_desk(settings, store=store, market=market, reporters=reporters, progress=progress)
+    try:
+        if phase in ("night", "all"):
+            desk.ctx.tools.check(day)  # a damaged model file is refused before anything is written
+        yield desk, day
+    finally:
+        close = getattr(desk.ctx.broker, "close", None)
+        if close is not None:
+            close()
 
 
 def check_llm_record(store: Store, settings: Settings, nights: Sequence[date]) -> None:
@@ -98,8 +108,11 @@ def replay(settings: Settings, start: date, end: date, *, actor: Actor,
     with HomeLock(settings.home, "book", "loading the bundled data"):
         bootstrap(store, settings, actor, ())
     check_universe(store, settings)
+    # a replay never waits for an operator: approval is for the live morning
+    unattended = settings.model_copy(update={"execution": settings.execution.model_copy(
+        update={"require_approval": False})})
     with HomeLock(settings.home, f"replay-{start}_{end}", f"replaying {start} .. {end}"):
-        return replay_history(settings, start, end, progress, check_record=lambda nights: check_llm_record(
+        return replay_history(unattended, start, end, progress, check_record=lambda nights: check_llm_record(
             store, settings, nights))
 
 

@@ -5,6 +5,9 @@ Precedence, highest first (documented once, here and in the README):
     2. ``DESK_*`` environment variables (nested with ``__``: ``DESK_RISK__MAX_POSITIONS=5``)
     3. ``desk.toml``: ``--config PATH``, else ``./desk.toml``, else ``$DESK_HOME/desk.toml``
     4. defaults (``graph.config``: the sections and their defaults)
+
+Slack's tokens are read from Slack's own variable names (``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``,
+``SLACK_SIGNING_SECRET``) at the environment's rank; they are ``SecretStr`` and never printed or recorded.
 """
 
 from __future__ import annotations
@@ -39,10 +42,25 @@ class Settings(BaseSettings, DeskConfig):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = _toml_path()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, SlackTokens(settings_cls)]
         if toml is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
         return tuple(sources)
+
+
+SLACK_TOKEN_VARS = {"SLACK_BOT_TOKEN": "bot_token", "SLACK_APP_TOKEN": "app_token",
+                    "SLACK_SIGNING_SECRET": "signing_secret"}
+
+
+class SlackTokens(PydanticBaseSettingsSource):
+    """``slack.bot_token`` / ``app_token`` / ``signing_secret`` from Slack's conventional variables."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = {key: os.environ[var] for var, key in SLACK_TOKEN_VARS.items() if os.environ.get(var, "").strip()}
+        return {"slack": found} if found else {}
 
 
 _CONFIG_FILE: Path | None = None
@@ -91,7 +109,7 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
 def ensure_home(home: Path) -> None:
     try:
         home.mkdir(parents=True, exist_ok=True)
-        probe = home / ".write-probe"
+        probe = home / f".write-probe-{os.getpid()}"  # per process: two desks starting at once do not collide
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:

@@ -64,6 +64,7 @@ class MorningSummary(_Summary):
     results: list[Execution]
     equity: float | None
     cash: float | None
+    waiting: str | None = None  # the run paused for an operator's approval: what it waits for
 
 
 class RunResult(_Summary):
@@ -105,7 +106,9 @@ def morning_data(state: dict) -> MorningSummary:
     return MorningSummary(
         session=state["session"].isoformat(), run_id=state["run_id"],
         quote_sources=sorted(set(state.get("quote_source", {}).values())),
-        results=list(state.get("results", [])), equity=state.get("equity"), cash=state.get("cash"))
+        results=list(state.get("results", [])), equity=state.get("equity"), cash=state.get("cash"),
+        waiting=(f"paused for approval: `desk ops approve {state['run_id']}` or `desk ops reject {state['run_id']}`"
+                 if state.get("__interrupt__") else None))
 
 
 def print_night(console: Console, data: NightSummary) -> None:
@@ -133,6 +136,8 @@ def print_night(console: Console, data: NightSummary) -> None:
 
 def print_morning(console: Console, data: MorningSummary) -> None:
     console.rule(Text(f"Morning {data.session}", style="bold"))
+    if data.waiting:
+        console.print(Text(f"Waiting for an operator — {data.waiting}"))
     if "latest_close" in data.quote_sources:
         console.print(Text(f"No bar for {data.session} yet: quoted and filled at the latest close."))
     t = Table("symbol", "side", "status", "qty", "price", "reason", title="Orders and fills")

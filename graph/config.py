@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -214,6 +215,101 @@ class ModelSettings(_Section):
                                          "its block has none; the others come from `desk train`")
 
 
+MessageKind = Literal["run", "step", "warning", "error", "approval", "override"]
+Level = Literal["on", "silent", "off"]
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_CONVERSATION = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+
+class SlackSettings(_Section):
+    """Where the desk reports and who may command it. Slack is off until ``channel`` and a bot token are set; the
+    tokens come from ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN`` and ``SLACK_SIGNING_SECRET``."""
+
+    channel: str | None = Field(None, description="channel (id or name) every run is reported to")
+    errors_channel: str | None = Field(None, description="failed runs and steps are also posted here")
+    api_url: str = Field("https://slack.com/api/", description="the Slack Web API (tests point it at 127.0.0.1)")
+    mode: Literal["socket", "http"] = Field("socket", description="socket: Socket Mode; http: /slack/events")
+    command: str = Field("/desk", pattern=r"^/[a-z0-9_\-]{1,31}$", description="the slash command")
+    operators: tuple[str, ...] = Field((), description="Slack user ids allowed to override (veto, halt, approve…)")
+    readers: tuple[str, ...] = Field((), description="Slack channel or user ids allowed the read-only commands")
+    levels: dict[MessageKind, Level] = Field(
+        default_factory=lambda: {"run": "on", "step": "silent", "warning": "on", "error": "on", "approval": "on",
+                                 "override": "on"},
+        description="per message kind: on (posted, shown in the channel), silent (in the run's thread only), off")
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="one Web API call's timeout")
+    retry_max_seconds: float = Field(300.0, gt=0, description="the outbox's backoff never waits longer than this")
+    bot_token: SecretStr | None = Field(None, description="xoxb-…: from SLACK_BOT_TOKEN")
+    app_token: SecretStr | None = Field(None, description="xapp-…: Socket Mode, from SLACK_APP_TOKEN")
+    signing_secret: SecretStr | None = Field(None, description="HTTP mode's request signing secret, from "
+                                                                "SLACK_SIGNING_SECRET")
+
+    @field_validator("operators")
+    @classmethod
+    def _user_ids(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [x for x in v if not SLACK_USER.match(x)]
+        if bad:
+            raise ValueError(f"operators are Slack user ids (U…/W…, from a profile's 'Copy member ID'), not names: "
+                             f"{bad}")
+        return v
+
+    @field_validator("readers")
+    @classmethod
+    def _reader_ids(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [x for x in v if not (SLACK_USER.match(x) or SLACK_CONVERSATION.match(x))]
+        if bad:
+            raise ValueError(f"readers are Slack channel ids (C…/G…) or user ids (U…/W…), not names: {bad}")
+        return v
+
+    @field_validator("levels")
+    @classmethod
+    def _every_kind(cls, v: dict[str, str]) -> dict[str, str]:
+        defaults = {"run": "on", "step": "silent", "warning": "on", "error": "on", "approval": "on",
+                    "override": "on"}
+        return {**defaults, **v}
+
+    @property
+    def enabled(self) -> bool:
+        """Reports go to Slack: a channel and a bot token are set."""
+        return bool(self.channel and self.bot_token and self.bot_token.get_secret_value())
+
+
+class ExecutionSettings(_Section):
+    require_approval: bool = Field(False, description="the morning pauses before execution for an operator")
+    approval_minutes: int = Field(30, ge=1, le=24 * 60,
+                                  description="a paused morning not approved within this runs exits and stops only")
+
+
+def _clock(text: str) -> str:
+    try:
+        time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time of day HH:MM (America/New_York)") from None
+    if len(text) != 5:
+        raise ValueError(f"{text!r}: write the time as HH:MM")
+    return text
+
+
+class ScheduleSettings(_Section):
+    """When ``desk serve`` runs the graphs: cron times in America/New_York on NYSE sessions (exchange_calendars)."""
+
+    night: str = Field("22:00", description="HH:MM New York time, on each session day")
+    morning: str = Field("09:45", description="HH:MM New York time, on each session day")
+    after_close_minutes: int = Field(15, ge=0, description="a night never starts sooner after the session's close "
+                                                           "(an early close is the calendar's)")
+    after_open_minutes: int = Field(10, ge=0, description="a morning never starts sooner after the open")
+    misfire_grace_minutes: int = Field(60, ge=1, description="a run missed by less than this still runs")
+
+    @field_validator("night", "morning")
+    @classmethod
+    def _times(cls, v: str) -> str:
+        return _clock(v)
+
+
+class ServeSettings(_Section):
+    host: str = Field("127.0.0.1", description="where /health, /metrics and /slack/events listen")
+    http_port: int = Field(8080, ge=1, le=65535)
+
+
 class DeskConfig(BaseModel):
     """Every setting of one desk. Paths derive from ``home``; nothing here reads the environment."""
 
@@ -227,6 +323,10 @@ class DeskConfig(BaseModel):
     llm: LLMSettings = LLMSettings()
     morning: MorningSettings = MorningSettings()
     models: ModelSettings = ModelSettings()
+    slack: SlackSettings = SlackSettings()
+    execution: ExecutionSettings = ExecutionSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    serve: ServeSettings = ServeSettings()
 
     @property
     def store_path(self) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graph.build import build_graph
-from graph.nodes import execution, morning
+from graph.nodes import approval, execution, morning
 from graph.state import MorningState
 
 MORNING_NODES = (
@@ -11,6 +11,7 @@ MORNING_NODES = (
     ("check_book", execution.check_book),
     ("quotes", morning.quotes),
     ("validate", morning.validate),
+    ("approval", approval.approval),  # pauses for an operator when execution.require_approval is on
     ("execute", execution.execute),
     ("reconcile", execution.reconcile),
     ("report", morning.report),

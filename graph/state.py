@@ -96,6 +96,16 @@ class Execution(_Small):
     price_source: str | None = None
 
 
+class Approval(_Small):
+    """What became of the morning's entries at the approval step (``execution.require_approval``)."""
+
+    decision: str  # approve | reject | expired | not_required | nothing_to_approve
+    actor: str | None = None
+    reason: str | None = None
+    deadline: str | None = None
+    entries: list[str] = Field(default_factory=list, description="the entries that were put to the operator")
+
+
 class MorningState(TypedDict, total=False):
     run_id: str
     night_date: date
@@ -105,5 +115,6 @@ class MorningState(TypedDict, total=False):
     quote_source: dict[str, str]
     accepted: list[str]
     results: list[Execution]
+    approval: Approval
     equity: float
     cash: float

@@ -19,6 +19,7 @@ STATE_TYPES: tuple[tuple[str, str], ...] = (
     ("tools.contracts", "WeatherView"), ("tools.contracts", "Verdict"), ("tools.contracts", "BookReview"),
     ("tools.contracts", "Provenance"),
     ("graph.state", "Pick"), ("graph.state", "Sized"), ("graph.state", "ExitOrder"), ("graph.state", "Execution"),
+    ("graph.state", "Approval"),
 )
 
 

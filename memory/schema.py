@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -119,5 +119,27 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX trials_kind ON trials(kind);
     CREATE INDEX trials_hash ON trials(config_hash);
+    """,
+    # operations: the Slack outbox (messages written before they are sent), operators' vetoes and flatten requests,
+    # and morning runs paused for approval (their deadline and the decision)
+    7: """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, key TEXT UNIQUE, created TEXT NOT NULL, kind TEXT NOT NULL, op TEXT NOT NULL,
+        channel TEXT NOT NULL, run_id TEXT, thread_key TEXT, target_key TEXT, broadcast INTEGER NOT NULL DEFAULT 0,
+        payload TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt TEXT NOT NULL,
+        last_error TEXT, ts TEXT, channel_id TEXT, sent_at TEXT
+    );
+    CREATE INDEX outbox_status ON outbox(status, id);
+    CREATE TABLE vetoes (
+        intent_id TEXT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL
+    );
+    CREATE TABLE flattens (
+        id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
+        status TEXT NOT NULL, intent_id TEXT, closed TEXT, note TEXT
+    );
+    CREATE TABLE approvals (
+        run_id TEXT PRIMARY KEY, session TEXT NOT NULL, asked TEXT NOT NULL, deadline TEXT NOT NULL,
+        intents TEXT NOT NULL, decision TEXT, actor TEXT, decided TEXT, reason TEXT
+    );
     """,
 }

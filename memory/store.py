@@ -477,7 +477,8 @@ class Store:
         digest = hashlib.sha256(text.encode()).hexdigest()
         with self.transaction():
             cur = self.db.conn.execute(
-                "INSERT INTO trials (kind, config_hash, config, start, end, metrics, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO trials (kind, config_hash, config, start, end, metrics, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (kind, digest, text, start.isoformat(), end.isoformat(), _json(metrics), now_utc()))
         return int(cur.lastrowid)
 

@@ -1,0 +1,146 @@
+"""Each operations result as a title and plain lines of text: what the command line prints and what Slack shows
+(as plain text: no user- or data-supplied text is ever read as markup by either)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import singledispatch
+
+from desk.ops.results import (AgentsResult, AskResult, HelpResult, IntentsResult, OverrideResult, PnlResult,
+                              PositionsResult, RunOutcome, RunsResult, StatusView, WeatherResult, WhyResult)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    lines: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "\n".join([self.title, *self.lines])
+
+
+def _money(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.2f}"
+
+
+@singledispatch
+def render(result) -> Rendered:
+    raise TypeError(f"no rendering for {type(result).__name__}")
+
+
+@render.register
+def _(r: HelpResult) -> Rendered:
+    return Rendered("Commands (⚑ operators only, ⏳ answered when done)",
+                    [f"{c.usage}{'  ⚑' if c.mutating else ''}{'  ⏳' if c.long else ''} — {c.help}"
+                     for c in r.commands])
+
+
+@render.register
+def _(r: StatusView) -> Rendered:
+    s = r.status
+    head = f"HALTED — {s.halt_reason} (since {s.halted_since})" if s.halted else "running: new entries allowed"
+    lines = [f"book {_money(s.equity)}, cash {_money(s.cash)} as of {s.as_of or '-'}; data until "
+             f"{s.data_until or 'latest'}; {s.symbols} symbols, stale: {', '.join(s.stale) or 'none'}"]
+    lines += [f"circuit breaker {b.name} tripped {b.tripped} for {b.sessions} sessions: {b.reason}" for b in s.breakers]
+    lines += [f"{sym}: {p.quantity:g} @ {p.avg_price:.2f}, stop {p.stop:.2f}" for sym, p in s.positions.items()]
+    lines += [f"waiting for approval: {p.run_id} (session {p.session}, {p.entries} entries, {p.exits} exits) until "
+              f"{p.deadline}" for p in r.paused]
+    lines += [f"vetoed, not yet executed: {', '.join(r.vetoed)}"] if r.vetoed else []
+    lines += [f"flatten pending: {', '.join(r.flattening)}"] if r.flattening else []
+    lines += [f"run {x.run_id} {x.status}" for x in s.last_runs]
+    if r.outbox.get("pending") or r.outbox.get("dead"):
+        lines.append(f"Slack outbox: {r.outbox.get('pending', 0)} waiting, {r.outbox.get('dead', 0)} refused")
+    return Rendered(head, lines)
+
+
+@render.register
+def _(r: PositionsResult) -> Rendered:
+    if not r.positions:
+        return Rendered("No positions", [f"book {_money(r.equity)}, cash {_money(r.cash)} as of {r.as_of or '-'}"])
+    lines = [f"{p.symbol}: {p.quantity:g} @ {p.avg_price:.2f} → {p.price if p.price is not None else '-'}"
+             + (f", P&L {p.pnl:+,.2f} ({p.pnl_pct:+.1%})" if p.pnl is not None and p.pnl_pct is not None else "")
+             + f", stop {p.stop:.2f}, since {p.entry_date}" for p in r.positions]
+    return Rendered(f"{len(r.positions)} positions — book {_money(r.equity)}, cash {_money(r.cash)} as of {r.as_of}",
+                    lines)
+
+
+@render.register
+def _(r: IntentsResult) -> Rendered:
+    if r.as_of is None:
+        return Rendered("No intents yet: run a night first")
+    return Rendered(f"Intents of the night of {r.as_of}", [
+        f"{i.intent_id}: {i.side} {i.quantity:g} {i.symbol} ({i.kind}) — {i.status}"
+        + (f": {i.status_reason}" if i.status_reason else "") + (f" [vetoed by {i.vetoed_by}]" if i.vetoed_by and
+                                                                  i.status == "pending" else "")
+        for i in r.intents] or ["none"])
+
+
+@render.register
+def _(r: WhyResult) -> Rendered:
+    lines = [f"• {x}" for x in r.reasons]
+    lines += [f"× {f.name} {f.multiplier:.3f} → {f.weight_after:.2%}: {f.reason}" for f in r.sizing]
+    lines += [f"overlay {v.decision} ×{v.size_multiplier:.2f} ({v.provenance.provider}): {v.reason}"
+              for v in r.verdicts]
+    lines += [f"! {d.rule}: {d.reason}" for d in r.denials]
+    lines += [f"order {o.client_order_id} {o.status} {o.quantity:g} on {o.session}" for o in r.orders]
+    lines += [f"filled {f.quantity:g} @ {f.price:.2f} on {f.session} ({f.price_source})" for f in r.fills]
+    return Rendered(f"{r.intent_id}: {r.side} {r.quantity:g} {r.symbol} — {r.status}"
+                    + (f" ({r.status_reason})" if r.status_reason else ""), lines)
+
+
+@render.register
+def _(r: WeatherResult) -> Rendered:
+    lines = [r.narrative] if r.narrative else []
+    lines.append(f"size ×{r.sizing_modifier:.2f}, risk throttle ×{r.risk_throttle:.2f}")
+    lines += [f"{k}: {v.state or '-'}" + (f" ({v.score:+.2f})" if v.score is not None else "")
+              + ("" if v.available else " — unavailable") for k, v in r.layers.items()]
+    lines += [f"note: {n}" for n in r.notes]
+    return Rendered(f"Weather {r.as_of}: {r.regime} (fused base {r.base_regime})", lines)
+
+
+@render.register
+def _(r: AgentsResult) -> Rendered:
+    if r.as_of is None:
+        return Rendered("No proposals yet: run a night first")
+    return Rendered(f"Agents on the night of {r.as_of}", [
+        f"{a.name} ({a.style}, {a.model_version}): "
+        + ", ".join(f"{n} {k}" for k, n in sorted(a.proposals.items()))
+        + ("; verdicts " + ", ".join(f"{n} {k}" for k, n in sorted(a.verdicts.items())) if a.verdicts else "")
+        for a in r.agents])
+
+
+@render.register
+def _(r: PnlResult) -> Rendered:
+    if r.end is None:
+        return Rendered(f"P&L ({r.period}): no book snapshot yet — run a morning first")
+    if r.change is None:
+        return Rendered(f"P&L ({r.period}): book {_money(r.end_equity)} on {r.end}; no earlier snapshot to compare",
+                        [f"{r.trades} fills, commissions {_money(r.commissions)}"])
+    return Rendered(f"P&L ({r.period}) {r.start} → {r.end}: {r.change:+,.2f}"
+                    + (f" ({r.change_pct:+.2%})" if r.change_pct is not None else ""),
+                    [f"book {_money(r.start_equity)} → {_money(r.end_equity)}",
+                     f"{r.trades} fills, commissions {_money(r.commissions)}"])
+
+
+@render.register
+def _(r: RunsResult) -> Rendered:
+    return Rendered("Latest runs", [f"{x.run_id}: {x.status}" + (f" — {x.note}" if x.note else "")
+                                    + f" (started {x.started})" for x in r.runs] or ["no runs yet"])
+
+
+@render.register
+def _(r: OverrideResult) -> Rendered:
+    return Rendered(f"{r.action} {r.target} by {r.actor} at {r.at}",
+                    ([f"why: {r.reason}"] if r.reason else []) + [f"effect: {r.effect}", *r.details])
+
+
+@render.register
+def _(r: RunOutcome) -> Rendered:
+    day = r.day.isoformat() if r.day else "latest"
+    return Rendered(f"{r.phase} {day}: {r.status}" + (f" ({r.run_id})" if r.run_id else ""),
+                    [r.reason, *r.details])
+
+
+@render.register
+def _(r: AskResult) -> Rendered:
+    return Rendered(f"Q: {r.question}", [r.answer])

@@ -1,0 +1,227 @@
+"""``desk serve``: the scheduler, the Slack app and its outbox sender, and the HTTP port, in one process.
+
+Stopping (SIGTERM or SIGINT): no new job starts; a graph that is running is let run to its end — its last
+checkpoint written, its run recorded — for up to ``stop_timeout`` seconds; then the Slack connection, the sender
+and the port close. Killed harder than that, the graph's last checkpoint is where the next trigger resumes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from functools import partial
+from typing import Any
+
+from desk import commands
+from desk.config import Settings
+from desk.errors import DeskError
+from desk.ops import runs
+from desk.ops.core import Chat, Ops
+from desk.ops.results import RunOutcome
+from desk.results import Actor
+from desk.serve.http import ServePort
+from desk.serve.metrics import Metrics
+from desk.serve.schedule import NY, DeskSchedule, Fire
+from desk.slack import format as fmt
+from desk.slack import wiring
+from desk.slack.reporter import SlackOutbox
+from desk.slack.sender import BackgroundSender, OutboxSender, utc_now, web_client
+from memory.outbox import Outbox
+from memory.store import Store
+
+log = logging.getLogger("desk.serve")
+SCHEDULER = Actor(who="schedule", via="scheduler")
+
+
+class Serve:
+    def __init__(self, settings: Settings, *, host: str | None = None, port: int | None = None,
+                 scheduler: bool = True, slack: bool = True, chat: Chat | None = None,
+                 clock: Callable[[], datetime] = utc_now, stop_timeout: float = 600.0) -> None:
+        self.settings, self.clock, self.stop_timeout = settings, clock, stop_timeout
+        self.host = host or settings.serve.host
+        self.port_number = settings.serve.http_port if port is None else port
+        self.want_scheduler, self.want_slack = scheduler, slack and settings.slack.enabled
+        self.chat = chat
+        self.metrics = Metrics(lambda: Store(settings.store_path))
+        self.sender: BackgroundSender | None = None
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-book")
+        self.app = self.socket = self.apscheduler = self.schedule = None
+        self.slack_error: str | None = None
+        self.port: ServePort | None = None
+
+    # ------------------------------------------------------------------ parts
+    def reporters(self) -> list:
+        return wiring.reporters(self.settings) if self.want_slack else []
+
+    def poke(self) -> None:
+        if self.sender is not None:
+            self.sender.poke()
+
+    def scheduled_run(self, phase: str, night: date) -> RunOutcome:
+        if phase == "night" and self.settings.data.source == "yfinance":  # the night's bars first
+            commands.data_load(self.settings, source="yfinance", path=None, until=None, symbol=None,
+                               actor=SCHEDULER, reporters=self.reporters())
+        try:
+            return runs.run_once(self.settings, phase, night, SCHEDULER, reporters=self.reporters())
+        finally:
+            self.poke()
+
+    def heard(self, fire: Fire, outcome: Any) -> None:
+        self.metrics.fires.labels(fire.phase, fire.action).inc()
+        if not self.want_slack:
+            return
+        store = Store(self.settings.store_path)
+        try:
+            out = SlackOutbox(store, self.settings.slack, wiring.redactor(self.settings))
+            if isinstance(outcome, BaseException):
+                text = f"scheduled {fire.phase} for {fire.night} failed: {outcome}"
+                out.post("error", fmt.note(f"❌ {text}"))
+                out.error(fmt.note(f"❌ {text}"))
+            elif isinstance(outcome, RunOutcome) and outcome.status == "busy":
+                out.post("warning", fmt.note(f"⚠ scheduled {fire.phase} for {fire.night} not started: "
+                                             f"{outcome.reason}"))
+        finally:
+            store.close()
+        self.poke()
+
+    def expire_approvals(self) -> None:
+        try:
+            done = runs.expire_due(self.settings, reporters=self.reporters())
+        except DeskError as exc:
+            log.warning("approval deadline: %s", exc)
+            return
+        for result in done:
+            for listen in wiring.listeners(self.settings):
+                listen(result)
+        if done:
+            self.poke()
+
+    # ------------------------------------------------------------------ start and stop
+    def start(self) -> Serve:
+        slack_dispatch = None
+        if self.want_slack:
+            slack_dispatch = self._start_slack()
+        self.port = ServePort(self.host, self.port_number, health=self.health, metrics=self.metrics.render,
+                              slack=slack_dispatch).start()
+        if self.want_scheduler:
+            from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
+            from apscheduler.schedulers.background import BackgroundScheduler
+
+            self.apscheduler = BackgroundScheduler(timezone=NY, executors={"default": JobPool(1)})
+            self.schedule = DeskSchedule(self.settings.schedule, self.scheduled_run, clock=self.clock,
+                                         heard=self.heard, extra={"approval-deadlines": (self.expire_approvals, 60)})
+            self.schedule.install(self.apscheduler)
+            self.apscheduler.start()
+            self.worker.submit(self.schedule.catch_up)
+        log.info("desk serve on http://%s:%s (scheduler %s, Slack %s)", self.host, self.port.port,
+                 "on" if self.want_scheduler else "off",
+                 self.settings.slack.mode if self.want_slack else "off")
+        return self
+
+    def _start_slack(self):
+        from slack_sdk.errors import SlackApiError
+
+        from desk.slack.app import SlackCommands, build_app, dispatch_http
+
+        s = self.settings.slack
+        if s.mode == "http" and not (s.signing_secret and s.signing_secret.get_secret_value()):
+            raise DeskError("slack.mode = http needs SLACK_SIGNING_SECRET (the app's Basic Information page)")
+        if s.mode == "socket" and not (s.app_token and s.app_token.get_secret_value()):
+            raise DeskError("slack.mode = socket needs SLACK_APP_TOKEN (xapp-…, an app-level token with "
+                            "connections:write); or set slack.mode = http")
+        client = web_client(s)
+        try:
+            client.auth_test()
+        except SlackApiError as exc:
+            code = exc.response.get("error") if hasattr(exc.response, "get") else exc
+            raise DeskError(f"Slack refused the bot token ({code}): check SLACK_BOT_TOKEN") from None
+        except OSError as exc:  # Slack down: serve anyway, the outbox waits
+            self.slack_error = f"Slack unreachable at start: {exc}"
+            log.warning("%s; reports wait in the outbox", self.slack_error)
+        ops = Ops(self.settings, chat=self.chat, reporters=self.reporters(),
+                  listeners=[*wiring.listeners(self.settings), lambda r: self.poke()])
+        cmds = SlackCommands(self.settings, ops, client, self.worker, after=self.poke)
+        self.app = build_app(self.settings, cmds)
+        self.sender = BackgroundSender(lambda: OutboxSender(Store(self.settings.store_path), client, s,
+                                                            redact=wiring.redactor(self.settings)), self.clock)
+        self.sender.start()
+        if s.mode == "http":
+            return partial(dispatch_http, self.app)
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        self.socket = SocketModeHandler(self.app, s.app_token.get_secret_value())
+        try:
+            self.socket.connect()
+        except Exception as exc:  # Slack down: the socket client retries by itself
+            self.slack_error = f"Socket Mode not connected: {exc}"
+            log.warning(self.slack_error)
+        return None
+
+    def stop(self) -> None:
+        if self.apscheduler is not None:
+            self.apscheduler.pause()  # no new trigger fires
+        done = threading.Event()
+
+        def drain_worker() -> None:  # what runs is let finish; what waits is dropped
+            if self.apscheduler is not None:
+                self.apscheduler.shutdown(wait=True)
+            self.worker.shutdown(wait=True, cancel_futures=True)
+            done.set()
+
+        threading.Thread(target=drain_worker, daemon=True).start()
+        if not done.wait(self.stop_timeout):
+            log.warning("a run did not finish within %.0f s: its last checkpoint is where it resumes",
+                        self.stop_timeout)
+        if self.socket is not None:
+            try:
+                self.socket.close()
+            except Exception as exc:
+                log.warning("closing Socket Mode: %s", exc)
+        if self.sender is not None:
+            self.sender.stop()
+        if self.port is not None:
+            self.port.stop()
+
+    # ------------------------------------------------------------------ health
+    def health(self) -> tuple[int, dict[str, Any]]:
+        out: dict[str, Any] = {"status": "ok"}
+        try:
+            store = Store(self.settings.store_path)
+            try:
+                state = store.desk_state()
+                out.update(halted=bool(state["halted"]), halt_reason=state["reason"],
+                           paused_runs=len(store.runs(limit=100, status="paused")),
+                           outbox=Outbox(store).depth(), schema=store.schema_version())
+            finally:
+                store.close()
+        except Exception as exc:
+            return 503, {"status": "error", "error": str(exc)}
+        out["scheduler"] = ({"running": bool(self.apscheduler and self.apscheduler.running),
+                             "next": self.schedule.next_runs() if self.schedule else {}}
+                            if self.want_scheduler else {"running": False})
+        if self.want_slack:
+            connected = None
+            if self.socket is not None:
+                client = getattr(self.socket, "client", None)
+                connected = bool(client and client.is_connected())
+            last = self.sender.last if self.sender else None
+            out["slack"] = {"mode": self.settings.slack.mode, "connected": connected,
+                            "error": self.slack_error or (last.errors[-1] if last and last.errors else None)}
+        return 200, out
+
+
+def serve_forever(settings: Settings, **kw: Any) -> int:
+    """Start, then wait for SIGTERM or SIGINT; stop gracefully."""
+    stop = threading.Event()
+    server = Serve(settings, **kw).start()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"desk serve: http://{server.host}:{server.port.port}/health — stop with Ctrl-C or SIGTERM", flush=True)
+    stop.wait()
+    print("desk serve: stopping (a running graph is let finish)", flush=True)
+    server.stop()
+    return 0
