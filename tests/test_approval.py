@@ -51,7 +51,7 @@ def test_a_morning_that_needs_approval_pauses_before_execution_and_sends_nothing
     asked = Overrides(d.store).approval(run_id)
     entries = [i for i in asked["intents"] if i["side"] == "buy"]
     assert entries and asked["deadline"] > asked["asked"] and asked["decision"] is None
-    assert [s["node"] for s in d.store.steps(run_id)] == ["load_intents", "quotes", "validate"]
+    assert [s["node"] for s in d.store.steps(run_id)] == ["load_intents", "check_book", "quotes", "validate"]
     with pytest.raises(DeskError, match="paused waiting for approval"):
         d.morning(NIGHT)
 
