@@ -25,7 +25,7 @@ NIGHT = date(2017, 3, 1)
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime.now(UTC) + timedelta(seconds=1)  # rows written now are due
+        self.now = datetime.now(UTC) + timedelta(seconds=1)  # rows written before the clock is made are due
 
     def __call__(self) -> datetime:
         return self.now
@@ -71,8 +71,8 @@ def test_a_run_is_one_parent_message_with_every_step_threaded_and_a_final_summar
 def test_slack_down_the_run_completes_and_the_outbox_drains_when_it_is_back(home, fake):
     s = settings(home, fake)
     fake.stop()  # nothing listens: connection refused
-    clock = Clock()
     out = _night(home, s)
+    clock = Clock()  # after the night: every row it wrote is due
     assert Store(home / "desk.sqlite").run(out["run_id"])["status"] == "ok"
     sender = _sender(home, s, clock)
     first = sender.drain()
