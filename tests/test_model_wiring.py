@@ -11,6 +11,7 @@ import pytest
 
 from graph.nodes import picks, sizing, weather
 from models.api import DirectionResult, DirectionScore, HealthResult, HealthScore, ModelAvailability, RegimeResult
+from models.errors import NoData
 from models.registry import ModelRegistry
 from tests import kit
 from tests.kit import run_cli
@@ -39,6 +40,8 @@ class FakeModels:
         return dict(model=name, model_version=f"{name}-test", cutoff=date(2016, 12, 1), as_of=day, session=day)
 
     def regime(self, args):
+        if isinstance(self._regime, Exception):
+            raise self._regime
         regime, disagreement = self._regime
         probs = {r: (0.6 if r == regime else 0.1) for r in ("calm_uptrend", "risk_on_trend", "choppy",
                                                            "risk_off_trend", "high_vol_panic")}
@@ -90,6 +93,18 @@ def test_the_regime_ensembles_disagreement_cuts_every_size(home):
     wild = kit.run_nodes(_desk(home, FakeModels(regime=("choppy", 0.95))), [weather.weather],
                          {"run_id": "t", "as_of": DAY})["weather"]
     assert wild.sizing_modifier == pytest.approx(max(0.25, calm.sizing_modifier * 0.5))  # at most halved
+
+
+def test_a_regime_ensemble_whose_inputs_are_incomplete_tonight_stays_out_and_the_night_goes_on(home):
+    calm = kit.run_nodes(_desk(home, FakeModels()), [weather.weather], {"run_id": "t", "as_of": DAY})["weather"]
+    missing = NoData("regime inputs incomplete on 2017-03-01: the 21-session window lacks ['macro_credit']")
+    d = _desk(home, FakeModels(regime=missing))
+    snap = kit.run_nodes(d, [weather.weather], {"run_id": "t", "as_of": DAY})["weather"]
+    assert snap.sizing_modifier == calm.sizing_modifier and snap.regime == calm.regime
+    assert any("regime ensemble out tonight" in n and "macro_credit" in n for n in snap.notes)
+    assert not any("not yet available" in n for n in snap.notes)
+    out = d.night(DAY)
+    assert d.store.run(out["run_id"])["status"] == "ok"
 
 
 def test_asset_health_moves_a_symbols_bar_and_a_collapse_sells_the_holding(home):

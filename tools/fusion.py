@@ -86,6 +86,12 @@ def with_disagreement(snapshot: WeatherSnapshot, ensemble_regime: str, disagreem
                                        "notes": notes})
 
 
+def without_ensemble(snapshot: WeatherSnapshot, reason: str) -> WeatherSnapshot:
+    """The fourth gate stays open (factor 1) on a night the regime ensemble cannot read, saying why."""
+    notes = [n for n in snapshot.notes if n != DISAGREEMENT_NOTE]
+    return snapshot.model_copy(update={"notes": [*notes, f"regime ensemble out tonight ({reason}): factor 1.00"]})
+
+
 def nudge(regime: Regime | str, steps: int) -> Regime:
     """Move along REGIME_ORDER (positive = more defensive) by at most one level, clipped at the ends."""
     if regime not in REGIME_ORDER:

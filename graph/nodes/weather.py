@@ -11,7 +11,8 @@ from graph.context import DeskContext
 from graph.providers.scope import call_scope
 from graph.state import NightState
 from models.api import AsOfArgs
-from tools.fusion import nudge, with_disagreement
+from models.errors import NoData
+from tools.fusion import nudge, with_disagreement, without_ensemble
 
 
 def features(state: NightState, runtime: Runtime[DeskContext]) -> dict:
@@ -43,12 +44,19 @@ def weather(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     ensemble = ""
     if ctx.tools.models.availability("regime", day).usable:
         t0 = time.perf_counter()
-        result = ctx.tools.models.regime(AsOfArgs(as_of=day))
-        ctx.store.record_tool_call(state["run_id"], "regime_ensemble", {"as_of": str(day)},
-                                   {"regime": result.regime, "disagreement": round(result.disagreement, 4)},
-                                   result.model_version, (time.perf_counter() - t0) * 1000)
-        snap = with_disagreement(snap, result.regime, result.disagreement, result.model_version)
-        ensemble = f", ensemble {result.regime} (disagreement {result.disagreement:.2f})"
+        try:
+            result = ctx.tools.models.regime(AsOfArgs(as_of=day))
+        except NoData as missing:  # inputs incomplete tonight: the model stays out and the night goes on
+            ctx.store.record_tool_call(state["run_id"], "regime_ensemble", {"as_of": str(day)},
+                                       {"out": str(missing)}, None, (time.perf_counter() - t0) * 1000)
+            snap = without_ensemble(snap, str(missing))
+            ensemble = f", ensemble out ({missing})"
+        else:
+            ctx.store.record_tool_call(state["run_id"], "regime_ensemble", {"as_of": str(day)},
+                                       {"regime": result.regime, "disagreement": round(result.disagreement, 4)},
+                                       result.model_version, (time.perf_counter() - t0) * 1000)
+            snap = with_disagreement(snap, result.regime, result.disagreement, result.model_version)
+            ensemble = f", ensemble {result.regime} (disagreement {result.disagreement:.2f})"
     up = sum(1 for r in snap.layers.values() if r.available)
     return {"weather": snap, "regime": snap.regime,
             "summary": f"regime {snap.regime} (base {snap.base_regime}), {up}/7 layers available, "
