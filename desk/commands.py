@@ -208,7 +208,7 @@ def ask(settings: Settings, question: str, *, progress: Progress = lambda msg: N
     sessions = market.sessions
     if not len(sessions):
         raise DeskError("the store holds no market data; run `desk data load` (or `desk run`) first")
-    latest = store.db.execute("SELECT max(as_of) FROM runs WHERE kind = 'night' AND status = 'ok'").fetchone()[0]
+    latest = store.latest_night(finished=True)
     exchanger = Exchanger(settings.llm, store, redact=Redactor([*secret_values(settings), *env_secrets()]))
     from models.registry import ModelRegistry
     from tools.agents import AgentToolkit
@@ -220,7 +220,7 @@ def ask(settings: Settings, question: str, *, progress: Progress = lambda msg: N
     progress(f"asking {role.provider} {role.model}")
     try:
         out = ask_agent(question, exchanger=exchanger, tools=read_tools(store, toolkit),
-                        as_of=date.fromisoformat(latest) if latest else sessions[-1].date(),
+                        as_of=latest or sessions[-1].date(),
                         data_from=sessions[0].date(), data_until=sessions[-1].date())
     except LLMFailure as failure:
         raise DeskError(f"the chat model gave no answer: {failure.reason}") from None

@@ -86,20 +86,15 @@ def read_tools(store: Store, toolkit: AgentToolkit | None = None) -> list[BaseTo
                       "fills": [{k: f[k] for k in ("quantity", "price", "commission", "session")} for f in fills]})
 
     def proposals(symbol: str | None = None, as_of: date | None = None) -> str:
-        day = as_of or _latest(store)
+        day = as_of or store.latest_night()
         if day is None:
             return _json({"error": "no night has run yet"})
-        verdicts = {r["proposal_key"]: r for r in store.db.query(
-            "SELECT proposal_key, decision, size_multiplier, reason, provider, fallback FROM verdicts WHERE as_of = ?",
-            [day.isoformat()])}
-        rows = [r for r in store.db.query("SELECT key, symbol, agent, action, strength, confidence, payload FROM "
-                                          "proposals WHERE as_of = ? ORDER BY key", [day.isoformat()])
-                if symbol is None or r["symbol"] == symbol.upper()][:MAX_ROWS * 3]
+        rows = [r for r in store.night_proposals(day) if symbol is None or r["symbol"] == symbol.upper()]
         return _json({"as_of": day, "proposals": [
             {"key": r["key"], "symbol": r["symbol"], "agent": r["agent"], "action": r["action"],
              "strength": r["strength"], "confidence": r["confidence"],
-             "rationale": json.loads(r["payload"]).get("rationale"), "verdict": verdicts.get(r["key"])}
-            for r in rows]})
+             "rationale": json.loads(r["payload"]).get("rationale"), "verdict": r["verdict"]}
+            for r in rows[:MAX_ROWS * 3]]})
 
     def book() -> str:
         snap = store.latest_snapshot()
@@ -131,12 +126,8 @@ def read_tools(store: Store, toolkit: AgentToolkit | None = None) -> list[BaseTo
             agent_readings, name="agent_readings", args_schema=Readings,
             description="What each agent tool (trend, EMA crossover, mean reversion) reads for symbols on a date, "
                         "from data up to that date only."))
+        tools.extend(toolkit.models.tools)  # the model tools the night calls (a date without a promoted model says so)
     return tools
-
-
-def _latest(store: Store) -> date | None:
-    row = store.db.execute("SELECT max(as_of) FROM proposals").fetchone()
-    return date.fromisoformat(row[0]) if row and row[0] else None
 
 
 # ---------------------------------------------------------------------- the agent graph
@@ -156,6 +147,8 @@ def build_chat(exchanger: Exchanger, tools: list[BaseTool], *, max_turns: int = 
             tool = by_name.get(call["name"])
             try:
                 result = tool.invoke(call["args"]) if tool else _json({"error": f"no tool {call['name']!r}"})
+                if isinstance(result, BaseModel):
+                    result = result.model_dump_json()
             except Exception as exc:  # noqa: BLE001 - a bad tool argument is the model's to fix, said back to it
                 result = _json({"error": f"{type(exc).__name__}: {exc}"})
             out.append(ToolMessage(content=delimited(str(result)), tool_call_id=call["id"], name=call["name"]))

@@ -342,6 +342,26 @@ class Store:
             "SELECT agent, action, json_extract(payload, '$.model_version') AS model_version FROM proposals "
             "WHERE as_of = ? AND symbol = ? ORDER BY agent", [as_of.isoformat(), symbol])]
 
+    def latest_night(self, *, finished: bool = False) -> date | None:
+        """The last night with proposals recorded (``finished``: the last night run that ended ok)."""
+        sql = ("SELECT max(as_of) FROM runs WHERE kind = 'night' AND status = 'ok'" if finished
+               else "SELECT max(as_of) FROM proposals")
+        row = self.db.execute(sql).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def night_proposals(self, as_of: date) -> list[dict[str, Any]]:
+        """Every proposal of one night with the overlay's verdict on it (``verdict``: None when there is none)."""
+        day = as_of.isoformat()
+        verdicts = {r["proposal_key"]: dict(r) for r in self.db.query(
+            "SELECT proposal_key, decision, size_multiplier, reason, provider, fallback FROM verdicts WHERE as_of = ?",
+            [day])}
+        rows = [dict(r) for r in self.db.query(
+            "SELECT key, symbol, agent, action, strength, confidence, payload FROM proposals WHERE as_of = ? "
+            "ORDER BY key", [day])]
+        for r in rows:
+            r["verdict"] = verdicts.get(r["key"])
+        return rows
+
     def picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
         cur = self.db.execute(
             "SELECT as_of, symbol, horizon_days, reference_price, score FROM picks "

@@ -164,6 +164,19 @@ def test_desk_ask_answers_from_the_record_through_the_tools(home, llm, capsys, m
     assert [c["role"] for c in Store(home / "desk.sqlite").llm_calls()] == ["chat", "chat"]
 
 
+def test_the_chat_agent_reads_through_the_model_tools_too_and_hears_when_a_date_has_no_model(home, llm, capsys,
+                                                                                               monkeypatch):
+    kit.desk(home).night(DAY)
+    monkeypatch.setenv("DESK_LLM__PROVIDER", "openai")
+    llm.push(Reply(body=ToolCalls((("regime_ensemble", {"as_of": DAY.isoformat()}),))),
+             Reply(body=Text("No regime model was promoted for that date.")))
+    code, stdout, err = run_cli(capsys, "ask", f"what did the regime model read on {DAY}?", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["tools_used"] == ["regime_ensemble"]
+    told = llm.requests[1].text  # the tool's refusal went back to the model as data, and no run failed
+    assert "<data>" in told and "regime" in told and "error" in told
+
+
 def test_desk_ask_without_an_llm_provider_says_so_in_one_line(home, capsys):
     code, _, err = run_cli(capsys, "ask", "why did we buy XOM?")
     assert code == 2 and err.strip().splitlines() == [
