@@ -52,6 +52,8 @@ class TrackRecord:
         self._column = {str(c): i for i, c in enumerate(closes.columns)}
         self._rows: dict[str, _Rows] = defaultdict(_Rows)
         self._loaded: tuple[date, date] | None = None  # [first, end) of the dates read
+        self._day: date | None = None  # the decision date whose answers ``_known`` holds
+        self._known: dict[str, dict[str, list[Outcomes]] | None] = {}
 
     def _index(self, day: date) -> int:
         """The session index of the last session on or before ``day`` (-1 before the first)."""
@@ -84,24 +86,32 @@ class TrackRecord:
             return {}
         first = max(0, today - self.sessions_back)
         self._load(self._sessions[first].date(), day)
+        if day != self._day:  # the overlay and the risk reviewer of one night ask about the same date
+            self._day, self._known = day, {}
         out: dict[str, dict[str, list[Outcomes]]] = {}
         for symbol in sorted(set(symbols)):
-            rows, column = self._rows.get(symbol), self._column.get(symbol)
-            if rows is None or column is None or not rows.start:
-                continue
-            start, end = np.asarray(rows.start), np.asarray(rows.end)
-            known = (start >= first) & (end <= today)  # resolved on or before the decision date, never after
-            if not known.any():
-                continue
-            price = self._values[:, column]
-            returns = (price[end[known]] / price[start[known]] - 1.0) * np.asarray(rows.sign)[known]
-            agents = np.asarray(rows.agent)[known]
-            decisions = np.asarray(rows.decision)[known]
-            finite = np.isfinite(returns)
-            by_agent = {"*": finite}
-            by_agent.update({a: finite & (agents == a) for a in sorted(set(agents))})
-            out[symbol] = {a: _outcomes(returns, decisions, mask) for a, mask in by_agent.items() if mask.any()}
+            if symbol not in self._known:
+                self._known[symbol] = self._symbol(symbol, first, today)
+            if self._known[symbol] is not None:
+                out[symbol] = self._known[symbol]
         return out
+
+    def _symbol(self, symbol: str, first: int, today: int) -> dict[str, list[Outcomes]] | None:
+        rows, column = self._rows.get(symbol), self._column.get(symbol)
+        if rows is None or column is None or not rows.start:
+            return None
+        start, end = np.asarray(rows.start), np.asarray(rows.end)
+        known = (start >= first) & (end <= today)  # resolved on or before the decision date, never after
+        if not known.any():
+            return None
+        price = self._values[:, column]
+        returns = (price[end[known]] / price[start[known]] - 1.0) * np.asarray(rows.sign)[known]
+        agents = np.asarray(rows.agent)[known]
+        decisions = np.asarray(rows.decision)[known]
+        finite = np.isfinite(returns)
+        by_agent = {"*": finite}
+        by_agent.update({a: finite & (agents == a) for a in sorted(set(agents))})
+        return {a: _outcomes(returns, decisions, mask) for a, mask in by_agent.items() if mask.any()}
 
 
 def _outcomes(returns: np.ndarray, decisions: np.ndarray, mask: np.ndarray) -> list[Outcomes]:

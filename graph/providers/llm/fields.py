@@ -58,20 +58,22 @@ def weather_brief(snapshot: WeatherSnapshot) -> str:
                       "notes": list(snapshot.notes)})
 
 
-def proposal_data(pid: str, p: Proposal, features: Mapping[str, float], record: Record | None) -> dict:
+def proposal_data(pid: str, p: Proposal, features: Mapping[str, float | None], record: Record | None) -> dict:
+    """One proposal as the batch prompt shows it (``features`` already formatted by ``_numbers``)."""
     return {"id": pid, "symbol": p.symbol, "action": str(p.action), "agent": p.agent, "style": str(p.style),
             "model_version": p.model_version, "strength": _number(p.strength, 3),
             "confidence": _number(p.confidence, 3), "horizon_days": p.horizon_days,
             "stop": _number(p.stop, 6), "rationale": p.rationale, "inputs": _numbers(p.inputs),
-            "features": _numbers(features, ASSET_FEATURES),
+            "features": features,
             "track_record": {"this_agent": outcomes(record, p.agent), "all_agents": outcomes(record)}}
 
 
 def batch(proposals: Mapping[str, Proposal], snapshot: WeatherSnapshot,
           features: Mapping[str, Mapping[str, float]], records: Mapping[str, Record], *,
           allow_reverse: bool) -> dict[str, str]:
-    items = [proposal_data(pid, p, features.get(p.symbol, {}), records.get(p.symbol))
-             for pid, p in proposals.items()]
+    symbols = {p.symbol for p in proposals.values()}
+    shown = {s: _numbers(features.get(s, {}), ASSET_FEATURES) for s in symbols}  # once per symbol, not per agent
+    items = [proposal_data(pid, p, shown[p.symbol], records.get(p.symbol)) for pid, p in proposals.items()]
     return {"as_of": snapshot.as_of.isoformat(), "regime": str(snapshot.regime), "weather": weather_brief(snapshot),
             "proposals": delimited(items), "count": str(len(items)), "reversal": REVERSAL[allow_reverse]}
 
