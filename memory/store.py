@@ -342,6 +342,18 @@ class Store:
             "SELECT agent, action, json_extract(payload, '$.model_version') AS model_version FROM proposals "
             "WHERE as_of = ? AND symbol = ? ORDER BY agent", [as_of.isoformat(), symbol])]
 
+    def proposals(self, as_of: date | None = None) -> list[dict[str, Any]]:
+        """Every recorded (non-HOLD) proposal, or one night's; ``payload`` is the Proposal's JSON."""
+        return self._select("proposals", "as_of, key", as_of=as_of)
+
+    def verdicts(self, as_of: date | None = None) -> list[dict[str, Any]]:
+        """Every recorded overlay verdict, or one night's; ``payload`` is the Verdict's JSON."""
+        return self._select("verdicts", "as_of, id", as_of=as_of)
+
+    def picks(self, as_of: date | None = None) -> list[dict[str, Any]]:
+        """Every scored pick (selected or not), or one night's; ``payload`` is the Pick's JSON."""
+        return self._select("picks", "as_of, id", as_of=as_of)
+
     def picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
         cur = self.db.execute(
             "SELECT as_of, symbol, horizon_days, reference_price, score FROM picks "
