@@ -25,6 +25,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="An LLM-agent orchestrated trading desk: the night writes intents, the morning executes them.")
 data_app = typer.Typer(no_args_is_help=True, help="Load and inspect market data.")
 app.add_typer(data_app, name="data")
+eval_app = typer.Typer(no_args_is_help=True, help="Offline evals: decisions over history, prompts over case sets.")
+app.add_typer(eval_app, name="eval")
 
 out = Console()
 err = Console(stderr=True)
@@ -105,6 +107,42 @@ def replay(start: Annotated[Optional[str], typer.Option("--from", help="first ni
     result = commands.replay(settings(**({"llm": llm} if llm else {})), a, b, actor=Actor.local(),
                              progress=_progress(json))
     _json(result) if json else print_replay(out, result)
+
+
+@eval_app.command("decisions")
+def eval_decisions(
+        start: Annotated[Optional[str], typer.Option("--from", help="first night YYYY-MM-DD")] = None,
+        end: Annotated[Optional[str], typer.Option("--to", help="last night YYYY-MM-DD")] = None,
+        ablate: Annotated[Optional[list[str]], typer.Option(
+            "--ablate", help="overlay | risk | weather | agent:NAME | only:NAME | model:NAME; repeat for side-by-side "
+                             "cases, join with a comma for one case")] = None,
+        sweep: Annotated[Optional[Path], typer.Option("--sweep", help="TOML file of [[case]] tables")] = None,
+        workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="parallel cases (default: "
+                                                                                   "cases, at most the CPUs)")] = None,
+        ray: Annotated[Optional[str], typer.Option("--ray", help="run the cases on Ray: local | ADDRESS")] = None,
+        llm_replay: Annotated[Optional[str], typer.Option(
+            "--llm-replay", help="off | auto | only (llm.replay; only = from the record, nothing paid)")] = None,
+        json: JsonOpt = False) -> None:
+    """Replay the real graphs over a range, the desk beside its ablations; in-sample, validation and hold-out apart."""
+    from desk import evals
+    from desk.eval_print import print_eval
+
+    a, b = commands.parse_date(start), commands.parse_date(end)
+    cases = evals.cases_for(a, b, ablate or [], sweep)
+    s = settings(**({"llm": {"replay": llm_replay}} if llm_replay else {}))
+    result = evals.decisions(s, cases, workers=workers, ray=ray, actor=Actor.local(), progress=_progress(json))
+    _json(result) if json else print_eval(out, result)
+
+
+@app.command()
+def report(run: Annotated[str, typer.Argument(help="an eval id, or latest")] = "latest",
+           json: JsonOpt = False) -> None:
+    """Write a decision eval's report: one self-contained HTML file (opens offline) and its figures as JSON."""
+    from desk import evals
+    from evals.report import write_report
+
+    data = write_report(evals.load_eval(settings(), run))
+    _json(data) if json else _say(out, data.html)
 
 
 @app.command()
