@@ -69,7 +69,8 @@ def cases_for(start: date | None, end: date | None, ablate: Sequence[str], sweep
 
 
 def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | None = None, ray: str | None = None,
-              actor: Actor, progress: Progress = lambda msg: None) -> DecisionEval:
+              pool: bool | None = None, actor: Actor, progress: Progress = lambda msg: None) -> DecisionEval:
+    """Run the cases (one here, several in a process pool unless ``pool`` is False, or on Ray), record them."""
     unique = list({c.key: c for c in cases}.values())
     store = Store(settings.store_path)
     with HomeLock(settings.home, "book", "loading the bundled data"):
@@ -85,7 +86,7 @@ def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | N
         check_llm_record(store, settings, nights)
     market.ensure()  # the feature cache is built once here, not by every worker at once
     n = len(unique)
-    parallel = ray is not None or n > 1
+    parallel = ray is not None or (n > 1 if pool is None else pool)
     workers = workers or min(n, os.cpu_count() or 1)
     where = f"on Ray ({ray})" if ray else (f"in a pool of {workers} process(es)" if parallel else "here")
     progress(f"evaluating {n} case(s) {where}: {', '.join(c.label for c in unique)}")
