@@ -142,7 +142,7 @@ def report(run: Annotated[str, typer.Argument(help="an eval id, or latest")] = "
     from evals.report import write_report
 
     data = write_report(evals.load_eval(settings(), run))
-    _json(data) if json else _say(out, data.html)
+    _json(data) if json else out.print(Text(data.html), soft_wrap=True)  # a path is never wrapped
 
 
 @app.command()

@@ -56,7 +56,7 @@ def print_eval(console: Console, e: DecisionEval) -> None:
         console.print(Text(f"  {e.cases[0].risk_free}", style="dim"))
     if e.touches_holdout:
         console.print(Text("  hold-out nights (2019 on) are reported, never tuned on: choose nothing by them"))
-    console.print(Text(f"result: {e.path}  (desk report {e.eval_id})", style="dim"))
+    console.print(Text(f"result: {e.path}  (desk report {e.eval_id})", style="dim"), soft_wrap=True)
 
 
 def _pct(x: float | None, signed: bool = False) -> str:
