@@ -134,6 +134,67 @@ def eval_decisions(
     _json(result) if json else print_eval(out, result)
 
 
+@eval_app.command("build-cases")
+def eval_build_cases(
+        start: Annotated[Optional[str], typer.Option("--from", help="first night YYYY-MM-DD")] = None,
+        end: Annotated[Optional[str], typer.Option("--to", help="last night YYYY-MM-DD (before 2019)")] = None,
+        role: Annotated[str, typer.Option("--role", help="overlay,weather,risk (comma-separated)")] =
+        "overlay,weather,risk",
+        every: Annotated[int, typer.Option("--every", help="keep every Nth night")] = 1,
+        out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder (default: evals/cases/)")] = None,
+        holdout: Annotated[bool, typer.Option("--holdout", help="a hold-out set (2019 on): reported, never "
+                                                                "used to choose")] = False,
+        json: JsonOpt = False) -> None:
+    """Build prompt eval case sets from replay history: what each role saw, decided, and what happened next."""
+    from desk import prompt_evals
+
+    if start is None or end is None:
+        raise DeskError("building cases needs a range: desk eval build-cases --from YYYY-MM-DD --to YYYY-MM-DD")
+    a, b = commands.parse_date(start), commands.parse_date(end)
+    roles = prompt_evals.parse_roles(role)
+    data = prompt_evals.build_cases(settings(), a, b, roles=roles, every=every, out_dir=out_dir, holdout=holdout,
+                                    actor=Actor.local(), progress=_progress(json))
+    if json:
+        return _json(data)
+    for r, path in data.files.items():
+        out.print(Text(f"{data.cases[r]:>5} {r} case(s) → {path}"), soft_wrap=True)
+
+
+@eval_app.command("prompts")
+def eval_prompts(
+        role: Annotated[Optional[str], typer.Option("--role", help="overlay | weather | risk")] = None,
+        prompt: Annotated[str, typer.Option("--prompt", help="versions to compare: v1 or v1,v2")] = "v1",
+        provider: Annotated[Optional[str], typer.Option("--provider", help="rules | openai | anthropic for "
+                                                                            "the role (default: configured)")] = None,
+        cases: Annotated[Optional[list[Path]], typer.Option("--cases", help="JSONL case file (repeat); default: "
+                                                                              "evals/cases/ROLE-*.jsonl")] = None,
+        llm_replay: Annotated[Optional[str], typer.Option(
+            "--llm-replay", help="off | auto | only (only: from the record, for CI)")] = None,
+        gate: Annotated[bool, typer.Option("--gate", help="fail when a version scores below its baseline")] = False,
+        save_baseline: Annotated[bool, typer.Option("--save-baseline", help="store these scores as baselines")]
+        = False,
+        baselines: Annotated[Optional[Path], typer.Option("--baselines", help="baseline file (default: "
+                                                                                "evals/cases/baselines.json)")] = None,
+        tolerance: Annotated[float, typer.Option("--tolerance", min=0.0, help="allowed fall below a baseline")]
+        = 0.02,
+        json: JsonOpt = False) -> None:
+    """Score prompt versions over case sets: schema validity, bounds, agreement, veto precision/recall, P&L impact,
+    latency, tokens, dollars; an A/B table, and a regression gate against stored baselines."""
+    from desk import prompt_evals
+    from desk.eval_print import print_prompts
+    from evals.prompt_eval import BASELINES
+
+    if role is None:
+        raise DeskError("a prompt eval needs a role: desk eval prompts --role overlay|weather|risk --prompt v1,v2")
+    versions = [v.strip() for v in prompt.split(",") if v.strip()]
+    s = settings(**({"llm": {"replay": llm_replay}} if llm_replay else {}))
+    data = prompt_evals.prompts(s, role, versions, provider=provider, case_files=cases or [], check=gate,
+                                save=save_baseline, baselines=baselines or BASELINES, tolerance=tolerance,
+                                progress=_progress(json))
+    _json(data) if json else print_prompts(out, data)
+    prompt_evals.raise_if_failed(data)
+
+
 @app.command()
 def report(run: Annotated[str, typer.Argument(help="an eval id, or latest")] = "latest",
            json: JsonOpt = False) -> None:

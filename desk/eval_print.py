@@ -63,3 +63,25 @@ def _pct(x: float | None, signed: bool = False) -> str:
     if x is None:
         return "-"
     return f"{x:+.2%}" if signed else f"{x:.0%}"
+
+
+def print_prompts(console: Console, e) -> None:
+    """The version A/B table of a prompt eval: one column per prompt version."""
+    versions = list(e.scores)
+    t = Table("scorer", *versions,
+              title=f"{e.role} prompts on {e.provider} {e.model}, cases {e.case_set} (llm.replay={e.replay})")
+    rows = (("cases", lambda s: str(s.cases)), ("schema-valid", lambda s: f"{s.schema_valid_rate:.0%}"),
+            ("bound violations", lambda s: str(s.bound_violations)), ("agreement", lambda s: _pct(s.agreement)),
+            ("veto precision", lambda s: _pct(s.veto_precision)), ("veto recall", lambda s: _pct(s.veto_recall)),
+            ("P&L impact", lambda s: "-" if s.pnl_impact is None else f"{s.pnl_impact:+.3%}"),
+            ("calls", lambda s: str(s.calls)),
+            ("latency ms", lambda s: "-" if s.latency_ms is None else f"{s.latency_ms:.0f}"),
+            ("tokens", lambda s: str(s.tokens)), ("US$", lambda s: f"{s.usd:.4f}"))
+    for name, cell in rows:
+        t.add_row(name, *(cell(e.scores[v]) for v in versions))
+    if e.gate is not None:
+        t.add_row("gate", *("pass" if not e.gate.get(v) else "FAIL" for v in versions))
+    console.print(t)
+    for v, why in (e.gate or {}).items():
+        for line in why:
+            console.print(Text(f"  {v}: {line}"))

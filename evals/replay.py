@@ -23,6 +23,7 @@ from evals.metrics import Metrics, performance, split_periods
 from graph.config import DeskConfig
 from graph.context import assemble
 from graph.errors import DeskError
+from graph.providers.base import OverlayProvider
 from graph.providers.factory import provider_for
 from graph.runner import Runner
 from memory.store import Store
@@ -69,7 +70,8 @@ def _fresh_store(config: DeskConfig, start: date, end: date, name: str | None = 
 def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str], None],
            check_record: Callable[[list[date]], None] = lambda nights: None, *,
            ablation: Ablation | None = None, name: str | None = None,
-           observe: Callable[[date, dict], None] = lambda day, state: None) -> ReplayResult:
+           observe: Callable[[date, dict], None] = lambda day, state: None,
+           wrap: Callable[[OverlayProvider], OverlayProvider] = lambda provider: provider) -> ReplayResult:
     """Replay the nights from ``start`` to ``end`` over the data in ``config``'s store (loaded by the caller).
 
     With an LLM provider, its exchanges are read from and written to the LLM record of ``config``'s (the live
@@ -77,7 +79,8 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     with ``auto`` records what it had to ask for the next. ``check_record`` refuses missing nights first.
     ``ablation`` takes parts out of the desk (``evals.ablation``); ``name`` names the replay's own store folder
     under ``replays/`` (default ``FROM_TO``), so cases over one range can run side by side; ``observe`` sees each
-    night's final state (an eval reads the night's regime from it)."""
+    night's final state (an eval reads the night's regime from it); ``wrap`` wraps the provider (a case builder
+    records what each role was shown)."""
     if end < start:
         raise DeskError(f"--to {end} is before --from {start}")
     main = Store(config.store_path)
@@ -95,7 +98,7 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     registry = ModelRegistry(config.models_dir)
     ablation = ablation or Ablation()
     desk = Runner(assemble(rconfig, store=store, market=market, registry=registry,
-                           provider=ablation.provider(provider), tools=ablation.toolkit(config, market, registry)),
+                           provider=wrap(ablation.provider(provider)), tools=ablation.toolkit(config, market, registry)),
                   progress=progress, **({"builders": b} if (b := ablation.builders()) else {}))
     progress(f"replaying {len(nights)} nights {nights[0]} .. {nights[-1]}: preparing features and models")
     t_setup = time.perf_counter()
