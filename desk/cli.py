@@ -439,7 +439,7 @@ def main() -> None:
         from typer.exceptions import TyperException
 
         if isinstance(exc, TyperException) and hasattr(exc, "format_message"):  # a usage error: bad command line
-            _say(err, f"error: {exc.format_message()} (see `desk --help`)")
+            err.print(Text(f"error: {exc.format_message()} (see `desk --help`)"), soft_wrap=True)
             sys.exit(2)
         if isinstance(exc, _user_errors()):
             err.print(Text(f"error: {exc}"), soft_wrap=True)

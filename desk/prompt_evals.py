@@ -25,6 +25,7 @@ from graph.providers.factory import PROMPTS_OF
 from tools.market import MarketView
 
 TRIAL_KIND = "prompt_eval"
+PROVIDERS = ("rules", "openai", "anthropic")
 Progress = Callable[[str], None]
 
 
@@ -120,6 +121,12 @@ def prompts(settings: Settings, role: str, versions: Sequence[str], *, provider:
                 spec(prompt, v)
             except ValueError as exc:
                 raise DeskError(f"--prompt {v}: {exc}") from None
+    if provider is not None and provider not in PROVIDERS:
+        import difflib
+
+        hint = difflib.get_close_matches(provider, PROVIDERS, n=1)
+        raise DeskError(f"unknown provider {provider!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                        + f": use {', '.join(PROVIDERS)}")
     files = list(case_files) or default_case_files(role)
     if not files:
         raise DeskError(f"no {role} case set in {CASES_DIR}: build one with `desk eval build-cases`, or pass --cases")
@@ -130,19 +137,21 @@ def prompts(settings: Settings, role: str, versions: Sequence[str], *, provider:
     store = Store(settings.store_path)
     resolved = with_prompt(settings, role, versions[0], provider).llm.role(role)
     known = read_baselines(baselines)
+    keys = {v: baseline_key(role, resolved.provider, resolved.model, v, set_id) for v in versions}
+    missing = [k for k in keys.values() if k not in known]
+    if check and missing:  # refused before anything is asked or recorded
+        raise DeskError(f"no stored baseline for {missing[0]} in {baselines}: save one with --save-baseline")
     scores, stored, verdicts = {}, {}, {}
     for v in versions:
         config = with_prompt(settings, role, v, provider)
         progress(f"{role} prompt {v}: {len(cases)} case(s) from {set_id} on {resolved.provider} {resolved.model}")
         score = run_prompt(config, role, v, cases, store)
-        key = baseline_key(role, resolved.provider, resolved.model, v, set_id)
+        key = keys[v]
         store.record_trial(TRIAL_KIND, {"role": role, "provider": resolved.provider, "model": resolved.model,
                                         "prompt_version": v, "method": resolved.method, "case_set": set_id},
                            min(c.as_of for c in cases), max(c.as_of for c in cases), score.model_dump())
         scores[v], stored[v] = score, known.get(key)
         if check:
-            if stored[v] is None:
-                raise DeskError(f"no stored baseline for {key} in {baselines}: save one with --save-baseline")
             verdicts[v] = gate(score, stored[v], tolerance)
         if save:
             save_baseline(baselines, key, score)
