@@ -21,7 +21,7 @@ from desk.commands import bootstrap, check_llm_record, check_universe
 from desk.config import Settings
 from desk.errors import DeskError
 from desk.results import Actor
-from evals.case import CaseResult, EvalCase
+from evals.case import CaseResult, EvalCase, prepare_case
 from evals.metrics import VALIDATION_END
 from evals.stats import sharpe_stats
 from evals.sweep import load_sweep, run_cases
@@ -93,6 +93,10 @@ def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | N
     config = settings.model_dump(mode="json")
     eval_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{unique[0].key[:6]}"
     with HomeLock(settings.home, "eval", f"running decision eval {eval_id}"):
+        if parallel:
+            progress("training the models the cases need, one case after another")
+            for c in unique:
+                prepare_case(config, c.model_dump(mode="json", by_alias=True))
         raw = run_cases(config, unique, workers=workers, ray=ray, pool=parallel)
         results = [CaseResult.model_validate(r) for r in raw]
         for r in results:

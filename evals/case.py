@@ -200,3 +200,28 @@ def _night_spend(cfg: DeskConfig, store: Store) -> dict[str, float]:
         return out
     finally:
         record.close()
+
+
+def prepare_case(config: dict[str, Any], case: dict[str, Any]) -> None:
+    """Train (walk-forward, gated) every model the case's nights need, here, before cases run side by side: the
+    registry's promotions then never depend on which of two concurrent cases trained first, so a case gives the
+    same result wherever and alongside whatever it runs."""
+    from models.registry import ModelRegistry
+    from models.walkforward import retrain_block
+    from tools.agents import AgentToolkit
+
+    ec = EvalCase.model_validate(case)
+    cfg = configured(DeskConfig.model_validate(config), ec)
+    store = Store(cfg.store_path)
+    try:
+        market = MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark, cache_dir=cfg.cache_dir)
+        registry = ModelRegistry(cfg.models_dir)
+        m = cfg.models
+        tools = ec.ablation.toolkit(cfg, market, registry) or AgentToolkit(
+            market, registry, m.retrain_months, m.train_years, m.horizon_days, tuple(m.train_in_run))
+        sessions = market.sessions
+        nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(ec.start)) & (sessions <= pd.Timestamp(ec.end))]]
+        for d in {retrain_block(d, m.retrain_months): d for d in reversed(nights)}.values():
+            tools.prepare(d)
+    finally:
+        store.close()

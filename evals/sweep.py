@@ -90,7 +90,8 @@ def _on_ray(address: str, config: dict[str, Any], payloads: list[dict[str, Any]]
     local = address == "local"
     env = {"env_vars": {"PYTHONPATH": str(REPO)}}
     try:
-        ray.init(address=None if local else address, num_cpus=max(1, workers) if local else None,
+        extra = {"num_cpus": max(1, workers), "_node_ip_address": "127.0.0.1"} if local else {}  # loopback only
+        ray.init(address=None if local else address, **extra,
                  include_dashboard=False, log_to_driver=False, runtime_env=env, ignore_reinit_error=True)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise DeskError(f"cannot reach the Ray cluster at {address!r}: {str(exc).splitlines()[0]} "
