@@ -125,9 +125,9 @@ def _trial_config(settings: Settings, case: EvalCase) -> dict[str, Any]:
 
 
 def _deflated(result: CaseResult, trials: int, sharpes: list[float]) -> CaseResult:
-    stats = {"all": sharpe_stats(result.returns(), trials=trials, trial_sharpes=sharpes)}
-    for period in result.replay.periods:
-        stats[period] = sharpe_stats(result.returns(period), trials=trials, trial_sharpes=sharpes)
+    stats = {period: sharpe_stats(result.returns(period), trials=trials, trial_sharpes=sharpes,
+                                  interval=result.sharpe_ci.get(period))
+             for period in ("all", *result.replay.periods)}
     return result.model_copy(update={"sharpe": stats})
 
 

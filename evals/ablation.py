@@ -8,6 +8,7 @@
 | ``agent:NAME`` | one agent (trend, ema, mean_reversion): its tool is not called |
 | ``only:NAME`` | every agent but NAME: that agent alone |
 | ``model:NAME`` | one model (regime, health, direction, mean_reversion): reported not usable, so it never decides |
+| ``candidate:NAME`` | the model's promotion gate: NAME decides with the versions of the case's own recipe (``models`` settings), promoted or not — a candidate model version compared offline, never in a live run |
 
 Every ablated decision says so in its reason, so the replay's record tells an ablated run from a real one.
 """
@@ -36,7 +37,9 @@ from tools.agents import AgentToolkit
 from tools.contracts import (WEATHER_LAYERS, BookReview, LayerReading, Proposal, Provenance, Regime, Verdict,
                              WeatherSnapshot, WeatherView)
 from tools.market import MarketView
-from tools.model_tools import MODELS, ModelTools
+from models.catalog import entry
+from models.snapshot import RegistrySnapshot
+from tools.model_tools import MODELS, ModelReady, ModelTools
 
 AGENT_TOOLS: Mapping[str, str] = {"trend": "trend_momentum", "ema": "ema_crossover",
                                   "mean_reversion": "mean_reversion_lgbm"}
@@ -59,11 +62,12 @@ class Ablation(BaseModel):
     agents_out: tuple[str, ...] = ()
     agents_only: tuple[str, ...] = ()
     models_out: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, specs: Sequence[str]) -> Ablation:
         """``["overlay", "model:direction"]`` → an Ablation; a bad spec is a one-line DeskError with a hint."""
-        fields: dict[str, Any] = {"agents_out": [], "agents_only": [], "models_out": []}
+        fields: dict[str, Any] = {"agents_out": [], "agents_only": [], "models_out": [], "candidates": []}
         for raw in specs:
             spec = raw.strip().lower()
             kind, _, name = spec.partition(":")
@@ -71,14 +75,14 @@ class Ablation(BaseModel):
                 fields[kind] = True
             elif kind in ("agent", "only") and name:
                 fields["agents_out" if kind == "agent" else "agents_only"].append(_known(name, AGENT_TOOLS, kind))
-            elif kind == "model" and name:
-                fields["models_out"].append(_known(name, MODELS, kind))
+            elif kind in ("model", "candidate") and name:
+                fields["models_out" if kind == "model" else "candidates"].append(_known(name, MODELS, kind))
             else:
-                known = [*WHOLE, "agent:", "only:", "model:"]
+                known = [*WHOLE, "agent:", "only:", "model:", "candidate:"]
                 hint = difflib.get_close_matches(spec, known, n=1)
                 more = f" (did you mean {hint[0]!r}?)" if hint else ""
                 raise DeskError(f"unknown ablation {raw!r}{more}: use overlay, risk, weather, agent:NAME, "
-                                f"only:NAME or model:NAME")
+                                f"only:NAME, model:NAME or candidate:NAME")
         out = cls(**{k: tuple(sorted(set(v))) if isinstance(v, list) else v for k, v in fields.items()})
         if not out.agents_kept:
             raise DeskError(f"ablation {', '.join(specs)} leaves no agent to decide: keep at least one of "
@@ -90,7 +94,7 @@ class Ablation(BaseModel):
     def label(self) -> str:
         parts = [k for k in WHOLE if getattr(self, k)]
         parts += [f"agent:{a}" for a in self.agents_out] + [f"only:{a}" for a in self.agents_only]
-        parts += [f"model:{m}" for m in self.models_out]
+        parts += [f"model:{m}" for m in self.models_out] + [f"candidate:{m}" for m in self.candidates]
         return "+".join(parts) or "desk"
 
     @property
@@ -109,13 +113,13 @@ class Ablation(BaseModel):
         return AblatedProvider(provider, overlay=self.overlay, risk=self.risk, weather=self.weather)
 
     def toolkit(self, config: DeskConfig, market: MarketView, registry: ModelRegistry) -> AgentToolkit | None:
-        if not (self.agents_out or self.agents_only or self.models_out):
+        if not (self.agents_out or self.agents_only or self.models_out or self.candidates):
             return None
         m = config.models
         train = tuple(n for n in m.train_in_run if n not in self.models_out)
         models = AblatedModels(market, registry, m.retrain_months, train,
                                recipes={"mean_reversion": {"train_years": m.train_years, "horizon": m.horizon_days}},
-                               out=self.models_out)
+                               out=self.models_out, candidates=self.candidates)
         return AblatedToolkit(market, registry, m.retrain_months, m.train_years, m.horizon_days, train,
                               models=models, keep=self.agents_kept)
 
@@ -132,7 +136,7 @@ def _known(name: str, known: Sequence[str] | Mapping[str, str], kind: str) -> st
         return name
     hint = difflib.get_close_matches(name, list(known), n=1)
     more = f" (did you mean {kind}:{hint[0]}?)" if hint else ""
-    raise DeskError(f"unknown {'agent' if kind != 'model' else 'model'} {name!r} in ablation {kind}:{name}{more}; "
+    raise DeskError(f"unknown {'agent' if kind in ('agent', 'only') else 'model'} {name!r} in ablation {kind}:{name}{more}; "
                     f"known: {', '.join(known)}")
 
 
@@ -177,9 +181,32 @@ def weather_ablated(state: NightState, runtime: Runtime[DeskContext]) -> dict:
 class AblatedModels(ModelTools):
     """The model tools with some models never usable: the agents that need them stay out, and say why."""
 
-    def __init__(self, *args: Any, out: Sequence[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, out: Sequence[str], candidates: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.out = frozenset(out)
+        self.out, self.candidates = frozenset(out), frozenset(candidates)
+        self._pin()
+
+    def _pin(self) -> None:
+        """For each candidate model, keep only the versions of the configured recipe, each usable whatever its
+        promotion said (and saying so); the look-ahead gap still holds."""
+        if not self.candidates:
+            return
+        rows = []
+        for row in self._snapshot.rows:
+            name = row["name"]
+            if name in self.candidates:
+                if entry(name).version(date.fromisoformat(row["cutoff"]), self.recipe(name)) != row["version"]:
+                    continue
+                if row.get("status") != "promoted":
+                    row = {**row, "status": "promoted", "reason": f"candidate ({row.get('status', 'undecided')}), "
+                                                               f"offline eval only: {row.get('reason', '')}"}
+            rows.append(row)
+        self._snapshot, self._services = RegistrySnapshot(rows=tuple(rows)), {}
+
+    def prepare(self, day: date) -> list[ModelReady]:
+        ready = super().prepare(day)
+        self._pin()
+        return ready
 
     def availability(self, name: str, day: date) -> ModelAvailability:
         if name in self.out:

@@ -57,21 +57,22 @@ class Costs(_Frozen):
 
 def forward_returns(close: pd.DataFrame, rows: list[dict]) -> list[float | None]:
     """The forward return of each (as_of, symbol, horizon_days) row over ``close`` (None past the data)."""
-    index = close.index
-    out: list[float | None] = []
-    for r in rows:
-        sym = r["symbol"]
-        if sym not in close:
-            out.append(None)
-            continue
-        pos = int(index.searchsorted(pd.Timestamp(r["as_of"]), side="right")) - 1
-        ahead = pos + int(r["horizon_days"])
-        if pos < 0 or ahead >= len(index):
-            out.append(None)
-            continue
-        a, b = close[sym].iat[pos], close[sym].iat[ahead]
-        out.append(float(b / a - 1) if np.isfinite(a) and np.isfinite(b) and a > 0 else None)
-    return out
+    if not rows:
+        return []
+    values = close.to_numpy(dtype=float)
+    n = len(close.index)
+    columns = {c: i for i, c in enumerate(close.columns)}
+    days = pd.to_datetime([str(r["as_of"]) for r in rows])
+    pos = close.index.searchsorted(days, side="right") - 1
+    ahead = pos + np.array([int(r["horizon_days"]) for r in rows])
+    col = np.array([columns.get(r["symbol"], -1) for r in rows])
+    ok = (pos >= 0) & (ahead < n) & (col >= 0)
+    a = np.where(ok, values[np.clip(pos, 0, n - 1), np.maximum(col, 0)], np.nan)
+    b = np.where(ok, values[np.clip(ahead, 0, n - 1), np.maximum(col, 0)], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ret = b / a - 1
+    valid = ok & np.isfinite(a) & np.isfinite(b) & (a > 0)
+    return [float(x) if v else None for x, v in zip(ret, valid, strict=True)]
 
 
 def _scored(values: list[float | None]) -> tuple[int, float | None, float | None]:

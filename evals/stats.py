@@ -99,9 +99,11 @@ def deflated_sharpe(returns: np.ndarray, trials: int, trial_sharpes: Sequence[fl
 
 
 def sharpe_stats(returns: np.ndarray, *, trials: int, trial_sharpes: Sequence[float] = (), level: float = 0.95,
-                 resamples: int = 1000, block: int = 21, seed: int = 0) -> SharpeStats:
+                 resamples: int = 1000, block: int = 21, seed: int = 0,
+                 interval: tuple[float, float] | None = None) -> SharpeStats:
+    """``interval``: the bootstrap interval when already computed with these parameters (not drawn again)."""
     r = np.asarray(returns, dtype=float)
-    low, high = sharpe_interval(r, level=level, resamples=resamples, block=block, seed=seed)
+    low, high = interval or sharpe_interval(r, level=level, resamples=resamples, block=block, seed=seed)
     dsr, sr0 = deflated_sharpe(r, trials, trial_sharpes)
     return SharpeStats(sharpe=float(_sharpe(r)), ci_low=low, ci_high=high, ci_level=level, resamples=resamples,
                        block=block, trials=max(1, trials), expected_max_sharpe=sr0, deflated_sharpe=dsr)

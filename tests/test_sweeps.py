@@ -23,6 +23,7 @@ ablate = ["overlay"]
 
 [[case]]
 name = "models trained on 5 years"
+ablate = ["candidate:mean_reversion"]
 [case.settings.models]
 train_years = 5
 """
@@ -48,6 +49,7 @@ def test_a_sweep_file_names_its_cases_and_takes_the_range_from_the_command_line(
     cases = load_sweep(path, "2018-03-01", "2018-03-09")
     assert [c.label for c in cases] == ["desk", "ml only", "models trained on 5 years"]
     assert cases[2].settings == {"models": {"train_years": 5}} and len({c.key for c in cases}) == 3
+    assert cases[2].ablation.candidates == ("mean_reversion",)
     path.write_text("[[case]]\nablate = ['overlay', 'model:nope']\n")
     with pytest.raises(DeskError, match="unknown model 'nope'"):
         load_sweep(path, "2018-03-01", "2018-03-09")
@@ -60,7 +62,8 @@ def test_a_sweep_runs_in_a_process_pool_and_every_case_lands_in_the_store(home, 
     assert list(cases) == ["desk", "ml only", "models trained on 5 years"]
     assert len({c["replay"]["store"] for c in cases.values()}) == 3  # each case replays in a store of its own
     assert {o["decision"]: o["entries"] for o in cases["ml only"]["overlay"]}["adjust"] == 0
-    assert _versions(cases["desk"]) and _versions(cases["models trained on 5 years"])
+    five = _versions(cases["models trained on 5 years"])  # the candidate recipe decides, promoted or not
+    assert five and five.isdisjoint(_versions(cases["desk"])) and len({v.rsplit("-", 1)[1] for v in five}) == 1
     trials = Store(home / "desk.sqlite").trials("decision_eval")
     assert [t["metrics"]["label"] for t in trials] == list(cases)
     assert trials[2]["config"]["settings"]["models"]["train_years"] == 5
