@@ -16,11 +16,10 @@ shape, with ``source = "hand"``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -99,8 +98,6 @@ def check_development_range(start: date, end: date, holdout: bool) -> None:
 class Night(BaseModel):
     """What the roles were shown on one night and what they answered (``evals.capture`` records it)."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     day: date
     snapshot: WeatherSnapshot | None = None
     nudge: int | None = None
@@ -144,7 +141,3 @@ def cases_of_night(night: Night, close: pd.DataFrame, benchmark: str, roles: Ite
 
 def _finite(row: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and v == v and abs(v) != float("inf")}
-
-
-def dumps(cases: Iterable[PromptCase]) -> str:
-    return "".join(json.dumps(c.model_dump(mode="json")) + "\n" for c in cases)

@@ -170,6 +170,15 @@ def render(eval_id: str, cases: list[CaseResult], figs: dict[str, go.Figure]) ->
         f"<td>{c.sharpe['all'].deflated_sharpe:.2f}</td><td>{c.replay.desk.max_drawdown:.2%}</td>"
         f"<td>{c.decomposition.timing:+.2%}</td><td>{c.decomposition.selection:+.2%}</td></tr>"
         for c in cases if "all" in c.sharpe)
+    names = {"in_sample": "in-sample (to 2014)", "validation": "validation (2015–2018)",
+             "holdout": "hold-out (2019 on: reported, never tuned on)"}
+    periods = "".join(
+        f"<tr><td>{html.escape(c.label)}</td><td>{names[p]}</td><td>{m.start} .. {m.end}</td>"
+        f"<td>{m.cagr:+.2%}</td><td>{c.sharpe[p].sharpe:.2f} [{c.sharpe[p].ci_low:.2f}, {c.sharpe[p].ci_high:.2f}]"
+        f"</td><td>{c.sharpe[p].deflated_sharpe:.2f}</td><td>{m.max_drawdown:.2%}</td>"
+        f"<td>{c.replay.benchmark_periods['exposure_matched'][p].cagr:+.2%}</td></tr>"
+        for c in cases for p, m in c.replay.periods.items()
+        if p in c.sharpe and p in c.replay.benchmark_periods.get("exposure_matched", {}))
     bases = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in cases[0].bases.items())
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>desk eval {html.escape(eval_id)}</title>
@@ -178,6 +187,9 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{t
 <body><h1>Decision eval {html.escape(eval_id)}</h1>
 <table><tr><th>case</th><th>range</th><th>CAGR</th><th>Sharpe</th><th>deflated</th><th>max DD</th>
 <th>timing</th><th>selection</th></tr>{rows}</table>
+<h2>By period</h2>
+<table><tr><th>case</th><th>period</th><th>range</th><th>CAGR</th><th>Sharpe [95% CI]</th><th>deflated</th>
+<th>max DD</th><th>exposure-matched CAGR</th></tr>{periods}</table>
 <ul>{bases}<li>{html.escape(cases[0].risk_free)}</li></ul>
 {''.join(parts)}
 </body></html>"""

@@ -127,3 +127,14 @@ def test_ablation_specs_parse_and_a_bad_one_says_what_to_use():
         Ablation.parse(["agent:trnd"])
     with pytest.raises(DeskError, match="leaves no agent"):
         Ablation.parse(["agent:trend", "agent:ema", "agent:mean_reversion"])
+
+
+def test_an_eval_across_2019_reports_validation_and_hold_out_apart(home):
+    settings = load_settings(home=home)
+    result = evals.decisions(settings, [EvalCase(start=date(2018, 11, 1), end=date(2019, 2, 28))],
+                             actor=Actor(who="test", via="test"))
+    [case] = result.cases
+    assert result.touches_holdout and set(case.replay.periods) == {"validation", "holdout"}
+    assert set(case.sharpe) == {"all", "validation", "holdout"} == set(case.sharpe_ci)
+    v, h = case.replay.periods["validation"], case.replay.periods["holdout"]
+    assert v.end == h.start == date(2018, 12, 31) and v.days + h.days == case.replay.desk.days

@@ -34,6 +34,7 @@ def test_desk_report_writes_html_and_json_that_name_every_chart(evaluated, capsy
     assert set(figures) == set(CHARTS) and all(figures[name]["data"] for name in CHARTS)
     page = Path(files["html"]).read_text()
     assert "<script src=" not in page  # plotly.js is inline: nothing to fetch
+    assert "validation (2015–2018)" in page and "hold-out" in page
 
 
 def test_the_report_renders_every_chart_offline_in_headless_chromium(evaluated, capsys, tmp_path):
