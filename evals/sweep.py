@@ -15,6 +15,7 @@ desk importable; ``--ray local`` starts a local Ray instance with ``workers`` CP
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -69,9 +70,18 @@ def run_cases(config: dict[str, Any], cases: Sequence[EvalCase], *, workers: int
         return _on_ray(ray, config, payloads, workers, runner)
     if not pool:
         return [runner(config, p) for p in payloads]
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn")) as ex:
+    share = max(1, (os.cpu_count() or 1) // max(1, workers))
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"), initializer=_threads,
+                             initargs=(share,)) as ex:
         futures = [ex.submit(runner, config, p) for p in payloads]
         return [_result(f.result, c) for f, c in zip(futures, cases, strict=True)]
+
+
+def _threads(n: int) -> None:
+    """A pool worker's numeric libraries use its share of the CPUs (set before they are first imported), so two
+    workers on two cores do not each start two threads per operation (Ray does the same for its workers)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
 
 
 def _result(get: Callable[[], dict[str, Any]], case: EvalCase) -> dict[str, Any]:
