@@ -15,13 +15,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from desk.commands import bootstrap, check_llm_record, check_universe
 from desk.config import Settings
 from desk.errors import DeskError
 from desk.results import Actor
-from evals.case import CaseResult, EvalCase, prepare_case
+from evals.case import CaseResult, EvalCase, configured, prepare_case
 from evals.metrics import VALIDATION_END
 from evals.stats import sharpe_stats
 from evals.sweep import load_sweep, run_cases
@@ -72,6 +72,15 @@ def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | N
               pool: bool | None = None, actor: Actor, progress: Progress = lambda msg: None) -> DecisionEval:
     """Run the cases (one here, several in a process pool unless ``pool`` is False, or on Ray), record them."""
     unique = list({c.key: c for c in cases}.values())
+    for c in unique:  # a setting the desk does not have is refused before anything runs
+        try:
+            configured(settings, c)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            raise DeskError(f"eval case {c.label}: setting '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}") \
+                from None
+        except ValueError as exc:
+            raise DeskError(str(exc)) from None
     store = Store(settings.store_path)
     with HomeLock(settings.home, "book", "loading the bundled data"):
         bootstrap(store, settings, actor, ())
@@ -117,8 +126,6 @@ def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | N
 
 def _trial_config(settings: Settings, case: EvalCase) -> dict[str, Any]:
     """What the trial was: the case and every setting a decision reads (paths and secrets left out)."""
-    from evals.case import configured
-
     cfg = configured(settings, case).model_dump(mode="json", exclude={"home"})
     cfg["broker"] = {k: v for k, v in cfg["broker"].items() if k not in ("chromium", "chromedriver", "url", "headed")}
     return {"case": case.identity(), "settings": cfg}
