@@ -138,3 +138,28 @@ def test_an_eval_across_2019_reports_validation_and_hold_out_apart(home):
     assert set(case.sharpe) == {"all", "validation", "holdout"} == set(case.sharpe_ci)
     v, h = case.replay.periods["validation"], case.replay.periods["holdout"]
     assert v.end == h.start == date(2018, 12, 31) and v.days + h.days == case.replay.desk.days
+
+
+def test_a_decision_eval_with_an_llm_records_its_answers_then_runs_from_the_record_for_nothing(home, capsys,
+                                                                                               monkeypatch):
+    from tests.kit import run_cli
+    from tests.llm_kit import ScriptedLLM, error
+
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE"):
+        monkeypatch.delenv(var, raising=False)
+    span = ("eval", "decisions", "--from", "2017-03-01", "--to", "2017-03-07", "--json")
+    with ScriptedLLM() as llm:
+        for k, v in llm.env("openai").items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("DESK_LLM__PROVIDER", "openai")
+        code, out, err = run_cli(capsys, *span, "--llm-replay", "auto")
+        assert code == 0, err
+        recorded = json.loads(out)["cases"][0]
+        asked = len(llm.requests)
+        assert asked > 0 and sum(recorded["series"]["llm_usd"]) > 0
+        llm.responder = lambda seen: error(500, "the model is down")
+        code, out, err = run_cli(capsys, *span, "--llm-replay", "only")
+        assert code == 0, err
+        served = json.loads(out)["cases"][0]
+    assert len(llm.requests) == asked and sum(served["series"]["llm_usd"]) == 0
+    assert served["series"]["desk"] == recorded["series"]["desk"] and served["agents"] == recorded["agents"]
