@@ -27,6 +27,8 @@ data_app = typer.Typer(no_args_is_help=True, help="Load and inspect market data.
 app.add_typer(data_app, name="data")
 slack_app = typer.Typer(no_args_is_help=True, help="Slack: deliver the outbox, inspect it, print the app manifest.")
 app.add_typer(slack_app, name="slack")
+eval_app = typer.Typer(no_args_is_help=True, help="Offline evals: decisions over history, prompts over case sets.")
+app.add_typer(eval_app, name="eval")
 
 out = Console()
 err = Console(stderr=True)
@@ -132,6 +134,103 @@ def replay(start: Annotated[Optional[str], typer.Option("--from", help="first ni
     result = commands.replay(settings(**({"llm": llm} if llm else {})), a, b, actor=Actor.local(),
                              progress=_progress(json))
     _json(result) if json else print_replay(out, result)
+
+
+@eval_app.command("decisions")
+def eval_decisions(
+        start: Annotated[Optional[str], typer.Option("--from", help="first night YYYY-MM-DD")] = None,
+        end: Annotated[Optional[str], typer.Option("--to", help="last night YYYY-MM-DD")] = None,
+        ablate: Annotated[Optional[list[str]], typer.Option(
+            "--ablate", help="overlay | risk | weather | agent:NAME | only:NAME | model:NAME; repeat for side-by-side "
+                             "cases, join with a comma for one case")] = None,
+        sweep: Annotated[Optional[Path], typer.Option("--sweep", help="TOML file of [[case]] tables")] = None,
+        workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="parallel cases (default: "
+                                                                                   "cases, at most the CPUs)")] = None,
+        ray: Annotated[Optional[str], typer.Option("--ray", help="run the cases on Ray: local | ADDRESS")] = None,
+        llm_replay: Annotated[Optional[str], typer.Option(
+            "--llm-replay", help="off | auto | only (llm.replay; only = from the record, nothing paid)")] = None,
+        json: JsonOpt = False) -> None:
+    """Replay the real graphs over a range, the desk beside its ablations; in-sample, validation and hold-out apart."""
+    from desk import evals
+    from desk.eval_print import print_eval
+
+    a, b = commands.parse_date(start), commands.parse_date(end)
+    cases = evals.cases_for(a, b, ablate or [], sweep)
+    s = settings(**({"llm": {"replay": llm_replay}} if llm_replay else {}))
+    result = evals.decisions(s, cases, workers=workers, ray=ray, actor=Actor.local(), progress=_progress(json))
+    _json(result) if json else print_eval(out, result)
+
+
+@eval_app.command("build-cases")
+def eval_build_cases(
+        start: Annotated[Optional[str], typer.Option("--from", help="first night YYYY-MM-DD")] = None,
+        end: Annotated[Optional[str], typer.Option("--to", help="last night YYYY-MM-DD (before 2019)")] = None,
+        role: Annotated[str, typer.Option("--role", help="overlay,weather,risk (comma-separated)")] =
+        "overlay,weather,risk",
+        every: Annotated[int, typer.Option("--every", help="keep every Nth night")] = 1,
+        out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder (default: evals/cases/)")] = None,
+        holdout: Annotated[bool, typer.Option("--holdout", help="a hold-out set (2019 on): reported, never "
+                                                                "used to choose")] = False,
+        json: JsonOpt = False) -> None:
+    """Build prompt eval case sets from replay history: what each role saw, decided, and what happened next."""
+    from desk import prompt_evals
+
+    if start is None or end is None:
+        raise DeskError("building cases needs a range: desk eval build-cases --from YYYY-MM-DD --to YYYY-MM-DD")
+    a, b = commands.parse_date(start), commands.parse_date(end)
+    roles = prompt_evals.parse_roles(role)
+    data = prompt_evals.build_cases(settings(), a, b, roles=roles, every=every, out_dir=out_dir, holdout=holdout,
+                                    actor=Actor.local(), progress=_progress(json))
+    if json:
+        return _json(data)
+    for r, path in data.files.items():
+        out.print(Text(f"{data.cases[r]:>5} {r} case(s) → {path}"), soft_wrap=True)
+
+
+@eval_app.command("prompts")
+def eval_prompts(
+        role: Annotated[Optional[str], typer.Option("--role", help="overlay | weather | risk")] = None,
+        prompt: Annotated[str, typer.Option("--prompt", help="versions to compare: v1 or v1,v2")] = "v1",
+        provider: Annotated[Optional[str], typer.Option("--provider", help="rules | openai | anthropic for "
+                                                                            "the role (default: configured)")] = None,
+        cases: Annotated[Optional[list[Path]], typer.Option("--cases", help="JSONL case file (repeat); default: "
+                                                                              "evals/cases/ROLE-*.jsonl")] = None,
+        llm_replay: Annotated[Optional[str], typer.Option(
+            "--llm-replay", help="off | auto | only (only: from the record, for CI)")] = None,
+        gate: Annotated[bool, typer.Option("--gate", help="fail when a version scores below its baseline")] = False,
+        save_baseline: Annotated[bool, typer.Option("--save-baseline", help="store these scores as baselines")]
+        = False,
+        baselines: Annotated[Optional[Path], typer.Option("--baselines", help="baseline file (default: "
+                                                                                "evals/cases/baselines.json)")] = None,
+        tolerance: Annotated[float, typer.Option("--tolerance", min=0.0, help="allowed fall below a baseline")]
+        = 0.02,
+        json: JsonOpt = False) -> None:
+    """Score prompt versions over case sets: schema validity, bounds, agreement, veto precision/recall, P&L impact,
+    latency, tokens, dollars; an A/B table, and a regression gate against stored baselines."""
+    from desk import prompt_evals
+    from desk.eval_print import print_prompts
+    from evals.prompt_eval import BASELINES
+
+    if role is None:
+        raise DeskError("a prompt eval needs a role: desk eval prompts --role overlay|weather|risk --prompt v1,v2")
+    versions = [v.strip() for v in prompt.split(",") if v.strip()]
+    s = settings(**({"llm": {"replay": llm_replay}} if llm_replay else {}))
+    data = prompt_evals.prompts(s, role, versions, provider=provider, case_files=cases or [], check=gate,
+                                save=save_baseline, baselines=baselines or BASELINES, tolerance=tolerance,
+                                progress=_progress(json))
+    _json(data) if json else print_prompts(out, data)
+    prompt_evals.raise_if_failed(data)
+
+
+@app.command()
+def report(run: Annotated[str, typer.Argument(help="an eval id, or latest")] = "latest",
+           json: JsonOpt = False) -> None:
+    """Write a decision eval's report: one self-contained HTML file (opens offline) and its figures as JSON."""
+    from desk import evals
+    from evals.report import write_report
+
+    data = write_report(evals.load_eval(settings(), run))
+    _json(data) if json else out.print(Text(data.html), soft_wrap=True)  # a path is never wrapped
 
 
 @app.command()
@@ -465,7 +564,7 @@ def main() -> None:
         from typer.exceptions import TyperException
 
         if isinstance(exc, TyperException) and hasattr(exc, "format_message"):  # a usage error: bad command line
-            _say(err, f"error: {exc.format_message()} (see `desk --help`)")
+            err.print(Text(f"error: {exc.format_message()} (see `desk --help`)"), soft_wrap=True)
             sys.exit(2)
         if isinstance(exc, _user_errors()):
             err.print(Text(f"error: {exc}"), soft_wrap=True)

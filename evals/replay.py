@@ -17,11 +17,13 @@ from datetime import date
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from evals.ablation import Ablation
 from evals.benchmarks_passive import buy_and_hold, equal_weight, exposure_matched
 from evals.metrics import Metrics, performance, split_periods
 from graph.config import DeskConfig
 from graph.context import assemble
 from graph.errors import DeskError
+from graph.providers.base import OverlayProvider
 from graph.providers.factory import provider_for
 from graph.runner import Runner
 from memory.store import Store
@@ -54,8 +56,8 @@ class ReplayResult(BaseModel):
     llm_usd: float = Field(0.0, description="what those calls cost")
 
 
-def _fresh_store(config: DeskConfig, start: date, end: date) -> tuple[DeskConfig, Store]:
-    home = config.home / "replays" / f"{start}_{end}"
+def _fresh_store(config: DeskConfig, start: date, end: date, name: str | None = None) -> tuple[DeskConfig, Store]:
+    home = config.home / "replays" / (name or f"{start}_{end}")
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
@@ -66,12 +68,19 @@ def _fresh_store(config: DeskConfig, start: date, end: date) -> tuple[DeskConfig
 
 
 def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str], None],
-           check_record: Callable[[list[date]], None] = lambda nights: None) -> ReplayResult:
+           check_record: Callable[[list[date]], None] = lambda nights: None, *,
+           ablation: Ablation | None = None, name: str | None = None,
+           observe: Callable[[date, dict], None] = lambda day, state: None,
+           wrap: Callable[[OverlayProvider], OverlayProvider] = lambda provider: provider) -> ReplayResult:
     """Replay the nights from ``start`` to ``end`` over the data in ``config``'s store (loaded by the caller).
 
     With an LLM provider, its exchanges are read from and written to the LLM record of ``config``'s (the live
     desk's) store, so a replay with ``llm.replay = only`` runs from what an earlier run or replay recorded, and one
-    with ``auto`` records what it had to ask for the next. ``check_record`` refuses missing nights first."""
+    with ``auto`` records what it had to ask for the next. ``check_record`` refuses missing nights first.
+    ``ablation`` takes parts out of the desk (``evals.ablation``); ``name`` names the replay's own store folder
+    under ``replays/`` (default ``FROM_TO``), so cases over one range can run side by side; ``observe`` sees each
+    night's final state (an eval reads the night's regime from it); ``wrap`` wraps the provider (a case builder
+    records what each role was shown)."""
     if end < start:
         raise DeskError(f"--to {end} is before --from {start}")
     main = Store(config.store_path)
@@ -82,12 +91,15 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
         held = f"the store holds {sessions[0].date()} .. {sessions[-1].date()}" if len(sessions) else "the store is empty"
         raise DeskError(f"no trading sessions with data between {start} and {end} ({held})")
     check_record(nights)
-    rconfig, store = _fresh_store(config, start, end)
+    rconfig, store = _fresh_store(config, start, end, name)
     market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
     record = Store(config.store_path) if config.llm.uses_llm else None
     provider = provider_for(rconfig, store=store, market=market, record=record)
-    desk = Runner(assemble(rconfig, store=store, market=market, registry=ModelRegistry(config.models_dir),
-                           provider=provider), progress=progress)
+    registry = ModelRegistry(config.models_dir)
+    ablation = ablation or Ablation()
+    desk = Runner(assemble(rconfig, store=store, market=market, registry=registry,
+                           provider=wrap(ablation.provider(provider)), tools=ablation.toolkit(config, market, registry)),
+                  progress=progress, **({"builders": b} if (b := ablation.builders()) else {}))
     progress(f"replaying {len(nights)} nights {nights[0]} .. {nights[-1]}: preparing features and models")
     t_setup = time.perf_counter()
     market.ensure()
@@ -101,7 +113,7 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     t0 = time.perf_counter()
     for i, d in enumerate(nights, 1):
         with store.transaction():  # one commit per replayed day: the replay store is an evaluation artefact
-            desk.night(d)
+            observe(d, desk.night(d))
             desk.morning(d)
         if i % 100 == 0:
             progress(f"{i}/{len(nights)} nights, {i / (time.perf_counter() - t0):.0f} days/s")

@@ -361,6 +361,17 @@ class Store:
         for r in rows:
             r["verdict"] = verdicts.get(r["key"])
         return rows
+    def proposals(self, as_of: date | None = None) -> list[dict[str, Any]]:
+        """Every recorded (non-HOLD) proposal, or one night's; ``payload`` is the Proposal's JSON."""
+        return self._select("proposals", "as_of, key", as_of=as_of)
+
+    def verdicts(self, as_of: date | None = None) -> list[dict[str, Any]]:
+        """Every recorded overlay verdict, or one night's; ``payload`` is the Verdict's JSON."""
+        return self._select("verdicts", "as_of, id", as_of=as_of)
+
+    def picks(self, as_of: date | None = None) -> list[dict[str, Any]]:
+        """Every scored pick (selected or not), or one night's; ``payload`` is the Pick's JSON."""
+        return self._select("picks", "as_of, id", as_of=as_of)
 
     def picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
         cur = self.db.execute(

@@ -34,6 +34,10 @@ PROMPTS: Mapping[tuple[str, str], PromptSpec] = {
              "rationale", "inputs", "features", "regime", "weather", "track_record", "reversal"}), SingleVerdict),
         PromptSpec("overlay_batch", "v1", "overlay", frozenset(
             {"as_of", "regime", "weather", "proposals", "count", "reversal"}), OverlayAnswer),
+        # v2: the same fields and answer; weighs the track record first and prefers shrinking to vetoing on mixed
+        # evidence (written a priori, before any score; compare it to v1 with `desk eval prompts --prompt v1,v2`)
+        PromptSpec("overlay_batch", "v2", "overlay", frozenset(
+            {"as_of", "regime", "weather", "proposals", "count", "reversal"}), OverlayAnswer),
         PromptSpec("risk_reviewer", "v1", "risk", frozenset(
             {"as_of", "regime", "equity", "cash", "held", "entries", "experts", "weather"}), BookAnswer),
         PromptSpec("chat", "v1", "chat", frozenset({"as_of", "data_from", "data_until"}), None),

@@ -1,0 +1,227 @@
+"""One eval case: a pure function of (configuration, date range, ablation) → result, so sweeps can run it anywhere.
+
+``run_case(config, case)`` takes and returns plain JSON-able dicts (a process pool or a Ray worker pickles them):
+it replays the case through the real graphs against a fresh paper broker, in a replay store of its own named by the
+case's hash (cases over one range run side by side), and reads back what the decisions did. Everything it reads is
+in the desk's home (the market data and the model registry, shared; the LLM record with ``llm.replay``), so a
+worker needs the same home on its file system. It records nothing in the desk's store: the caller records the trial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from evals.ablation import Ablation
+from evals.attribution import AgentFigures, Costs, OverlayEffect, agent_figures, costs, overlay_effect
+from evals.benchmarks_passive import equal_weight, exposure_matched
+from evals.metrics import performance, split_periods
+from evals.replay import ReplayResult, replay
+from evals.stats import SharpeStats, sharpe_interval
+from graph.config import DeskConfig
+from memory.store import Store
+from tools.market import MarketView
+
+BASES = {
+    "sp500_buy_hold": "price index (S&P 500 closes, dividends not reinvested), bought at the first close and held",
+    "equal_weight": "dividend- and split-adjusted closes of the tradable universe, equal weights rebalanced at each "
+                    "month-end close, no costs",
+    "exposure_matched": "the equal-weight universe held each day at the desk's own invested fraction of the day "
+                        "before (the rest in cash at 0%), no costs",
+}
+RISK_FREE = "ratios use a risk-free rate of 0 (cash earns nothing in the paper broker and in the benchmarks)"
+
+
+class EvalCase(BaseModel):
+    """A date range, what is taken out of the desk, and the settings it runs with (laid over the desk's)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: str | None = None
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    ablate: tuple[str, ...] = ()
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="section -> key -> value")
+
+    @property
+    def ablation(self) -> Ablation:
+        return Ablation.parse(self.ablate)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.ablation.label
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two cases the same trial: range, ablation and settings (not the name)."""
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "ablate": self.ablation.specs,
+                "settings": self.settings}
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+class Series(BaseModel):
+    """The daily series a report draws (ISO dates; curves in the account's currency)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dates: list[str]
+    desk: list[float]
+    sp500_buy_hold: list[float]
+    equal_weight: list[float]
+    exposure_matched: list[float]
+    invested: list[float]
+    regime: list[str | None]
+    llm_usd: list[float]
+
+
+class Decomposition(BaseModel):
+    """The desk's CAGR as exposure level + exposure timing + stock selection (the three add up)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    average_invested: float
+    exposure_level: float = Field(description="CAGR of the equal-weight universe at the desk's average exposure")
+    timing: float = Field(description="exposure-matched CAGR minus exposure_level: what moving exposure earned")
+    selection: float = Field(description="desk CAGR minus exposure-matched CAGR: what choosing stocks earned")
+
+
+class CaseResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    case: EvalCase
+    label: str
+    key: str
+    replay: ReplayResult
+    sharpe_ci: dict[str, tuple[float, float]] = Field(description="period ('all', 'in_sample', 'validation', "
+                                                                  "'holdout') -> 95% bootstrap interval")
+    sharpe: dict[str, SharpeStats] = Field(default_factory=dict, description="filled by the caller, who knows "
+                                                                             "the trials")
+    decomposition: Decomposition
+    agents: dict[str, AgentFigures]
+    overlay: list[OverlayEffect]
+    costs: Costs
+    bases: dict[str, str] = Field(default_factory=lambda: dict(BASES))
+    risk_free: str = RISK_FREE
+    series: Series
+
+    def returns(self, period: str = "all") -> np.ndarray:
+        s = pd.Series(self.series.desk, index=pd.DatetimeIndex(self.series.dates))
+        curve = s if period == "all" else _period_curve(s, period)
+        return curve.pct_change().dropna().to_numpy()
+
+
+def _period_curve(curve: pd.Series, period: str) -> pd.Series:
+    """The part of ``curve`` one period of ``split_periods`` covers (with its opening point)."""
+    m = split_periods(curve)[period]
+    return curve.loc[:pd.Timestamp(m.end)].iloc[-(m.days + 1):]
+
+
+def configured(config: DeskConfig, case: EvalCase) -> DeskConfig:
+    """The desk's configuration with the case's settings laid over it, section by section (validated)."""
+    data = config.model_dump()
+    for section, values in case.settings.items():
+        if section not in data or not isinstance(data[section], dict):
+            raise ValueError(f"unknown settings section {section!r} in case {case.label}")
+        data[section] = {**data[section], **values}
+    return DeskConfig.model_validate(data)
+
+
+def run_case(config: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+    """Replay one case; its CaseResult as a JSON-able dict. Pure in its arguments (the home's data aside)."""
+    ec = EvalCase.model_validate(case)
+    base = DeskConfig.model_validate(config)
+    cfg = configured(base, ec)
+    regimes: dict[str, str] = {}
+    result = replay(cfg, ec.start, ec.end, lambda msg: None, ablation=ec.ablation, name=f"eval-{ec.key}",
+                    observe=lambda day, state: regimes.__setitem__(day.isoformat(), str(state.get("regime"))))
+    store = Store(result.store)
+    try:
+        return _read(cfg, ec, result, store, regimes).model_dump(mode="json", by_alias=True)
+    finally:
+        store.close()
+
+
+def _read(cfg: DeskConfig, ec: EvalCase, result: ReplayResult, store: Store, regimes: dict[str, str]) -> CaseResult:
+    market = MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark)
+    capital = cfg.broker.initial_cash
+    snaps = store.snapshots()
+    equity = pd.concat([pd.Series([capital], index=[pd.Timestamp(ec.start)]), snaps["equity"]]).sort_index()
+    equity = equity[~equity.index.duplicated(keep="last")]
+    a, b = equity.index[0].date(), equity.index[-1].date()
+    close = market.close
+    ew = equal_weight(close[list(market.tradable)], a, b, capital)
+    gross = snaps["gross"].reindex(ew.index).ffill().fillna(0.0)
+    matched = exposure_matched(ew, snaps["gross"], capital)
+    avg = float(gross.clip(0, 1).mean())
+    level = exposure_matched(ew, pd.Series(avg, index=ew.index), capital)
+    bench = (close[cfg.data.benchmark].dropna().loc[pd.Timestamp(a):pd.Timestamp(b)])
+    bench = capital * bench / bench.iloc[0]
+    cagr = {n: performance(c).cagr for n, c in (("desk", equity), ("matched", matched), ("level", level))}
+    decomposition = Decomposition(average_invested=avg, exposure_level=cagr["level"],
+                                  timing=cagr["matched"] - cagr["level"], selection=cagr["desk"] - cagr["matched"])
+    ci = {"all": sharpe_interval(equity.pct_change().dropna().to_numpy())}
+    for period in result.periods:
+        ci[period] = sharpe_interval(_period_curve(equity, period).pct_change().dropna().to_numpy())
+    idx = equity.index
+    spend = _night_spend(cfg, store)
+    series = Series(
+        dates=[d.date().isoformat() for d in idx], desk=_list(equity), sp500_buy_hold=_list(bench.reindex(idx).ffill()),
+        equal_weight=_list(ew.reindex(idx).ffill()), exposure_matched=_list(matched.reindex(idx).ffill()),
+        invested=_list(gross.reindex(idx).ffill().fillna(0.0)),
+        regime=[regimes.get(d.date().isoformat()) for d in idx],
+        llm_usd=[round(spend.get(d.date().isoformat(), 0.0), 6) for d in idx])
+    return CaseResult(
+        case=ec, label=ec.label, key=ec.key, replay=result, sharpe_ci=ci, decomposition=decomposition,
+        agents=agent_figures(store, close, b, capital), overlay=overlay_effect(store, close),
+        costs=costs(store, cfg.broker.slippage_bps, float(equity.mean()), len(equity) - 1), series=series)
+
+
+def _list(s: pd.Series) -> list[float]:
+    return [round(float(x), 4) if np.isfinite(x) else 0.0 for x in s.to_numpy(dtype=float)]
+
+
+def _night_spend(cfg: DeskConfig, store: Store) -> dict[str, float]:
+    """Dollars the LLM calls of each night cost (none with the rules provider)."""
+    if not cfg.llm.uses_llm:
+        return {}
+    record = Store(cfg.store_path)
+    try:
+        out: dict[str, float] = {}
+        for run in store.runs(limit=100_000, kind="night"):
+            out[run["as_of"]] = out.get(run["as_of"], 0.0) + record.llm_spend(run_id=run["run_id"])[1]
+        return out
+    finally:
+        record.close()
+
+
+def prepare_case(config: dict[str, Any], case: dict[str, Any]) -> None:
+    """Train (walk-forward, gated) every model the case's nights need, here, before cases run side by side: the
+    registry's promotions then never depend on which of two concurrent cases trained first, so a case gives the
+    same result wherever and alongside whatever it runs."""
+    from models.registry import ModelRegistry
+    from models.walkforward import retrain_block
+    from tools.agents import AgentToolkit
+
+    ec = EvalCase.model_validate(case)
+    cfg = configured(DeskConfig.model_validate(config), ec)
+    store = Store(cfg.store_path)
+    try:
+        market = MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark, cache_dir=cfg.cache_dir)
+        registry = ModelRegistry(cfg.models_dir)
+        m = cfg.models
+        tools = ec.ablation.toolkit(cfg, market, registry) or AgentToolkit(
+            market, registry, m.retrain_months, m.train_years, m.horizon_days, tuple(m.train_in_run))
+        sessions = market.sessions
+        nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(ec.start)) & (sessions <= pd.Timestamp(ec.end))]]
+        for d in {retrain_block(d, m.retrain_months): d for d in reversed(nights)}.values():
+            tools.prepare(d)
+    finally:
+        store.close()

@@ -1,0 +1,122 @@
+"""Run many eval cases: here (one case), in a local process pool (the default for several), or on Ray — the same
+``evals.case.run_case`` either way, so a sweep moves to a cluster by configuration, not a rewrite (DESIGN §10).
+
+A sweep file is TOML, one ``[[case]]`` table per case (``from``/``to`` default to the command line's range)::
+
+    [[case]]
+    name = "overlay v2"
+    ablate = []
+    [case.settings.llm.prompt_versions]
+    overlay = "v2"
+
+On Ray, every worker must see the desk's home on its file system (one machine, or a shared volume) and have the
+desk importable; ``--ray local`` starts a local Ray instance with ``workers`` CPUs and stops it after.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from evals.case import EvalCase, run_case
+from graph.errors import DeskError
+
+REPO = Path(__file__).resolve().parent.parent
+Runner = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+def load_sweep(path: Path, start: str | None, end: str | None) -> list[EvalCase]:
+    """The cases of a sweep file; a bad file is one line naming the case and the key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeskError(f"sweep file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DeskError(f"cannot read sweep file {path}: {exc}") from None
+    unknown = sorted(set(data) - {"case"})
+    if unknown or not isinstance(data.get("case"), list) or not data["case"]:
+        extra = f" (unknown key(s): {', '.join(unknown)})" if unknown else ""
+        raise DeskError(f"sweep file {path} needs one [[case]] table per case{extra}")
+    cases = []
+    for i, raw in enumerate(data["case"], 1):
+        row = {"from": start, "to": end, **raw}
+        if row["from"] is None or row["to"] is None:
+            raise DeskError(f"sweep case {i} has no range: give it from/to, or pass --from and --to")
+        try:
+            case = EvalCase.model_validate(row)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            key = ".".join(str(p) for p in e["loc"])
+            raise DeskError(f"sweep case {i}, key '{key}': {e['msg']}") from None
+        case.ablation  # a bad ablation is refused before anything runs
+        if case.end < case.start:
+            raise DeskError(f"sweep case {i}: to {case.end} is before from {case.start}")
+        cases.append(case)
+    return cases
+
+
+def run_cases(config: dict[str, Any], cases: Sequence[EvalCase], *, workers: int = 1, ray: str | None = None,
+              pool: bool = True, runner: Runner = run_case) -> list[dict[str, Any]]:
+    """Each case's result dict, in the order given. ``pool`` False runs here, one after another."""
+    payloads = [c.model_dump(mode="json", by_alias=True) for c in cases]
+    if ray is not None:
+        return _on_ray(ray, config, payloads, workers, runner)
+    if not pool:
+        return [runner(config, p) for p in payloads]
+    share = max(1, (os.cpu_count() or 1) // max(1, workers))
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"), initializer=_threads,
+                             initargs=(share,)) as ex:
+        futures = [ex.submit(runner, config, p) for p in payloads]
+        return [_result(f.result, c) for f, c in zip(futures, cases, strict=True)]
+
+
+def _threads(n: int) -> None:
+    """A pool worker's numeric libraries use its share of the CPUs (set before they are first imported), so two
+    workers on two cores do not each start two threads per operation (Ray does the same for its workers)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+
+
+def _result(get: Callable[[], dict[str, Any]], case: EvalCase) -> dict[str, Any]:
+    try:
+        return get()
+    except DeskError as exc:
+        raise DeskError(f"eval case {case.label}: {exc}") from None
+
+
+def _on_ray(address: str, config: dict[str, Any], payloads: list[dict[str, Any]], workers: int,
+            runner: Runner) -> list[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError:
+        raise DeskError("--ray needs the ray package: pip install 'ray>=2.9'") from None
+    local = address == "local"
+    env = {"env_vars": {"PYTHONPATH": str(REPO)}}
+    try:
+        extra = {"num_cpus": max(1, workers), "_node_ip_address": "127.0.0.1"} if local else {}  # loopback only
+        ray.init(address=None if local else address, **extra,
+                 include_dashboard=False, log_to_driver=False, runtime_env=env, ignore_reinit_error=True)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise DeskError(f"cannot reach the Ray cluster at {address!r}: {str(exc).splitlines()[0]} "
+                        f"(use --ray local for a local instance)") from None
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(runner)
+        refs = [remote.remote(config, p) for p in payloads]
+        out = []
+        for ref, p in zip(refs, payloads, strict=True):
+            try:
+                out.append(ray.get(ref))
+            except ray.exceptions.RayTaskError as exc:
+                cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+                raise DeskError(f"eval case {p.get('name') or p['ablate'] or 'desk'} failed on Ray: {cause}") from None
+        return out
+    finally:
+        if local:
+            ray.shutdown()
