@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+# 7 and 8 belong to other branches (renumbered at merge); a number with no migration is skipped
+SCHEMA_VERSION = 9
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -119,5 +120,21 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX trials_kind ON trials(kind);
     CREATE INDEX trials_hash ON trials(config_hash);
+    """,
+    # sizing and trust: each agent's part in every long pick (its track record: win rates, payoffs, IC), the
+    # nightly Thompson-sampled agent weights, and the moonshot track's intents (their own P&L line)
+    9: """
+    CREATE TABLE agent_picks (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, as_of TEXT NOT NULL, agent TEXT NOT NULL, symbol TEXT NOT NULL,
+        horizon_days INTEGER NOT NULL, reference_price REAL NOT NULL, signal REAL NOT NULL, model_version TEXT NOT NULL
+    );
+    CREATE INDEX agent_picks_asof ON agent_picks(as_of);
+    CREATE TABLE agent_weights (
+        as_of TEXT NOT NULL, agent TEXT NOT NULL, alpha REAL NOT NULL, beta REAL NOT NULL, sample REAL NOT NULL,
+        weight REAL NOT NULL, drift INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (as_of, agent)
+    );
+    CREATE TABLE moonshots (
+        intent_id TEXT PRIMARY KEY, as_of TEXT NOT NULL, symbol TEXT NOT NULL, weight REAL NOT NULL
+    );
     """,
 }

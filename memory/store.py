@@ -68,7 +68,7 @@ class Store:
         """Apply each pending migration in its own IMMEDIATE transaction, re-reading the version inside it, so
         two processes opening a new store at once apply each migration exactly once."""
         for v in range(1, SCHEMA_VERSION + 1):
-            if self.schema_version() >= v:
+            if v not in MIGRATIONS or self.schema_version() >= v:
                 continue
             conn = self.db.conn
             conn.execute("BEGIN IMMEDIATE")
@@ -469,6 +469,43 @@ class Store:
             if n:
                 self.audit(actor, "clear_breakers", "desk", reason)
         return n
+
+    # ------------------------------------------------------------------ agents' track record and weights
+    def save_agent_picks(self, run_id: str, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Each agent's part in the night's long picks; a re-run for the date replaces them."""
+        with self.transaction():
+            self.db.execute("DELETE FROM agent_picks WHERE as_of = ?", [as_of.isoformat()])
+            self._insert("agent_picks", [{"run_id": run_id, "as_of": as_of.isoformat(), **r} for r in rows])
+
+    def agent_picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
+        cur = self.db.execute(
+            "SELECT as_of, agent, symbol, horizon_days, reference_price, signal, model_version FROM agent_picks "
+            "WHERE as_of >= ? AND as_of <= ? ORDER BY as_of, agent, symbol", [start.isoformat(), end.isoformat()])
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def save_agent_weights(self, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM agent_weights WHERE as_of = ?", [as_of.isoformat()])
+            self._insert("agent_weights", [{"as_of": as_of.isoformat(), **r} for r in rows])
+
+    def agent_weights(self, on_or_before: date | None = None) -> list[dict[str, Any]]:
+        """The latest night's agent weights (on or before a date), one row per agent."""
+        bound = "WHERE as_of <= ?" if on_or_before else ""
+        args = [on_or_before.isoformat()] if on_or_before else []
+        row = self.db.execute(f"SELECT MAX(as_of) FROM agent_weights {bound}", args).fetchone()
+        if not row or row[0] is None:
+            return []
+        return self._select("agent_weights", "agent", as_of=row[0])
+
+    def save_moonshots(self, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
+        """The night's moonshot intents; a re-run for the date replaces them."""
+        with self.transaction():
+            self.db.execute("DELETE FROM moonshots WHERE as_of = ?", [as_of.isoformat()])
+            self._insert("moonshots", [{"as_of": as_of.isoformat(), **r} for r in rows])
+
+    def moonshots(self) -> list[dict[str, Any]]:
+        return self._select("moonshots", "as_of, symbol")
 
     def record_trial(self, kind: str, config: Mapping[str, Any], start: date, end: date,
                      metrics: Mapping[str, Any]) -> int:

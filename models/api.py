@@ -96,6 +96,28 @@ class DirectionResult(_Stamp):
     scores: list[DirectionScore]
 
 
+VolStateName = Literal["bull", "neutral", "bear", "crisis"]
+
+
+class VolStateResult(_Stamp):
+    state: VolStateName = Field(description="the most probable filtered state, from calm (bull) to crisis")
+    probabilities: dict[VolStateName, float] = Field(description="filtered posterior of the last session")
+    state_vols: dict[VolStateName, float] = Field(description="each state's typical annualised index volatility")
+    current_vol: float = Field(ge=0.0, description="the index's annualised 21-session realised volatility")
+
+
+class VolForecast(_Frozen):
+    symbol: str
+    available: bool
+    reason: str | None = None
+    vol: float | None = Field(None, gt=0.0, description="annualised mean volatility over the next sessions")
+
+
+class GarchResult(_Stamp):
+    horizon_days: int
+    forecasts: list[VolForecast]
+
+
 def _missing(symbol: str) -> dict[str, Any]:
     return {"symbol": symbol, "available": False, "reason": "features incomplete on this session (warm-up or no bar)"}
 
@@ -170,3 +192,23 @@ class ModelService:
 
     def mean_reversion(self, args: SymbolsArgs) -> DirectionResult:
         return self._direction_like("mean_reversion", args)
+
+    def vol_state(self, args: AsOfArgs) -> VolStateResult:
+        model = self._model("vol_state", args.as_of)
+        out = model.predict_at(self.inputs, args.as_of)
+        names = model.names
+        prob = dict(zip(names, (float(p) for p in out["probabilities"]), strict=True))
+        return VolStateResult(**self._stamp("vol_state", model, args.as_of, out["session"]),
+                              state=max(prob, key=prob.get), probabilities=prob,
+                              state_vols=dict(zip(names, (float(v) for v in out["state_vols"]), strict=True)),
+                              current_vol=out["current_vol"])
+
+    def garch(self, args: SymbolsArgs) -> GarchResult:
+        self.inputs.symbol_positions(args.symbols)
+        model = self._model("garch", args.as_of)
+        out = model.predict_at(self.inputs, args.as_of, args.symbols)
+        rows = [VolForecast(symbol=s, available=True, vol=v) if v is not None else
+                VolForecast(symbol=s, available=False, reason="no stationary GARCH fit for it in the training window")
+                for s, v in out["rows"].items()]
+        return GarchResult(**self._stamp("garch", model, args.as_of, out["session"]), horizon_days=model.horizon,
+                           forecasts=rows)

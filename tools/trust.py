@@ -1,0 +1,145 @@
+"""Whom to trust: each agent's track record from its resolved picks, known by D only, and the nightly agent weights.
+
+A row is one agent's part in one long pick (its signal = strength × confidence, the close it was made at, its
+horizon). It *resolves* on the session ``horizon`` sessions after the one it was made on, and counts only when that
+session is on or before D: nothing later is read. From the resolved rows:
+
+- the win rate, mean win and mean loss (Kelly's calibration, tools.kelly);
+- the rolling information coefficient: the rank correlation of the signal with the realised return;
+- a Beta(1 + wins, 1 + losses) posterior over the trust window, Thompson-sampled each night with a generator
+  seeded by (seed, D) — the same night always gives the same weights (TradeNova's nightly re-weighting);
+- drift: the live hit rate (the last ``drift_window`` sessions, rows of the agent's current model version only)
+  against its reference rate (its older resolved rows); ``margin`` below it, with enough rows on both sides, is
+  drift and cuts the weight until the agent is retrained (a new model version starts its live record afresh).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AgentRecord(BaseModel):
+    """One agent's resolved track record on D."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agent: str
+    resolved: int = Field(ge=0)
+    wins: int = Field(ge=0)
+    mean_win: float | None = None
+    mean_loss: float | None = Field(None, description="mean absolute return of the losing picks")
+    ic: float | None = Field(None, ge=-1, le=1, description="rank correlation of signal and realised return")
+    window_wins: int = Field(0, ge=0, description="wins inside the trust (posterior) window")
+    window_losses: int = Field(0, ge=0)
+    live_rate: float | None = None
+    live_n: int = 0
+    reference_rate: float | None = None
+    reference_n: int = 0
+
+
+class AgentWeight(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agent: str
+    alpha: float = Field(gt=0)
+    beta: float = Field(gt=0)
+    sample: float = Field(ge=0, le=1)
+    weight: float = Field(ge=0)
+    drift: bool
+    reason: str
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    if len(x) < 3:
+        return None
+    a, b = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    a, b = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float(np.clip((a * b).sum() / denom, -1, 1)) if denom > 0 else None
+
+
+def resolve(rows: Sequence[Mapping], close: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The rows resolved by ``as_of``, with ``made`` (session position), ``ret`` and ``win``. ``close`` may hold
+    sessions after ``as_of``: they are never read (the truncation tests check both give the same answer)."""
+    cols = ["agent", "signal", "model_version", "made", "ret", "win"]
+    if not rows or close.empty:
+        return pd.DataFrame(columns=cols)
+    sessions = pd.DatetimeIndex(close.index).normalize()
+    last = int(sessions.searchsorted(pd.Timestamp(as_of), side="right")) - 1
+    frame = pd.DataFrame(list(rows))
+    made = sessions.searchsorted(pd.to_datetime(frame["as_of"].astype(str).str[:10]), side="right") - 1
+    end = made + frame["horizon_days"].to_numpy(dtype=int)
+    col = {s: i for i, s in enumerate(close.columns)}
+    j = frame["symbol"].map(col)
+    ok = (made >= 0) & (end <= last) & j.notna().to_numpy()
+    frame, made, end, j = frame[ok], made[ok], end[ok], j[ok].to_numpy(dtype=int)
+    values = close.to_numpy(dtype=float)
+    ret = values[end, j] / frame["reference_price"].to_numpy(dtype=float) - 1.0
+    out = pd.DataFrame({"agent": frame["agent"].to_numpy(), "signal": frame["signal"].to_numpy(dtype=float),
+                        "model_version": frame["model_version"].to_numpy(), "made": made, "ret": ret})
+    out = out[np.isfinite(out["ret"])]
+    out["win"] = out["ret"] > 0
+    return out.reset_index(drop=True)
+
+
+def records(resolved: pd.DataFrame, agents: Sequence[str], last_session: int, *, trust_window: int,
+            drift_window: int, min_ic_picks: int) -> dict[str, AgentRecord]:
+    """Every agent's record from ``resolve``'s rows; ``last_session`` is D's session position."""
+    out = {}
+    for agent in agents:
+        r = resolved[resolved["agent"] == agent] if len(resolved) else resolved
+        wins, losses = r[r["win"]]["ret"] if len(r) else [], r[~r["win"]]["ret"] if len(r) else []
+        inside = r[r["made"] > last_session - trust_window] if len(r) else r
+        live = r[(r["made"] > last_session - drift_window)] if len(r) else r
+        if len(live):
+            live = live[live["model_version"] == r.iloc[-1]["model_version"]]
+        ref = r[r["made"] <= last_session - drift_window] if len(r) else r
+        out[agent] = AgentRecord(
+            agent=agent, resolved=len(r), wins=int(len(wins)),
+            mean_win=float(np.mean(wins)) if len(wins) else None,
+            mean_loss=float(-np.mean(losses)) if len(losses) and float(-np.mean(losses)) > 0 else None,
+            ic=_spearman(r["signal"].to_numpy(), r["ret"].to_numpy()) if len(r) >= min_ic_picks else None,
+            window_wins=int(inside["win"].sum()) if len(inside) else 0,
+            window_losses=int((~inside["win"]).sum()) if len(inside) else 0,
+            live_rate=float(live["win"].mean()) if len(live) else None, live_n=len(live),
+            reference_rate=float(ref["win"].mean()) if len(ref) else None, reference_n=len(ref))
+    return out
+
+
+def drifting(rec: AgentRecord, margin: float, min_picks: int) -> tuple[bool, str]:
+    """Whether the agent's live hit rate fell ``margin`` below its reference rate (with enough rows on each side)."""
+    if rec.live_rate is None or rec.reference_rate is None or min(rec.live_n, rec.reference_n) < min_picks:
+        return False, f"drift not judged ({rec.live_n} live, {rec.reference_n} reference resolved picks; need {min_picks})"
+    if rec.live_rate < rec.reference_rate - margin:
+        return True, (f"drift: live hit rate {rec.live_rate:.2f} over {rec.live_n} picks is below its reference "
+                      f"{rec.reference_rate:.2f} by more than {margin:.2f}: down-weighted until retrained")
+    return False, f"no drift: live {rec.live_rate:.2f} vs reference {rec.reference_rate:.2f}"
+
+
+def thompson(recs: Mapping[str, AgentRecord], as_of: date, seed: int, *, margin: float, min_picks: int,
+             drift_factor: float, mode: str = "thompson") -> list[AgentWeight]:
+    """Tonight's weight per agent (mean 1 over the agents): a draw from each Beta posterior, cut on drift; with
+    ``mode = equal`` every weight is 1 (the posteriors are still reported)."""
+    rng = np.random.default_rng([seed, as_of.toordinal()])
+    draws = []
+    for agent in sorted(recs):
+        rec = recs[agent]
+        a, b = 1.0 + rec.window_wins, 1.0 + rec.window_losses
+        sample = float(rng.beta(a, b))
+        drift, why = drifting(rec, margin, min_picks)
+        raw = 1.0 if mode == "equal" else sample * (drift_factor if drift else 1.0)
+        draws.append((agent, a, b, sample, raw, drift, why))
+    total = sum(d[4] for d in draws)
+    n = len(draws)
+    out = []
+    for agent, a, b, sample, raw, drift, why in draws:
+        weight = raw * n / total if total > 0 else 1.0
+        how = "equal weights" if mode == "equal" else f"Thompson draw {sample:.3f} from Beta({a:.0f}, {b:.0f})"
+        out.append(AgentWeight(agent=agent, alpha=a, beta=b, sample=sample, weight=weight, drift=drift,
+                               reason=f"{how} → weight {weight:.2f}; {why}"))
+    return out
