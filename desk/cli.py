@@ -154,6 +154,10 @@ def why(target: Annotated[str, typer.Argument(help="SYMBOL or INTENT_ID")], json
         _say(out, f"  • {r}")
     for m in data.models:
         _say(out, f"  ⚙ {m}")
+    if data.tier:
+        _say(out, f"  ▸ sizing tier {data.tier}" + (" (moonshot track)" if data.track == "moonshot" else ""))
+        for g in data.gates:
+            _say(out, f"    gate: {g}")
     for f in data.sizing:
         _say(out, f"  × {f.name:<14} {f.multiplier:.3f} → {f.weight_after:.2%}  {f.reason}")
     for d in data.denials:
