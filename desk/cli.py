@@ -290,6 +290,26 @@ def tools_(json: JsonOpt = False) -> None:
         _say(out, f"  {t['name']}({args}) — {t['description']}")
 
 
+@app.command("agents")
+def agents_(date: Annotated[Optional[str], typer.Option("--date", help="the night on or before YYYY-MM-DD "
+                                                                   "(default: latest)")] = None,
+            json: JsonOpt = False) -> None:
+    """Each agent's weight, its Beta posterior and track record, and whether its live results drift."""
+    from desk import agents
+
+    result = agents.agents(settings(), commands.parse_date(date))
+    if json:
+        return _json(result)
+    _say(out, f"agent weights for {result.as_of} ({result.mode}):")
+    for a in result.agents:
+        rate = "n/a" if a.hit_rate is None else f"{a.hit_rate:.2f}"
+        ic = "n/a" if a.ic is None else f"{a.ic:+.3f}"
+        _say(out, f"  {a.agent:<15} weight {a.weight:.2f}  Beta({a.alpha:.0f}, {a.beta:.0f}) mean "
+                  f"{a.posterior_mean:.2f}  {a.resolved} resolved, hit rate {rate}, IC {ic}"
+                  + ("  DRIFT" if a.drift else ""))
+        _say(out, f"    {a.reason}")
+
+
 @app.command("sandbox-broker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sandbox_broker(ctx: typer.Context) -> None:
     """Serve the sandbox web broker on 127.0.0.1 (--port 0 picks a free port and prints it; --faults, --prices)."""

@@ -131,7 +131,8 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX agent_picks_asof ON agent_picks(as_of);
     CREATE TABLE agent_weights (
         as_of TEXT NOT NULL, agent TEXT NOT NULL, alpha REAL NOT NULL, beta REAL NOT NULL, sample REAL NOT NULL,
-        weight REAL NOT NULL, drift INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (as_of, agent)
+        weight REAL NOT NULL, drift INTEGER NOT NULL, reason TEXT NOT NULL, resolved INTEGER NOT NULL,
+        hit_rate REAL, ic REAL, live_rate REAL, reference_rate REAL, PRIMARY KEY (as_of, agent)
     );
     CREATE TABLE moonshots (
         intent_id TEXT PRIMARY KEY, as_of TEXT NOT NULL, symbol TEXT NOT NULL, weight REAL NOT NULL

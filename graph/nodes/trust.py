@@ -40,7 +40,11 @@ def trust(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     t = ctx.config.trust
     weights = thompson(recs, day, t.seed, margin=t.drift_margin, min_picks=t.drift_min_picks,
                        drift_factor=t.drift_factor, mode=t.mode)
-    ctx.store.save_agent_weights(day, [w.model_dump() | {"drift": int(w.drift)} for w in weights])
+    ctx.store.save_agent_weights(day, [
+        w.model_dump() | {"drift": int(w.drift), "resolved": recs[w.agent].resolved, "ic": recs[w.agent].ic,
+                          "hit_rate": recs[w.agent].wins / recs[w.agent].resolved if recs[w.agent].resolved else None,
+                          "live_rate": recs[w.agent].live_rate, "reference_rate": recs[w.agent].reference_rate}
+        for w in weights])
     drifting = [w.agent for w in weights if w.drift]
     return {"agent_records": recs, "agent_weights": {w.agent: w.weight for w in weights},
             "summary": ", ".join(f"{w.agent} {w.weight:.2f}" for w in weights)
