@@ -477,12 +477,14 @@ class Store:
             self.db.execute("DELETE FROM agent_picks WHERE as_of = ?", [as_of.isoformat()])
             self._insert("agent_picks", [{"run_id": run_id, "as_of": as_of.isoformat(), **r} for r in rows])
 
-    def agent_picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
-        cur = self.db.execute(
-            "SELECT as_of, agent, symbol, horizon_days, reference_price, signal, model_version FROM agent_picks "
-            "WHERE as_of >= ? AND as_of <= ? ORDER BY as_of, agent, symbol", [start.isoformat(), end.isoformat()])
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    def agent_picks_between(self, start: date, end: date) -> dict[str, list[Any]]:
+        """Agent picks made in [start, end] as columns (as_of, agent, symbol, horizon_days, reference_price, signal,
+        model_version): the trust node reads a year of them every night."""
+        cols = ("as_of", "agent", "symbol", "horizon_days", "reference_price", "signal", "model_version")
+        rows = self.db.execute(
+            f"SELECT {', '.join(cols)} FROM agent_picks WHERE as_of >= ? AND as_of <= ? ORDER BY as_of, agent, symbol",
+            [start.isoformat(), end.isoformat()]).fetchall()
+        return {c: list(v) for c, v in zip(cols, zip(*rows), strict=True)} if rows else {c: [] for c in cols}
 
     def save_agent_weights(self, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
         with self.transaction():

@@ -21,7 +21,7 @@ from models.metrics import Evaluation, span
 from models.small import SmallModel, SmallSpec, evaluate_small, fit_small
 
 NAME = "garch"
-INFERENCE_SESSIONS = 250   # the recursion's window on a night: (alpha + beta)^250 forgets its starting value
+INFERENCE_SESSIONS = 150   # the recursion's window on a night, started at the training variance
 
 
 def default_recipe(seed: int = 0) -> dict[str, Any]:

@@ -23,7 +23,7 @@ NAME = "vol_state"
 VOL_STATES: tuple[str, ...] = ("bull", "neutral", "bear", "crisis")   # tools.contracts.VolState mirrors this
 _NAMES = {4: VOL_STATES, 3: ("bull", "neutral", "crisis")}
 VOL_WINDOW = 21
-INFERENCE_SESSIONS = 250   # the forward filter's window: a year of sessions forgets any starting guess
+INFERENCE_SESSIONS = 150   # the forward filter's window: seven months of sessions forget its starting guess
 
 
 def default_recipe(seed: int = 7) -> dict[str, Any]:
@@ -98,6 +98,30 @@ def evaluate(model: SmallModel, r: dict[str, np.ndarray], inputs: Any) -> Evalua
     return Evaluation("loglik", round(float(value), 6), {"iid_gaussian": round(base, 6)}, len(z), n_dates, first, last)
 
 
+def _log_density(s: dict[str, Any], z: np.ndarray) -> np.ndarray:
+    """log N(z_t; mean_k, cov_k) per row and state."""
+    out = np.empty((len(z), len(s["means"])))
+    for k, (mean, cov) in enumerate(zip(np.asarray(s["means"]), np.asarray(s["covars"]), strict=True)):
+        chol = np.linalg.cholesky(cov)
+        d = np.linalg.solve(chol, (z - mean).T)
+        out[:, k] = -0.5 * (d * d).sum(axis=0) - np.log(np.diag(chol)).sum() - 0.5 * z.shape[1] * np.log(2 * np.pi)
+    return out
+
+
+def filtered(s: dict[str, Any], z: np.ndarray) -> np.ndarray:
+    """The forward filter: P(state_t | z_1..z_t) for every row (each row reads only the rows before it)."""
+    logd = _log_density(s, z)
+    dens = np.exp(logd - logd.max(axis=1, keepdims=True))
+    trans = np.asarray(s["transmat"])
+    alpha = np.asarray(s["startprob"]) * dens[0]
+    out = np.empty_like(dens)
+    out[0] = alpha / alpha.sum()
+    for t in range(1, len(z)):
+        a = (out[t - 1] @ trans) * dens[t]
+        out[t] = a / a.sum()
+    return out
+
+
 class VolStateModel(SmallModel):
     name = NAME
 
@@ -117,7 +141,7 @@ class VolStateModel(SmallModel):
             raise NoData(f"vol_state: fewer than {VOL_WINDOW + 1} benchmark closes up to {inputs.session(pos)}")
         s = self.state
         z = (x[ok] - np.asarray(s["mu"])) / np.asarray(s["sd"])
-        prob = _hmm(s).predict_proba(z)[-1]   # the last row of a sequence ending today: the filtered posterior
+        prob = filtered(s, z)[-1]
         vols = np.exp(np.asarray(s["means"])[:, 1] * s["sd"][1] + s["mu"][1])
         return {"session": inputs.session(pos), "probabilities": prob, "state_vols": vols,
                 "current_vol": float(np.exp(x[-1, 1]))}

@@ -113,7 +113,7 @@ def test_a_pick_counts_only_once_its_horizon_has_passed():
              "reference_price": float(close["AAA"].iloc[10]), "signal": 0.5, "model_version": "v1"}]
     assert len(resolve(rows, close, close.index[14].date())) == 0
     done = resolve(rows, close, close.index[15].date())
-    assert len(done) == 1 and done["ret"].iloc[0] == pytest.approx(close["AAA"].iloc[15] / close["AAA"].iloc[10] - 1)
+    assert len(done) == 1 and done.ret[0] == pytest.approx(close["AAA"].iloc[15] / close["AAA"].iloc[10] - 1)
 
 
 def record(agent="trend", **kw) -> AgentRecord:

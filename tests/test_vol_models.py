@@ -98,3 +98,10 @@ def test_vol_state_is_promoted_only_through_the_registry_gate(inputs, tmp_path):
     usable = snap.usable("vol_state", date(2009, 9, 1), inputs.sessions)
     assert usable.usable == (out.status == "promoted")
     assert not snap.usable("vol_state", CUTOFF, inputs.sessions).usable   # inside its purge gap: never on its cutoff
+
+
+def test_vol_state_filter_agrees_with_hmmlearn_on_the_last_session(inputs, hmm):
+    z = (vol_state.rows(inputs, inputs.sessions[0], inputs.sessions[400], hmm.params)["X"] - hmm.state["mu"]) \
+        / hmm.state["sd"]
+    ours = vol_state.filtered(hmm.state, z)
+    assert np.allclose(ours[-1], vol_state._hmm(hmm.state).predict_proba(z)[-1], atol=1e-6)

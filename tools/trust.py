@@ -16,6 +16,7 @@ session is on or before D: nothing later is read. From the resolved rows:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -63,51 +64,78 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
     return float(np.clip((a * b).sum() / denom, -1, 1)) if denom > 0 else None
 
 
-def resolve(rows: Sequence[Mapping], close: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """The rows resolved by ``as_of``, with ``made`` (session position), ``ret`` and ``win``. ``close`` may hold
-    sessions after ``as_of``: they are never read (the truncation tests check both give the same answer)."""
-    cols = ["agent", "signal", "model_version", "made", "ret", "win"]
-    if not rows or close.empty:
-        return pd.DataFrame(columns=cols)
-    sessions = pd.DatetimeIndex(close.index).normalize()
-    last = int(sessions.searchsorted(pd.Timestamp(as_of), side="right")) - 1
-    frame = pd.DataFrame(list(rows))
-    made = sessions.searchsorted(pd.to_datetime(frame["as_of"].astype(str).str[:10]), side="right") - 1
-    end = made + frame["horizon_days"].to_numpy(dtype=int)
-    col = {s: i for i, s in enumerate(close.columns)}
-    j = frame["symbol"].map(col)
-    ok = (made >= 0) & (end <= last) & j.notna().to_numpy()
-    frame, made, end, j = frame[ok], made[ok], end[ok], j[ok].to_numpy(dtype=int)
-    values = close.to_numpy(dtype=float)
-    ret = values[end, j] / frame["reference_price"].to_numpy(dtype=float) - 1.0
-    out = pd.DataFrame({"agent": frame["agent"].to_numpy(), "signal": frame["signal"].to_numpy(dtype=float),
-                        "model_version": frame["model_version"].to_numpy(), "made": made, "ret": ret})
-    out = out[np.isfinite(out["ret"])]
-    out["win"] = out["ret"] > 0
-    return out.reset_index(drop=True)
+@dataclass(frozen=True)
+class Resolved:
+    """Resolved rows as arrays: agent, signal, model version, the session position made on, return, win."""
+
+    agent: np.ndarray
+    signal: np.ndarray
+    model_version: np.ndarray
+    made: np.ndarray
+    ret: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ret)
+
+    @property
+    def win(self) -> np.ndarray:
+        return self.ret > 0
 
 
-def records(resolved: pd.DataFrame, agents: Sequence[str], last_session: int, *, trust_window: int,
+_EMPTY = Resolved(*(np.array([], dtype=t) for t in (object, float, object, int, float)))
+
+
+def columns(rows: Sequence[Mapping]) -> dict[str, list]:
+    """Rows (dicts) as the columns ``resolve`` reads."""
+    names = ("as_of", "agent", "symbol", "horizon_days", "reference_price", "signal", "model_version")
+    return {n: [r[n] for r in rows] for n in names}
+
+
+def resolve(picks: Mapping[str, Sequence] | Sequence[Mapping], close: pd.DataFrame, as_of: date) -> Resolved:
+    """The picks (columns, as the store gives them, or rows) resolved by ``as_of``. ``close`` may hold sessions
+    after ``as_of``: they are never read (the truncation tests check both give the same answer)."""
+    cols = picks if isinstance(picks, Mapping) else columns(picks)
+    if not len(cols["as_of"]) or close.empty:
+        return _EMPTY
+    sessions = pd.DatetimeIndex(close.index).normalize().to_numpy().astype("datetime64[D]")
+    last = int(np.searchsorted(sessions, np.datetime64(as_of, "D"), side="right")) - 1
+    lookup = {s: i for i, s in enumerate(close.columns)}
+    made = np.searchsorted(sessions, np.array([str(d)[:10] for d in cols["as_of"]], dtype="datetime64[D]"),
+                           side="right") - 1
+    end = made + np.asarray(cols["horizon_days"], dtype=int)
+    j = np.array([lookup.get(s, -1) for s in cols["symbol"]])
+    idx = np.flatnonzero((made >= 0) & (end <= last) & (j >= 0))
+    ref = np.asarray(cols["reference_price"], dtype=float)[idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ret = close.to_numpy(dtype=float)[end[idx], j[idx]] / ref - 1.0
+    keep = np.isfinite(ret)
+    idx, ret = idx[keep], ret[keep]
+    return Resolved(agent=np.asarray(cols["agent"], dtype=object)[idx],
+                    signal=np.asarray(cols["signal"], dtype=float)[idx],
+                    model_version=np.asarray(cols["model_version"], dtype=object)[idx], made=made[idx], ret=ret)
+
+
+def records(resolved: Resolved, agents: Sequence[str], last_session: int, *, trust_window: int,
             drift_window: int, min_ic_picks: int) -> dict[str, AgentRecord]:
     """Every agent's record from ``resolve``'s rows; ``last_session`` is D's session position."""
     out = {}
     for agent in agents:
-        r = resolved[resolved["agent"] == agent] if len(resolved) else resolved
-        wins, losses = r[r["win"]]["ret"] if len(r) else [], r[~r["win"]]["ret"] if len(r) else []
-        inside = r[r["made"] > last_session - trust_window] if len(r) else r
-        live = r[(r["made"] > last_session - drift_window)] if len(r) else r
-        if len(live):
-            live = live[live["model_version"] == r.iloc[-1]["model_version"]]
-        ref = r[r["made"] <= last_session - drift_window] if len(r) else r
+        mine = resolved.agent == agent
+        ret, made, win = resolved.ret[mine], resolved.made[mine], resolved.win[mine]
+        versions = resolved.model_version[mine]
+        inside = made > last_session - trust_window
+        recent = made > last_session - drift_window
+        live = recent & (versions == versions[-1]) if len(versions) else recent
+        ref = ~recent
+        losses = ret[~win]
         out[agent] = AgentRecord(
-            agent=agent, resolved=len(r), wins=int(len(wins)),
-            mean_win=float(np.mean(wins)) if len(wins) else None,
-            mean_loss=float(-np.mean(losses)) if len(losses) and float(-np.mean(losses)) > 0 else None,
-            ic=_spearman(r["signal"].to_numpy(), r["ret"].to_numpy()) if len(r) >= min_ic_picks else None,
-            window_wins=int(inside["win"].sum()) if len(inside) else 0,
-            window_losses=int((~inside["win"]).sum()) if len(inside) else 0,
-            live_rate=float(live["win"].mean()) if len(live) else None, live_n=len(live),
-            reference_rate=float(ref["win"].mean()) if len(ref) else None, reference_n=len(ref))
+            agent=agent, resolved=int(len(ret)), wins=int(win.sum()),
+            mean_win=float(ret[win].mean()) if win.any() else None,
+            mean_loss=float(-losses.mean()) if len(losses) and -losses.mean() > 0 else None,
+            ic=_spearman(resolved.signal[mine], ret) if len(ret) >= min_ic_picks else None,
+            window_wins=int((win & inside).sum()), window_losses=int((~win & inside).sum()),
+            live_rate=float(win[live].mean()) if live.any() else None, live_n=int(live.sum()),
+            reference_rate=float(win[ref].mean()) if ref.any() else None, reference_n=int(ref.sum()))
     return out
 
 

@@ -13,14 +13,14 @@ from graph.nodes.book import book_view
 from graph.nodes.guard import entries_blocked
 from graph.state import NightState, Sized
 from tools.contracts import SizingFactor, SizingTier
-from tools.moonshot import MoonshotCandidate, allocate
+from tools.moonshot import MoonshotCandidate, allocate, reward_risk
+from tools.risk import BookView
 
 FILL_WINDOW = timedelta(days=7)   # a moonshot night's entry fills within a few sessions: later entries are not its
 
 
-def held_moonshots(ctx: DeskContext, day: date) -> dict[str, float]:
+def held_moonshots(ctx: DeskContext, book: BookView) -> dict[str, float]:
     """Market value of the holdings that entered on a moonshot intent."""
-    book = book_view(ctx, day)
     positions = ctx.store.positions()
     out = {}
     for row in ctx.store.moonshots():
@@ -40,13 +40,17 @@ def moonshot(state: NightState, runtime: Runtime[DeskContext]) -> dict:
         return {"moonshots": [], "summary": "moonshot track off"}
     if entries_blocked(ctx, day):
         return {"moonshots": [], "summary": "entries blocked: no moonshots"}
-    book = book_view(ctx, day)
-    held = held_moonshots(ctx, day)
-    exposure = sum(held.values()) / book.equity if book.equity > 0 else 1.0
     sized_now = {s.symbol for s in state.get("sized", [])}
     candidates = [MoonshotCandidate(symbol=p.symbol, price=p.price, stop=p.stop, target=p.target, score=p.score,
                                     threshold=p.threshold, selected=p.selected)
-                  for p in state["picks"] if p.symbol not in book.positions and p.symbol not in sized_now]
+                  for p in state["picks"] if p.symbol not in sized_now
+                  and (reward_risk(p.price, p.stop, p.target) or 0.0) >= m.min_reward_risk]
+    if not candidates:
+        return {"moonshots": [], "summary": "no moonshot setups tonight"}
+    book = book_view(ctx, day)
+    candidates = [c for c in candidates if c.symbol not in book.positions]
+    held = held_moonshots(ctx, book)
+    exposure = sum(held.values()) / book.equity if book.equity > 0 else 1.0
     chosen = allocate(candidates, exposure, min_rr=m.min_reward_risk, min_score_share=m.min_score_share,
                       per_trade=m.per_trade, total_cap=m.total_cap)
     picks = {p.symbol: p for p in state["picks"]}

@@ -134,10 +134,9 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
                                   confidence=confidence, ic=ic, full_confidence=cfg.full_rl_confidence,
                                   full_ic=cfg.full_rl_ic, blended_confidence=cfg.blended_confidence,
                                   blended_ic=cfg.blended_ic)
-        if tier is SizingTier.EMERGENCY_FLAT:
+        if tier is SizingTier.EMERGENCY_FLAT:   # sized flat; the hard rules then deny it for the same reason
             denials[pick.symbol] = [*denials.get(pick.symbol, []),
                                     Denial(rule="emergency_flat", reason=f"EMERGENCY_FLAT: {gates[0]}: no entry")]
-            continue
         rl_action = rl_size(ctx, state, pick, props, vstate) if tier in (SizingTier.FULL_RL, SizingTier.BLENDED) \
             else None
         kelly_weight = full * frac
@@ -145,7 +144,8 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
         why = {SizingTier.FIXED: "the base weight alone",
                SizingTier.PURE_KELLY: f"Kelly {kelly_weight:.2%} = full {full:.3f} × {frac_why} ({kelly_why})",
                SizingTier.FULL_RL: f"RL sizer {rl.model_version}: action {rl_action}",
-               SizingTier.BLENDED: f"½ RL action {rl_action} + ½ Kelly {kelly_weight:.2%} ({frac_why})"}[tier]
+               SizingTier.BLENDED: f"½ RL action {rl_action} + ½ Kelly {kelly_weight:.2%} ({frac_why})",
+               SizingTier.EMERGENCY_FLAT: "flat: entries are blocked"}[tier]
         overlay_mult = min(v.size_multiplier for v in vs)
         garch_vol = vols.get(pick.symbol)
         asset_vol = garch_vol if garch_vol else (pick.vol_21d if pick.vol_21d else float("nan"))
