@@ -118,6 +118,19 @@ class GarchResult(_Stamp):
     forecasts: list[VolForecast]
 
 
+class SizeArgs(AsOfArgs):
+    strength: float = Field(ge=0, le=1, description="the proposal's strength")
+    confidence: float = Field(ge=0, le=1, description="the proposal's confidence")
+    vol_21d: float | None = Field(None, description="the asset's annualised 21-session volatility")
+    ret_21d: float | None = Field(None, description="the asset's 21-session return")
+    index_vol_21d: float | None = Field(None, description="the index's annualised 21-session volatility")
+    book_gross: float = Field(0.0, ge=0, description="the book's gross exposure, share of equity")
+
+
+class SizeResult(_Stamp):
+    size: float = Field(ge=0, le=1, description="size multiplier of the base weight")
+
+
 def _missing(symbol: str) -> dict[str, Any]:
     return {"symbol": symbol, "available": False, "reason": "features incomplete on this session (warm-up or no bar)"}
 
@@ -202,6 +215,15 @@ class ModelService:
                               state=max(prob, key=prob.get), probabilities=prob,
                               state_vols=dict(zip(names, (float(v) for v in out["state_vols"]), strict=True)),
                               current_vol=out["current_vol"])
+
+    def rl_sizer(self, args: SizeArgs) -> SizeResult:
+        from models.rl_sizer import observation
+
+        model = self._model("rl_sizer", args.as_of)
+        obs = observation(args.strength, args.confidence, args.vol_21d or float("nan"), args.ret_21d or 0.0,
+                          args.index_vol_21d or float("nan"), args.book_gross)
+        session = self.inputs.session(self.inputs.position(args.as_of))
+        return SizeResult(**self._stamp("rl_sizer", model, args.as_of, session), size=float(model.act(obs)[0]))
 
     def garch(self, args: SymbolsArgs) -> GarchResult:
         self.inputs.symbol_positions(args.symbols)

@@ -66,6 +66,8 @@ CATALOG: dict[str, Entry] = {
                        "Gaussian HMM on the index's returns and realised volatility: filtered volatility state"),
     "garch": Entry("garch", "models.garch", "neg_qlike",
                    "GARCH(1,1) per asset: mean annualised volatility forecast over the next 21 sessions"),
+    "rl_sizer": Entry("rl_sizer", "models.rl_sizer", "sharpe",
+                      "PPO (stable-baselines3) size multiplier for trend longs; promoted only if it beats Kelly"),
 }
 
 

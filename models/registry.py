@@ -45,6 +45,7 @@ LOADERS: dict[str, str] = {
     "direction": "models.direction:DirectionModel",
     "vol_state": "models.vol_state:VolStateModel",
     "garch": "models.garch:GarchModel",
+    "rl_sizer": "models.rl_sizer:RLSizer",
 }
 
 M = TypeVar("M", bound=TrainedModel)

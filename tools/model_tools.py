@@ -23,7 +23,7 @@ import pandas as pd
 from langchain_core.tools import BaseTool, StructuredTool
 
 from models.api import (AsOfArgs, DirectionResult, GarchResult, HealthResult, ModelAvailability, ModelService,
-                        RegimeResult, SymbolsArgs, VolStateResult)
+                        RegimeResult, SizeArgs, SizeResult, SymbolsArgs, VolStateResult)
 from models.catalog import CATALOG, entry
 from models.inputs import ModelInputs
 from models.registry import ModelRegistry
@@ -79,6 +79,8 @@ class ModelTools:
              "Gaussian HMM on the index: filtered volatility state (bull, neutral, bear, crisis) and its probabilities"),
             ("garch_volatility", self.garch, SymbolsArgs,
              "GARCH(1,1) per symbol: annualised volatility forecast over the next 21 sessions"),
+            ("rl_sizer", self.rl_sizer, SizeArgs,
+             "PPO sizing policy: size multiplier in [0, 1] for a trend long (only when promoted over Kelly)"),
         ]
         self.tools: tuple[BaseTool, ...] = tuple(
             StructuredTool.from_function(func=_unpacked(fn, schema), name=name, description=desc, args_schema=schema)
@@ -179,6 +181,9 @@ class ModelTools:
 
     def garch(self, args: SymbolsArgs) -> GarchResult:
         return self._service_for(args.as_of).garch(args)
+
+    def rl_sizer(self, args: SizeArgs) -> SizeResult:
+        return self._service_for(args.as_of).rl_sizer(args)
 
 
 def _unpacked(fn: Callable[[Any], Any], schema: type) -> Callable[..., Any]:

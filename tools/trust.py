@@ -22,6 +22,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.stats import rankdata
 
 
 class AgentRecord(BaseModel):
@@ -58,7 +59,7 @@ class AgentWeight(BaseModel):
 def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
     if len(x) < 3:
         return None
-    a, b = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    a, b = rankdata(x), rankdata(y)
     a, b = a - a.mean(), b - b.mean()
     denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return float(np.clip((a * b).sum() / denom, -1, 1)) if denom > 0 else None

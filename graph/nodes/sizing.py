@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import date
 
+import pandas as pd
 from langgraph.runtime import Runtime
 
 from graph.config import DeskConfig
@@ -14,7 +15,7 @@ from graph.nodes.book import book_view
 from graph.nodes.guard import entries_blocked
 from graph.nodes.picks import asset_health
 from graph.state import ExitOrder, NightState, Sized
-from models.api import AsOfArgs, SymbolsArgs
+from models.api import AsOfArgs, SizeArgs, SymbolsArgs
 from tools.agents import agent_support
 from tools.contracts import Denial, Proposal, Regime, SizingTier, VolState
 from tools.exits import ExitPolicy, PositionState, update_and_check
@@ -137,14 +138,15 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
         if tier is SizingTier.EMERGENCY_FLAT:   # sized flat; the hard rules then deny it for the same reason
             denials[pick.symbol] = [*denials.get(pick.symbol, []),
                                     Denial(rule="emergency_flat", reason=f"EMERGENCY_FLAT: {gates[0]}: no entry")]
-        rl_action = rl_size(ctx, state, pick, props, vstate) if tier in (SizingTier.FULL_RL, SizingTier.BLENDED) \
-            else None
+        rl_action, _ = rl_size(ctx, state, pick, props) if tier in (SizingTier.FULL_RL, SizingTier.BLENDED) \
+            else (None, None)
         kelly_weight = full * frac
         share = tier_share(tier, kelly_weight, base, rl_action)
         why = {SizingTier.FIXED: "the base weight alone",
                SizingTier.PURE_KELLY: f"Kelly {kelly_weight:.2%} = full {full:.3f} × {frac_why} ({kelly_why})",
-               SizingTier.FULL_RL: f"RL sizer {rl.model_version}: action {rl_action}",
-               SizingTier.BLENDED: f"½ RL action {rl_action} + ½ Kelly {kelly_weight:.2%} ({frac_why})",
+               SizingTier.FULL_RL: f"RL sizer {rl.model_version}: size {rl_action or 0:.3f} of the base weight",
+               SizingTier.BLENDED: f"½ RL size {rl_action or 0:.3f} + ½ Kelly share (Kelly {kelly_weight:.2%}, "
+                                   f"{frac_why})",
                SizingTier.EMERGENCY_FLAT: "flat: entries are blocked"}[tier]
         overlay_mult = min(v.size_multiplier for v in vs)
         garch_vol = vols.get(pick.symbol)
@@ -167,16 +169,22 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
                        + (f" (tiers: {', '.join(tiers)})" if tiers else "")}
 
 
-def rl_size(ctx: DeskContext, state: NightState, pick, props: list[Proposal], vstate: VolState | None) -> float:
-    """The RL sizer's action in [0, 1] for one pick (only asked when it is promoted and usable tonight)."""
-    from tools.rl_state import observation
+def rl_size(ctx: DeskContext, state: NightState, pick, props: list[Proposal]) -> tuple[float, str]:
+    """The RL sizer's action in [0, 1] for one pick (asked only when it is promoted and usable tonight)."""
+    import numpy as np
 
-    book = book_view(ctx, state["as_of"])
-    gross = sum(book.positions.values()) / book.equity if book.equity > 0 else 0.0
-    obs = observation(strength=_mean([(1.0, p.strength) for p in props]),
-                      confidence=_mean([(1.0, p.confidence) for p in props]),
-                      vol=pick.vol_21d or float("nan"), ret_21d=pick.ret_21d or 0.0, state=vstate, gross=gross)
-    return ctx.tools.models.rl_action(state["as_of"], obs)
+    day = state["as_of"]
+    book = book_view(ctx, day)
+    bench = ctx.market.close[ctx.config.data.benchmark].loc[:pd.Timestamp(day)].dropna().to_numpy()[-22:]
+    index_vol = float(np.diff(np.log(bench)).std(ddof=1) * np.sqrt(252)) if len(bench) == 22 else None
+    args = SizeArgs(as_of=day, strength=_mean([(1.0, p.strength) for p in props]),
+                    confidence=_mean([(1.0, p.confidence) for p in props]), vol_21d=pick.vol_21d,
+                    ret_21d=pick.ret_21d, index_vol_21d=index_vol,
+                    book_gross=sum(book.positions.values()) / book.equity if book.equity > 0 else 0.0)
+    t0 = time.perf_counter()
+    r = ctx.tools.models.rl_sizer(args)
+    _record(ctx, state, "rl_sizer", args.model_dump(mode="json"), {"size": round(r.size, 4)}, r.model_version, t0)
+    return r.size, r.model_version
 
 
 def policy(config: DeskConfig) -> ExitPolicy:
