@@ -310,6 +310,33 @@ def agents_(date: Annotated[Optional[str], typer.Option("--date", help="the nigh
         _say(out, f"    {a.reason}")
 
 
+@app.command()
+def tune(trials: Annotated[int, typer.Option("--trials", help="optuna trials")] = 20,
+         workers: Annotated[int, typer.Option("--workers", help="trials run at once")] = 2,
+         ray: Annotated[Optional[str], typer.Option("--ray", help="run trials on Ray: local, or HOST:PORT")] = None,
+         folds: Annotated[Optional[str], typer.Option("--folds", help="CV folds: years (2011,2012) or ranges "
+                                                                      "(2011-01-03:2011-06-30,...); before 2019")] = None,
+         validation: Annotated[Optional[str], typer.Option("--validation", help="adoption spans (default 2015-2018)")]
+         = None,
+         seed: Annotated[int, typer.Option("--seed", help="the sampler's seed")] = 13,
+         json: JsonOpt = False) -> None:
+    """Search the decision engine's parameters (optuna, multi-objective, walk-forward CV before 2019); adopt the best
+    only if it beats the incumbent on the validation years."""
+    from desk import tuning
+
+    result = tuning.tune(settings(), trials=trials, workers=workers, ray=ray, folds=folds, validation=validation,
+                         seed=seed, actor=Actor.local())
+    if json:
+        return _json(result)
+    _say(out, f"{len(result.trials)} trials on {result.executor}: {result.seconds:.1f} s "
+              f"({result.seconds_per_trial:.1f} s per trial); {result.recorded_trials} recorded tuning configurations")
+    for t in result.trials:
+        _say(out, f"  #{t.number:<3} Sharpe {t.sharpe:+.2f}  Calmar {t.calmar:+.2f}  win {t.win_rate:.2f}  "
+                  f"consistency {t.consistency:.2f}  {t.params}")
+    _say(out, f"best #{result.best.number}; validation Sharpe {result.best_validation_sharpe:+.3f} vs incumbent "
+              f"{result.incumbent_validation_sharpe:+.3f}: {result.reason}")
+
+
 @app.command("sandbox-broker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sandbox_broker(ctx: typer.Context) -> None:
     """Serve the sandbox web broker on 127.0.0.1 (--port 0 picks a free port and prints it; --faults, --prices)."""

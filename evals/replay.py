@@ -57,8 +57,8 @@ class ReplayResult(BaseModel):
     llm_usd: float = Field(0.0, description="what those calls cost")
 
 
-def _fresh_store(config: DeskConfig, start: date, end: date) -> tuple[DeskConfig, Store]:
-    home = config.home / "replays" / f"{start}_{end}"
+def _fresh_store(config: DeskConfig, start: date, end: date, label: str = "") -> tuple[DeskConfig, Store]:
+    home = config.home / "replays" / f"{start}_{end}{label}"
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
@@ -69,7 +69,7 @@ def _fresh_store(config: DeskConfig, start: date, end: date) -> tuple[DeskConfig
 
 
 def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str], None],
-           check_record: Callable[[list[date]], None] = lambda nights: None) -> ReplayResult:
+           check_record: Callable[[list[date]], None] = lambda nights: None, label: str = "") -> ReplayResult:
     """Replay the nights from ``start`` to ``end`` over the data in ``config``'s store (loaded by the caller).
 
     With an LLM provider, its exchanges are read from and written to the LLM record of ``config``'s (the live
@@ -85,7 +85,7 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
         held = f"the store holds {sessions[0].date()} .. {sessions[-1].date()}" if len(sessions) else "the store is empty"
         raise DeskError(f"no trading sessions with data between {start} and {end} ({held})")
     check_record(nights)
-    rconfig, store = _fresh_store(config, start, end)
+    rconfig, store = _fresh_store(config, start, end, label)  # a label keeps concurrent replays (tuning) apart
     market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
     record = Store(config.store_path) if config.llm.uses_llm else None
     provider = provider_for(rconfig, store=store, market=market, record=record)
