@@ -6,7 +6,6 @@ desk.config) and audited. Typed result, transport apart."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import date
 from typing import Any
 
@@ -77,15 +76,18 @@ def parse_spans(text: str | None, default: tuple[tuple[date, date], ...], what: 
     return out
 
 
-def _toml(params: dict[str, Any]) -> str:
-    from evals.tune import SPACE
+def _toml(config: Any, params: dict[str, Any]) -> str:
+    """The adopted parameters as ``tuned.toml`` text, read from the configuration they were laid over."""
+    from evals.tune import SPACE, apply
 
+    tuned = apply(config, params)
     sections: dict[str, list[str]] = {}
-    for name, value in params.items():
+    for name in params:
         section, key, *_ = SPACE[name]
-        if name == "kelly_scale":
-            continue
-        sections.setdefault(section, []).append(f"{key} = {value!r}")
+        value = getattr(getattr(tuned, section), key)
+        text = ("{ " + ", ".join(f"{k} = {v!r}" for k, v in value.items()) + " }") if isinstance(value, dict) \
+            else repr(value)
+        sections.setdefault(section, []).append(f"{key} = {text}")
     return "".join(f"[{s}]\n" + "\n".join(lines) + "\n\n" for s, lines in sections.items())
 
 
@@ -107,37 +109,20 @@ def tune(settings: Settings, *, trials: int, workers: int, ray: str | None, fold
         raise DeskError(str(exc)) from None
     config = DeskConfig.model_validate_json(settings.model_dump_json(include=set(DeskConfig.model_fields)))
     store = Store(settings.store_path)
-    if not store.symbols():
-        store.close()
-        raise DeskError("the store holds no market data yet: run `desk data load` (or `desk run`) first")
-
-    def record(params: dict[str, Any], metrics: dict[str, Any]) -> None:
-        store.record_trial("tune", params, cv[0][0], cv[-1][1], metrics)
-
-    run = engine.executor(workers, address)
-    t0 = time.perf_counter()
     try:
-        done, study = engine.search(config, cv, trials, run, seed, record, workers)
-        elapsed = time.perf_counter() - t0
-        best = engine.best_of(study, done)
-        mine = engine.incumbent(config)
-        spans = [(a.isoformat(), b.isoformat()) for a, b in val]
-        cls = f"{DeskConfig.__module__}.DeskConfig"
-        cand, inc = run.map(engine.run_trial, [(config.model_dump_json(), cls, best.params, spans, "val-best"),
-                                               (config.model_dump_json(), cls, mine, spans, "val-incumbent")])
+        if not store.symbols():
+            raise DeskError("the store holds no market data yet: run `desk data load` (or `desk run`) first")
+        o = engine.run_search(config, store, cv, val, trials=trials, workers=workers, ray_address=address, seed=seed)
+        if o.adopted and adopt_file:
+            (settings.home / TUNED_FILE).write_text(f"# adopted by desk tune: {o.reason}\n" + _toml(config, o.best.params))
+            store.audit(str(actor), "tune_adopt", TUNED_FILE, o.reason, None)
+        n = store.trial_count("tune")
     finally:
-        run.close()
-    for params, m in ((best.params, cand), (mine, inc)):
-        store.record_trial("tune-validation", params, val[0][0], val[-1][1], m)
-    adopted, reason = engine.adopt(cand["sharpe"], inc["sharpe"])
-    if adopted and adopt_file:
-        (settings.home / TUNED_FILE).write_text(f"# adopted by desk tune: {reason}\n" + _toml(best.params))
-        store.audit(str(actor), "tune_adopt", TUNED_FILE, reason, None)
-    n = store.trial_count("tune")
-    store.close()
+        store.close()
     info = lambda t: TrialInfo(number=t.number, params=t.params, seconds=t.metrics["seconds"],  # noqa: E731
                                **{k: round(t.metrics[k], 6) for k in engine.OBJECTIVES})
-    return TuneResult(executor=run.name, workers=workers, trials=[info(t) for t in done], seconds=round(elapsed, 2),
-                      seconds_per_trial=round(elapsed / len(done), 2), best=info(best), incumbent=mine,
-                      best_validation_sharpe=round(cand["sharpe"], 6), incumbent_validation_sharpe=round(inc["sharpe"], 6),
-                      adopted=adopted, reason=reason, recorded_trials=n)
+    return TuneResult(executor=o.executor, workers=workers, trials=[info(t) for t in o.trials], seconds=o.seconds,
+                      seconds_per_trial=round(o.seconds / len(o.trials), 2), best=info(o.best), incumbent=o.incumbent,
+                      best_validation_sharpe=round(o.best_validation["sharpe"], 6),
+                      incumbent_validation_sharpe=round(o.incumbent_validation["sharpe"], 6), adopted=o.adopted,
+                      reason=o.reason, recorded_trials=n)

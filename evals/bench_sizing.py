@@ -31,24 +31,24 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def _home(tmp: Path):
-    from desk.commands import bootstrap
-    from desk.config import load_settings
-    from desk.results import Actor
-    from memory.store import Store
-    from tools.market import MarketView
+    """A fresh home with the bundled data loaded by the desk's own command (evals never import the shell)."""
+    import subprocess
+    import sys
 
-    settings = load_settings(home=tmp / "home")
-    store = Store(settings.store_path)
-    bootstrap(store, settings, Actor(who="bench", via="bench"), ())
-    MarketView(store, settings.data.universe, settings.data.benchmark, cache_dir=settings.cache_dir).ensure()
-    store.close()
-    return settings
+    from graph.config import DeskConfig
+
+    home = tmp / "home"
+    env = {**os.environ, "DESK_HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-m", "desk.cli", "data", "load"], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"desk data load failed: {proc.stderr.strip()[-500:]}")
+    return DeskConfig(home=home)
 
 
 def _config(settings, overrides: dict[str, dict[str, Any]]):
     from graph.config import DeskConfig
 
-    data = json.loads(settings.model_dump_json(include=set(DeskConfig.model_fields)))
+    data = json.loads(settings.model_dump_json())
     for section, values in overrides.items():
         data[section].update(values)
     return DeskConfig.model_validate(data)
@@ -90,19 +90,22 @@ def replays(settings, start: date, end: date) -> dict[str, Any]:
     return out
 
 
-def tune_timing(settings, trials: int) -> dict[str, Any]:
-    from desk.results import Actor
-    from desk.tuning import tune
+def tune_timing(config, trials: int) -> dict[str, Any]:
+    from evals.tune import run_search
+    from memory.store import Store
 
-    folds, validation = "2014-03-03:2014-03-14", "2015-03-02:2015-03-13"
+    folds = [(date(2014, 3, 3), date(2014, 3, 14))]
+    validation = [(date(2015, 3, 2), date(2015, 3, 13))]
     out = {}
+    store = Store(config.store_path)
     for name, workers, ray in (("serial", 1, None), ("local_pool_2", 2, None), ("ray_local_2", 2, "local")):
         t0 = time.perf_counter()
-        r = tune(settings, trials=trials, workers=workers, ray=ray, folds=folds, validation=validation, seed=13,
-                 actor=Actor(who="bench", via="bench"), adopt_file=False)
-        out[name] = {"executor": r.executor, "trials": len(r.trials), "search_seconds": r.seconds,
-                     "seconds_per_trial": r.seconds_per_trial, "wall_seconds_with_validation":
-                     round(time.perf_counter() - t0, 1), "adopted": r.adopted, "reason": r.reason}
+        o = run_search(config, store, folds, validation, trials=trials, workers=workers, ray_address=ray, seed=13)
+        out[name] = {"executor": o.executor, "trials": len(o.trials), "search_seconds": o.seconds,
+                     "seconds_per_trial": round(o.seconds / len(o.trials), 2),
+                     "wall_seconds_with_validation": round(time.perf_counter() - t0, 1), "adopted": o.adopted,
+                     "reason": o.reason}
+    store.close()
     return out
 
 

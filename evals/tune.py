@@ -216,3 +216,46 @@ def adopt(candidate: float, incumbent_value: float) -> tuple[bool, str]:
     if candidate > incumbent_value:
         return True, f"adopted: validation Sharpe {candidate:.3f} beats the incumbent's {incumbent_value:.3f}"
     return False, f"refused: validation Sharpe {candidate:.3f} does not beat the incumbent's {incumbent_value:.3f}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A whole search: its trials, the best, both validation runs and the adoption decision."""
+
+    executor: str
+    trials: list[Trial]
+    seconds: float
+    best: Trial
+    incumbent: dict[str, Any]
+    best_validation: dict[str, Any]
+    incumbent_validation: dict[str, Any]
+    adopted: bool
+    reason: str
+
+
+def run_search(config: Any, store: Any, cv: list[tuple[date, date]], validation: list[tuple[date, date]], *,
+               trials: int, workers: int, ray_address: str | None, seed: int) -> Outcome:
+    """Search on ``cv``, record every trial in ``store`` (kind ``tune``), replay the best and the incumbent on
+    ``validation`` (recorded as ``tune-validation``) and decide adoption. Never reads the hold-out."""
+    check_spans(cv, "fold")
+    check_spans(validation, "validation span")
+
+    def record(params: dict[str, Any], metrics: dict[str, Any]) -> None:
+        store.record_trial("tune", params, cv[0][0], cv[-1][1], metrics)
+
+    run = executor(workers, ray_address)
+    t0 = time.perf_counter()
+    try:
+        done, study = search(config, cv, trials, run, seed, record, workers)
+        elapsed = time.perf_counter() - t0
+        best, mine = best_of(study, done), incumbent(config)
+        spans = [(a.isoformat(), b.isoformat()) for a, b in validation]
+        cls = f"{type(config).__module__}.{type(config).__qualname__}"
+        cand, inc = run.map(run_trial, [(config.model_dump_json(), cls, best.params, spans, "val-best"),
+                                        (config.model_dump_json(), cls, mine, spans, "val-incumbent")])
+    finally:
+        run.close()
+    for params, m in ((best.params, cand), (mine, inc)):
+        store.record_trial("tune-validation", params, validation[0][0], validation[-1][1], m)
+    adopted, reason = adopt(cand["sharpe"], inc["sharpe"])
+    return Outcome(run.name, done, round(elapsed, 2), best, mine, cand, inc, adopted, reason)

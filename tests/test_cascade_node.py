@@ -173,3 +173,20 @@ def test_the_moonshot_line_counts_an_episode_from_its_entry_to_flat():
     line = moonshot_line(moon, orders, fills, {"KO": 45.0, "PG": 95.0}, 100_000)
     assert line.trades == 1 and line.open == 0 and line.wins == 1
     assert line.pnl == pytest.approx(10 * 4.0 - 2.0)   # the PG main-track trade is not in it
+
+
+def test_desk_agents_shows_weights_posteriors_and_drift_from_the_nightly_record(home, capsys):
+    import json
+
+    d = kit.desk(home)
+    props = [kit.proposal(agent=a, as_of=DAY) for a in ("ema", "trend")]
+    weights = kit.run_nodes(d, [trust.trust], {"run_id": "a", "as_of": DAY, "proposals": props})["agent_weights"]
+    d.store.close()
+    code, out, err = kit.run_cli(capsys, "agents", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["as_of"] == DAY.isoformat() and data["mode"] == "thompson"
+    assert {a["agent"]: a["weight"] for a in data["agents"]} == pytest.approx(weights)
+    assert all(a["alpha"] >= 1 and a["beta"] >= 1 and "drift" in a["reason"] for a in data["agents"])
+    code, out, _ = kit.run_cli(capsys, "agents")
+    assert code == 0 and "Beta(" in out and "trend" in out
