@@ -62,6 +62,7 @@ class Store:
             conn.close()
             raise
         self._frames: dict[str, pd.DataFrame] = {}
+        self._agent_picks: dict[str, Any] = {"until": "", "by_day": {}}
 
     # ---------------------------------------------------------------- schema
     def _migrate(self) -> None:
@@ -471,19 +472,32 @@ class Store:
         return n
 
     # ------------------------------------------------------------------ agents' track record and weights
+    _AGENT_PICK_COLS = ("as_of", "agent", "symbol", "horizon_days", "reference_price", "signal", "model_version")
+
     def save_agent_picks(self, run_id: str, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
         """Each agent's part in the night's long picks; a re-run for the date replaces them."""
+        rows = [{"run_id": run_id, "as_of": as_of.isoformat(), **r} for r in rows]
         with self.transaction():
             self.db.execute("DELETE FROM agent_picks WHERE as_of = ?", [as_of.isoformat()])
-            self._insert("agent_picks", [{"run_id": run_id, "as_of": as_of.isoformat(), **r} for r in rows])
+            self._insert("agent_picks", rows)
+        memo = self._agent_picks
+        if as_of.isoformat() <= memo["until"]:   # keep what this store object has read in step with what it wrote
+            memo["by_day"][as_of.isoformat()] = sorted(tuple(r[c] for c in self._AGENT_PICK_COLS) for r in rows)
 
     def agent_picks_between(self, start: date, end: date) -> dict[str, list[Any]]:
         """Agent picks made in [start, end] as columns (as_of, agent, symbol, horizon_days, reference_price, signal,
-        model_version): the trust node reads a year of them every night."""
-        cols = ("as_of", "agent", "symbol", "horizon_days", "reference_price", "signal", "model_version")
-        rows = self.db.execute(
-            f"SELECT {', '.join(cols)} FROM agent_picks WHERE as_of >= ? AND as_of <= ? ORDER BY as_of, agent, symbol",
-            [start.isoformat(), end.isoformat()]).fetchall()
+        model_version). The trust node reads a year of them every night: the days already read are kept in memory
+        (a night's rows only change when this store object rewrites them), so each night fetches only new days."""
+        cols, memo = self._AGENT_PICK_COLS, self._agent_picks
+        if end.isoformat() > memo["until"]:
+            fetched = self.db.execute(
+                f"SELECT {', '.join(cols)} FROM agent_picks WHERE as_of > ? AND as_of <= ? ORDER BY as_of, agent, "
+                "symbol", [memo["until"], end.isoformat()]).fetchall()
+            for row in fetched:
+                memo["by_day"].setdefault(row[0], []).append(tuple(row))
+            memo["until"] = end.isoformat()
+        days = memo["by_day"]
+        rows = [r for d in sorted(d for d in days if start.isoformat() <= d <= end.isoformat()) for r in days[d]]
         return {c: list(v) for c, v in zip(cols, zip(*rows), strict=True)} if rows else {c: [] for c in cols}
 
     def save_agent_weights(self, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:

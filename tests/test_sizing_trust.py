@@ -202,3 +202,21 @@ def test_moonshots_never_hold_more_than_two_percent_of_equity_in_all(n, held, pe
     out = allocate(cands, held, min_rr=5, min_score_share=0.5, per_trade=per_trade, total_cap=cap)
     assert held + sum(m.weight for m in out) <= max(held, min(cap, HARD_CAP)) + 1e-12
     assert all(m.reward_risk >= 5 for m in out)
+
+
+def test_agent_picks_read_back_as_a_fresh_store_reads_them_after_a_night_is_rerun(tmp_path):
+    from memory.store import Store
+
+    def row(agent, symbol):
+        return {"agent": agent, "symbol": symbol, "horizon_days": 5, "reference_price": 10.0, "signal": 0.5,
+                "model_version": "v1"}
+
+    store = Store(tmp_path / "desk.sqlite")
+    store.save_agent_picks("r1", date(2016, 1, 4), [row("trend", "AAA")])
+    assert store.agent_picks_between(date(2016, 1, 1), date(2016, 1, 4))["symbol"] == ["AAA"]
+    store.save_agent_picks("r2", date(2016, 1, 5), [row("trend", "BBB"), row("ema", "CCC")])
+    store.save_agent_picks("r3", date(2016, 1, 4), [row("trend", "ZZZ")])    # a re-run replaces its night
+    seen = store.agent_picks_between(date(2016, 1, 1), date(2016, 1, 5))
+    fresh = Store(tmp_path / "desk.sqlite").agent_picks_between(date(2016, 1, 1), date(2016, 1, 5))
+    assert seen == fresh and seen["symbol"] == ["ZZZ", "CCC", "BBB"]
+    assert store.agent_picks_between(date(2016, 1, 5), date(2016, 1, 5))["symbol"] == ["CCC", "BBB"]
