@@ -117,8 +117,8 @@ def trend_momentum(rows: Rows, day: date, direction: Mapping[str, float | None] 
                     why += f"; driven by the momentum rules, the direction model neutral (P(up 21d)={p_up:.2f})"
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.BUY_LONG, strength=strength, confidence=confidence,
-                horizon_days=21, stop=_stop(x["close"], x["vol_21d"]), target=_target(x["close"], r.get("drawdown_252d")),
-                agent="trend", style=AgentStyle.TREND,
+                horizon_days=21, stop=_stop(x["close"], x["vol_21d"]),
+                target=_target(x["close"], r.get("drawdown_252d")), agent="trend", style=AgentStyle.TREND,
                 model_version=version, inputs=x, rationale=why))
 
         elif x["trend_strength"] < TREND_T_EXIT or x["dist_sma200"] < SMA200_EXIT_BAND:
@@ -177,7 +177,8 @@ def mean_reversion(rows: Rows, day: date, p_up: Mapping[str, float | None], vers
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.BUY_LONG, strength=min(1.0, (p - 0.5) * 5),
                 confidence=min(1.0, abs(p - 0.5) * 4 + 0.3), horizon_days=5, stop=_stop(x["close"], x["vol_21d"]),
-                target=_target(x["close"], r.get("drawdown_252d")), agent="mean_reversion", style=AgentStyle.MEAN_REVERSION, model_version=version, inputs=x,
+                target=_target(x["close"], r.get("drawdown_252d")), agent="mean_reversion",
+                style=AgentStyle.MEAN_REVERSION, model_version=version, inputs=x,
                 rationale=f"oversold (band z {x['bb_z_20']:+.2f}, RSI {x['rsi_14']:.0f}); P(up 5d)={p:.2f}"))
         elif p < MR_P_SELL and x["bb_z_20"] > MR_BAND_Z:
             out.append(Proposal(

@@ -143,7 +143,8 @@ def records(resolved: Resolved, agents: Sequence[str], last_session: int, *, tru
 def drifting(rec: AgentRecord, margin: float, min_picks: int) -> tuple[bool, str]:
     """Whether the agent's live hit rate fell ``margin`` below its reference rate (with enough rows on each side)."""
     if rec.live_rate is None or rec.reference_rate is None or min(rec.live_n, rec.reference_n) < min_picks:
-        return False, f"drift not judged ({rec.live_n} live, {rec.reference_n} reference resolved picks; need {min_picks})"
+        return False, (f"drift not judged ({rec.live_n} live, {rec.reference_n} reference resolved picks; "
+                       f"need {min_picks})")
     if rec.live_rate < rec.reference_rate - margin:
         return True, (f"drift: live hit rate {rec.live_rate:.2f} over {rec.live_n} picks is below its reference "
                       f"{rec.reference_rate:.2f} by more than {margin:.2f}: down-weighted until retrained")

@@ -82,7 +82,8 @@ def pick_kelly(proposals: list[Proposal], records: dict[str, AgentRecord], weigh
         kellys.append((w, k.full_kelly))
         confs.append((w, p.confidence))
         ics.append((w, rec.ic))
-        parts.append(f"{p.agent}: p {k.p_win:.2f}, b {k.payoff:.2f} over {k.resolved} resolved → f* {k.full_kelly:.3f}")
+        parts.append(f"{p.agent}: p {k.p_win:.2f}, b {k.payoff:.2f} over {k.resolved} resolved → "
+                     f"f* {k.full_kelly:.3f}")
     ic = None if any(x is None for _, x in ics) else _mean([(w, x) for w, x in ics])
     return _mean(kellys), _mean(confs), ic, "; ".join(parts)
 
