@@ -84,7 +84,7 @@ def pick_kelly(proposals: list[Proposal], records: dict[str, AgentRecord], weigh
         ics.append((w, rec.ic))
         parts.append(f"{p.agent}: p {k.p_win:.2f}, b {k.payoff:.2f} over {k.resolved} resolved → "
                      f"f* {k.full_kelly:.3f}")
-    ic = None if any(x is None for _, x in ics) else _mean([(w, x) for w, x in ics])
+    ic = None if not ics or any(x is None for _, x in ics) else _mean([(w, x) for w, x in ics])
     return _mean(kellys), _mean(confs), ic, "; ".join(parts)
 
 
@@ -110,7 +110,7 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     cfg = ctx.config.sizing
     snap = state["weather"]
     verdicts = {v.proposal_key: v for v in state["verdicts"]}
-    by_key = {p.key: p for p in state["proposals"]}
+    by_key = {p.key: p for p in state.get("proposals", [])}
     denials = dict(state.get("denials", {}))
     selected = [p for p in state["picks"] if p.selected]
     blocked = entries_blocked(ctx, day)
