@@ -55,6 +55,10 @@ def parse_ray(address: str | None) -> str | None:
     if address is None:
         return None
     if address == "local" or re.fullmatch(r"[A-Za-z0-9_.-]+:\d{1,5}", address):
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise DeskError("--ray needs Ray: pip install 'desk[ray]' (or leave --ray out for a local process pool)")
         return address
     raise DeskError(f"--ray takes local or HOST:PORT (the Ray head's address), not {address!r}")
 
