@@ -91,7 +91,7 @@ class SizingSettings(_Section):
     blended_ic: float = Field(0.0, ge=-1, le=1)
     prior_strength: float = Field(20.0, gt=0, description="pseudo-observations behind an agent's stated confidence "
                                                           "and a 1:1 payoff before its resolved picks speak")
-    track_sessions: int = Field(252, ge=21, description="sessions of resolved picks behind win rates, payoffs and "
+    track_sessions: int = Field(126, ge=21, description="sessions of resolved picks behind win rates, payoffs and "
                                                         "information coefficients")
     min_ic_picks: int = Field(20, ge=5, description="resolved picks below which an agent's IC is unknown")
 

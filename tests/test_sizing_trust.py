@@ -220,3 +220,13 @@ def test_agent_picks_read_back_as_a_fresh_store_reads_them_after_a_night_is_reru
     fresh = Store(tmp_path / "desk.sqlite").agent_picks_between(date(2016, 1, 1), date(2016, 1, 5))
     assert seen == fresh and seen["symbol"] == ["ZZZ", "CCC", "BBB"]
     assert store.agent_picks_between(date(2016, 1, 5), date(2016, 1, 5))["symbol"] == ["CCC", "BBB"]
+
+
+def test_the_information_coefficient_is_spearmans_rank_correlation_ties_included():
+    from scipy.stats import spearmanr
+
+    from tools.trust import _spearman
+
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(0, 5, 60).astype(float), rng.normal(size=60)
+    assert _spearman(x, y) == pytest.approx(spearmanr(x, y).statistic)

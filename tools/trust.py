@@ -22,7 +22,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.stats import rankdata
 
 
 class AgentRecord(BaseModel):
@@ -56,10 +55,21 @@ class AgentWeight(BaseModel):
     reason: str
 
 
+def _rank(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean of their positions), vectorised."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    group = np.cumsum(np.r_[True, xs[1:] != xs[:-1]]) - 1
+    mean = np.bincount(group, weights=np.arange(len(x), dtype=float)) / np.bincount(group)
+    out = np.empty(len(x))
+    out[order] = mean[group]
+    return out
+
+
 def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
     if len(x) < 3:
         return None
-    a, b = rankdata(x), rankdata(y)
+    a, b = _rank(x), _rank(y)
     a, b = a - a.mean(), b - b.mean()
     denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return float(np.clip((a * b).sum() / denom, -1, 1)) if denom > 0 else None

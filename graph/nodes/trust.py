@@ -11,16 +11,13 @@ from graph.context import DeskContext
 from graph.state import NightState
 from tools.trust import AgentRecord, records, resolve, thompson
 
-HORIZON_ROOM = 63   # sessions before the track window whose picks may still resolve inside it (a long horizon)
-
-
 def track_records(ctx: DeskContext, day, agents: list[str]) -> dict[str, AgentRecord]:
     """Every agent's record on ``day`` from the store's agent picks and the closes to ``day``."""
     c: DeskConfig = ctx.config
     sessions = ctx.market.sessions[ctx.market.sessions <= pd.Timestamp(day)]
     if not len(sessions):
         return {a: AgentRecord(agent=a, resolved=0, wins=0) for a in agents}
-    back = max(c.sizing.track_sessions, c.trust.window_sessions) + HORIZON_ROOM
+    back = max(c.sizing.track_sessions, c.trust.window_sessions)   # picks made in the track window
     start = sessions[max(0, len(sessions) - back)]
     close = ctx.market.close.loc[start:pd.Timestamp(day)]
     rows = ctx.store.agent_picks_between(start.date(), day)
