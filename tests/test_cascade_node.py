@@ -190,3 +190,14 @@ def test_desk_agents_shows_weights_posteriors_and_drift_from_the_nightly_record(
     assert all(a["alpha"] >= 1 and a["beta"] >= 1 and "drift" in a["reason"] for a in data["agents"])
     code, out, _ = kit.run_cli(capsys, "agents")
     assert code == 0 and "Beta(" in out and "trend" in out
+
+
+class BrokenRL(Models):
+    def rl_sizer(self, args):
+        raise RuntimeError("policy file unreadable")
+
+
+def test_a_failing_rl_sizer_falls_back_to_kelly_and_says_so(home):
+    entry = size_night(desk_with(home, BrokenRL(usable=("vol_state", "garch", "rl_sizer"))))["sized"][0]
+    assert entry.tier is SizingTier.PURE_KELLY
+    assert any("RL sizer failed (RuntimeError: policy file unreadable)" in g for g in entry.gates)

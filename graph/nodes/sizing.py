@@ -45,7 +45,10 @@ def volatility_state(ctx: DeskContext, state: NightState) -> tuple[VolState | No
     if not a.usable:
         return None, f"volatility state unknown: {a.reason}"
     t0 = time.perf_counter()
-    r = ctx.tools.models.vol_state(AsOfArgs(as_of=day))
+    try:
+        r = ctx.tools.models.vol_state(AsOfArgs(as_of=day))
+    except Exception as exc:  # noqa: BLE001 - an unknown state sizes with the cautious share, and says so
+        return None, f"volatility state unknown: the HMM failed ({type(exc).__name__}: {exc})"
     _record(ctx, state, "volatility_state", {"as_of": str(day)},
             {"state": r.state, "p": round(r.probabilities[r.state], 4)}, r.model_version, t0)
     return VolState(r.state), f"HMM {r.model_version}: {r.state} (p={r.probabilities[r.state]:.2f})"
@@ -58,7 +61,10 @@ def garch_vols(ctx: DeskContext, state: NightState, symbols: list[str]) -> tuple
     if not symbols or not a.usable:
         return {}, f"GARCH out: {a.reason}" if symbols else "no symbols"
     t0 = time.perf_counter()
-    r = ctx.tools.models.garch(SymbolsArgs(as_of=day, symbols=symbols))
+    try:
+        r = ctx.tools.models.garch(SymbolsArgs(as_of=day, symbols=symbols))
+    except Exception as exc:  # noqa: BLE001 - no forecast: the realised volatility targets instead, and says so
+        return {}, f"GARCH failed ({type(exc).__name__}: {exc})"
     vols = {f.symbol: f.vol for f in r.forecasts if f.available and f.vol}
     _record(ctx, state, "garch_volatility", {"as_of": str(day), "symbols": symbols},
             {k: round(v, 4) for k, v in vols.items()}, r.model_version, t0)
@@ -139,8 +145,13 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
         if tier is SizingTier.EMERGENCY_FLAT:   # sized flat; the hard rules then deny it for the same reason
             denials[pick.symbol] = [*denials.get(pick.symbol, []),
                                     Denial(rule="emergency_flat", reason=f"EMERGENCY_FLAT: {gates[0]}: no entry")]
-        rl_action, _ = rl_size(ctx, state, pick, props) if tier in (SizingTier.FULL_RL, SizingTier.BLENDED) \
-            else (None, None)
+        rl_action = None
+        if tier in (SizingTier.FULL_RL, SizingTier.BLENDED):
+            try:
+                rl_action, _ = rl_size(ctx, state, pick, props)
+            except Exception as exc:  # noqa: BLE001 - the RL sizer fails closed to Kelly, and says so
+                tier, gates = SizingTier.PURE_KELLY, [*gates, f"RL sizer failed ({type(exc).__name__}: {exc}): "
+                                                              f"PURE_KELLY instead"]
         kelly_weight = full * frac
         share = tier_share(tier, kelly_weight, base, rl_action)
         why = {SizingTier.FIXED: "the base weight alone",
