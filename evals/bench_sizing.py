@@ -76,6 +76,21 @@ def rl_walk_forward(settings, start: date, end: date, timesteps: int) -> list[di
         [{"total_seconds": round(time.perf_counter() - t0, 1)}]
 
 
+def tiers(store_path: str) -> dict[str, int]:
+    """How many entry intents each sizing tier sized (the moonshot track apart)."""
+    from collections import Counter
+
+    from memory.store import Store
+    from tools.contracts import Intent
+
+    store = Store(store_path)
+    try:
+        entries = [Intent.model_validate_json(r["payload"]) for r in store.intents() if r["kind"] == "entry"]
+    finally:
+        store.close()
+    return dict(Counter("moonshot" if i.track == "moonshot" else str(i.tier) for i in entries))
+
+
 def replays(settings, start: date, end: date) -> dict[str, Any]:
     from evals.replay import replay
 
@@ -84,7 +99,7 @@ def replays(settings, start: date, end: date) -> dict[str, Any]:
         r = replay(_config(settings, overrides), start, end, progress=lambda msg: None, label=f"-{name}")
         out[name] = {"sharpe": r.desk.sharpe, "cagr": r.desk.cagr, "max_drawdown": r.desk.max_drawdown,
                      "calmar": r.desk.calmar, "trades": r.desk.trades, "total_return": r.desk.total_return,
-                     "moonshot": r.moonshot.model_dump(), "main_pnl": r.main_pnl,
+                     "moonshot": r.moonshot.model_dump(), "main_pnl": r.main_pnl, "tiers": tiers(r.store),
                      "days_per_second": r.days_per_second, "setup_seconds": r.setup_seconds,
                      "periods": {k: {"sharpe": v.sharpe, "cagr": v.cagr} for k, v in r.periods.items()}}
     return out
