@@ -280,6 +280,10 @@ def why(target: Annotated[str, typer.Argument(help="SYMBOL or INTENT_ID")], json
         _say(out, f"  • {r}")
     for m in data.models:
         _say(out, f"  ⚙ {m}")
+    if data.tier:
+        _say(out, f"  ▸ sizing tier {data.tier}" + (" (moonshot track)" if data.track == "moonshot" else ""))
+        for g in data.gates:
+            _say(out, f"    gate: {g}")
     for f in data.sizing:
         _say(out, f"  × {f.name:<14} {f.multiplier:.3f} → {f.weight_after:.2%}  {f.reason}")
     for d in data.denials:
@@ -508,6 +512,53 @@ def tools_(json: JsonOpt = False) -> None:
     for t in result.tools:
         args = ", ".join(f"{k}: {v.get('type', 'object')}" for k, v in t["args"].get("properties", {}).items())
         _say(out, f"  {t['name']}({args}) — {t['description']}")
+
+
+@app.command("agents")
+def agents_(date: Annotated[Optional[str], typer.Option("--date", help="the night on or before YYYY-MM-DD "
+                                                                   "(default: latest)")] = None,
+            json: JsonOpt = False) -> None:
+    """Each agent's weight, its Beta posterior and track record, and whether its live results drift."""
+    from desk import agents
+
+    result = agents.agents(settings(), commands.parse_date(date))
+    if json:
+        return _json(result)
+    _say(out, f"agent weights for {result.as_of} ({result.mode}):")
+    for a in result.agents:
+        rate = "n/a" if a.hit_rate is None else f"{a.hit_rate:.2f}"
+        ic = "n/a" if a.ic is None else f"{a.ic:+.3f}"
+        _say(out, f"  {a.agent:<15} weight {a.weight:.2f}  Beta({a.alpha:.0f}, {a.beta:.0f}) mean "
+                  f"{a.posterior_mean:.2f}  {a.resolved} resolved, hit rate {rate}, IC {ic}"
+                  + ("  DRIFT" if a.drift else ""))
+        _say(out, f"    {a.reason}")
+
+
+@app.command()
+def tune(trials: Annotated[int, typer.Option("--trials", help="optuna trials")] = 20,
+         workers: Annotated[int, typer.Option("--workers", help="trials run at once")] = 2,
+         ray: Annotated[Optional[str], typer.Option("--ray", help="run trials on Ray: local, or HOST:PORT")] = None,
+         folds: Annotated[Optional[str], typer.Option("--folds", help="CV folds: years (2011,2012) or ranges "
+                                                                      "(2011-01-03:2011-06-30,...); before 2019")] = None,
+         validation: Annotated[Optional[str], typer.Option("--validation", help="adoption spans (default 2015-2018)")]
+         = None,
+         seed: Annotated[int, typer.Option("--seed", help="the sampler's seed")] = 13,
+         json: JsonOpt = False) -> None:
+    """Search the decision engine's parameters (optuna, multi-objective, walk-forward CV before 2019); adopt the best
+    only if it beats the incumbent on the validation years."""
+    from desk import tuning
+
+    result = tuning.tune(settings(), trials=trials, workers=workers, ray=ray, folds=folds, validation=validation,
+                         seed=seed, actor=Actor.local())
+    if json:
+        return _json(result)
+    _say(out, f"{len(result.trials)} trials on {result.executor}: {result.seconds:.1f} s "
+              f"({result.seconds_per_trial:.1f} s per trial); {result.recorded_trials} recorded tuning configurations")
+    for t in result.trials:
+        _say(out, f"  #{t.number:<3} Sharpe {t.sharpe:+.2f}  Calmar {t.calmar:+.2f}  win {t.win_rate:.2f}  "
+                  f"consistency {t.consistency:.2f}  {t.params}")
+    _say(out, f"best #{result.best.number}; validation Sharpe {result.best_validation_sharpe:+.3f} vs incumbent "
+              f"{result.incumbent_validation_sharpe:+.3f}: {result.reason}")
 
 
 @app.command("sandbox-broker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

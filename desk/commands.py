@@ -280,7 +280,8 @@ def why(store: Store, target: str) -> WhyResult:
         quantity=intent.quantity, status=row["status"], status_reason=row["status_reason"], reasons=intent.reasons,
         models=[f"{p['agent']}: {p['action']} by {p['model_version']}"
                 for p in store.proposals_for(intent.as_of, intent.symbol)],
-        sizing=intent.sizing, verdicts=intent.verdicts, denials=intent.denials,
+        sizing=intent.sizing, tier=intent.tier, gates=intent.gates, track=intent.track, verdicts=intent.verdicts,
+        denials=intent.denials,
         orders=[OrderInfo(**{k: o[k] for k in ("client_order_id", "status", "session", "quantity")}) for o in orders],
         fills=[FillInfo(**{k: f[k] for k in ("quantity", "price", "commission", "session", "price_source")})
                for f in fills])

@@ -4,7 +4,9 @@ Precedence, highest first (documented once, here and in the README):
     1. CLI flags (passed to ``load_settings`` as overrides)
     2. ``DESK_*`` environment variables (nested with ``__``: ``DESK_RISK__MAX_POSITIONS=5``)
     3. ``desk.toml``: ``--config PATH``, else ``./desk.toml``, else ``$DESK_HOME/desk.toml``
-    4. defaults (``graph.config``: the sections and their defaults)
+    4. ``$DESK_HOME/tuned.toml``: the parameters `desk tune` adopted (beaten on the validation years, never the
+       hold-out); delete it to return to the defaults
+    5. defaults (``graph.config``: the sections and their defaults)
 
 Slack's tokens are read from Slack's own variable names (``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``,
 ``SLACK_SIGNING_SECRET``) at the environment's rank; they are ``SecretStr`` and never printed or recorded.
@@ -45,6 +47,9 @@ class Settings(BaseSettings, DeskConfig):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, SlackTokens(settings_cls)]
         if toml is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        tuned = _tuned_path(getattr(init_settings, "init_kwargs", {}).get("home"))
+        if tuned is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=tuned))
         return tuple(sources)
 
 
@@ -64,6 +69,13 @@ class SlackTokens(PydanticBaseSettingsSource):
 
 
 _CONFIG_FILE: Path | None = None
+
+
+def _tuned_path(home: Any) -> Path | None:
+    """``tuned.toml`` in the home (given, else DESK_HOME, else the default), if `desk tune` adopted one."""
+    folder = Path(home) if home else Path(os.environ.get("DESK_HOME") or platformdirs.user_data_dir("desk"))
+    path = folder / "tuned.toml"
+    return path if path.is_file() else None
 
 
 def _toml_path() -> Path | None:

@@ -99,6 +99,9 @@ class WhyResult(_Result):
     reasons: list[str]
     models: list[str] = Field(description="agent: action by model version, for each proposal behind it")
     sizing: list[SizingFactor]
+    tier: str | None = Field(None, description="the sizing cascade's tier (FULL_RL, BLENDED, PURE_KELLY, ...)")
+    gates: list[str] = Field(default_factory=list, description="each gate of the tier choice and how it went")
+    track: str = "main"
     verdicts: list[Verdict]
     denials: list[Denial]
     orders: list[OrderInfo]

@@ -170,5 +170,8 @@ def print_replay(console: Console, r: ReplayResult) -> None:
     console.print(p)
     for period, days in r.short_periods.items():
         console.print(Text(f"  {period}: only {days} trading day(s) in range — not annualised"))
+    ms = r.moonshot
+    console.print(Text(f"moonshot track: {ms.trades} trade(s) ({ms.open} open, {ms.wins} won), P&L {ms.pnl:+,.2f} "
+                       f"({ms.pnl_pct_of_initial:+.2%} of initial); main track P&L {r.main_pnl:+,.2f}"))
     console.print(Text(f"LLM: {r.llm_calls} call(s), ${r.llm_usd:.4f} (answers served from the record cost nothing)"))
     console.print(Text(f"store: {r.store}", style="dim"))

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evals.ablation import Ablation
 from evals.benchmarks_passive import buy_and_hold, equal_weight, exposure_matched
 from evals.metrics import Metrics, performance, split_periods
+from evals.tracks import TrackLine, moonshot_line
 from graph.config import DeskConfig
 from graph.context import assemble
 from graph.errors import DeskError
@@ -52,6 +53,8 @@ class ReplayResult(BaseModel):
     benchmark_periods: dict[str, dict[str, Metrics]]
     short_periods: dict[str, int]
     store: str
+    moonshot: TrackLine = Field(description="the moonshot track on its own line (its P&L is inside the desk's)")
+    main_pnl: float = Field(description="the desk's P&L less the moonshot track's")
     llm_calls: int = Field(0, description="LLM calls sent (an answer served from the record is not a call)")
     llm_usd: float = Field(0.0, description="what those calls cost")
 
@@ -146,6 +149,8 @@ def summarize(store: Store, market: MarketView, config: DeskConfig, nights: list
     ew_curve = equal_weight(close[list(market.tradable)], a, b, config.broker.initial_cash)
     matched_curve = exposure_matched(ew_curve, snaps["gross"], config.broker.initial_cash)
     bench, ew, matched = performance(bench_curve), performance(ew_curve), performance(matched_curve)
+    last = close.loc[:pd.Timestamp(b)].ffill().iloc[-1].to_dict() if len(close) else {}
+    shots = moonshot_line(store.moonshots(), store.orders(), fills, last, config.broker.initial_cash)
     return ReplayResult(
         start=nights[0].isoformat(), end=nights[-1].isoformat(), nights=len(nights),
         seconds=round(seconds, 2), setup_seconds=round(setup_s, 2),
@@ -155,6 +160,7 @@ def summarize(store: Store, market: MarketView, config: DeskConfig, nights: list
                            (("sp500_buy_hold", bench_curve), ("equal_weight", ew_curve),
                             ("exposure_matched", matched_curve))},
         short_periods={k: v.days for k, v in split_periods(equity).items() if v.days < MIN_PERIOD_DAYS},
+        moonshot=shots, main_pnl=round(float(equity.iloc[-1]) - config.broker.initial_cash - shots.pnl, 2),
         store=str(store.path))
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from tools.contracts import REGIME_ORDER, Regime
+from tools.contracts import REGIME_ORDER, Regime, VolState
 from tools.data.bundled import EQUITY_SECTORS, EQUITY_UNIVERSE
 
 
@@ -69,6 +69,66 @@ class PicksSettings(_Section):
     hit_rate_window: int = Field(30, ge=5, description="trading days of resolved picks for the adaptive threshold")
     base_weight: float = Field(0.20, gt=0, le=1)
     target_vol: float = Field(0.25, gt=0, description="annualised volatility at which the vol factor is 1")
+
+
+class SizingSettings(_Section):
+    """The sizing cascade (Trade-Matrix's four tiers) and its Kelly sizing. The gates and fractions are the
+    reference system's published starting points (seed 002), not fitted; `desk tune` may search them on data
+    before 2019 only."""
+
+    mode: Literal["cascade", "kelly", "rl", "fixed"] = Field(
+        "cascade", description="cascade: the four tiers; kelly: always PURE_KELLY; rl: the RL sizer whenever it is "
+                               "promoted (else Kelly); fixed: the base weight alone (the desk before Kelly)")
+    kelly_fractions: dict[VolState, float] = Field(
+        default_factory=lambda: {VolState.CRISIS: 0.17, VolState.BEAR: 0.25, VolState.NEUTRAL: 0.50,
+                                 VolState.BULL: 0.67},
+        description="share of full Kelly by volatility state (Trade-Matrix: 17% crisis, 25% bear, 50% neutral, "
+                    "67% bull)")
+    unknown_state_fraction: float = Field(0.25, ge=0, le=1, description="share of full Kelly when no volatility "
+                                                                        "state is usable (the bear share: cautious)")
+    full_rl_confidence: float = Field(0.50, ge=0, le=1)
+    full_rl_ic: float = Field(0.05, ge=-1, le=1)
+    blended_confidence: float = Field(0.40, ge=0, le=1)
+    blended_ic: float = Field(0.0, ge=-1, le=1)
+    prior_strength: float = Field(20.0, gt=0, description="pseudo-observations behind an agent's stated confidence "
+                                                          "and a 1:1 payoff before its resolved picks speak")
+    track_sessions: int = Field(126, ge=21, description="sessions of resolved picks behind win rates, payoffs and "
+                                                        "information coefficients")
+    min_ic_picks: int = Field(20, ge=5, description="resolved picks below which an agent's IC is unknown")
+
+    @field_validator("kelly_fractions")
+    @classmethod
+    def _all_states(cls, v: dict[VolState, float]) -> dict[VolState, float]:
+        missing = [str(s) for s in VolState if s not in v]
+        if missing:
+            raise ValueError(f"kelly_fractions needs every volatility state; missing {missing}")
+        if any(not 0 <= x <= 1 for x in v.values()):
+            raise ValueError("kelly_fractions values must be in [0, 1]")
+        return v
+
+
+class TrustSettings(_Section):
+    """Agent weights: Beta posteriors from resolved picks, Thompson-sampled nightly (TradeNova), drift cut."""
+
+    mode: Literal["thompson", "equal"] = "thompson"
+    seed: int = 13
+    window_sessions: int = Field(63, ge=10, description="sessions of resolved picks behind the posteriors")
+    drift_window: int = Field(30, ge=5, description="sessions of the live hit rate (TradeNova's trailing 30 days)")
+    drift_margin: float = Field(0.10, ge=0, le=1, description="live hit rate this far below the reference rate is "
+                                                              "drift")
+    drift_min_picks: int = Field(10, ge=1, description="resolved picks on each side before drift is judged")
+    drift_factor: float = Field(0.5, ge=0, le=1, description="a drifting agent's weight is multiplied by this")
+
+
+class MoonshotSettings(_Section):
+    """The moonshot track (TradeNova): asymmetric setups the main scoring ranks modestly, capped, on their own P&L."""
+
+    enabled: bool = True
+    min_reward_risk: float = Field(5.0, ge=1, description="reward-to-risk by the agent's target and stop")
+    min_score_share: float = Field(0.5, ge=0, le=1, description="the pick's score must reach this share of the "
+                                                                "threshold (modest, not ignored)")
+    total_cap: float = Field(0.02, ge=0, le=0.02, description="all moonshots together, share of equity (≤ 2%)")
+    per_trade: float = Field(0.005, ge=0, le=0.02, description="one moonshot, share of equity")
 
 
 class BrokerSettings(_Section):
@@ -203,7 +263,7 @@ class MorningSettings(_Section):
     max_gap: float = Field(0.05, gt=0)
 
 
-ModelName = Literal["regime", "health", "direction", "mean_reversion"]
+ModelName = Literal["regime", "health", "direction", "mean_reversion", "vol_state", "garch", "rl_sizer"]
 
 
 class ModelSettings(_Section):
@@ -211,7 +271,7 @@ class ModelSettings(_Section):
     train_years: int = Field(10, ge=1)
     horizon_days: int = Field(5, ge=1, description="label horizon; also the purge gap before each decision")
     train_in_run: tuple[ModelName, ...] = Field(
-        ("mean_reversion",), description="models a run (or a replay, per retrain block) trains for itself when "
+        ("mean_reversion", "vol_state", "garch"), description="models a run (or a replay, per retrain block) trains for itself when "
                                          "its block has none; the others come from `desk train`")
 
 
@@ -319,6 +379,9 @@ class DeskConfig(BaseModel):
     data: DataSettings = DataSettings()
     risk: RiskSettings = RiskSettings()
     picks: PicksSettings = PicksSettings()
+    sizing: SizingSettings = SizingSettings()
+    trust: TrustSettings = TrustSettings()
+    moonshot: MoonshotSettings = MoonshotSettings()
     broker: BrokerSettings = BrokerSettings()
     llm: LLMSettings = LLMSettings()
     morning: MorningSettings = MorningSettings()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graph.build import build_graph
-from graph.nodes import agents, ingest, intents, overlay, picks, review, risk, sizing, weather
+from graph.nodes import agents, ingest, intents, moonshot, overlay, picks, review, risk, sizing, trust, weather
 from graph.state import NightState
 
 # The sizing cascade and the risk reviewer come before the hard rules: the rules have the last word.
@@ -16,9 +16,11 @@ NIGHT_NODES = (
     ("weather_analyst", weather.weather_analyst),
     ("agents", agents.agents),
     ("overlay", overlay.overlay),
+    ("trust", trust.trust),
     ("picks", picks.picks),
     ("exits", sizing.exits),
     ("sizing", sizing.sizing),
+    ("moonshot", moonshot.moonshot),
     ("risk_reviewer", review.risk_review),
     ("hard_rules", risk.hard_rules),
     ("write_intents", intents.write_intents),

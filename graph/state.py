@@ -7,8 +7,10 @@ from typing import TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.contracts import (BookReview, Denial, Intent, Proposal, Regime, SizingFactor, Verdict, WeatherSnapshot,
-                             WeatherView)
+from tools.contracts import (BookReview, Denial, Intent, Proposal, Regime, SizingFactor, SizingTier, Verdict,
+                             VolState, WeatherSnapshot, WeatherView)
+from tools.moonshot import MoonshotPick
+from tools.trust import AgentRecord
 
 
 class _Small(BaseModel):
@@ -32,6 +34,7 @@ class Pick(_Small):
     ret_21d: float | None
     stop: float | None
     horizon_days: int
+    target: float | None = None
 
 
 class Sized(_Small):
@@ -46,6 +49,9 @@ class Sized(_Small):
     verdicts: list[Verdict] = Field(default_factory=list)
     quantity: float = 0.0
     clipped_by: list[Denial] = Field(default_factory=list, description="hard rules that shrank (not blocked) it")
+    tier: SizingTier | None = None
+    gates: list[str] = Field(default_factory=list)
+    track: str = Field("main", pattern="^(main|moonshot)$")
 
 
 class ExitOrder(_Small):
@@ -73,7 +79,12 @@ class NightState(TypedDict, total=False):
     verdicts: list[Verdict]
     threshold: float
     threshold_reason: str
+    agent_records: dict[str, AgentRecord]
+    agent_weights: dict[str, float]
+    vol_state: VolState | None
+    vol_state_reason: str
     picks: list[Pick]
+    moonshots: list[MoonshotPick]
     exits: list[ExitOrder]
     marks: dict[str, float]  # holding -> the night's close (raises its peak when the intents are written)
     sized: list[Sized]

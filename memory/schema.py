@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -140,6 +140,23 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE approvals (
         run_id TEXT PRIMARY KEY, session TEXT NOT NULL, asked TEXT NOT NULL, deadline TEXT NOT NULL,
         intents TEXT NOT NULL, decision TEXT, actor TEXT, decided TEXT, reason TEXT
+    );
+    """,
+    # sizing and trust: each agent's part in every long pick (its track record: win rates, payoffs, IC), the
+    # nightly Thompson-sampled agent weights, and the moonshot track's intents (their own P&L line)
+    8: """
+    CREATE TABLE agent_picks (
+        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, as_of TEXT NOT NULL, agent TEXT NOT NULL, symbol TEXT NOT NULL,
+        horizon_days INTEGER NOT NULL, reference_price REAL NOT NULL, signal REAL NOT NULL, model_version TEXT NOT NULL
+    );
+    CREATE INDEX agent_picks_asof ON agent_picks(as_of);
+    CREATE TABLE agent_weights (
+        as_of TEXT NOT NULL, agent TEXT NOT NULL, alpha REAL NOT NULL, beta REAL NOT NULL, sample REAL NOT NULL,
+        weight REAL NOT NULL, drift INTEGER NOT NULL, reason TEXT NOT NULL, resolved INTEGER NOT NULL,
+        hit_rate REAL, ic REAL, live_rate REAL, reference_rate REAL, PRIMARY KEY (as_of, agent)
+    );
+    CREATE TABLE moonshots (
+        intent_id TEXT PRIMARY KEY, as_of TEXT NOT NULL, symbol TEXT NOT NULL, weight REAL NOT NULL
     );
     """,
 }

@@ -62,13 +62,14 @@ class Store:
             conn.close()
             raise
         self._frames: dict[str, pd.DataFrame] = {}
+        self._agent_picks: dict[str, Any] = {"until": "", "by_day": {}}
 
     # ---------------------------------------------------------------- schema
     def _migrate(self) -> None:
         """Apply each pending migration in its own IMMEDIATE transaction, re-reading the version inside it, so
         two processes opening a new store at once apply each migration exactly once."""
         for v in range(1, SCHEMA_VERSION + 1):
-            if self.schema_version() >= v:
+            if v not in MIGRATIONS or self.schema_version() >= v:
                 continue
             conn = self.db.conn
             conn.execute("BEGIN IMMEDIATE")
@@ -500,6 +501,58 @@ class Store:
             if n:
                 self.audit(actor, "clear_breakers", "desk", reason)
         return n
+
+    # ------------------------------------------------------------------ agents' track record and weights
+    _AGENT_PICK_COLS = ("as_of", "agent", "symbol", "horizon_days", "reference_price", "signal", "model_version")
+
+    def save_agent_picks(self, run_id: str, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Each agent's part in the night's long picks; a re-run for the date replaces them."""
+        rows = [{"run_id": run_id, "as_of": as_of.isoformat(), **r} for r in rows]
+        with self.transaction():
+            self.db.execute("DELETE FROM agent_picks WHERE as_of = ?", [as_of.isoformat()])
+            self._insert("agent_picks", rows)
+        memo = self._agent_picks
+        if as_of.isoformat() <= memo["until"]:   # keep what this store object has read in step with what it wrote
+            memo["by_day"][as_of.isoformat()] = sorted(tuple(r[c] for c in self._AGENT_PICK_COLS) for r in rows)
+
+    def agent_picks_between(self, start: date, end: date) -> dict[str, list[Any]]:
+        """Agent picks made in [start, end] as columns (as_of, agent, symbol, horizon_days, reference_price, signal,
+        model_version). The trust node reads a year of them every night: the days already read are kept in memory
+        (a night's rows only change when this store object rewrites them), so each night fetches only new days."""
+        cols, memo = self._AGENT_PICK_COLS, self._agent_picks
+        if end.isoformat() > memo["until"]:
+            fetched = self.db.execute(
+                f"SELECT {', '.join(cols)} FROM agent_picks WHERE as_of > ? AND as_of <= ? ORDER BY as_of, agent, "
+                "symbol", [memo["until"], end.isoformat()]).fetchall()
+            for row in fetched:
+                memo["by_day"].setdefault(row[0], []).append(tuple(row))
+            memo["until"] = end.isoformat()
+        days = memo["by_day"]
+        rows = [r for d in sorted(d for d in days if start.isoformat() <= d <= end.isoformat()) for r in days[d]]
+        return {c: list(v) for c, v in zip(cols, zip(*rows), strict=True)} if rows else {c: [] for c in cols}
+
+    def save_agent_weights(self, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM agent_weights WHERE as_of = ?", [as_of.isoformat()])
+            self._insert("agent_weights", [{"as_of": as_of.isoformat(), **r} for r in rows])
+
+    def agent_weights(self, on_or_before: date | None = None) -> list[dict[str, Any]]:
+        """The latest night's agent weights (on or before a date), one row per agent."""
+        bound = "WHERE as_of <= ?" if on_or_before else ""
+        args = [on_or_before.isoformat()] if on_or_before else []
+        row = self.db.execute(f"SELECT MAX(as_of) FROM agent_weights {bound}", args).fetchone()
+        if not row or row[0] is None:
+            return []
+        return self._select("agent_weights", "agent", as_of=row[0])
+
+    def save_moonshots(self, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
+        """The night's moonshot intents; a re-run for the date replaces them."""
+        with self.transaction():
+            self.db.execute("DELETE FROM moonshots WHERE as_of = ?", [as_of.isoformat()])
+            self._insert("moonshots", [{"as_of": as_of.isoformat(), **r} for r in rows])
+
+    def moonshots(self) -> list[dict[str, Any]]:
+        return self._select("moonshots", "as_of, symbol")
 
     def record_trial(self, kind: str, config: Mapping[str, Any], start: date, end: date,
                      metrics: Mapping[str, Any]) -> int:

@@ -96,6 +96,41 @@ class DirectionResult(_Stamp):
     scores: list[DirectionScore]
 
 
+VolStateName = Literal["bull", "neutral", "bear", "crisis"]
+
+
+class VolStateResult(_Stamp):
+    state: VolStateName = Field(description="the most probable filtered state, from calm (bull) to crisis")
+    probabilities: dict[VolStateName, float] = Field(description="filtered posterior of the last session")
+    state_vols: dict[VolStateName, float] = Field(description="each state's typical annualised index volatility")
+    current_vol: float = Field(ge=0.0, description="the index's annualised 21-session realised volatility")
+
+
+class VolForecast(_Frozen):
+    symbol: str
+    available: bool
+    reason: str | None = None
+    vol: float | None = Field(None, gt=0.0, description="annualised mean volatility over the next sessions")
+
+
+class GarchResult(_Stamp):
+    horizon_days: int
+    forecasts: list[VolForecast]
+
+
+class SizeArgs(AsOfArgs):
+    strength: float = Field(ge=0, le=1, description="the proposal's strength")
+    confidence: float = Field(ge=0, le=1, description="the proposal's confidence")
+    vol_21d: float | None = Field(None, description="the asset's annualised 21-session volatility")
+    ret_21d: float | None = Field(None, description="the asset's 21-session return")
+    index_vol_21d: float | None = Field(None, description="the index's annualised 21-session volatility")
+    book_gross: float = Field(0.0, ge=0, description="the book's gross exposure, share of equity")
+
+
+class SizeResult(_Stamp):
+    size: float = Field(ge=0, le=1, description="size multiplier of the base weight")
+
+
 def _missing(symbol: str) -> dict[str, Any]:
     return {"symbol": symbol, "available": False, "reason": "features incomplete on this session (warm-up or no bar)"}
 
@@ -170,3 +205,32 @@ class ModelService:
 
     def mean_reversion(self, args: SymbolsArgs) -> DirectionResult:
         return self._direction_like("mean_reversion", args)
+
+    def vol_state(self, args: AsOfArgs) -> VolStateResult:
+        model = self._model("vol_state", args.as_of)
+        out = model.predict_at(self.inputs, args.as_of)
+        names = model.names
+        prob = dict(zip(names, (float(p) for p in out["probabilities"]), strict=True))
+        return VolStateResult(**self._stamp("vol_state", model, args.as_of, out["session"]),
+                              state=max(prob, key=prob.get), probabilities=prob,
+                              state_vols=dict(zip(names, (float(v) for v in out["state_vols"]), strict=True)),
+                              current_vol=out["current_vol"])
+
+    def rl_sizer(self, args: SizeArgs) -> SizeResult:
+        from models.rl_sizer import observation
+
+        model = self._model("rl_sizer", args.as_of)
+        obs = observation(args.strength, args.confidence, args.vol_21d or float("nan"), args.ret_21d or 0.0,
+                          args.index_vol_21d or float("nan"), args.book_gross)
+        session = self.inputs.session(self.inputs.position(args.as_of))
+        return SizeResult(**self._stamp("rl_sizer", model, args.as_of, session), size=float(model.act(obs)[0]))
+
+    def garch(self, args: SymbolsArgs) -> GarchResult:
+        self.inputs.symbol_positions(args.symbols)
+        model = self._model("garch", args.as_of)
+        out = model.predict_at(self.inputs, args.as_of, args.symbols)
+        rows = [VolForecast(symbol=s, available=True, vol=v) if v is not None else
+                VolForecast(symbol=s, available=False, reason="no stationary GARCH fit for it in the training window")
+                for s, v in out["rows"].items()]
+        return GarchResult(**self._stamp("garch", model, args.as_of, out["session"]), horizon_days=model.horizon,
+                           forecasts=rows)

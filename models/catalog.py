@@ -62,6 +62,12 @@ CATALOG: dict[str, Entry] = {
                        "dense + CfC/AutoNCP dual-branch network: P(up over 21 sessions) per asset"),
     "mean_reversion": Entry("mean_reversion", "models.mean_reversion", "auc",
                             "LightGBM on band z-scores, RSI and related features: P(up over 5 sessions) per asset"),
+    "vol_state": Entry("vol_state", "models.vol_state", "loglik",
+                       "Gaussian HMM on the index's returns and realised volatility: filtered volatility state"),
+    "garch": Entry("garch", "models.garch", "neg_qlike",
+                   "GARCH(1,1) per asset: mean annualised volatility forecast over the next 21 sessions"),
+    "rl_sizer": Entry("rl_sizer", "models.rl_sizer", "sharpe",
+                      "PPO (stable-baselines3) size multiplier for trend longs; promoted only if it beats Kelly"),
 }
 
 

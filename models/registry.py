@@ -43,6 +43,9 @@ LOADERS: dict[str, str] = {
     "regime": "models.regime:RegimeEnsemble",
     "health": "models.health:HealthModel",
     "direction": "models.direction:DirectionModel",
+    "vol_state": "models.vol_state:VolStateModel",
+    "garch": "models.garch:GarchModel",
+    "rl_sizer": "models.rl_sizer:RLSizer",
 }
 
 M = TypeVar("M", bound=TrainedModel)

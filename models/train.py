@@ -124,7 +124,7 @@ def train_all(registry: ModelRegistry, inputs: ModelInputs, as_of: date, names: 
     """Train every model (or ``names``) that decisions on ``as_of`` would use: the cutoff of its retrain block
     (models.walkforward.cutoff_for, purged by each model's horizon). Safe to run from cron beside a reader."""
     outcomes = []
-    for name in names or ("regime", "health", "direction", "mean_reversion"):
+    for name in names or ("regime", "health", "direction", "mean_reversion", "vol_state", "garch"):
         recipe = entry(name).recipe((recipes or {}).get(name))
         cutoff = cutoff_for(as_of, inputs.sessions, retrain_months, int(recipe["horizon"]))
         outcomes.append(train_one(registry, inputs, name, cutoff, (recipes or {}).get(name), progress))

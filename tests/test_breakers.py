@@ -50,8 +50,9 @@ def test_a_one_session_loss_beyond_the_limit_blocks_entries_for_the_cool_off(hom
     assert breaker["name"] == "daily_loss" and breaker["tripped"] == session.isoformat()
     blocked = kit.desk(home).night(session)  # a restart: the breaker is in the store
     assert not [i for i in blocked["intents"] if i.side == "buy"]
-    assert all(d.rule == "halted" and "circuit breaker daily_loss" in d.reason
+    assert all(d.rule in ("halted", "emergency_flat") and "circuit breaker daily_loss" in d.reason
                for ds in blocked["denials"].values() for d in ds if d.rule != "risk_reviewer")
+    assert any(d.rule == "emergency_flat" for ds in blocked["denials"].values() for d in ds)   # the cascade's tier 4
     code, out_, _ = run_cli(capsys, "status", "--json")
     assert '"daily_loss"' in out_
     later = desk.sessions()[desk.sessions().searchsorted(pd.Timestamp(session)) + 5].date()

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from graph.nodes import ingest, picks, review, risk, sizing, weather
+from graph.nodes import ingest, moonshot, picks, review, risk, sizing, trust, weather
 from tests import kit
 from tools.contracts import Action, AgentStyle
 
@@ -49,7 +49,8 @@ def test_no_proposals_and_verdicts_can_push_an_entry_past_the_caps(night, rows, 
         proposals.append(p)
         if action != Action.HOLD:
             verdicts.append(kit.verdict(p, decision=decision, size_multiplier=1.0 if decision == "confirm" else mult))
-    state = kit.run_nodes(desk, (picks.picks, sizing.sizing, review.risk_review, risk.hard_rules),
+    state = kit.run_nodes(desk, (trust.trust, picks.picks, sizing.sizing, moonshot.moonshot, review.risk_review,
+                                 risk.hard_rules),
                           {**base, "regime": regime, "proposals": proposals, "verdicts": verdicts,
                            "stale": {"*": "test"} if stale_all else {}})
     caps = desk.ctx.config.risk

@@ -61,6 +61,14 @@ def _stop(close: float, vol: float) -> float:
     return close * (1 - min(STOP_MAX, max(STOP_MIN, STOP_SIGMAS * sigma)))
 
 
+def _target(close: float, drawdown_252d: float | None) -> float | None:
+    """The agents' price target for a long: the prior 252-session high (close / (1 + drawdown)), when the close is
+    below it — recovering the prior high is the setup's reward; at the high there is no stated target."""
+    if drawdown_252d is None or not math.isfinite(drawdown_252d) or drawdown_252d >= 0 or drawdown_252d <= -1:
+        return None
+    return close / (1.0 + drawdown_252d)
+
+
 def _hold(sym: str, day: date, agent: str, style: AgentStyle, version: str, why: str,
           inputs: dict[str, float]) -> Proposal:
     return Proposal(symbol=sym, as_of=day, action=Action.HOLD, strength=0, confidence=0, horizon_days=5,
@@ -109,7 +117,8 @@ def trend_momentum(rows: Rows, day: date, direction: Mapping[str, float | None] 
                     why += f"; driven by the momentum rules, the direction model neutral (P(up 21d)={p_up:.2f})"
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.BUY_LONG, strength=strength, confidence=confidence,
-                horizon_days=21, stop=_stop(x["close"], x["vol_21d"]), agent="trend", style=AgentStyle.TREND,
+                horizon_days=21, stop=_stop(x["close"], x["vol_21d"]),
+                target=_target(x["close"], r.get("drawdown_252d")), agent="trend", style=AgentStyle.TREND,
                 model_version=version, inputs=x, rationale=why))
 
         elif x["trend_strength"] < TREND_T_EXIT or x["dist_sma200"] < SMA200_EXIT_BAND:
@@ -139,7 +148,8 @@ def ema_crossover(rows: Rows, day: date) -> list[Proposal]:
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.BUY_LONG, strength=strength,
                 confidence=EMA_CONFIDENCE_FRESH if fresh_up else EMA_CONFIDENCE_HELD, horizon_days=10,
-                stop=_stop(x["close"], x["vol_21d"]), agent="ema", style=AgentStyle.TREND,
+                stop=_stop(x["close"], x["vol_21d"]), target=_target(x["close"], r.get("drawdown_252d")),
+                agent="ema", style=AgentStyle.TREND,
                 model_version=EMA_VERSION, inputs=x,
                 rationale=("fresh " if fresh_up else "") + f"EMA12>EMA26 ({x['ema_cross']:+.2%}) in an EMA50>200 trend"))
         elif x["ema_cross"] < 0 and x["ema_trend"] < 0:
@@ -167,7 +177,8 @@ def mean_reversion(rows: Rows, day: date, p_up: Mapping[str, float | None], vers
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.BUY_LONG, strength=min(1.0, (p - 0.5) * 5),
                 confidence=min(1.0, abs(p - 0.5) * 4 + 0.3), horizon_days=5, stop=_stop(x["close"], x["vol_21d"]),
-                agent="mean_reversion", style=AgentStyle.MEAN_REVERSION, model_version=version, inputs=x,
+                target=_target(x["close"], r.get("drawdown_252d")), agent="mean_reversion",
+                style=AgentStyle.MEAN_REVERSION, model_version=version, inputs=x,
                 rationale=f"oversold (band z {x['bb_z_20']:+.2f}, RSI {x['rsi_14']:.0f}); P(up 5d)={p:.2f}"))
         elif p < MR_P_SELL and x["bb_z_20"] > MR_BAND_Z:
             out.append(Proposal(

@@ -28,6 +28,25 @@ class Regime(StrEnum):
 REGIME_ORDER: tuple[Regime, ...] = tuple(Regime)
 
 
+class VolState(StrEnum):
+    """The index's volatility state (the HMM's, models.vol_state), from calm to crisis."""
+
+    BULL = "bull"
+    NEUTRAL = "neutral"
+    BEAR = "bear"
+    CRISIS = "crisis"
+
+
+class SizingTier(StrEnum):
+    """The four tiers of the sizing cascade (Trade-Matrix): who sizes an entry, from the RL sizer to flat."""
+
+    FULL_RL = "FULL_RL"
+    BLENDED = "BLENDED"
+    PURE_KELLY = "PURE_KELLY"
+    EMERGENCY_FLAT = "EMERGENCY_FLAT"
+    FIXED = "FIXED"          # the fixed base weight (sizing.mode = fixed: the old desk, kept for comparison)
+
+
 class AgentStyle(StrEnum):
     """What kind of signal an agent trades: the overlay's rules read this field, never the agent's name."""
 
@@ -58,6 +77,7 @@ class Proposal(_Frozen):
     confidence: float = Field(ge=0, le=1)
     horizon_days: int = Field(ge=1)
     stop: float | None = Field(None, gt=0, description="protective stop price for an entry")
+    target: float | None = Field(None, gt=0, description="price target for an entry, if the agent sets one")
     agent: str
     style: AgentStyle
     model_version: str
@@ -190,3 +210,6 @@ class Intent(_Frozen):
     denials: list[Denial] = Field(default_factory=list)
     trail_pct: float | None = Field(None, gt=0, lt=1, description="trailing stop for the position after this order")
     tiers_hit: int | None = Field(None, ge=0, description="profit tiers taken after this order")
+    tier: SizingTier | None = Field(None, description="the sizing cascade's tier for an entry")
+    gates: list[str] = Field(default_factory=list, description="each gate of the tier choice and how it went")
+    track: Literal["main", "moonshot"] = "main"

@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 from langchain_core.tools import BaseTool, StructuredTool
 
-from models.api import AsOfArgs, DirectionResult, HealthResult, ModelAvailability, ModelService, RegimeResult, SymbolsArgs
+from models.api import (AsOfArgs, DirectionResult, GarchResult, HealthResult, ModelAvailability, ModelService,
+                        RegimeResult, SizeArgs, SizeResult, SymbolsArgs, VolStateResult)
 from models.catalog import CATALOG, entry
 from models.inputs import ModelInputs
 from models.registry import ModelRegistry
@@ -74,6 +75,12 @@ class ModelTools:
              "Dense + CfC (AutoNCP) direction network: P(close higher in 21 sessions) per symbol"),
             ("mean_reversion_p_up", self.mean_reversion, SymbolsArgs,
              "Walk-forward LightGBM: P(close higher in 5 sessions) per symbol"),
+            ("volatility_state", self.vol_state, AsOfArgs,
+             "Gaussian HMM on the index: filtered volatility state (bull, neutral, bear, crisis) and its probabilities"),
+            ("garch_volatility", self.garch, SymbolsArgs,
+             "GARCH(1,1) per symbol: annualised volatility forecast over the next 21 sessions"),
+            ("rl_sizer", self.rl_sizer, SizeArgs,
+             "PPO sizing policy: size multiplier in [0, 1] for a trend long (only when promoted over Kelly)"),
         ]
         self.tools: tuple[BaseTool, ...] = tuple(
             StructuredTool.from_function(func=_unpacked(fn, schema), name=name, description=desc, args_schema=schema)
@@ -168,6 +175,15 @@ class ModelTools:
 
     def mean_reversion(self, args: SymbolsArgs) -> DirectionResult:
         return self._service_for(args.as_of).mean_reversion(args)
+
+    def vol_state(self, args: AsOfArgs) -> VolStateResult:
+        return self._service_for(args.as_of).vol_state(args)
+
+    def garch(self, args: SymbolsArgs) -> GarchResult:
+        return self._service_for(args.as_of).garch(args)
+
+    def rl_sizer(self, args: SizeArgs) -> SizeResult:
+        return self._service_for(args.as_of).rl_sizer(args)
 
 
 def _unpacked(fn: Callable[[Any], Any], schema: type) -> Callable[..., Any]:

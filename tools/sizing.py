@@ -70,16 +70,24 @@ def _base(base_weight: float) -> tuple[float, str]:
 
 def cascade(base_weight: float, asset_vol: float, target_vol: float, regime_modifier: float,
             overlay_multiplier: float, disagreement: float, expert_modifier: float,
-            risk_throttle: float) -> tuple[float, list[SizingFactor]]:
+            risk_throttle: float, tier: tuple[str, float, str] | None = None,
+            vol_source: str = "asset volatility") -> tuple[float, list[SizingFactor]]:
     """Size one entry. Returns the final weight (share of equity) and every factor in order.
 
     The first factor, ``base``, records the base weight as its multiplier (starting from 1), so the
     product of all multipliers is the final weight and each ``weight_after`` is the previous one times
-    its multiplier.
+    its multiplier. ``tier`` (name, share of the base weight, reason), when given, is the four-tier cascade's step
+    right after the base (tools.tiers); ``vol_source`` names what the volatility step read (a GARCH forecast or
+    the realised 21-session volatility).
     """
-    steps: list[tuple[str, tuple[float, str]]] = [
-        ("base", _base(base_weight)),
-        ("volatility", _volatility(asset_vol, target_vol)),
+    steps: list[tuple[str, tuple[float, str]]] = [("base", _base(base_weight))]
+    if tier is not None:
+        name, share, why = tier
+        m, text = _modifier("tier", share, f"{name}: share of the base weight")
+        steps.append(("tier", (m, f"{text} — {why}")))
+    vol_m, vol_why = _volatility(asset_vol, target_vol)
+    steps += [
+        ("volatility", (vol_m, f"{vol_source}: {vol_why}" if tier is not None else vol_why)),
         ("regime", _modifier("regime", regime_modifier, "regime sizing modifier")),
         ("overlay", _modifier("overlay", overlay_multiplier, "overlay size multiplier")),
         ("disagreement", _disagreement(disagreement)),

@@ -18,15 +18,22 @@ def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     intents: list[Intent] = []
     for s in state["sized"]:
         pick = picks[s.symbol]
-        reasons = [f"picks: score {pick.score:.0f} ≥ {pick.threshold:.0f} — {pick.explanation}"]
+        reasons = [f"picks: score {pick.score:.0f} ≥ {pick.threshold:.0f} — {pick.explanation}" if s.track == "main"
+                   else f"picks: score {pick.score:.0f} < {pick.threshold:.0f} (moonshot track) — {pick.explanation}"]
         reasons += [f"{a}: {proposals[(a, s.symbol)].rationale}" for a in pick.agents if (a, s.symbol) in proposals]
         reasons += [f"overlay {v.decision}: {v.reason}" for v in s.verdicts]
         reasons.append(f"weather: {state['regime']} — {state['view'].narrative.splitlines()[0]}")
+        if s.tier is not None:
+            reasons.append(f"sizing tier {s.tier}" + (" (moonshot track)" if s.track == "moonshot" else "")
+                           + ": " + "; ".join(s.gates))
+        if state.get("agent_weights"):
+            reasons.append("agent weights: " + ", ".join(f"{a} {w:.2f}" for a, w in
+                                                         sorted(state["agent_weights"].items())))
         intents.append(Intent(
             intent_id=f"{day.isoformat()}:{s.symbol}:buy:entry", as_of=day, symbol=s.symbol, side="buy", kind="entry",
             target_weight=min(1.0, s.weight), quantity=s.quantity, reference_price=s.price, stop=s.stop,
             score=s.score, reasons=reasons, sizing=s.factors, verdicts=s.verdicts, denials=s.clipped_by,
-            trail_pct=ctx.config.risk.trailing_stop, tiers_hit=0))
+            trail_pct=ctx.config.risk.trailing_stop, tiers_hit=0, tier=s.tier, gates=s.gates, track=s.track))
     for e in state["exits"]:
         if e.quantity <= 0:
             continue
@@ -41,6 +48,8 @@ def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
         for k in stale_ids:
             ctx.store.set_intent_status(k, "superseded", "a later night run for this date did not repeat it")
         ctx.store.save_intents(state["run_id"], fresh)
+        ctx.store.save_moonshots(day, [{"intent_id": i.intent_id, "symbol": i.symbol, "weight": i.target_weight}
+                                       for i in fresh if i.track == "moonshot"])
         ctx.store.advance_peaks(day, state.get("marks", {}))
     kept = len(intents) - len(fresh)
     return {"intents": intents,

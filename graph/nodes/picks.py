@@ -88,10 +88,11 @@ def picks(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     rows = ctx.market.feature_dicts(day)
     health = asset_health(ctx, state, [s for s in sorted(by_symbol) if s in rows])
     out: list[Pick] = []
+    mine: list[dict] = []   # each agent's part in each long pick: its track record (graph/nodes/trust.py)
     for sym, props in sorted(by_symbol.items()):
         if not any(p.action == Action.BUY_LONG for p in props) or sym not in rows:
             continue
-        card = score_symbol(sym, props, state["regime"], slots)
+        card = score_symbol(sym, props, state["regime"], slots, state.get("agent_weights"))
         if card.direction != "long":
             continue
         buys = [p for p in props if p.action == Action.BUY_LONG]
@@ -103,10 +104,14 @@ def picks(state: NightState, runtime: Runtime[DeskContext]) -> dict:
             explanation=card.explanation + because,
             price=r["close"], parts=card.parts, vol_21d=r.get("vol_21d"), ret_21d=r.get("ret_21d"),
             stop=max((p.stop for p in buys if p.stop), default=None),
+            target=min((p.target for p in buys if p.target), default=None),
             horizon_days=min(p.horizon_days for p in buys)))
+        mine.extend({"agent": p.agent, "symbol": sym, "horizon_days": p.horizon_days, "reference_price": r["close"],
+                     "signal": p.strength * p.confidence, "model_version": p.model_version} for p in buys)
     ctx.store.save_picks(state["run_id"], day, [
         {"symbol": p.symbol, "score": p.score, "threshold": p.threshold, "selected": int(p.selected),
          "horizon_days": p.horizon_days, "reference_price": p.price, "payload": p.model_dump()} for p in out])
+    ctx.store.save_agent_picks(state["run_id"], day, mine)
     chosen = [p for p in out if p.selected]
     denials = dict(state.get("denials", {}))
     for sym, ds in unreviewed.items():

@@ -1,19 +1,28 @@
-"""Night: the sizing cascade for selected picks, and the exit rules for every holding."""
+"""Night: the four-tier sizing cascade (FULL_RL / BLENDED / PURE_KELLY / EMERGENCY_FLAT) for selected picks, then
+the shrink-only steps, and the exit rules for every holding. The hard rules still have the last word after it."""
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
+import pandas as pd
 from langgraph.runtime import Runtime
 
 from graph.config import DeskConfig
 from graph.context import DeskContext
+from graph.nodes.book import book_view
+from graph.nodes.guard import entries_blocked
 from graph.nodes.picks import asset_health
 from graph.state import ExitOrder, NightState, Sized
+from models.api import AsOfArgs, SizeArgs, SymbolsArgs
 from tools.agents import agent_support
-from tools.contracts import Denial, Regime
+from tools.contracts import Denial, Proposal, Regime, SizingTier, VolState
 from tools.exits import ExitPolicy, PositionState, update_and_check
+from tools.kelly import calibrated, state_fraction
 from tools.sizing import cascade
+from tools.tiers import choose_tier
+from tools.trust import AgentRecord
 
 # The regime step of the sizing cascade, a priori: size falls as the regime turns hostile, from full size in a calm
 # uptrend to TraderBot's floor of 0.25x in a panic (seed 001: "a position-size modifier (0.25–1.0x)"); the steps
@@ -24,15 +33,102 @@ REGIME_SIZE: dict[Regime, float] = {
 }
 
 
+def _record(ctx: DeskContext, state: NightState, tool: str, args: dict, out: dict, version: str | None,
+            t0: float) -> None:
+    ctx.store.record_tool_call(state["run_id"], tool, args, out, version, (time.perf_counter() - t0) * 1000)
+
+
+def volatility_state(ctx: DeskContext, state: NightState) -> tuple[VolState | None, str]:
+    """Tonight's volatility state from the HMM when it is usable (else unknown, and why)."""
+    day = state["as_of"]
+    a = ctx.tools.models.availability("vol_state", day)
+    if not a.usable:
+        return None, f"volatility state unknown: {a.reason}"
+    t0 = time.perf_counter()
+    try:
+        r = ctx.tools.models.vol_state(AsOfArgs(as_of=day))
+    except Exception as exc:  # noqa: BLE001 - an unknown state sizes with the cautious share, and says so
+        return None, f"volatility state unknown: the HMM failed ({type(exc).__name__}: {exc})"
+    _record(ctx, state, "volatility_state", {"as_of": str(day)},
+            {"state": r.state, "p": round(r.probabilities[r.state], 4)}, r.model_version, t0)
+    return VolState(r.state), f"HMM {r.model_version}: {r.state} (p={r.probabilities[r.state]:.2f})"
+
+
+def garch_vols(ctx: DeskContext, state: NightState, symbols: list[str]) -> tuple[dict[str, float], str]:
+    """GARCH(1,1) forecasts per symbol and the version, when the model is usable (else none, and why not)."""
+    day = state["as_of"]
+    a = ctx.tools.models.availability("garch", day)
+    if not symbols or not a.usable:
+        return {}, f"GARCH out: {a.reason}" if symbols else "no symbols"
+    t0 = time.perf_counter()
+    try:
+        r = ctx.tools.models.garch(SymbolsArgs(as_of=day, symbols=symbols))
+    except Exception as exc:  # noqa: BLE001 - no forecast: the realised volatility targets instead, and says so
+        return {}, f"GARCH failed ({type(exc).__name__}: {exc})"
+    vols = {f.symbol: f.vol for f in r.forecasts if f.available and f.vol}
+    _record(ctx, state, "garch_volatility", {"as_of": str(day), "symbols": symbols},
+            {k: round(v, 4) for k, v in vols.items()}, r.model_version, t0)
+    return vols, f"GARCH {r.model_version}"
+
+
+def _mean(pairs: list[tuple[float, float]]) -> float:
+    total = sum(w for w, _ in pairs)
+    return sum(w * x for w, x in pairs) / total if total > 0 else 0.0
+
+
+def pick_kelly(proposals: list[Proposal], records: dict[str, AgentRecord], weights: dict[str, float],
+               prior_strength: float) -> tuple[float, float, float | None, str]:
+    """The pick's full Kelly fraction, confidence and IC: weighted (by tonight's agent weights) over its
+    proposals; the IC is unknown if any agent's is."""
+    kellys, confs, ics, parts = [], [], [], []
+    for p in proposals:
+        rec = records.get(p.agent) or AgentRecord(agent=p.agent, resolved=0, wins=0)
+        k = calibrated(p.confidence, rec.wins, rec.resolved, rec.mean_win, rec.mean_loss, prior_strength)
+        w = weights.get(p.agent, 1.0)
+        kellys.append((w, k.full_kelly))
+        confs.append((w, p.confidence))
+        ics.append((w, rec.ic))
+        parts.append(f"{p.agent}: p {k.p_win:.2f}, b {k.payoff:.2f} over {k.resolved} resolved → "
+                     f"f* {k.full_kelly:.3f}")
+    ic = None if not ics or any(x is None for _, x in ics) else _mean([(w, x) for w, x in ics])
+    return _mean(kellys), _mean(confs), ic, "; ".join(parts)
+
+
+def tier_share(tier: SizingTier, kelly_weight: float, base: float, rl_action: float | None) -> float:
+    k = min(1.0, kelly_weight / base) if base > 0 else 0.0
+    if tier is SizingTier.FIXED:
+        return 1.0
+    if tier is SizingTier.PURE_KELLY:
+        return k
+    if tier is SizingTier.FULL_RL:
+        return float(rl_action or 0.0)
+    if tier is SizingTier.BLENDED:
+        return 0.5 * float(rl_action or 0.0) + 0.5 * k
+    return 0.0
+
+
 def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
-    """Size each selected pick. A pick whose proposals lack a verdict fails closed: no entry, and the denial says
-    which proposal went unreviewed."""
+    """Size each selected pick through the four-tier cascade, then the shrink-only steps. A pick whose proposals
+    lack a verdict fails closed: no entry, and the denial says which proposal went unreviewed. An open circuit
+    breaker sizes every entry flat (EMERGENCY_FLAT), and the denial says so."""
     ctx = runtime.context
+    day = state["as_of"]
+    cfg = ctx.config.sizing
     snap = state["weather"]
     verdicts = {v.proposal_key: v for v in state["verdicts"]}
+    by_key = {p.key: p for p in state.get("proposals", [])}
     denials = dict(state.get("denials", {}))
+    selected = [p for p in state["picks"] if p.selected]
+    blocked = entries_blocked(ctx, day)
+    vstate, vreason = volatility_state(ctx, state) if selected and cfg.mode != "fixed" else (None, "not needed")
+    frac, frac_why = state_fraction(vstate, cfg.kelly_fractions, cfg.unknown_state_fraction)
+    vols, garch = garch_vols(ctx, state, [p.symbol for p in selected]) if cfg.mode != "fixed" else ({}, "not used")
+    rl = ctx.tools.models.availability("rl_sizer", day)
+    records = state.get("agent_records", {})
+    weights = state.get("agent_weights", {})
+    base = ctx.config.picks.base_weight
     out: list[Sized] = []
-    for pick in (p for p in state["picks"] if p.selected):
+    for pick in selected:
         missing = [k for k in pick.proposal_keys if k not in verdicts]
         if missing or not pick.proposal_keys:
             why = f"no overlay verdict for {', '.join(missing)}" if missing else "no proposal behind the pick"
@@ -40,18 +136,67 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
                                     Denial(rule="no_verdict", reason=f"{why}: no entry (fails closed)")]
             continue
         vs = [verdicts[k] for k in pick.proposal_keys]
+        props = [by_key[k] for k in pick.proposal_keys if k in by_key]
+        full, confidence, ic, kelly_why = pick_kelly(props, records, weights, cfg.prior_strength)
+        tier, gates = choose_tier(cfg.mode, blocked=blocked, rl_usable=rl.usable, rl_reason=rl.reason,
+                                  confidence=confidence, ic=ic, full_confidence=cfg.full_rl_confidence,
+                                  full_ic=cfg.full_rl_ic, blended_confidence=cfg.blended_confidence,
+                                  blended_ic=cfg.blended_ic)
+        if tier is SizingTier.EMERGENCY_FLAT:   # sized flat; the hard rules then deny it for the same reason
+            denials[pick.symbol] = [*denials.get(pick.symbol, []),
+                                    Denial(rule="emergency_flat", reason=f"EMERGENCY_FLAT: {gates[0]}: no entry")]
+        rl_action = None
+        if tier in (SizingTier.FULL_RL, SizingTier.BLENDED):
+            try:
+                rl_action, _ = rl_size(ctx, state, pick, props)
+            except Exception as exc:  # noqa: BLE001 - the RL sizer fails closed to Kelly, and says so
+                tier, gates = SizingTier.PURE_KELLY, [*gates, f"RL sizer failed ({type(exc).__name__}: {exc}): "
+                                                              f"PURE_KELLY instead"]
+        kelly_weight = full * frac
+        share = tier_share(tier, kelly_weight, base, rl_action)
+        why = {SizingTier.FIXED: "the base weight alone",
+               SizingTier.PURE_KELLY: f"Kelly {kelly_weight:.2%} = full {full:.3f} × {frac_why} ({kelly_why})",
+               SizingTier.FULL_RL: f"RL sizer {rl.model_version}: size {rl_action or 0:.3f} of the base weight",
+               SizingTier.BLENDED: f"½ RL size {rl_action or 0:.3f} + ½ Kelly share (Kelly {kelly_weight:.2%}, "
+                                   f"{frac_why})",
+               SizingTier.EMERGENCY_FLAT: "flat: entries are blocked"}[tier]
         overlay_mult = min(v.size_multiplier for v in vs)
+        garch_vol = vols.get(pick.symbol)
+        asset_vol = garch_vol if garch_vol else (pick.vol_21d if pick.vol_21d else float("nan"))
+        source = (f"{garch} forecast" if garch_vol else f"realised 21-session volatility (no forecast: {garch}"
+                  + (" has no stationary fit for this symbol)" if vols else ")"))
         weight, factors = cascade(
-            base_weight=ctx.config.picks.base_weight, asset_vol=pick.vol_21d if pick.vol_21d else float("nan"),
-            target_vol=ctx.config.picks.target_vol, regime_modifier=REGIME_SIZE[state["regime"]],
-            overlay_multiplier=overlay_mult, disagreement=pick.dissent, expert_modifier=snap.sizing_modifier,
-            risk_throttle=snap.risk_throttle)
+            base_weight=base, asset_vol=asset_vol, target_vol=ctx.config.picks.target_vol,
+            regime_modifier=REGIME_SIZE[state["regime"]], overlay_multiplier=overlay_mult,
+            disagreement=pick.dissent, expert_modifier=snap.sizing_modifier, risk_throttle=snap.risk_throttle,
+            tier=(str(tier), share, why), vol_source=source)
         tighter = [v.stop for v in vs if v.stop]
         stop = max([*tighter, pick.stop] if pick.stop else tighter, default=None)
         out.append(Sized(symbol=pick.symbol, weight=weight, price=pick.price, score=pick.score, stop=stop,
-                         factors=factors, verdicts=vs))
-    return {"sized": out, "denials": denials,
-            "summary": ", ".join(f"{s.symbol} {s.weight:.1%}" for s in out) or "nothing to size"}
+                         factors=factors, verdicts=vs, tier=tier,
+                         gates=[*gates, f"vol state: {vreason}" if cfg.mode != "fixed" else "vol state not used"]))
+    tiers = sorted({str(s.tier) for s in out})
+    return {"sized": out, "denials": denials, "vol_state": vstate, "vol_state_reason": vreason,
+            "summary": (", ".join(f"{s.symbol} {s.weight:.1%}" for s in out) or "nothing to size")
+                       + (f" (tiers: {', '.join(tiers)})" if tiers else "")}
+
+
+def rl_size(ctx: DeskContext, state: NightState, pick, props: list[Proposal]) -> tuple[float, str]:
+    """The RL sizer's action in [0, 1] for one pick (asked only when it is promoted and usable tonight)."""
+    import numpy as np
+
+    day = state["as_of"]
+    book = book_view(ctx, day)
+    bench = ctx.market.close[ctx.config.data.benchmark].loc[:pd.Timestamp(day)].dropna().to_numpy()[-22:]
+    index_vol = float(np.diff(np.log(bench)).std(ddof=1) * np.sqrt(252)) if len(bench) == 22 else None
+    args = SizeArgs(as_of=day, strength=_mean([(1.0, p.strength) for p in props]),
+                    confidence=_mean([(1.0, p.confidence) for p in props]), vol_21d=pick.vol_21d,
+                    ret_21d=pick.ret_21d, index_vol_21d=index_vol,
+                    book_gross=sum(book.positions.values()) / book.equity if book.equity > 0 else 0.0)
+    t0 = time.perf_counter()
+    r = ctx.tools.models.rl_sizer(args)
+    _record(ctx, state, "rl_sizer", args.model_dump(mode="json"), {"size": round(r.size, 4)}, r.model_version, t0)
+    return r.size, r.model_version
 
 
 def policy(config: DeskConfig) -> ExitPolicy:

@@ -1,0 +1,107 @@
+"""The volatility models: the HMM's filtered state and GARCH's forecasts read nothing after their date, their
+training reads nothing after its cutoff, and each goes through the registry's gate like every model."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import garch, vol_state
+from models.inputs import ModelInputs
+from models.registry import ModelRegistry
+from models.train import train_one
+
+END = date(2012, 12, 31)   # model tests never read the hold-out
+CUTOFF = date(2009, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def inputs() -> ModelInputs:
+    from skfolio.datasets import load_sp500_dataset, load_sp500_index
+
+    close = load_sp500_dataset().loc[:END].iloc[:, :6]
+    bench = load_sp500_index().loc[:END].iloc[:, 0]
+    panel = close.stack().to_frame("close")
+    return ModelInputs.build(panel, close, pd.DataFrame(index=close.index), bench)
+
+
+@pytest.fixture(scope="module")
+def hmm(inputs) -> vol_state.VolStateModel:
+    return vol_state.train(inputs, CUTOFF)
+
+
+@pytest.fixture(scope="module")
+def g11(inputs) -> garch.GarchModel:
+    return garch.train(inputs, CUTOFF, {"train_years": 6})
+
+
+def test_vol_state_on_a_date_is_the_same_with_every_later_session_removed(inputs, hmm):
+    for day in (date(2010, 5, 20), date(2011, 8, 8), date(2012, 3, 1)):
+        full = hmm.predict_at(inputs, day)
+        cut = hmm.predict_at(inputs.until(day), day)
+        assert np.allclose(full["probabilities"], cut["probabilities"])
+        assert full["session"] == cut["session"] <= day
+
+
+def test_vol_state_names_are_ordered_from_calm_to_crisis(hmm):
+    out = hmm.state
+    vols = [m[1] for m in out["means"]]
+    assert vols == sorted(vols) and tuple(out["names"]) == vol_state.VOL_STATES
+
+
+def test_vol_state_reads_crisis_in_the_autumn_of_2008_and_calm_before_it(inputs, hmm):
+    calm = hmm.predict_at(inputs, date(2006, 11, 15))
+    crash = hmm.predict_at(inputs, date(2008, 10, 15))
+    names = hmm.names
+    assert names[int(np.argmax(crash["probabilities"]))] == "crisis"
+    assert names[int(np.argmax(calm["probabilities"]))] in ("bull", "neutral")
+
+
+def test_vol_state_training_reads_nothing_after_its_cutoff(inputs, hmm):
+    again = vol_state.train(inputs.until(CUTOFF), CUTOFF)
+    assert again.version == hmm.version and np.allclose(again.state["means"], hmm.state["means"])
+
+
+def test_garch_forecast_on_a_date_is_the_same_with_every_later_session_removed(inputs, g11):
+    symbols = list(inputs.symbols)
+    for day in (date(2010, 5, 20), date(2012, 3, 1)):
+        full = g11.predict_at(inputs, day, symbols)["rows"]
+        cut = g11.predict_at(inputs.until(day), day, symbols)["rows"]
+        assert full == pytest.approx(cut) and all(v is None or 0.02 < v < 3 for v in full.values())
+
+
+def test_garch_training_reads_nothing_after_its_cutoff(inputs, g11):
+    again = garch.train(inputs.until(CUTOFF), CUTOFF, {"train_years": 6})
+    assert again.version == g11.version and set(again.state["params"]) == set(g11.state["params"])
+    for symbol, params in g11.state["params"].items():
+        assert again.state["params"][symbol] == pytest.approx(params)
+
+
+def test_garch_beats_its_naive_forecasts_out_of_sample_before_it_is_promoted(inputs, tmp_path):
+    registry = ModelRegistry(tmp_path / "models")
+    out = train_one(registry, inputs, "garch", CUTOFF, {"train_years": 6})
+    v = out.validation
+    assert out.status == ("promoted" if v["beats_baseline"] else "rejected")
+    assert set(v["baselines"]) == {"persistence", "constant"}
+    test = garch.evaluate_between(registry.load("garch", out.version), inputs, date(2010, 1, 1), date(2011, 12, 31))
+    assert test.value is not None and test.best_baseline is not None   # scored beside both naive forecasts
+
+
+def test_vol_state_is_promoted_only_through_the_registry_gate(inputs, tmp_path):
+    registry = ModelRegistry(tmp_path / "models")
+    out = train_one(registry, inputs, "vol_state", CUTOFF)
+    assert out.status in ("promoted", "rejected") and out.reason
+    snap = registry.snapshot()
+    usable = snap.usable("vol_state", date(2009, 9, 1), inputs.sessions)
+    assert usable.usable == (out.status == "promoted")
+    assert not snap.usable("vol_state", CUTOFF, inputs.sessions).usable   # inside its purge gap: never on its cutoff
+
+
+def test_vol_state_filter_agrees_with_hmmlearn_on_the_last_session(inputs, hmm):
+    z = (vol_state.rows(inputs, inputs.sessions[0], inputs.sessions[400], hmm.params)["X"] - hmm.state["mu"]) \
+        / hmm.state["sd"]
+    ours = vol_state.filtered(hmm.state, z)
+    assert np.allclose(ours[-1], vol_state._hmm(hmm.state).predict_proba(z)[-1], atol=1e-6)
