@@ -150,8 +150,9 @@ class Runner:
                                          r.max_consecutive_errors)
             if tripped:
                 ctx.store.trip_breaker("errors", as_of, r.breaker_sessions, f"{tripped}; latest: {why}")
-        except (StoreError, OSError) as record_error:
-            log.warning("run %s failed (%s) and could not be recorded: %s", run_id, why, record_error)
+        except (StoreError, OSError) as record_error:  # the caller's one line says what failed; the next run closes
+            # this one from its checkpoint (close_dead_runs), so nothing more is printed in front of the user
+            log.info("run %s failed (%s) and could not be recorded: %s", run_id, why, record_error)
 
 
 def _thread(run_id: str) -> dict:

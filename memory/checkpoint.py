@@ -17,7 +17,8 @@ STATE_TYPES: tuple[tuple[str, str], ...] = (
     ("tools.contracts", "Proposal"), ("tools.contracts", "Intent"), ("tools.contracts", "SizingFactor"),
     ("tools.contracts", "Denial"), ("tools.contracts", "Regime"), ("tools.contracts", "AgentStyle"),
     ("tools.contracts", "WeatherView"), ("tools.contracts", "Verdict"), ("tools.contracts", "BookReview"),
-    ("tools.contracts", "Provenance"),
+    ("tools.contracts", "Provenance"), ("tools.contracts", "SizingTier"), ("tools.contracts", "VolState"),
+    ("tools.moonshot", "MoonshotPick"), ("tools.trust", "AgentRecord"),
     ("graph.state", "Pick"), ("graph.state", "Sized"), ("graph.state", "ExitOrder"), ("graph.state", "Execution"),
     ("graph.state", "Approval"),
 )

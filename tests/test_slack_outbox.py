@@ -13,6 +13,7 @@ from desk.config import load_settings
 from desk.slack import wiring
 from desk.slack.reporter import SlackOutbox, SlackReporter
 from desk.slack.sender import OutboxSender, web_client
+from graph.night import NIGHT_NODES
 from graph.redact import Redactor
 from memory.outbox import Outbox
 from memory.store import Store
@@ -21,6 +22,7 @@ from tests.kit import run_cli
 from tests.slack_kit import BOT_TOKEN, CHANNEL, FakeSlack, blocks_text, settings
 
 NIGHT = date(2017, 3, 1)
+STEPS = len(NIGHT_NODES)  # one threaded reply per node; a run adds its parent message and the parent's update
 
 
 class Clock:
@@ -60,7 +62,7 @@ def test_a_run_is_one_parent_message_with_every_step_threaded_and_a_final_summar
     assert parent["channel"] == CHANNEL and "thread_ts" not in parent and "night 2017-03-01" in parent["text"]
     parent_ts = "1001.000100"
     steps = [r for r in replies if r.get("thread_ts") == parent_ts]
-    assert len(steps) == len(replies) == 15  # every node of the night, in its thread
+    assert len(steps) == len(replies) == STEPS  # every node of the night, in its thread
     assert [blocks_text(r).split("\n")[0].split(":")[0] for r in steps][:3] == ["ingest", "validate_data", "features"]
     assert all(not r.get("reply_broadcast") for r in steps)  # steps are silent by default
     [final] = fake.posts("chat.update")
@@ -76,13 +78,13 @@ def test_slack_down_the_run_completes_and_the_outbox_drains_when_it_is_back(home
     assert Store(home / "desk.sqlite").run(out["run_id"])["status"] == "ok"
     sender = _sender(home, s, clock)
     first = sender.drain()
-    assert first.sent == 0 and first.waiting == 17 and "Slack unreachable" in first.errors[0]
+    assert first.sent == 0 and first.waiting == STEPS + 2 and "Slack unreachable" in first.errors[0]
     again = sender.drain()  # before the backoff is over nothing is tried
     assert again.sent == 0 and again.errors == []
     fake.start()  # back, on the same port
     clock.advance(3600)
     done = sender.drain()
-    assert done.sent == 17 and done.waiting == 0
+    assert done.sent == STEPS + 2 and done.waiting == 0
     replies = fake.posts()[1:]
     assert all(r.get("thread_ts") == "1001.000100" for r in replies)  # order and threading kept
 
@@ -205,7 +207,7 @@ def test_desk_run_with_slack_configured_reports_and_says_what_waits_when_slack_i
     assert "Slack message(s) wait in the outbox" in out and "desk slack flush" in out
     fake.start()
     code, out, err = run_cli(capsys, "slack", "flush")
-    assert code == 0 and "0 waiting" in out and len(fake.posts()) == 16
+    assert code == 0 and "0 waiting" in out and len(fake.posts()) == STEPS + 1
 
 
 def test_slack_settings_take_tokens_from_slacks_own_variables_as_secrets(home, monkeypatch):
