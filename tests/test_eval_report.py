@@ -4,11 +4,12 @@ off, and the same figures as JSON."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import date
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.support.ui import WebDriverWait
 
 from desk import evals
 from desk.config import load_settings
@@ -52,19 +53,21 @@ def test_the_report_renders_every_chart_offline_in_headless_chromium(evaluated, 
         d.execute_cdp_cmd("Network.emulateNetworkConditions",
                           {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0})
         d.get(page.as_uri())
-        rendered: dict = {}
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            rendered = d.execute_script(
-                "const out = {};"
-                "for (const el of document.querySelectorAll('.js-plotly-plot')) {"
-                "  out[el.id] = {traces: (el.data || []).length, svgs: el.querySelectorAll('.main-svg').length,"
-                "                drawn: el.querySelectorAll('.trace path, .hm image, .trace image').length};"
-                "}"
-                "return out;")
-            if len(rendered) == len(CHARTS) and all(v["drawn"] for v in rendered.values()):
-                break
-            time.sleep(0.2)
+        script = ("const out = {};"
+                  "for (const el of document.querySelectorAll('.js-plotly-plot')) {"
+                  "  out[el.id] = {traces: (el.data || []).length, svgs: el.querySelectorAll('.main-svg').length,"
+                  "                drawn: el.querySelectorAll('.trace path, .hm image, .trace image').length};"
+                  "}"
+                  "return out;")
+
+        def all_drawn(driver) -> dict | bool:
+            got = driver.execute_script(script)
+            return got if len(got) == len(CHARTS) and all(v["drawn"] for v in got.values()) else False
+
+        try:  # an explicit wait, as the web broker's page objects do
+            rendered = WebDriverWait(d, 20, poll_frequency=0.2).until(all_drawn)
+        except TimeoutException:
+            rendered = d.execute_script(script)  # what was drawn by then: the assertions below name it
         assert set(rendered) == {f"chart-{name}" for name in CHARTS}, rendered
         for name, got in rendered.items():
             assert got["traces"] > 0 and got["svgs"] > 0 and got["drawn"] > 0, (name, got)
