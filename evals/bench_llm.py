@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from memory.store import Store
 from tests.llm_kit import ScriptedLLM
 
 
@@ -39,10 +39,12 @@ def _replay(home: Path, start: str, end: str, env: dict[str, str], *extra: str) 
 
 def _recorded_latency_ms(home: Path) -> tuple[float, int]:
     """The recorded calls' latency (the desk's home store keeps the LLM record, replays included)."""
-    with sqlite3.connect(home / "desk.sqlite") as conn:
-        total, n = conn.execute("SELECT COALESCE(SUM(latency_ms), 0), COUNT(*) FROM llm_calls "
-                                "WHERE status = 'ok'").fetchone()
-    return float(total), int(n)
+    store = Store(home / "desk.sqlite")
+    try:
+        ok = [c for c in store.llm_calls() if c["status"] == "ok"]
+    finally:
+        store.close()
+    return float(sum(c["latency_ms"] for c in ok)), len(ok)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -27,7 +28,7 @@ from desk.results import Actor
 from desk.serve.main import Serve
 from desk.slack import wiring
 from memory.outbox import Outbox
-from memory.store import Store
+from memory.store import Store, StoreError
 from tests.slack_kit import CHANNEL, OPERATOR, FakeSlack, post_signed, settings
 
 NIGHT = date(2018, 6, 29)
@@ -44,6 +45,24 @@ def _run_seconds(s, with_slack: bool) -> tuple[float, int]:
     seconds = time.perf_counter() - t0
     steps = sum(len(desk.ctx.store.steps(r["run_id"])) for r in desk.ctx.store.runs(limit=2))
     return seconds, steps
+
+
+def _until_running(store: Path, replay: subprocess.Popen, timeout: float = 300.0) -> None:
+    """Wait (bounded) until the replay is past its setup and has finished a night in its own store."""
+    tick, end = threading.Event(), time.monotonic() + timeout
+    while time.monotonic() < end and replay.poll() is None:
+        if store.is_file():
+            try:
+                opened = Store(store)
+                try:
+                    if opened.runs(limit=1, status="ok"):
+                        return
+                finally:
+                    opened.close()
+            except StoreError:  # the replay is still creating its store
+                pass
+        tick.wait(0.2)
+    raise SystemExit("the replay never started running nights; cannot measure acknowledgements under it")
 
 
 def main() -> None:
@@ -80,7 +99,7 @@ def main() -> None:
                                        "2018-12-31", "--json"], env={**os.environ, "DESK_HOME": str(home)},
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                time.sleep(8)  # the replay is past its setup and running nights
+                _until_running(home / "replays" / "2017-01-03_2018-12-31" / "desk.sqlite", replay)
                 acks = []
                 url = f"http://127.0.0.1:{server.port.port}/slack/events"
                 body = urlencode({"team_id": "TDESK", "channel_id": CHANNEL, "user_id": OPERATOR, "command": "/desk",
