@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlite_utils
 
@@ -44,6 +45,49 @@ def _refuse_truncated(path: Path) -> None:
                          f"truncated. Restore it from a backup, or move the home's files away to start over")
 
 
+class _DayMemo:
+    """One table's rows by day, as read by one store object: the nights read a window of past days every night, so
+    the days already read are kept (with their numpy columns) and each night fetches only the new ones. A write
+    through this store object updates its day (``rewrote``); a commit by any other connection to the file (SQLite's
+    ``PRAGMA data_version``) drops everything kept, so nothing stale is served."""
+
+    def __init__(self, table: str, cols: tuple[str, ...], types: Mapping[str, Any], where: str = "",
+                 order: str = "") -> None:
+        self.table, self.cols, self.types, self.where, self.order = table, cols, dict(types), where, order
+        self.version: int | None = None
+        self.until, self.by_day, self.arrays = "", {}, {}
+
+    def _columns(self, rows: list[tuple]) -> dict[str, np.ndarray]:
+        c = list(zip(*rows)) if rows else [()] * len(self.cols)
+        return {n: np.array(v, dtype=self.types[n]) for n, v in zip(self.cols, c, strict=True)}
+
+    def between(self, conn: sqlite3.Connection, start: date, end: date, arrays: bool) -> Any:
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.version:
+            self.version, self.until, self.by_day, self.arrays = version, "", {}, {}
+        if end.isoformat() > self.until:
+            fetched = conn.execute(
+                f"SELECT {', '.join(self.cols)} FROM {self.table} WHERE as_of > ? AND as_of <= ? {self.where} "
+                f"ORDER BY as_of{self.order}", [self.until, end.isoformat()]).fetchall()
+            for row in fetched:
+                self.by_day.setdefault(row[0], []).append(tuple(row))
+                self.arrays.pop(row[0], None)
+            self.until = end.isoformat()
+        lo, hi = start.isoformat(), end.isoformat()
+        inside = sorted(d for d in self.by_day if lo <= d <= hi)
+        if arrays:
+            parts = [self.arrays[d] if d in self.arrays else self.arrays.setdefault(d, self._columns(self.by_day[d]))
+                     for d in inside]
+            return {c: np.concatenate([p[c] for p in parts]) if parts else self._columns([])[c] for c in self.cols}
+        return [r for d in inside for r in self.by_day[d]]
+
+    def rewrote(self, day: date, rows: list[tuple]) -> None:
+        """This store object replaced ``day``'s rows with ``rows`` (kept only if that day was read already)."""
+        if day.isoformat() <= self.until:
+            self.by_day[day.isoformat()] = rows
+            self.arrays.pop(day.isoformat(), None)
+
+
 class Store:
     """Bars, runs, steps, decisions, orders, the book and the desk's state."""
 
@@ -62,7 +106,12 @@ class Store:
             conn.close()
             raise
         self._frames: dict[str, pd.DataFrame] = {}
-        self._agent_picks: dict[str, Any] = {"until": "", "by_day": {}}
+        self._agent_picks = _DayMemo("agent_picks", self._AGENT_PICK_COLS, {
+            "as_of": "datetime64[D]", "agent": object, "symbol": str, "horizon_days": np.int64,
+            "reference_price": float, "signal": float, "model_version": object}, order=", agent, symbol")
+        self._picks = _DayMemo("picks", self._PICK_COLS, {
+            "as_of": "datetime64[D]", "symbol": str, "horizon_days": np.int64, "reference_price": float,
+            "score": float}, where="AND selected = 1")
 
     # ---------------------------------------------------------------- schema
     def _migrate(self) -> None:
@@ -333,9 +382,10 @@ class Store:
         """The night's picks for ``as_of``; a re-run for the date replaces them, so the hit rate counts each once."""
         with self.transaction():
             self.db.execute("DELETE FROM picks WHERE as_of = ?", [as_of.isoformat()])
-            self._insert("picks",
-                [{"run_id": run_id, "as_of": as_of.isoformat(), **{k: v for k, v in r.items() if k != "payload"},
-                  "payload": _json(r.get("payload", {}))} for r in rows])
+            rows = [{"run_id": run_id, "as_of": as_of.isoformat(), **{k: v for k, v in r.items() if k != "payload"},
+                     "payload": _json(r.get("payload", {}))} for r in rows]
+            self._insert("picks", rows)
+        self._picks.rewrote(as_of, [tuple(r[c] for c in self._PICK_COLS) for r in rows if r.get("selected")])
 
     def proposals_for(self, as_of: date, symbol: str) -> list[dict[str, Any]]:
         """The night's recorded (non-HOLD) proposals for one symbol: agent, action, model version."""
@@ -374,12 +424,13 @@ class Store:
         """Every scored pick (selected or not), or one night's; ``payload`` is the Pick's JSON."""
         return self._select("picks", "as_of, id", as_of=as_of)
 
-    def picks_between(self, start: date, end: date) -> list[dict[str, Any]]:
-        cur = self.db.execute(
-            "SELECT as_of, symbol, horizon_days, reference_price, score FROM picks "
-            "WHERE as_of >= ? AND as_of <= ? AND selected = 1 ORDER BY as_of", [start.isoformat(), end.isoformat()])
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    _PICK_COLS = ("as_of", "symbol", "horizon_days", "reference_price", "score")
+
+    def picks_between(self, start: date, end: date, *, arrays: bool = False) -> Any:
+        """The selected picks made in [start, end]: rows (dicts), or with ``arrays`` numpy columns (``as_of`` as
+        datetime64[D]). Read through a per-day memo (``_DayMemo``): each night fetches only the new days."""
+        found = self._picks.between(self.db.conn, start, end, arrays)
+        return found if arrays else [dict(zip(self._PICK_COLS, r, strict=True)) for r in found]
 
     def save_intents(self, run_id: str, intents: Iterable[Any]) -> None:
         rows = [{"intent_id": i.intent_id, "run_id": run_id, "as_of": i.as_of.isoformat(), "symbol": i.symbol,
@@ -511,25 +562,18 @@ class Store:
         with self.transaction():
             self.db.execute("DELETE FROM agent_picks WHERE as_of = ?", [as_of.isoformat()])
             self._insert("agent_picks", rows)
-        memo = self._agent_picks
-        if as_of.isoformat() <= memo["until"]:   # keep what this store object has read in step with what it wrote
-            memo["by_day"][as_of.isoformat()] = sorted(tuple(r[c] for c in self._AGENT_PICK_COLS) for r in rows)
+        self._agent_picks.rewrote(as_of, sorted(tuple(r[c] for c in self._AGENT_PICK_COLS) for r in rows))
 
-    def agent_picks_between(self, start: date, end: date) -> dict[str, list[Any]]:
+    def agent_picks_between(self, start: date, end: date, *, arrays: bool = False) -> dict[str, Any]:
         """Agent picks made in [start, end] as columns (as_of, agent, symbol, horizon_days, reference_price, signal,
-        model_version). The trust node reads a year of them every night: the days already read are kept in memory
-        (a night's rows only change when this store object rewrites them), so each night fetches only new days."""
-        cols, memo = self._AGENT_PICK_COLS, self._agent_picks
-        if end.isoformat() > memo["until"]:
-            fetched = self.db.execute(
-                f"SELECT {', '.join(cols)} FROM agent_picks WHERE as_of > ? AND as_of <= ? ORDER BY as_of, agent, "
-                "symbol", [memo["until"], end.isoformat()]).fetchall()
-            for row in fetched:
-                memo["by_day"].setdefault(row[0], []).append(tuple(row))
-            memo["until"] = end.isoformat()
-        days = memo["by_day"]
-        rows = [r for d in sorted(d for d in days if start.isoformat() <= d <= end.isoformat()) for r in days[d]]
-        return {c: list(v) for c, v in zip(cols, zip(*rows), strict=True)} if rows else {c: [] for c in cols}
+        model_version): lists, or with ``arrays`` numpy arrays (``as_of`` as datetime64[D], ``symbol`` as str).
+        The trust node reads a year of them every night: the days already read are kept in memory (a night's rows
+        only change when this store object rewrites them), so each night fetches and converts only new days."""
+        found = self._agent_picks.between(self.db.conn, start, end, arrays)
+        if arrays:
+            return found
+        return ({c: list(v) for c, v in zip(self._AGENT_PICK_COLS, zip(*found), strict=True)} if found
+                else {c: [] for c in self._AGENT_PICK_COLS})
 
     def save_agent_weights(self, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:
         with self.transaction():

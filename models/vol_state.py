@@ -109,17 +109,15 @@ def _log_density(s: dict[str, Any], z: np.ndarray) -> np.ndarray:
 
 
 def filtered(s: dict[str, Any], z: np.ndarray) -> np.ndarray:
-    """The forward filter: P(state_t | z_1..z_t) for every row (each row reads only the rows before it)."""
+    """The forward filter: P(state_t | z_1..z_t) for every row (each row reads only the rows before it) — hmmlearn's
+    compiled scaled forward pass (its rows are the normalised alphas), the densities shifted per row for range."""
+    from hmmlearn._hmmc import forward_scaling
+
     logd = _log_density(s, z)
     dens = np.exp(logd - logd.max(axis=1, keepdims=True))
-    trans = np.asarray(s["transmat"])
-    alpha = np.asarray(s["startprob"]) * dens[0]
-    out = np.empty_like(dens)
-    out[0] = alpha / alpha.sum()
-    for t in range(1, len(z)):
-        a = (out[t - 1] @ trans) * dens[t]
-        out[t] = a / a.sum()
-    return out
+    _, alphas, _ = forward_scaling(np.asarray(s["startprob"], dtype=float), np.asarray(s["transmat"], dtype=float),
+                                   dens)
+    return alphas
 
 
 class VolStateModel(SmallModel):

@@ -210,3 +210,16 @@ def test_threshold_rises_when_hit_rate_is_poor_and_falls_when_good(rate, expecte
 def test_threshold_stays_within_the_score_range():
     assert adaptive_threshold(340, 0.0, n=50)[0] == 350
     assert adaptive_threshold(10, 1.0, n=50)[0] == 0
+
+
+def test_hit_rate_reads_columns_as_it_reads_rows_and_arrays_as_it_reads_the_frame(close):
+    from tools.closes import close_arrays
+
+    picks = [pick(close, i, s) for i in range(20, 58) for s in ("UP", "DOWN")]
+    picks.append(pick(close, 40, "DOWN", direction="short"))
+    as_of = close.index[55].date()
+    cols = {k: [r.get(k) for r in picks] for k in ("as_of", "symbol", "horizon_days", "reference_price",
+                                                    "direction")}
+    want = hit_rate(picks, close, as_of)
+    assert want[1] > 0
+    assert hit_rate(cols, close, as_of) == want == hit_rate(picks, close_arrays(close), as_of)

@@ -230,3 +230,54 @@ def test_the_information_coefficient_is_spearmans_rank_correlation_ties_included
     rng = np.random.default_rng(3)
     x, y = rng.integers(0, 5, 60).astype(float), rng.normal(size=60)
     assert _spearman(x, y) == pytest.approx(spearmanr(x, y).statistic)
+
+
+def test_stored_picks_read_as_arrays_equal_the_rows_and_follow_another_connections_writes(tmp_path):
+    from memory.store import Store
+
+    def agent_row(symbol, signal=0.5):
+        return {"agent": "trend", "symbol": symbol, "horizon_days": 5, "reference_price": 10.0, "signal": signal,
+                "model_version": "v1"}
+
+    def pick_row(symbol, selected=1):
+        return {"symbol": symbol, "score": 200.0, "threshold": 150.0, "selected": selected, "horizon_days": 5,
+                "reference_price": 10.0, "payload": {}}
+
+    store = Store(tmp_path / "desk.sqlite")
+    store.save_agent_picks("r1", date(2016, 1, 4), [agent_row("AAA"), agent_row("BBB")])
+    store.save_picks("r1", date(2016, 1, 4), [pick_row("AAA"), pick_row("BBB", selected=0)])
+    lo, hi = date(2016, 1, 1), date(2016, 1, 8)
+    rows, arrays = store.agent_picks_between(lo, hi), store.agent_picks_between(lo, hi, arrays=True)
+    assert {k: [str(x) for x in v] for k, v in arrays.items()} == {k: [str(x) for x in v] for k, v in rows.items()}
+    assert arrays["as_of"].dtype == "datetime64[D]"
+    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["AAA"] == list(store.picks_between(lo, hi,
+                                                                                                    arrays=True)["symbol"])
+    other = Store(tmp_path / "desk.sqlite")        # another process re-runs the night: the first store must see it
+    other.save_agent_picks("r2", date(2016, 1, 4), [agent_row("CCC")])
+    other.save_picks("r2", date(2016, 1, 4), [pick_row("CCC")])
+    assert list(store.agent_picks_between(lo, hi, arrays=True)["symbol"]) == ["CCC"]
+    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["CCC"]
+    store.save_picks("r3", date(2016, 1, 4), [pick_row("DDD")])            # and its own re-run, from memory
+    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["DDD"] == [
+        r["symbol"] for r in Store(tmp_path / "desk.sqlite").picks_between(lo, hi)]
+    empty = store.picks_between(date(2017, 1, 1), date(2017, 2, 1), arrays=True)
+    assert all(len(v) == 0 for v in empty.values())
+
+
+def test_market_price_is_the_stored_close_or_none(home):
+    from desk.config import load_settings
+    from memory.store import Store
+    from tools.market import MarketView
+
+    settings = load_settings()
+    store = Store(settings.store_path)
+    market = MarketView(store, settings.data.universe, settings.data.benchmark)
+    close = market.close
+    day, sym = close.index[-10], "AAPL"
+    assert market.price(sym, day.date()) == float(close.at[day, sym]) == market.price(sym, day.to_pydatetime())
+    gap = close["RRC"].isna()                         # a symbol without a bar that day reads as no price
+    if gap.any():
+        assert market.price("RRC", close.index[gap.to_numpy()][0].date()) is None
+    assert market.price("NOPE", day.date()) is None
+    assert market.price(sym, date(1900, 1, 1)) is None
+    store.close()

@@ -105,3 +105,47 @@ def test_vol_state_filter_agrees_with_hmmlearn_on_the_last_session(inputs, hmm):
         / hmm.state["sd"]
     ours = vol_state.filtered(hmm.state, z)
     assert np.allclose(ours[-1], vol_state._hmm(hmm.state).predict_proba(z)[-1], atol=1e-6)
+
+
+def _forward_by_hand(s, z):
+    """The forward recursion written out (the reference the compiled filter must match)."""
+    logd = vol_state._log_density(s, z)
+    dens = np.exp(logd - logd.max(axis=1, keepdims=True))
+    out = np.empty_like(dens)
+    a = np.asarray(s["startprob"]) * dens[0]
+    out[0] = a / a.sum()
+    for t in range(1, len(z)):
+        a = (out[t - 1] @ np.asarray(s["transmat"])) * dens[t]
+        out[t] = a / a.sum()
+    return out
+
+
+def test_vol_state_filter_is_the_forward_recursion_row_by_row(inputs, hmm):
+    z = (vol_state.rows(inputs, inputs.sessions[0], inputs.sessions[400], hmm.params)["X"] - hmm.state["mu"]) \
+        / hmm.state["sd"]
+    ours = vol_state.filtered(hmm.state, z)
+    assert np.allclose(ours, _forward_by_hand(hmm.state, z), rtol=0, atol=1e-12)
+    assert np.allclose(ours.sum(axis=1), 1.0)
+
+
+def _garch_by_hand(ret, p):
+    mu, omega, alpha, beta, var0 = p.T
+    out = np.full(ret.shape, np.nan)
+    s2 = var0.copy()
+    for t in range(len(ret)):
+        e2 = (ret[t] - mu) ** 2
+        s2 = omega + alpha * np.where(np.isfinite(e2), e2, s2) + beta * s2
+        out[t] = s2
+    return out
+
+
+def test_garch_filter_is_the_recursion_exactly_with_and_without_missing_returns():
+    rng = np.random.default_rng(1)
+    ret = rng.normal(size=(150, 6)) * 1.5
+    ret[10, 3] = np.nan
+    ret[50:55, 4] = np.nan
+    ret[0, 5] = np.nan
+    p = np.column_stack([rng.normal(size=6) * 0.05, rng.random(6) * 0.1 + 0.01, rng.random(6) * 0.1,
+                         rng.random(6) * 0.8, rng.random(6) + 0.5])
+    assert np.array_equal(garch._filter(ret, p), _garch_by_hand(ret, p), equal_nan=True)
+    assert garch._filter(ret[:0], p).shape == (0, 6)

@@ -14,12 +14,14 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from memory.store import Store
+from tools.closes import CloseArrays, close_arrays
 from tools.contracts import WeatherSnapshot
 from tools.features import asset_features, feature_row
 from tools.weather import compute_weather, snapshot
@@ -39,6 +41,9 @@ class MarketView:
     _panel: pd.DataFrame | None = field(default=None, repr=False)
     _weather: pd.DataFrame | None = field(default=None, repr=False)
     _day: tuple[date, pd.DataFrame, dict[str, dict[str, float]]] | None = field(default=None, repr=False)
+    _tradable: tuple[str, ...] | None = field(default=None, repr=False)
+    _arrays: CloseArrays | None = field(default=None, repr=False)
+    _grid: tuple[dict[date, int], dict[str, int], np.ndarray] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ data
     @property
@@ -57,14 +62,34 @@ class MarketView:
 
     @property
     def tradable(self) -> tuple[str, ...]:
-        return tuple(s for s in self.universe if s in self.close)
+        """The universe's symbols that have stored bars."""
+        if self._tradable is None:
+            self._tradable = tuple(s for s in self.universe if s in self.close)
+        return self._tradable
+
+    @property
+    def arrays(self) -> CloseArrays:
+        """The closes as arrays (converted once): what the nightly readers of many sessions take."""
+        if self._arrays is None:
+            self._arrays = close_arrays(self.close)
+        return self._arrays
+
+    def sessions_to(self, day: date) -> pd.DatetimeIndex:
+        """The sessions on or before ``day`` (a binary search: the nodes ask this every night)."""
+        return self.sessions[:self.sessions.searchsorted(pd.Timestamp(day), side="right")]
 
     def price(self, symbol: str, day: date) -> float | None:
-        try:
-            value = self.close.at[pd.Timestamp(day), symbol]
-        except KeyError:
+        """The close of ``symbol`` on ``day`` (None without a bar that day): a lookup in the closes as an array."""
+        if self._grid is None:
+            close = self.close
+            self._grid = ({t.date(): i for i, t in enumerate(pd.DatetimeIndex(close.index))},
+                          {c: j for j, c in enumerate(close.columns)}, close.to_numpy(dtype=float))
+        rows, cols, values = self._grid
+        i, j = rows.get(day.date() if isinstance(day, datetime) else day), cols.get(symbol)
+        if i is None or j is None:
             return None
-        return None if pd.isna(value) else float(value)
+        value = values[i, j]
+        return None if value != value else float(value)
 
     def fingerprint(self) -> str:
         rows = [(s["symbol"], s["first_date"], s["last_date"], s["rows"]) for s in self.store.symbols()]

@@ -64,6 +64,7 @@ class ModelTools:
         self._window: tuple[date, ModelInputs] | None = None
         self._services: dict[int, ModelService] = {}
         self._snapshot = registry.snapshot()
+        self._availability: dict[tuple[str, date], ModelAvailability] = {}  # of self._snapshot
         self._calendar = calendar(market.sessions)
         self._trained: dict[tuple[str, tuple[int, int]], tuple[str, str, float, bool]] = {}
         specs: list[tuple[str, Callable, type, str]] = [
@@ -141,7 +142,7 @@ class ModelTools:
                     trained_now = trained_now or not out.reused
             done[name] = self._trained[key]
         if trained_now:  # see the versions just decided
-            self._snapshot, self._services = self.registry.snapshot(), {}
+            self._snapshot, self._services, self._availability = self.registry.snapshot(), {}, {}
         ready = []
         for name in MODELS:
             a = self.availability(name, day)
@@ -159,6 +160,16 @@ class ModelTools:
                 self.registry.load(name, a.model_version)
 
     def availability(self, name: str, day: date) -> ModelAvailability:
+        """Whether ``name`` is usable on ``day`` under this run's registry snapshot (asked by several nodes a
+        night: answered once per snapshot, model and day)."""
+        key = (name, day)
+        if key not in self._availability:
+            if len(self._availability) > 4096:
+                self._availability = {}
+            self._availability[key] = self._available(name, day)
+        return self._availability[key]
+
+    def _available(self, name: str, day: date) -> ModelAvailability:
         a = self._snapshot.usable(name, day, self._calendar)
         return ModelAvailability(model=name, as_of=day, usable=a.usable, model_version=a.version, cutoff=a.cutoff,
                                  reason=a.reason)

@@ -14,14 +14,16 @@ conventions chosen before any replay was run; none was chosen by looking at data
 
 from __future__ import annotations
 
-import bisect
 import difflib
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+from tools.closes import CloseArrays, close_arrays
 
 from tools.contracts import REGIME_ORDER, Action, Proposal, Regime
 
@@ -143,41 +145,43 @@ def score_symbol(symbol: str, proposals: Sequence[Proposal], regime: str, budget
                      explanation=explanation)
 
 
-def hit_rate(picks: Sequence[Mapping], close: pd.DataFrame, as_of: date,
+def hit_rate(picks: Sequence[Mapping] | Mapping[str, Sequence], close: pd.DataFrame | CloseArrays, as_of: date,
              window_sessions: int = 30) -> tuple[float | None, int]:
     """Share of recent picks that made money over their horizon, counting only picks resolved by ``as_of``.
 
     A pick made on session i with horizon h resolves on session i+h; it counts when that session is on or
     before ``as_of`` (no look-ahead) and the pick was made within the last ``window_sessions`` sessions.
-    A row may carry ``direction`` ('short' wins when the return is < 0); otherwise it is a long pick.
+    ``picks`` are rows, or columns (``Store.picks_between(…, arrays=True)``). A row may carry ``direction``
+    ('short' wins when the return is < 0); otherwise it is a long pick.
     Rows with an unknown symbol, a missing close or a bad reference price are skipped, not guessed.
     Returns (hit rate or None when nothing resolved, number resolved).
     """
-    if close.empty or window_sessions <= 0:
+    arr = close_arrays(close)
+    if arr.empty or window_sessions <= 0:
         return None, 0
-    sessions = sorted(set(pd.DatetimeIndex(close.index).date))
-    last = bisect.bisect_right(sessions, as_of) - 1
-    if last < 0:
+    last = arr.last_on_or_before(as_of)
+    cols = picks if isinstance(picks, Mapping) else {
+        "as_of": [str(r["as_of"])[:10] for r in picks], "horizon_days": [int(r["horizon_days"]) for r in picks],
+        "reference_price": [r["reference_price"] for r in picks], "symbol": [r["symbol"] for r in picks],
+        "direction": [r.get("direction") for r in picks]}
+    if last < 0 or not len(cols["as_of"]):
         return None, 0
     first = max(0, last - window_sessions + 1)
-    frame = close[~pd.DatetimeIndex(close.index).duplicated(keep="last")]
-    columns = {sym: frame[sym].to_numpy(dtype=float) for sym in frame.columns}
-    row_of = {d: i for i, d in enumerate(pd.DatetimeIndex(frame.index).date)}
-    hits = n = 0
-    for row in picks:
-        made = date.fromisoformat(str(row["as_of"])[:10])
-        pos = bisect.bisect_right(sessions, made) - 1  # the session the pick was made on (or the last before)
-        horizon, ref, symbol = int(row["horizon_days"]), float(row["reference_price"]), row["symbol"]
-        if pos < first or pos > last or horizon < 1 or pos + horizon > last:
-            continue
-        if symbol not in columns or not (math.isfinite(ref) and ref > 0):
-            continue
-        end = float(columns[symbol][row_of[sessions[pos + horizon]]])
-        if not math.isfinite(end):
-            continue
-        ret = end / ref - 1.0
-        n += 1
-        hits += int(ret < 0 if row.get("direction") == "short" else ret > 0)
+    made = np.asarray(cols["as_of"], dtype="datetime64[D]")
+    pos = np.searchsorted(arr.sessions, made, side="right") - 1  # the session each pick was made on (or the last before)
+    horizon = np.asarray(cols["horizon_days"], dtype=int)
+    ref = np.asarray(cols["reference_price"], dtype=float)
+    j = arr.columns_of(cols["symbol"])
+    ok = (pos >= first) & (pos <= last) & (horizon >= 1) & (pos + horizon <= last) & (j >= 0)
+    ok &= np.isfinite(ref) & (ref > 0)
+    at = np.flatnonzero(ok)
+    end = arr.values[pos[at] + horizon[at], j[at]]
+    done = np.isfinite(end)
+    at, ret = at[done], end[done] / ref[at[done]] - 1.0
+    short = (np.asarray(cols["direction"], dtype=object)[at] == "short" if "direction" in cols
+             else np.zeros(len(at), dtype=bool))
+    n = len(ret)
+    hits = int(np.where(short, ret < 0, ret > 0).sum())
     return (hits / n if n else None), n
 
 

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.closes import CloseArrays, close_arrays
+
 
 class AgentRecord(BaseModel):
     """One agent's resolved track record on D."""
@@ -102,23 +104,25 @@ def columns(rows: Sequence[Mapping]) -> dict[str, list]:
     return {n: [r[n] for r in rows] for n in names}
 
 
-def resolve(picks: Mapping[str, Sequence] | Sequence[Mapping], close: pd.DataFrame, as_of: date) -> Resolved:
+def resolve(picks: Mapping[str, Sequence] | Sequence[Mapping], close: pd.DataFrame | CloseArrays,
+            as_of: date) -> Resolved:
     """The picks (columns, as the store gives them, or rows) resolved by ``as_of``. ``close`` may hold sessions
     after ``as_of``: they are never read (the truncation tests check both give the same answer)."""
     cols = picks if isinstance(picks, Mapping) else columns(picks)
-    if not len(cols["as_of"]) or close.empty:
+    arr = close_arrays(close)
+    if not len(cols["as_of"]) or arr.empty:
         return _EMPTY
-    sessions = pd.DatetimeIndex(close.index).normalize().to_numpy().astype("datetime64[D]")
-    last = int(np.searchsorted(sessions, np.datetime64(as_of, "D"), side="right")) - 1
-    lookup = {s: i for i, s in enumerate(close.columns)}
-    made = np.searchsorted(sessions, np.array([str(d)[:10] for d in cols["as_of"]], dtype="datetime64[D]"),
-                           side="right") - 1
+    last = arr.last_on_or_before(as_of)
+    made_on = cols["as_of"]
+    if not (isinstance(made_on, np.ndarray) and made_on.dtype == "datetime64[D]"):
+        made_on = np.array([str(d)[:10] for d in made_on], dtype="datetime64[D]")
+    made = np.searchsorted(arr.sessions, made_on, side="right") - 1
     end = made + np.asarray(cols["horizon_days"], dtype=int)
-    j = np.array([lookup.get(s, -1) for s in cols["symbol"]])
+    j = arr.columns_of(cols["symbol"])
     idx = np.flatnonzero((made >= 0) & (end <= last) & (j >= 0))
     ref = np.asarray(cols["reference_price"], dtype=float)[idx]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ret = close.to_numpy(dtype=float)[end[idx], j[idx]] / ref - 1.0
+        ret = arr.values[end[idx], j[idx]] / ref - 1.0
     keep = np.isfinite(ret)
     idx, ret = idx[keep], ret[keep]
     return Resolved(agent=np.asarray(cols["agent"], dtype=object)[idx],

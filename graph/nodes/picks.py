@@ -6,7 +6,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
-import pandas as pd
 from langgraph.runtime import Runtime
 
 from graph.context import DeskContext
@@ -76,11 +75,11 @@ def picks(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     for p in surviving:
         by_symbol[p.symbol].append(p)
 
-    sessions = ctx.market.sessions[ctx.market.sessions <= pd.Timestamp(day)]
+    sessions = ctx.market.sessions_to(day)
     window = ctx.config.picks.hit_rate_window
     start = sessions[max(0, len(sessions) - window)].date() if len(sessions) else day  # hit_rate's window
-    recent = ctx.market.close.loc[pd.Timestamp(start):pd.Timestamp(day)]  # the window is all hit_rate needs
-    rate, n = hit_rate(ctx.store.picks_between(start, day), recent, day, window_sessions=window)
+    picks_made = ctx.store.picks_between(start, day, arrays=True)
+    rate, n = hit_rate(picks_made, ctx.market.arrays, day, window_sessions=window)
     threshold, why = adaptive_threshold(ctx.config.picks.base_threshold, rate, n)
 
     book = book_view(ctx, day)

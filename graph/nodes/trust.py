@@ -3,7 +3,6 @@ agent weights: Beta posteriors Thompson-sampled with a seeded generator, cut for
 
 from __future__ import annotations
 
-import pandas as pd
 from langgraph.runtime import Runtime
 
 from graph.config import DeskConfig
@@ -14,15 +13,14 @@ from tools.trust import AgentRecord, records, resolve, thompson
 def track_records(ctx: DeskContext, day, agents: list[str]) -> dict[str, AgentRecord]:
     """Every agent's record on ``day`` from the store's agent picks and the closes to ``day``."""
     c: DeskConfig = ctx.config
-    sessions = ctx.market.sessions[ctx.market.sessions <= pd.Timestamp(day)]
+    sessions = ctx.market.sessions_to(day)
     if not len(sessions):
         return {a: AgentRecord(agent=a, resolved=0, wins=0) for a in agents}
     back = max(c.sizing.track_sessions, c.trust.window_sessions)   # picks made in the track window
     start = sessions[max(0, len(sessions) - back)]
-    close = ctx.market.close.loc[start:pd.Timestamp(day)]
-    rows = ctx.store.agent_picks_between(start.date(), day)
-    done = resolve(rows, close, day)
-    last = len(close.index) - 1
+    rows = ctx.store.agent_picks_between(start.date(), day, arrays=True)
+    done = resolve(rows, ctx.market.arrays, day)  # the closes after ``day`` are never read
+    last = ctx.market.arrays.last_on_or_before(day)  # D's row in the closes resolve read
     t = c.trust
     return records(done, agents, last, trust_window=t.window_sessions, drift_window=t.drift_window,
                    min_ic_picks=c.sizing.min_ic_picks)
