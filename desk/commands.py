@@ -213,9 +213,7 @@ def ask(settings: Settings, question: str, *, progress: Progress = lambda msg: N
     from models.registry import ModelRegistry
     from tools.agents import AgentToolkit
 
-    m = settings.models
-    toolkit = AgentToolkit(market, ModelRegistry(settings.models_dir), m.retrain_months, m.train_years,
-                           m.horizon_days)
+    toolkit = AgentToolkit.from_config(settings, market, ModelRegistry(settings.models_dir))
     role = settings.llm.role("chat")
     progress(f"asking {role.provider} {role.model}")
     try:

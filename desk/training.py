@@ -107,6 +107,5 @@ def tools(settings: Settings) -> ToolsResult:
     """Every tool the night's nodes (and the chat agent) call, with its argument schema."""
     store = Store(settings.store_path)
     market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
-    m = settings.models
-    kit = AgentToolkit(market, ModelRegistry(settings.models_dir), m.retrain_months, m.train_years, m.horizon_days)
+    kit = AgentToolkit.from_config(settings, market, ModelRegistry(settings.models_dir))
     return ToolsResult(tools=describe([*kit.tools, *kit.models.tools]))

@@ -120,8 +120,8 @@ class Ablation(BaseModel):
         models = AblatedModels(market, registry, m.retrain_months, train,
                                recipes={"mean_reversion": {"train_years": m.train_years, "horizon": m.horizon_days}},
                                out=self.models_out, candidates=self.candidates)
-        return AblatedToolkit(market, registry, m.retrain_months, m.train_years, m.horizon_days, train,
-                              models=models, keep=self.agents_kept)
+        return AblatedToolkit.from_config(config, market, registry, train_in_run=train, models=models,
+                                          keep=self.agents_kept)
 
     def builders(self) -> dict[str, Any] | None:
         if not self.weather:

@@ -217,8 +217,7 @@ def prepare_case(config: dict[str, Any], case: dict[str, Any]) -> None:
         market = MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark, cache_dir=cfg.cache_dir)
         registry = ModelRegistry(cfg.models_dir)
         m = cfg.models
-        tools = ec.ablation.toolkit(cfg, market, registry) or AgentToolkit(
-            market, registry, m.retrain_months, m.train_years, m.horizon_days, tuple(m.train_in_run))
+        tools = ec.ablation.toolkit(cfg, market, registry) or AgentToolkit.from_config(cfg, market, registry)
         sessions = market.sessions
         nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(ec.start)) & (sessions <= pd.Timestamp(ec.end))]]
         for d in {retrain_block(d, m.retrain_months): d for d in reversed(nights)}.values():

@@ -4,7 +4,8 @@
 One trial is a pure function, ``run_trial(config_json, params, folds, label)``: the desk's configuration with the
 trial's parameters laid over it, replayed (the real night and morning graphs) on each fold in its own replay store,
 scored per fold and averaged. The same function runs in a local process pool or as Ray tasks, so the executor is
-configuration, not code. Optuna proposes (ask) and hears back (tell) in batches of ``workers``.
+configuration, not code. Locally optuna proposes (ask) and hears back (tell) in batches of ``workers``; with
+``--ray`` the same optuna sampler drives a Ray Tune ``Tuner`` (``OptunaSearch``) over the same trial function.
 
 Adoption: the Pareto front's best-Sharpe trial is replayed on the validation years beside the incumbent (the
 configuration as it stands); it is adopted only if it beats the incumbent's mean Sharpe there. No fold, search or
@@ -34,6 +35,12 @@ SPACE: dict[str, tuple[str, str, float, float, str]] = {
     "kelly_scale": ("sizing", "kelly_fractions", 0.5, 1.5, "float"),   # scales every state's share (capped at 1)
     "max_positions": ("risk", "max_positions", 4, 12, "int"),
     "drift_margin": ("trust", "drift_margin", 0.05, 0.25, "float"),
+    # the EMA agent's lookbacks around the MACD 12/26 and golden-cross 50/200 conventions; the ranges do not
+    # overlap, so every draw keeps fast < slow
+    "ema_fast": ("agents", "ema_fast", 5, 20, "int"),
+    "ema_slow": ("agents", "ema_slow", 21, 60, "int"),
+    "ema_trend_fast": ("agents", "ema_trend_fast", 30, 100, "int"),
+    "ema_trend_slow": ("agents", "ema_trend_slow", 120, 300, "int"),
 }
 
 
@@ -141,13 +148,14 @@ class RayTasks(Executor):
     def __init__(self, address: str, workers: int) -> None:
         import ray
 
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")   # Ray Tune prints no progress tables over the desk's output
         root = str(Path(__file__).resolve().parents[1])
         env = {"env_vars": {"PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}}
         if address == "local":
             ray.init(num_cpus=workers, include_dashboard=False, runtime_env=env, log_to_driver=False)
         else:
             ray.init(address=address, runtime_env=env, log_to_driver=False)
-        self.ray, self.name = ray, f"ray {address} ({workers} workers)"
+        self.ray, self.name = ray, f"ray {address} ({workers} workers; search on Ray Tune)"
         self._remote = {}
 
     def map(self, fn, args):
@@ -205,6 +213,62 @@ def search(config: Any, folds: list[tuple[date, date]], trials: int, run: Execut
     return done, study
 
 
+def search_on_ray_tune(config: Any, folds: list[tuple[date, date]], trials: int, seed: int,
+                       record: Callable[[dict[str, Any], dict[str, Any]], None], workers: int,
+                       storage: Path) -> tuple[list[Trial], Any]:
+    """The same search through Ray Tune: a ``Tuner`` over the same trial function, with optuna's multi-objective
+    TPE (seeded, define-by-run with the same ``suggest``) as its search algorithm, ``workers`` trials at a time.
+    Ray must be initialised (``RayTasks``). Returns the trials in Ray's order and an optuna study holding their
+    values, so the Pareto front is optuna's either way."""
+    import optuna
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    check_spans(folds, "fold")
+    cfg_json, cls = config.model_dump_json(), f"{type(config).__module__}.{type(config).__qualname__}"
+    spans = [(a.isoformat(), b.isoformat()) for a, b in folds]
+
+    def trainable(params: dict[str, Any]) -> None:
+        m = run_trial(cfg_json, cls, {k: params[k] for k in SPACE}, spans, f"ray-{tune.get_context().get_trial_id()}")
+        tune.report({**{k: m[k] for k in (*OBJECTIVES, "seconds")}, "folds": json.dumps(m["folds"])})
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    algo = OptunaSearch(space=_define_by_run, metric=list(OBJECTIVES), mode=["max"] * len(OBJECTIVES),
+                        sampler=optuna.samplers.TPESampler(seed=seed))
+    tuner = tune.Tuner(tune.with_resources(trainable, {"cpu": 1}),
+                       tune_config=tune.TuneConfig(search_alg=algo, num_samples=trials, max_concurrent_trials=workers),
+                       run_config=tune.RunConfig(name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
+                                                 storage_path=str(storage.resolve()), verbose=0))
+    grid = tuner.fit()
+    results = sorted((grid[i] for i in range(len(grid))), key=lambda r: str(r.metrics.get("trial_id", "")))
+    failed = [r.error for r in results if r.error is not None]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {trials} Ray Tune trials failed; the first: {failed[0]}")
+    study = optuna.create_study(directions=["maximize"] * len(OBJECTIVES))
+    done: list[Trial] = []
+    for n, r in enumerate(results):
+        params = {k: r.config[k] for k in SPACE}
+        metrics = {**{k: r.metrics[k] for k in (*OBJECTIVES, "seconds")}, "folds": json.loads(r.metrics["folds"])}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=_distributions(),
+                                                  values=[metrics[o] for o in OBJECTIVES]))
+        record(params, metrics)
+        done.append(Trial(n, params, metrics))
+    return done, study
+
+
+def _define_by_run(trial: Any) -> None:
+    """OptunaSearch's define-by-run space: the very ``suggest`` the local search uses (module level: Ray Tune pickles
+    its searcher)."""
+    suggest(trial)
+
+
+def _distributions() -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    return {name: IntDistribution(int(low), int(high)) if kind == "int" else FloatDistribution(low, high)
+            for name, (_, _, low, high, kind) in SPACE.items()}
+
+
 def best_of(study: Any, done: list[Trial]) -> Trial:
     """The Pareto front's trial with the best mean Sharpe (then the lowest number)."""
     front = {t.number for t in study.best_trials}
@@ -246,7 +310,10 @@ def run_search(config: Any, store: Any, cv: list[tuple[date, date]], validation:
     run = executor(workers, ray_address)
     t0 = time.perf_counter()
     try:
-        done, study = search(config, cv, trials, run, seed, record, workers)
+        if isinstance(run, RayTasks):
+            done, study = search_on_ray_tune(config, cv, trials, seed, record, workers, config.home / "ray_tune")
+        else:
+            done, study = search(config, cv, trials, run, seed, record, workers)
         elapsed = time.perf_counter() - t0
         best, mine = best_of(study, done), incumbent(config)
         spans = [(a.isoformat(), b.isoformat()) for a, b in validation]

@@ -64,6 +64,29 @@ class RiskSettings(_Section):
         return v
 
 
+class AgentSettings(_Section):
+    """The agents' own lookbacks. The EMA agent's defaults are the conventions (Appel's MACD 12/26; the 50/200
+    "golden cross"); ``desk tune`` searches them on folds before 2019 (TradeNova tunes its lookbacks the same way)."""
+
+    ema_fast: int = Field(12, ge=2, le=100, description="EMA crossover: the fast EMA's span (sessions)")
+    ema_slow: int = Field(26, ge=3, le=200, description="EMA crossover: the slow EMA's span")
+    ema_trend_fast: int = Field(50, ge=5, le=300, description="EMA trend filter: the fast EMA's span")
+    ema_trend_slow: int = Field(200, ge=10, le=400, description="EMA trend filter: the slow EMA's span")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgentSettings:
+        if self.ema_fast >= self.ema_slow:
+            raise ValueError(f"agents.ema_fast ({self.ema_fast}) must be shorter than agents.ema_slow ({self.ema_slow})")
+        if self.ema_trend_fast >= self.ema_trend_slow:
+            raise ValueError(f"agents.ema_trend_fast ({self.ema_trend_fast}) must be shorter than "
+                             f"agents.ema_trend_slow ({self.ema_trend_slow})")
+        return self
+
+    @property
+    def ema_spans(self) -> tuple[int, int, int, int]:
+        return self.ema_fast, self.ema_slow, self.ema_trend_fast, self.ema_trend_slow
+
+
 class PicksSettings(_Section):
     base_threshold: float = Field(150.0, ge=0, le=350)
     hit_rate_window: int = Field(30, ge=5, description="trading days of resolved picks for the adaptive threshold")
@@ -378,6 +401,7 @@ class DeskConfig(BaseModel):
     home: Path
     data: DataSettings = DataSettings()
     risk: RiskSettings = RiskSettings()
+    agents: AgentSettings = AgentSettings()
     picks: PicksSettings = PicksSettings()
     sizing: SizingSettings = SizingSettings()
     trust: TrustSettings = TrustSettings()

@@ -68,13 +68,11 @@ def assemble(config: DeskConfig, *, store: Store | None = None, market: MarketVi
     if market is None:
         market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
     registry = registry or ModelRegistry(config.models_dir)
-    m = config.models
     redact = redact or Redactor([*secret_values(config), *env_secrets()])
     return DeskContext(
         config=config, store=store, market=market, registry=registry,
         provider=provider or provider_for(config, store=store, market=market, redact=redact),
         reporter=Fanout([StoreReporter(store), *reporters]),
         broker=broker or make_broker(config, store, market),
-        tools=tools or AgentToolkit(market, registry, m.retrain_months, m.train_years, m.horizon_days,
-                                    tuple(m.train_in_run)),
+        tools=tools or AgentToolkit.from_config(config, market, registry),
         redact=redact)

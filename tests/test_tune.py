@@ -75,7 +75,11 @@ def test_a_small_tune_runs_the_same_trials_on_local_ray(home, capsys):
     pytest.importorskip("ray")
     result = _small_tune(capsys, "--workers", "2", "--ray", "local")
     assert len(result["trials"]) == 3 and result["executor"].startswith("ray local")
+    assert "Ray Tune" in result["executor"]
     assert Store(load_settings(home=home).store_path).trial_count("tune") == 3
+    runs = list((home / "ray_tune").glob("tune-*"))      # the search ran as a Ray Tune experiment under the home
+    assert len(runs) == 1 and any(runs[0].iterdir())
+    assert len({json.dumps(t["params"], sort_keys=True) for t in result["trials"]}) == 3
 
 
 def test_the_ray_address_must_be_local_or_host_port():

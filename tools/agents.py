@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from datetime import date
+from typing import Any
 
 import numpy as np
 from langchain_core.tools import BaseTool, StructuredTool
@@ -19,6 +20,7 @@ from models.api import SymbolsArgs
 from models.mean_reversion import FEATURES as MR_FEATURES
 from models.registry import ModelRegistry
 from tools.contracts import Action, AgentStyle, Proposal
+from tools.features import EMA_FEATURES, EMA_SPANS
 from tools.market import MarketView
 from tools.model_tools import ModelReady, ModelTools
 
@@ -32,7 +34,8 @@ SMA200_EXIT_BAND = -0.03  # close 3% under the SMA200: the usual envelope around
 #                           timing model uses the 10-month ~ 200-session average) so a touch is not a whipsaw
 TREND_T_FULL = 8.0        # strength = t / 8: a scaling convention mapping t in (2, 8] onto (0.25, 1]
 RS_CONFIDENCE_SLOPE = 2.0  # confidence 0.5 + 2 × relative strength: +25% over the benchmark in 63 sessions is full
-# EMA crossover: 12/26 sessions are Appel's MACD convention, 50/200 the "golden cross" trend convention.
+# EMA crossover: 12/26 sessions are Appel's MACD convention, 50/200 the "golden cross" trend convention (the
+# defaults of settings.agents; `desk tune` may adopt others, found on folds before 2019).
 EMA_STRENGTH_BASE, EMA_STRENGTH_SLOPE, EMA_FRESH_BONUS = 0.4, 20.0, 0.3  # a 3% EMA gap is full strength; a fresh
 EMA_CONFIDENCE_FRESH, EMA_CONFIDENCE_HELD = 0.7, 0.55                   # cross earns a bonus (scaling conventions)
 EXIT_CONFIDENCE = 0.6     # a rule exit is a moderate-confidence opinion (convention; exits are never blocked)
@@ -132,14 +135,17 @@ def trend_momentum(rows: Rows, day: date, direction: Mapping[str, float | None] 
     return out
 
 
-def ema_crossover(rows: Rows, day: date) -> list[Proposal]:
-    """EMA12/26 crossovers, confirmed by the EMA50/200 trend."""
+def ema_crossover(rows: Rows, day: date, spans: tuple[int, int, int, int] = EMA_SPANS) -> list[Proposal]:
+    """EMA fast/slow crossovers (12/26 by default), confirmed by the EMA trend (50/200); ``rows`` carry the EMA
+    features for ``spans`` (``AgentToolkit`` swaps them in when the configured spans are not the panel's)."""
+    fast, slow, trend_fast, trend_slow = spans
+    version = EMA_VERSION if spans == EMA_SPANS else f"{EMA_VERSION}@{fast}-{slow}-{trend_fast}-{trend_slow}"
     out = []
     names = ("close", "ema_cross", "ema_cross_prev", "ema_trend", "vol_21d")
     for sym, r in rows.items():
         x = _inputs(r, names)
         if len(x) < len(names):
-            out.append(_hold(sym, day, "ema", AgentStyle.TREND, EMA_VERSION, "not enough history for EMAs", x))
+            out.append(_hold(sym, day, "ema", AgentStyle.TREND, version, "not enough history for EMAs", x))
             continue
         fresh_up = x["ema_cross"] > 0 >= x["ema_cross_prev"]
         if x["ema_cross"] > 0 and x["ema_trend"] > 0:
@@ -150,16 +156,17 @@ def ema_crossover(rows: Rows, day: date) -> list[Proposal]:
                 confidence=EMA_CONFIDENCE_FRESH if fresh_up else EMA_CONFIDENCE_HELD, horizon_days=10,
                 stop=_stop(x["close"], x["vol_21d"]), target=_target(x["close"], r.get("drawdown_252d")),
                 agent="ema", style=AgentStyle.TREND,
-                model_version=EMA_VERSION, inputs=x,
-                rationale=("fresh " if fresh_up else "") + f"EMA12>EMA26 ({x['ema_cross']:+.2%}) in an EMA50>200 trend"))
+                model_version=version, inputs=x,
+                rationale=("fresh " if fresh_up else "") + f"EMA{fast}>EMA{slow} ({x['ema_cross']:+.2%}) in an "
+                          f"EMA{trend_fast}>{trend_slow} trend"))
         elif x["ema_cross"] < 0 and x["ema_trend"] < 0:
             out.append(Proposal(
                 symbol=sym, as_of=day, action=Action.CLOSE_LONG,
                 strength=min(1.0, abs(x["ema_cross"]) * EMA_STRENGTH_SLOPE), confidence=EXIT_CONFIDENCE,
-                horizon_days=10, agent="ema", style=AgentStyle.TREND, model_version=EMA_VERSION, inputs=x,
-                rationale=f"EMA12<EMA26 ({x['ema_cross']:+.2%}) in an EMA50<200 trend"))
+                horizon_days=10, agent="ema", style=AgentStyle.TREND, model_version=version, inputs=x,
+                rationale=f"EMA{fast}<EMA{slow} ({x['ema_cross']:+.2%}) in an EMA{trend_fast}<{trend_slow} trend"))
         else:
-            out.append(_hold(sym, day, "ema", AgentStyle.TREND, EMA_VERSION, "EMAs not aligned", x))
+            out.append(_hold(sym, day, "ema", AgentStyle.TREND, version, "EMAs not aligned", x))
     return out
 
 
@@ -202,19 +209,28 @@ class AgentToolkit:
 
     def __init__(self, market: MarketView, registry: ModelRegistry, retrain_months: int, train_years: int,
                  horizon: int, train_in_run: tuple[str, ...] = ("mean_reversion",),
-                 models: ModelTools | None = None) -> None:
-        self.market = market
+                 models: ModelTools | None = None, ema_spans: tuple[int, int, int, int] = EMA_SPANS) -> None:
+        self.market, self.ema_spans = market, tuple(ema_spans)
         self.models = models or ModelTools(market, registry, retrain_months, train_in_run,
                                            recipes={"mean_reversion": {"train_years": train_years, "horizon": horizon}})
         specs: list[tuple[str, Callable, str]] = [
             ("trend_momentum", self._trend,
              "Trend/momentum agent: long established uptrends, close broken ones; weighs the direction model."),
-            ("ema_crossover", self._ema, "EMA crossover agent: EMA12/26 crosses confirmed by EMA50/200."),
+            ("ema_crossover", self._ema, "EMA crossover agent: fast/slow EMA crosses (12/26 unless tuned) confirmed "
+                                         "by the EMA trend (50/200 unless tuned)."),
             ("mean_reversion_lgbm", self._mr,
              "Mean-reversion agent: walk-forward LightGBM P(up) at Bollinger extremes."),
         ]
         self.tools: tuple[BaseTool, ...] = tuple(
             StructuredTool.from_function(func=f, name=n, description=d, args_schema=AgentArgs) for n, f, d in specs)
+
+    @classmethod
+    def from_config(cls, config: Any, market: MarketView, registry: ModelRegistry, **kwargs: Any) -> AgentToolkit:
+        """The toolkit a desk configuration describes (its model recipes and the agents' lookbacks)."""
+        m = config.models
+        kwargs.setdefault("train_in_run", tuple(m.train_in_run))
+        return cls(market, registry, m.retrain_months, m.train_years, m.horizon_days,
+                   ema_spans=config.agents.ema_spans, **kwargs)
 
     def prepare(self, day: date) -> list[ModelReady]:
         """Train what this run trains for itself (walk-forward, gated); say which models are usable on ``day``."""
@@ -241,7 +257,12 @@ class AgentToolkit:
         return trend_momentum(rows, as_of, *(scored or (None, None)))
 
     def _ema(self, as_of: date, symbols: list[str]) -> list[Proposal]:
-        return ema_crossover(self._rows(as_of, symbols), as_of)
+        rows = self._rows(as_of, symbols)
+        if self.ema_spans != EMA_SPANS:   # other lookbacks than the panel's: their EMA features in its place
+            ema = self.market.ema_rows(as_of, self.ema_spans)
+            rows = {s: {**{k: v for k, v in r.items() if k not in EMA_FEATURES}, **ema.get(s, {})}
+                    for s, r in rows.items()}
+        return ema_crossover(rows, as_of, self.ema_spans)
 
     def _mr(self, as_of: date, symbols: list[str]) -> list[Proposal]:
         rows = self._rows(as_of, symbols)

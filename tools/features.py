@@ -18,11 +18,22 @@ ANNUAL = 252
 RETURN_HORIZONS = (1, 5, 21, 63, 126, 252)
 TREND_WINDOW = 63
 RSI_PERIOD = 14
+EMA_SPANS = (12, 26, 50, 200)  # crossover fast/slow, trend fast/slow: the panel's (settings.agents may differ)
+EMA_FEATURES = ("ema_cross", "ema_cross_prev", "ema_trend")
 
 
 def _ema(close: pd.DataFrame, span: int) -> pd.DataFrame:
     """Recursive EMA (alpha = 2/(span+1)), NaN for the first span-1 sessions of each symbol."""
     return close.ewm(span=span, adjust=False, min_periods=span).mean()
+
+
+def ema_blocks(close: pd.DataFrame, spans: tuple[int, int, int, int] = EMA_SPANS) -> dict[str, pd.DataFrame]:
+    """The EMA agent's inputs for (fast, slow, trend fast, trend slow) spans: the crossover gap (fast − slow) / close,
+    the same a session earlier, and the trend gap (trend fast − trend slow) / close."""
+    fast, slow, trend_fast, trend_slow = spans
+    cross = (_ema(close, fast) - _ema(close, slow)) / close
+    return {"ema_cross": cross, "ema_cross_prev": cross.shift(1),
+            "ema_trend": (_ema(close, trend_fast) - _ema(close, trend_slow)) / close}
 
 
 def wilder_rsi(close: pd.DataFrame, period: int = RSI_PERIOD) -> pd.DataFrame:
@@ -84,14 +95,17 @@ def _feature_blocks(close: pd.DataFrame, bench: pd.Series) -> dict[str, pd.DataF
     blocks["rsi_14"] = wilder_rsi(close)
     sma20 = close.rolling(20, min_periods=20).mean()
     blocks["bb_z_20"] = (close - sma20) / close.rolling(20, min_periods=20).std()   # pandas std: ddof=1
-    ema_cross = (_ema(close, 12) - _ema(close, 26)) / close
-    blocks["ema_cross"] = ema_cross
-    blocks["ema_cross_prev"] = ema_cross.shift(1)
-    blocks["ema_trend"] = (_ema(close, 50) - _ema(close, 200)) / close
+    blocks.update(ema_blocks(close))
     blocks["dist_sma200"] = close / close.rolling(200, min_periods=200).mean() - 1.0
     bench_ret = bench / bench.shift(63) - 1.0
     blocks["rs_63d"] = blocks["ret_63d"].sub(bench_ret.reindex(close.index), axis=0)
     return blocks
+
+
+def panel_closes(close: pd.DataFrame) -> pd.DataFrame:
+    """The closes the panel's features are computed on: sorted both ways, float, dates without any close dropped."""
+    close = close.sort_index().sort_index(axis=1).astype("float64")
+    return close[close.notna().any(axis=1)]
 
 
 def asset_features(close: pd.DataFrame, benchmark: pd.Series) -> pd.DataFrame:
@@ -102,8 +116,7 @@ def asset_features(close: pd.DataFrame, benchmark: pd.Series) -> pd.DataFrame:
     """
     if close.empty:
         raise ValueError("asset_features needs at least one symbol with closes")
-    close = close.sort_index().sort_index(axis=1).astype("float64")
-    close = close[close.notna().any(axis=1)]
+    close = panel_closes(close)
     bench = benchmark.dropna().sort_index().astype("float64")
     blocks = _feature_blocks(close, bench)
     data = np.stack([blocks[name].to_numpy(dtype=float) for name in ASSET_FEATURES], axis=-1)

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ import pandas as pd
 from memory.store import Store
 from tools.closes import CloseArrays, close_arrays
 from tools.contracts import WeatherSnapshot
-from tools.features import asset_features, feature_row
+from tools.features import EMA_FEATURES, asset_features, ema_blocks, feature_row, panel_closes
 from tools.weather import compute_weather, snapshot
 
 CACHE_VERSION = "2"
@@ -43,6 +44,7 @@ class MarketView:
     _day: tuple[date, pd.DataFrame, dict[str, dict[str, float]]] | None = field(default=None, repr=False)
     _tradable: tuple[str, ...] | None = field(default=None, repr=False)
     _arrays: CloseArrays | None = field(default=None, repr=False)
+    _ema: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False)
     _grid: tuple[dict[date, int], dict[str, int], np.ndarray] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ data
@@ -168,6 +170,22 @@ class MarketView:
     def feature_dicts(self, day: date) -> dict[str, dict[str, float]]:
         """The same block as plain dicts per symbol, NaN features left out."""
         return self._on(day)[2]
+
+    def ema_rows(self, day: date, spans: tuple[int, int, int, int]) -> dict[str, dict[str, float]]:
+        """The EMA agent's inputs on ``day`` for other spans than the panel's: symbol -> feature -> value (NaN left
+        out), computed on the panel's own closes (causal, like every feature) once per spans."""
+        if spans not in self._ema:
+            bench = self.close[self.benchmark].dropna()
+            close = panel_closes(self.close.loc[bench.index, list(self.tradable)])
+            blocks = ema_blocks(close, spans)
+            self._ema[spans] = (close.index, list(close.columns),
+                                {n: blocks[n].to_numpy(dtype=float) for n in EMA_FEATURES})
+        index, symbols, values = self._ema[spans]
+        i = index.get_indexer([pd.Timestamp(day)])[0]
+        if i < 0:
+            return {}
+        return {sym: {n: float(values[n][i, j]) for n in EMA_FEATURES if values[n][i, j] == values[n][i, j]}
+                for j, sym in enumerate(symbols)}
 
     def snapshot(self, day: date) -> WeatherSnapshot:
         return snapshot(self.weather, day)
