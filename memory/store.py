@@ -7,7 +7,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ class _DayMemo:
                  order: str = "") -> None:
         self.table, self.cols, self.types, self.where, self.order = table, cols, dict(types), where, order
         self.version: int | None = None
-        self.until, self.by_day, self.arrays = "", {}, {}
+        self.lo, self.until, self.by_day, self.arrays = "", "", {}, {}   # the days in [lo, until] are held
 
     def _columns(self, rows: list[tuple]) -> dict[str, np.ndarray]:
         c = list(zip(*rows)) if rows else [()] * len(self.cols)
@@ -63,8 +63,14 @@ class _DayMemo:
 
     def between(self, conn: sqlite3.Connection, start: date, end: date, arrays: bool) -> Any:
         version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self.version:
-            self.version, self.until, self.by_day, self.arrays = version, "", {}, {}
+        if version != self.version or not self.until or start.isoformat() < self.lo:  # (re)start at ``start``
+            self.version, self.lo, self.by_day, self.arrays = version, start.isoformat(), {}, {}
+            self.until = (start - timedelta(days=1)).isoformat()
+        elif start.isoformat() > self.lo:   # the window moved on: what it left is dropped
+            self.lo = start.isoformat()
+            for d in [d for d in self.by_day if d < self.lo]:
+                del self.by_day[d]
+                self.arrays.pop(d, None)
         if end.isoformat() > self.until:
             fetched = conn.execute(
                 f"SELECT {', '.join(self.cols)} FROM {self.table} WHERE as_of > ? AND as_of <= ? {self.where} "
@@ -83,7 +89,7 @@ class _DayMemo:
 
     def rewrote(self, day: date, rows: list[tuple]) -> None:
         """This store object replaced ``day``'s rows with ``rows`` (kept only if that day was read already)."""
-        if day.isoformat() <= self.until:
+        if self.lo <= day.isoformat() <= self.until:
             self.by_day[day.isoformat()] = rows
             self.arrays.pop(day.isoformat(), None)
 

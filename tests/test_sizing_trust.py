@@ -260,6 +260,9 @@ def test_stored_picks_read_as_arrays_equal_the_rows_and_follow_another_connectio
     store.save_picks("r3", date(2016, 1, 4), [pick_row("DDD")])            # and its own re-run, from memory
     assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["DDD"] == [
         r["symbol"] for r in Store(tmp_path / "desk.sqlite").picks_between(lo, hi)]
+    store.save_picks("r4", date(2016, 1, 6), [pick_row("EEE")])
+    assert [r["symbol"] for r in store.picks_between(date(2016, 1, 5), hi)] == ["EEE"]   # a window moving on
+    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["DDD", "EEE"]          # and one reaching back
     empty = store.picks_between(date(2017, 1, 1), date(2017, 2, 1), arrays=True)
     assert all(len(v) == 0 for v in empty.values())
 
