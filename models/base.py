@@ -16,7 +16,7 @@ import json
 from datetime import date
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from models.errors import ModelFileError
 
@@ -31,6 +31,26 @@ VALIDATION_END = date(2018, 12, 31)
 META_FILE = "meta.json"
 STATUS_FILE = "status.json"
 _NOT_CONTENT = {META_FILE, STATUS_FILE}
+
+
+class RecipeFields:
+    """A trained model's label horizon, feature list and seed, read from its recipe (``params``): the one reading
+    of them every model class shares (the mean-reversion booster keeps its seed as LightGBM's ``random_state``)."""
+
+    params: dict[str, Any]
+    seed_key: ClassVar[str] = "seed"
+
+    @property
+    def horizon(self) -> int:
+        return int(self.params["horizon"])
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self.params.get("features", ()))
+
+    @property
+    def seed(self) -> int:
+        return int(self.params.get(self.seed_key, 0))
 
 
 class CorruptArtifact(ModelFileError):

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from models.base import dates_of, read_meta, write_meta
+from models.base import RecipeFields, dates_of, read_meta, write_meta
 
 FORMAT = 2
 WEIGHTS = "weights.npz"
@@ -33,7 +33,7 @@ def arrays_of(nets: dict[str, Any]) -> Arrays:
 
 
 @dataclass(eq=False)
-class DeepModel:
+class DeepModel(RecipeFields):
     """A fitted deep model with its provenance; ``validation_model`` (the head-only fit) lives in memory only."""
 
     version: str
@@ -50,17 +50,6 @@ class DeepModel:
     torch_nets: dict[str, Any] | None = field(default=None, repr=False)
     name: ClassVar[str] = ""
 
-    @property
-    def horizon(self) -> int:
-        return int(self.params["horizon"])
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return tuple(self.params["features"])
-
-    @property
-    def seed(self) -> int:
-        return int(self.params["seed"])
 
     @staticmethod
     def build_nets(params: dict[str, Any]) -> dict[str, Any]:

@@ -21,14 +21,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from models.base import code_version, read_meta, write_meta
+from models.base import RecipeFields, code_version, read_meta, write_meta
 from models.errors import NoData
 from models.metrics import Evaluation, accuracy, auc, span
 from models.walkforward import purged_split
@@ -125,7 +125,7 @@ def training_rows(
 
 
 @dataclass
-class TrainedModel:
+class TrainedModel(RecipeFields):
     """A fitted mean-reversion booster with its provenance and out-of-sample metrics."""
 
     version: str
@@ -140,17 +140,7 @@ class TrainedModel:
     code: str | None = None
     validation_model: TrainedModel | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def horizon(self) -> int:
-        return int(self.params["horizon"])
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return tuple(self.params["features"])
-
-    @property
-    def seed(self) -> int:
-        return int(self.params["random_state"])
+    seed_key: ClassVar[str] = "random_state"
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of an up move per row; NaN for a row missing any feature (never a guess)."""

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.base import code_version, make_version, read_meta, write_meta
+from models.base import RecipeFields, code_version, make_version, read_meta, write_meta
 from models.metrics import Evaluation
 from models.walkforward import purged_split
 
@@ -28,7 +28,7 @@ STATE_FILE = "state.json"
 
 
 @dataclass
-class SmallModel:
+class SmallModel(RecipeFields):
     """A fitted small model: its provenance, metrics and JSON state (subclasses add inference)."""
 
     version: str
@@ -44,17 +44,6 @@ class SmallModel:
 
     name = "small"
 
-    @property
-    def horizon(self) -> int:
-        return int(self.params["horizon"])
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return tuple(self.params.get("features", ()))
-
-    @property
-    def seed(self) -> int:
-        return int(self.params.get("seed", 0))
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)
