@@ -90,6 +90,20 @@ def _toml_path() -> Path | None:
     return None
 
 
+def _unreadable(home: Any) -> Path | None:
+    """Which of the configuration files (desk.toml, then the adopted tuned.toml) is not valid TOML, if one is."""
+    import tomllib
+
+    for path in (_toml_path(), _tuned_path(home)):
+        if path is None:
+            continue
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, ValueError):
+            return path
+    return None
+
+
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings; raise ConfigError with a one-line message naming the bad key."""
     global _CONFIG_FILE
@@ -111,7 +125,7 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"cannot parse {', '.join(names) or 'a DESK_* variable'}: a list or table setting is JSON, "
                           f"e.g. DESK_DATA__UNIVERSE='[\"AAPL\", \"MSFT\"]'") from None
     except ValueError as exc:  # a TOML syntax error surfaces as TOMLDecodeError (a ValueError)
-        raise ConfigError(f"cannot read config {_toml_path()}: {exc}") from None
+        raise ConfigError(f"cannot read config {_unreadable(overrides.get('home')) or _toml_path()}: {exc}") from None
     finally:
         _CONFIG_FILE = None
     ensure_home(settings.home)

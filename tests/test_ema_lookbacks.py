@@ -105,3 +105,11 @@ def test_every_draw_of_the_search_space_is_a_valid_configuration():
         params = engine.suggest(study.ask())
         cfg = engine.apply(base, params)
         assert cfg.agents.ema_fast < cfg.agents.ema_slow and cfg.agents.ema_trend_fast < cfg.agents.ema_trend_slow
+
+
+def test_a_damaged_adopted_file_is_named_in_one_line(home, capsys):
+    from tests.kit import run_cli
+
+    (home / "tuned.toml").write_text('[agents]\nema_fast = "x\n')
+    code, _, err = run_cli(capsys, "status")
+    assert code == 2 and "tuned.toml" in err and len(err.strip().splitlines()) == 1
