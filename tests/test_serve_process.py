@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from memory.store import Store
 from tests.slack_kit import (BOT_TOKEN, CHANNEL, OPERATOR, SIGNING_SECRET, FakeSlack, post_signed)
 from urllib.parse import urlencode
@@ -41,7 +43,14 @@ def test_sigterm_lets_a_running_graph_finish_then_serve_exits(home):
             tick.wait(0.02)
         [run] = store.runs(kind="night", limit=1)
         proc.send_signal(signal.SIGTERM)  # mid-graph
-        out, err = proc.communicate(timeout=300)
+        try:
+            out, err = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:   # say where it stood: the run's record and steps, and what serve printed
+            proc.kill()
+            out, err = proc.communicate()
+            steps = [(s["node"], s["status"]) for s in store.steps(run["run_id"])][-5:]
+            pytest.fail(f"desk serve did not exit 300 s after SIGTERM; run {store.run(run['run_id'])['status']}, "
+                        f"last steps {steps}; stdout {out[-500:]!r}; stderr {err[-1500:]!r}")
         assert proc.returncode == 0, err
         assert "stopping" in out
         assert store.run(run["run_id"])["status"] == "ok" and not store.runs(status="running")
