@@ -479,6 +479,13 @@ class Store:
         where, args = ("WHERE session=?", [session.isoformat()]) if session else ("", [])
         return [dict(r) for r in self.db.query(f"SELECT * FROM orders {where} ORDER BY created", args)]
 
+    def symbols_with_orders_not_in(self, statuses: Iterable[str]) -> list[str]:
+        """The symbols (sorted) with an order whose status is none of ``statuses`` (an order still in flight)."""
+        final = list(statuses)
+        marks = ", ".join("?" * len(final)) or "NULL"
+        return [r[0] for r in self.db.execute(
+            f"SELECT DISTINCT symbol FROM orders WHERE status NOT IN ({marks}) ORDER BY symbol", final).fetchall()]
+
     def record_fill(self, fill: Mapping[str, Any]) -> None:
         """One row per order, its cumulative fill: a later, larger partial fill of the same order replaces it."""
         self._insert("fills", [dict(fill)], "INSERT OR REPLACE")

@@ -144,7 +144,7 @@ def book_differences(ctx: DeskContext, live: dict) -> tuple[list[str], list[str]
     """How the broker's positions differ from the store's: (differences, symbols left out because an order on them
     is still in flight — a killed run's order the next execute resolves with the broker)."""
     ours = ctx.store.positions()
-    pending = sorted({o["symbol"] for o in ctx.store.orders() if o["status"] not in FINAL})
+    pending = ctx.store.symbols_with_orders_not_in(FINAL)
     diffs = [f"broker holds {s} ({live[s].quantity:g}) the store did not" for s in sorted(set(live) - set(ours))]
     diffs += [f"store held {s} ({ours[s]['quantity']:g}) the broker does not" for s in sorted(set(ours) - set(live))]
     diffs += [f"{s}: broker {live[s].quantity:g}, store {ours[s]['quantity']:g}" for s in sorted(set(live) & set(ours))
