@@ -81,25 +81,15 @@ def _filter(ret: np.ndarray, p: np.ndarray) -> np.ndarray:
     """sigma²_{t+1} per session (the forecast made at t for t+1), sessions × symbols; p is symbols × 5.
 
     s²_{t+1} = ω + α·e²_t + β·s²_t from s² = the training variance; a missing return carries s² in place of e²
-    (s²_{t+1} = ω + (α + β)·s²_t). A column without a gap is a first-order linear recurrence, run by scipy's
-    compiled ``lfilter`` (the same sums in the same order); a column with gaps runs the loop."""
-    from scipy.signal import lfilter
-
+    (s²_{t+1} = ω + (α + β)·s²_t). A loop over the sessions, vectorised over the symbols: at 150 sessions a night it
+    is cheaper than importing scipy.signal's lfilter into every run."""
     mu, omega, alpha, beta, var0 = p.T
     out = np.full(ret.shape, np.nan)
-    if not len(ret):
-        return out
+    s2 = var0.copy()
     e2 = (ret - mu) ** 2
-    whole = np.isfinite(e2).all(axis=0)
-    for j in np.flatnonzero(whole):
-        out[:, j] = lfilter([1.0], [1.0, -beta[j]], omega[j] + alpha[j] * e2[:, j], zi=[beta[j] * var0[j]])[0]
-    gaps = np.flatnonzero(~whole)
-    if len(gaps):
-        s2 = var0[gaps].copy()
-        for t in range(len(ret)):
-            e = e2[t, gaps]
-            s2 = omega[gaps] + alpha[gaps] * np.where(np.isfinite(e), e, s2) + beta[gaps] * s2
-            out[t, gaps] = s2
+    for t in range(len(ret)):
+        s2 = omega + alpha * np.where(np.isfinite(e2[t]), e2[t], s2) + beta * s2
+        out[t] = s2
     return out
 
 
