@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,10 @@ class _DayMemo:
                      for d in inside]
             return {c: np.concatenate([p[c] for p in parts]) if parts else self._columns([])[c] for c in self.cols}
         return [r for d in inside for r in self.by_day[d]]
+
+    def forget(self) -> None:
+        """Keep nothing: the next read starts afresh (a transaction this store object wrote in was rolled back)."""
+        self.lo, self.until, self.by_day, self.arrays = "", "", {}, {}
 
     def rewrote(self, day: date, rows: list[tuple]) -> None:
         """This store object replaced ``day``'s rows with ``rows`` (kept only if that day was read already)."""
@@ -169,8 +173,13 @@ class Store:
         return [dict(r) for r in self.db.query(f"SELECT * FROM {table} {where} ORDER BY {order}", list(given.values()))]
 
     def transaction(self):
-        """A context manager: everything inside commits together or not at all."""
-        return _Tx(self.db.conn)
+        """A context manager: everything inside commits together or not at all (a rollback also empties the day
+        memos, which may hold what it undid)."""
+        return _Tx(self.db.conn, on_rollback=self._forget_days)
+
+    def _forget_days(self) -> None:
+        self._picks.forget()
+        self._agent_picks.forget()
 
     def close(self) -> None:
         self.db.conn.close()
@@ -648,8 +657,8 @@ class _Tx:
 
     _depth: dict[int, int] = {}
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection, on_rollback: Callable[[], None] = lambda: None) -> None:
+        self.conn, self.on_rollback = conn, on_rollback
 
     def __enter__(self) -> None:
         depth = self._depth.get(id(self.conn), 0)
@@ -662,6 +671,7 @@ class _Tx:
         if exc_type is None:
             self.conn.execute(f"RELEASE {self.name}")
             return
+        self.on_rollback()
         try:
             self.conn.execute(f"ROLLBACK TO {self.name}")
             self.conn.execute(f"RELEASE {self.name}")

@@ -284,3 +284,22 @@ def test_market_price_is_the_stored_close_or_none(home):
     assert market.price("NOPE", day.date()) is None
     assert market.price(sym, date(1900, 1, 1)) is None
     store.close()
+
+
+def test_a_rolled_back_night_leaves_no_picks_in_the_stores_memory(tmp_path):
+    from memory.store import Store
+
+    store = Store(tmp_path / "desk.sqlite")
+    row = {"symbol": "AAA", "score": 200.0, "threshold": 150.0, "selected": 1, "horizon_days": 5,
+           "reference_price": 10.0, "payload": {}}
+    store.save_picks("r1", date(2016, 1, 4), [row])
+    lo, hi = date(2016, 1, 1), date(2016, 1, 8)
+    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["AAA"]
+    try:
+        with store.transaction():
+            store.save_picks("r2", date(2016, 1, 4), [{**row, "symbol": "ZZZ"}])
+            assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["ZZZ"]
+            raise RuntimeError("the night fails after its picks")
+    except RuntimeError:
+        pass
+    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["AAA"]
