@@ -103,6 +103,12 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._agent_picks = _DayMemo("agent_picks", self._AGENT_PICK_COLS, {
+            "as_of": "datetime64[D]", "agent": object, "symbol": str, "horizon_days": np.int64,
+            "reference_price": float, "signal": float, "model_version": object}, order=", agent, symbol")
+        self._picks = _DayMemo("picks", self._PICK_COLS, {
+            "as_of": "datetime64[D]", "symbol": str, "horizon_days": np.int64, "reference_price": float,
+            "score": float}, where="AND selected = 1")
         _refuse_truncated(self.path)
         conn = connect(self.path, "store", STORE_DAMAGED, check_same_thread=False, isolation_level=None)
         try:
@@ -116,12 +122,6 @@ class Store:
             conn.close()
             raise
         self._frames: dict[str, pd.DataFrame] = {}
-        self._agent_picks = _DayMemo("agent_picks", self._AGENT_PICK_COLS, {
-            "as_of": "datetime64[D]", "agent": object, "symbol": str, "horizon_days": np.int64,
-            "reference_price": float, "signal": float, "model_version": object}, order=", agent, symbol")
-        self._picks = _DayMemo("picks", self._PICK_COLS, {
-            "as_of": "datetime64[D]", "symbol": str, "horizon_days": np.int64, "reference_price": float,
-            "score": float}, where="AND selected = 1")
 
     # ---------------------------------------------------------------- schema
     def _migrate(self) -> None:
