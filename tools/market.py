@@ -18,7 +18,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from memory.store import Store
@@ -45,7 +44,7 @@ class MarketView:
     _tradable: tuple[str, ...] | None = field(default=None, repr=False)
     _arrays: CloseArrays | None = field(default=None, repr=False)
     _ema: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False)
-    _grid: tuple[dict[date, int], dict[str, int], np.ndarray] | None = field(default=None, repr=False)
+    _lookup: tuple[dict[date, int], dict[str, int]] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ data
     @property
@@ -81,16 +80,16 @@ class MarketView:
         return self.sessions[:self.sessions.searchsorted(pd.Timestamp(day), side="right")]
 
     def price(self, symbol: str, day: date) -> float | None:
-        """The close of ``symbol`` on ``day`` (None without a bar that day): a lookup in the closes as an array."""
-        if self._grid is None:
-            close = self.close
-            self._grid = ({t.date(): i for i, t in enumerate(pd.DatetimeIndex(close.index))},
-                          {c: j for j, c in enumerate(close.columns)}, close.to_numpy(dtype=float))
-        rows, cols, values = self._grid
+        """The close of ``symbol`` on ``day`` (None without a bar that day): a lookup in ``arrays``."""
+        arr = self.arrays
+        if self._lookup is None:
+            self._lookup = ({d: i for i, d in enumerate(arr.sessions.astype(object))},
+                            {str(n): int(j) for n, j in zip(arr.names, arr.order, strict=True)})
+        rows, cols = self._lookup
         i, j = rows.get(day.date() if isinstance(day, datetime) else day), cols.get(symbol)
         if i is None or j is None:
             return None
-        value = values[i, j]
+        value = arr.values[i, j]
         return None if value != value else float(value)
 
     def fingerprint(self) -> str:
