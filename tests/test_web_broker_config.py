@@ -171,3 +171,56 @@ def test_browser_tests_skip_locally_with_one_line_and_fail_in_ci(monkeypatch: py
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="never skip in CI"):
         need_browser()
+
+
+# chromedriver's message when an element's page re-rendered between finding and using it (seen in CI, 2026-12-01)
+INSPECTOR = ('unknown error: unhandled inspector error: {"code":-32000,"message":"Node with given id does not '
+             'belong to the document"}')
+
+
+def test_a_node_that_left_its_document_counts_as_a_page_that_changed_not_a_failed_browser() -> None:
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    from brokers.web.session import detached, left
+
+    assert detached(WebDriverException(INSPECTOR)) and detached(StaleElementReferenceException("stale"))
+    assert not detached(WebDriverException("chrome not reachable")) and not detached(ValueError("x"))
+
+    class Page:
+        def __init__(self, exc: Exception | None) -> None:
+            self.exc = exc
+
+        def is_enabled(self) -> bool:
+            if self.exc:
+                raise self.exc
+            return True
+    assert left(Page(WebDriverException(INSPECTOR)))(None) is True
+    assert left(Page(None))(None) is False
+    with pytest.raises(WebDriverException, match="not reachable"):
+        left(Page(WebDriverException("chrome not reachable")))(None)
+
+
+def test_outcome_read_while_the_page_re_renders_is_read_again_never_sent_again() -> None:
+    from types import SimpleNamespace
+
+    from selenium.common.exceptions import WebDriverException
+
+    from brokers.web.pages import Placed, TicketPage, Unconfirmed
+
+    reports: list[str] = []
+    session = SimpleNamespace(site=SimpleNamespace(ticket=None), report=lambda kind, text: reports.append(kind),
+                              settings=SimpleNamespace(retry=SimpleNamespace(stale_retries=3)))
+    page = TicketPage(session)  # type: ignore[arg-type]
+    placed = Placed(ScriptedBroker([], [])._s(ORDER, "filled"))
+    answers: list[object] = [WebDriverException(INSPECTOR), placed]
+
+    def read(order: Order, root: object) -> object:
+        nxt = answers.pop(0)
+        if isinstance(nxt, Exception):
+            raise nxt
+        return nxt
+    page._read_outcome = read  # type: ignore[method-assign]
+    assert page._outcome(ORDER, None) == placed and reports == ["stale"]
+    answers[:] = [WebDriverException("chrome not reachable"), placed]
+    out = page._outcome(ORDER, None)
+    assert isinstance(out, Unconfirmed) and "not reachable" in out.reason and answers == [placed]

@@ -12,16 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from selenium.common.exceptions import (ElementClickInterceptedException, ElementNotInteractableException,
-                                        StaleElementReferenceException, TimeoutException)
+                                        TimeoutException, WebDriverException)
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.select import Select
 
 from brokers.base import Account, BrokerError, BrokerUnavailable, Order, OrderStatus, Position, Quote
 from brokers.web import parse
-from brokers.web.session import SiteSession
+from brokers.web.session import SiteSession, detached, left
 
-RETRYABLE = (StaleElementReferenceException, ElementNotInteractableException, ElementClickInterceptedException)
+
+
+def retryable(exc: WebDriverException) -> bool:
+    """A page that changed under the browser before anything was sent: fill or look again."""
+    return isinstance(exc, ElementNotInteractableException | ElementClickInterceptedException) or detached(exc)
 
 
 @dataclass(frozen=True)
@@ -65,15 +68,19 @@ class TicketPage:
             try:
                 if not self._prepare(want, cid):
                     continue
-            except RETRYABLE as exc:
-                s.report("stale", f"ticket for {cid}: {type(exc).__name__}; filling it again")
-                continue
             except (BrokerUnavailable, TimeoutException) as exc:
                 return NotSent(f"the ticket could not be filled: {exc}")
+            except WebDriverException as exc:
+                if not retryable(exc):
+                    raise
+                s.report("stale", f"ticket for {cid}: {type(exc).__name__}; filling it again")
+                continue
             try:
                 page = s.d.find_element(By.TAG_NAME, "html")
                 s.element(m.confirm).click()  # the point of no return once this returns
-            except RETRYABLE as exc:
+            except WebDriverException as exc:
+                if not retryable(exc) or isinstance(exc, TimeoutException):
+                    return Unconfirmed(f"the browser failed while the order was sent ({type(exc).__name__})")
                 s.report("stale", f"ticket for {cid}: {type(exc).__name__} on the confirm button; filling it again")
                 continue
             except Exception as exc:  # noqa: BLE001 - the click may have been delivered: never press it again
@@ -107,15 +114,22 @@ class TicketPage:
         return True
 
     def _outcome(self, order: Order, page: Any) -> Outcome:
-        try:
-            return self._read_outcome(order, page)
-        except Exception as exc:  # noqa: BLE001 - after the point of no return every failure is "unconfirmed"
-            return Unconfirmed(f"the outcome could not be read ({type(exc).__name__}: {str(exc)[:200]})")
+        """Read what the site answered; reading never presses anything, so a page re-rendering under it is read again."""
+        last: Exception | None = None
+        for _ in range(self.s.settings.retry.stale_retries):
+            try:
+                return self._read_outcome(order, page)
+            except Exception as exc:  # noqa: BLE001 - after the point of no return every failure is "unconfirmed"
+                last = exc
+                if not detached(exc):
+                    break
+                self.s.report("stale", f"outcome of {order.client_order_id}: the page changed while read; reading again")
+        return Unconfirmed(f"the outcome could not be read ({type(last).__name__}: {str(last)[:200]})")
 
     def _read_outcome(self, order: Order, page: Any) -> Outcome:
         s, cid, t = self.s, order.client_order_id, self.s.settings.timeouts
         try:
-            s.wait(ec.staleness_of(page), t.confirm_s, "the confirmation")
+            s.wait(left(page), t.confirm_s, "the confirmation")
             state = s.settled(t.confirm_s)
         except (BrokerUnavailable, TimeoutException):
             s.snap("no-confirmation", cid)
@@ -170,12 +184,14 @@ class BlotterPage:
                     return  # no longer cancellable: it filled or was cancelled meanwhile
                 page = s.d.find_element(By.TAG_NAME, "html")
                 buttons[0].click()
-            except RETRYABLE:
+            except WebDriverException as exc:
+                if not retryable(exc):
+                    raise
                 s.report("stale", f"blotter row of {target.client_order_id}: looking again")
                 continue
             except StopIteration:
                 raise BrokerError(f"order {target.broker_order_id} left the blotter while cancelling") from None
-            s.wait(ec.staleness_of(page), what="the blotter after cancelling")
+            s.wait(left(page), what="the blotter after cancelling")
             state = s.settled()
             if state != "blotter":
                 s.handle(state, s.d.current_url, "blotter")

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException, TimeoutException,
+                                        WebDriverException)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -36,6 +37,31 @@ if (!document.querySelector(app)) return 'none';
 for (const [name, css] of pages) { if (document.querySelector(css)) return name; }
 return 'other';
 """
+# chromedriver's words for an element whose page went away between finding it and using it; Selenium raises them as
+# a plain WebDriverException ("unknown error: unhandled inspector error"), not as a stale element.
+_DETACHED = ("does not belong to the document", "no node with given id", "node is detached", "no node found")
+
+
+def detached(exc: BaseException) -> bool:
+    """Whether ``exc`` says the element's page re-rendered or went away (stale), not that the browser failed."""
+    if isinstance(exc, StaleElementReferenceException):
+        return True
+    return isinstance(exc, WebDriverException) and any(m in (exc.msg or "").lower() for m in _DETACHED)
+
+
+def left(page: WebElement) -> Callable[[Any], bool]:
+    """A wait condition: the browser has left the page whose root element is ``page``."""
+    def gone(_: Any) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException as exc:
+            if detached(exc):
+                return True
+            raise
+        return False
+    return gone
+
+
 _ORDER = ("maintenance", "login", "code", "confirmation", "ticket", "blotter", "portfolio", "instruments")
 
 
@@ -87,10 +113,17 @@ class SiteSession:
     # ---------------------------------------------------------------- waits and state
     def wait(self, condition: Callable[[Any], Any], timeout: float | None = None, what: str = "the page") -> Any:
         t = self.settings.timeouts
+
+        def polled(d: Any) -> Any:
+            try:
+                return condition(d)
+            except WebDriverException as exc:
+                if detached(exc):
+                    return False  # the page re-rendered under the condition: look again at the next poll
+                raise
         try:
             return WebDriverWait(self.d, timeout or t.element_s, poll_frequency=t.poll_s,
-                                 ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
-                                 ).until(condition)
+                                 ignored_exceptions=(NoSuchElementException,)).until(polled)
         except TimeoutException:
             raise BrokerUnavailable(f"{self.site.name}: timed out after {timeout or t.element_s:g}s waiting for "
                                     f"{what}") from None
