@@ -223,7 +223,8 @@ class ModelService:
         obs = observation(args.strength, args.confidence, args.vol_21d or float("nan"), args.ret_21d or 0.0,
                           args.index_vol_21d or float("nan"), args.book_gross)
         session = self.inputs.session(self.inputs.position(args.as_of))
-        return SizeResult(**self._stamp("rl_sizer", model, args.as_of, session), size=float(model.act(obs)[0]))
+        return SizeResult(**self._stamp("rl_sizer", model, args.as_of, session),
+                          size=model.size_at(self.inputs, args.as_of, obs))
 
     def garch(self, args: SymbolsArgs) -> GarchResult:
         self.inputs.symbol_positions(args.symbols)

@@ -5,9 +5,15 @@ if it beats Kelly (and the fixed size) out of sample, through the registry's gat
 Rows: every (session, symbol) where a trend long fires by the trend agent's published entry rule (slope t-stat > 2,
 positive 63- and 126-session returns, above the SMA200; tools/agents.py), with its forward return over HORIZON
 sessions (the label). Observation: the proposal (strength, confidence as the agent computes them), the asset
-(21-session volatility and return), the regime (the index's 21-session volatility) and the book (the gross the desk
-would hold that night if it took every such signal at the base weight). Action: a size multiplier in [0, 1] of
-the base weight. Reward: the risk-adjusted return after costs, a·r − cost·a − ½·γ·(a·r)², per row.
+(21-session volatility and return), the regime (the index's 21-session volatility and the filtered probabilities of
+the four volatility states, bull to crisis) and the book (the gross the desk would hold that night if it took every
+such signal at the base weight). Action: a size multiplier in [0, 1] of the base weight. Reward: the risk-adjusted
+return after costs, a·r − cost·a − ½·γ·(a·r)², per row.
+
+The volatility states come from a Gaussian HMM (models.vol_state) that the sizer fits itself, inside its own fit,
+on the index sessions of its training rows only (to the last row's date), and keeps in its state: the validation
+fit's HMM never saw the purged tail it is scored on, and inference reads the same HMM the policy was trained with,
+over the same window as the vol_state tool (the INFERENCE_SESSIONS to the night, nothing after it).
 
 Out of sample (the purged tail), each sizing rule's P&L per period is the mean over a date's rows of size × forward
 return, on every HORIZON-th date so that periods do not overlap; the metric is its annualised Sharpe ratio, beside two baselines on the same rows: ``fixed``
@@ -25,11 +31,15 @@ import numpy as np
 import pandas as pd
 
 from models.metrics import Evaluation, span
+from models.errors import NoModel
 from models.small import SmallModel, SmallSpec, evaluate_small, fit_small
+from models.vol_state import VOL_STATES, features_of, posteriors_at, window_features
 
 NAME = "rl_sizer"
 HORIZON = 21
-OBS_NAMES: tuple[str, ...] = ("strength", "confidence", "vol_21d", "ret_21d", "index_vol_21d", "book_gross")
+BASE_OBS: tuple[str, ...] = ("strength", "confidence", "vol_21d", "ret_21d", "index_vol_21d", "book_gross")
+OBS_NAMES: tuple[str, ...] = BASE_OBS + tuple(f"p_{name}" for name in VOL_STATES)
+HMM_RECIPE = {"n_states": len(VOL_STATES), "n_iter": 20, "tol": 1e-2}
 FEATURES = ("trend_strength", "ret_63d", "ret_126d", "dist_sma200", "rs_63d", "vol_21d", "ret_21d")
 TARGET_VOL = 0.25   # the desk's picks.target_vol default: the Kelly baseline is volatility-targeted the same way
 BASE_WEIGHT = 0.20  # the desk's picks.base_weight default: a row's share of the book at full size
@@ -43,7 +53,8 @@ def default_recipe(seed: int = 7) -> dict[str, Any]:
 
 def observation(strength: float, confidence: float, vol: float, ret_21d: float, index_vol: float,
                 gross: float) -> np.ndarray:
-    """One observation; an unknown value is 0 (never a guessed size)."""
+    """One observation's first part (BASE_OBS; the sizer adds its volatility states); an unknown value is 0 (never a
+    guessed size)."""
     x = np.array([strength, confidence, vol, ret_21d, index_vol, min(2.0, max(0.0, gross))], dtype=np.float32)
     return np.where(np.isfinite(x), x, 0.0).astype(np.float32)
 
@@ -69,11 +80,29 @@ def rows(inputs: Any, start: pd.Timestamp, end: pd.Timestamp, recipe: dict[str, 
     confidence = np.minimum(1.0, 0.5 + np.maximum(0.0, np.nan_to_num(rs[i, j])) * 2.0)
     obs = np.column_stack([strength, confidence, vol[i, j], np.nan_to_num(r21[i, j]), np.nan_to_num(index_vol[i]),
                            gross[i]]).astype(np.float32)
-    return {"dates": days[i], "obs": obs, "ret": fwd[i, j]}
+    return {"dates": days[i], "obs": obs, "ret": fwd[i, j], "pos": i, "bench_x": features_of(bench)}
+
+
+ROW_KEYS = ("dates", "obs", "ret", "pos")   # one entry per row; ``bench_x`` is per session of the inputs
 
 
 def _take(r: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
-    return {k: v[mask] for k, v in r.items()}
+    return {k: (v[mask] if k in ROW_KEYS else v) for k, v in r.items()}
+
+
+def _fit_hmm(r: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
+    """The sizer's own volatility-state HMM, on the index sessions its rows span (to the last row's date only)."""
+    from models import vol_state
+
+    x = r["bench_x"][int(r["pos"].min()):int(r["pos"].max()) + 1]
+    x = x[np.isfinite(x).all(axis=1)]
+    return vol_state.fit({"X": x}, {**HMM_RECIPE, "seed": seed})
+
+
+def full_obs(hmm: dict[str, Any], r: dict[str, np.ndarray]) -> np.ndarray:
+    """The rows' observations with the filtered volatility states of their dates (0 where unknown)."""
+    post = np.nan_to_num(posteriors_at(hmm, r["bench_x"], r["pos"]))
+    return np.column_stack([r["obs"], post]).astype(np.float32)
 
 
 def _kelly_size(state: dict[str, Any], obs: np.ndarray) -> np.ndarray:
@@ -123,14 +152,15 @@ def fit(r: dict[str, np.ndarray], recipe: dict[str, Any]) -> dict[str, Any]:
     p = len(wins) / max(1, len(r["ret"]))
     b = (wins.mean() / -losses.mean()) if len(wins) and len(losses) and losses.mean() < 0 else 1.0
     full = max(0.0, p - (1 - p) / b)
-    agent = PPO("MlpPolicy", _env(r, recipe), learning_rate=float(recipe["lr"]), n_steps=int(recipe["n_steps"]),
+    hmm = _fit_hmm(r, int(recipe["seed"]))
+    agent = PPO("MlpPolicy", _env({**r, "obs": full_obs(hmm, r)}, recipe), learning_rate=float(recipe["lr"]), n_steps=int(recipe["n_steps"]),
                 batch_size=int(recipe["batch"]), seed=int(recipe["seed"]), verbose=0, device="cpu",
                 policy_kwargs={"net_arch": list(recipe["net"])})
     agent.learn(total_timesteps=int(recipe["timesteps"]))
     buffer = io.BytesIO()
     agent.save(buffer)
     return {"policy": base64.b64encode(buffer.getvalue()).decode(), "kelly_share": min(1.0, 0.5 * full / BASE_WEIGHT),
-            "head_p": p, "head_b": float(b)}
+            "head_p": p, "head_b": float(b), "hmm": hmm}
 
 
 def _sharpe(dates: np.ndarray, size: np.ndarray, ret: np.ndarray, horizon: int) -> float | None:
@@ -157,9 +187,28 @@ class RLSizer(SmallModel):
         return self._policy
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Deterministic size multipliers in [0, 1], one per observation row."""
+        """Deterministic size multipliers in [0, 1], one per full observation row (OBS_NAMES)."""
         action, _ = self.policy().predict(np.atleast_2d(obs).astype(np.float32), deterministic=True)
         return np.clip((np.asarray(action, dtype=float).reshape(-1) + 1.0) / 2.0, 0.0, 1.0)
+
+    def _hmm(self, day: date | None = None) -> dict[str, Any]:
+        if "hmm" not in self.state:
+            raise NoModel(NAME, day or self.cutoff, f"{self.version} was trained by an older desk, without the volatility states in "
+                                     "its observation; retrain it (desk train --models rl_sizer)")
+        return self.state["hmm"]
+
+    def vol_states(self, inputs: Any, day: date) -> np.ndarray:
+        """The filtered volatility-state probabilities of the sizer's own HMM on ``day``'s session (0 if unknown)."""
+        hmm = self._hmm(day)
+        x = window_features(inputs.benchmark_array(), inputs.position(day))
+        return np.nan_to_num(posteriors_at(hmm, x, np.array([len(x) - 1]))[0])
+
+    def size_at(self, inputs: Any, day: date, base: np.ndarray) -> float:
+        """The size multiplier for one proposal on ``day`` from its BASE_OBS observation."""
+        return float(self.act(np.concatenate([base, self.vol_states(inputs, day)]))[0])
+
+    def rows_obs(self, r: dict[str, np.ndarray]) -> np.ndarray:
+        return full_obs(self._hmm(), r)
 
 
 def evaluate(model: RLSizer, r: dict[str, np.ndarray], inputs: Any) -> Evaluation:
@@ -167,7 +216,7 @@ def evaluate(model: RLSizer, r: dict[str, np.ndarray], inputs: Any) -> Evaluatio
     if len(r["ret"]) == 0:
         return Evaluation("sharpe", None, {"kelly": None, "fixed": None}, 0, 0, first, last)
     h = model.horizon
-    value = _sharpe(r["dates"], model.act(r["obs"]), r["ret"], h)
+    value = _sharpe(r["dates"], model.act(model.rows_obs(r)), r["ret"], h)
     kelly = _sharpe(r["dates"], _kelly_size(model.state, r["obs"]), r["ret"], h)
     fixed = _sharpe(r["dates"], np.ones(len(r["ret"])), r["ret"], h)
     return Evaluation("sharpe", value, {"kelly": kelly, "fixed": fixed}, len(r["ret"]), n_dates, first, last)

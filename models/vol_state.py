@@ -111,13 +111,45 @@ def _log_density(s: dict[str, Any], z: np.ndarray) -> np.ndarray:
 def filtered(s: dict[str, Any], z: np.ndarray) -> np.ndarray:
     """The forward filter: P(state_t | z_1..z_t) for every row (each row reads only the rows before it) — hmmlearn's
     compiled scaled forward pass (its rows are the normalised alphas), the densities shifted per row for range."""
+    return _forward(s, _densities(s, z))
+
+
+def _densities(s: dict[str, Any], z: np.ndarray) -> np.ndarray:
+    logd = _log_density(s, z)
+    return np.exp(logd - logd.max(axis=1, keepdims=True))   # per row: a window's slice is shifted the same way
+
+
+def _forward(s: dict[str, Any], dens: np.ndarray) -> np.ndarray:
     from hmmlearn._hmmc import forward_scaling
 
-    logd = _log_density(s, z)
-    dens = np.exp(logd - logd.max(axis=1, keepdims=True))
     _, alphas, _ = forward_scaling(np.asarray(s["startprob"], dtype=float), np.asarray(s["transmat"], dtype=float),
                                    dens)
     return alphas
+
+
+def window_features(bench: np.ndarray, pos: int) -> np.ndarray:
+    """The features of the sessions an inference on session ``pos`` reads: enough closes before the window that
+    its first row is complete, and nothing after ``pos``."""
+    return features_of(bench[max(0, pos - INFERENCE_SESSIONS - VOL_WINDOW - 1):pos + 1])
+
+
+def posteriors_at(s: dict[str, Any], x: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The filtered state probabilities on each of ``positions`` (rows of the session-aligned features ``x``), each
+    from the forward pass over the INFERENCE_SESSIONS sessions that end there (nothing after it is read) - the same
+    window a night's inference reads. A position without a complete feature row gets NaN."""
+    ok = np.isfinite(x).all(axis=1)
+    dens = np.full((len(x), len(s["means"])), np.nan)
+    if ok.any():
+        dens[ok] = _densities(s, (x[ok] - np.asarray(s["mu"])) / np.asarray(s["sd"]))
+    out = np.full((len(positions), len(s["means"])), np.nan)
+    cache: dict[int, np.ndarray] = {}
+    for k, pos in enumerate(np.asarray(positions, dtype=int)):
+        if pos not in cache:
+            lo = max(0, pos - INFERENCE_SESSIONS)
+            window = dens[lo:pos + 1][ok[lo:pos + 1]]
+            cache[pos] = _forward(s, window)[-1] if ok[pos] else np.full(len(s["means"]), np.nan)
+        out[k] = cache[pos]
+    return out
 
 
 class VolStateModel(SmallModel):
@@ -130,16 +162,13 @@ class VolStateModel(SmallModel):
     def predict_at(self, inputs: Any, day: date) -> dict[str, Any]:
         """The filtered state probabilities on the last session on or before ``day`` (only data to it is read)."""
         pos = inputs.position(day)
-        lo = max(0, pos - INFERENCE_SESSIONS - VOL_WINDOW)
-        x = features_of(inputs.benchmark_array()[lo:pos + 1])
-        ok = np.isfinite(x).all(axis=1)
-        if not ok[-1]:
+        x = window_features(inputs.benchmark_array(), pos)
+        if not np.isfinite(x[-1]).all():
             from models.errors import NoData
 
             raise NoData(f"vol_state: fewer than {VOL_WINDOW + 1} benchmark closes up to {inputs.session(pos)}")
         s = self.state
-        z = (x[ok] - np.asarray(s["mu"])) / np.asarray(s["sd"])
-        prob = filtered(s, z)[-1]
+        prob = posteriors_at(s, x, np.array([len(x) - 1]))[0]
         vols = np.exp(np.asarray(s["means"])[:, 1] * s["sd"][1] + s["mu"][1])
         return {"session": inputs.session(pos), "probabilities": prob, "state_vols": vols,
                 "current_vol": float(np.exp(x[-1, 1]))}

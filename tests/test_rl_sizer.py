@@ -33,12 +33,13 @@ def test_rl_sizer_training_reads_nothing_after_its_cutoff(inputs, trained):
     assert again.version == trained.version
     assert again.state["kelly_share"] == trained.state["kelly_share"]
     rows = rl_sizer.rows(inputs, inputs.sessions[-300], inputs.sessions[-30], trained.params)
-    assert np.allclose(again.act(rows["obs"][:50]), trained.act(rows["obs"][:50]))
+    assert again.state["hmm"] == trained.state["hmm"]
+    assert np.allclose(again.act(again.rows_obs(rows)[:50]), trained.act(trained.rows_obs(rows)[:50]))
 
 
 def test_rl_sizer_rows_are_trend_longs_labelled_by_their_forward_return(inputs):
     r = rl_sizer.rows(inputs, inputs.sessions[300], inputs.sessions[-1], rl_sizer.default_recipe())
-    assert len(r["ret"]) > 100 and r["obs"].shape[1] == len(rl_sizer.OBS_NAMES)
+    assert len(r["ret"]) > 100 and r["obs"].shape[1] == len(rl_sizer.BASE_OBS)
     assert r["dates"].max() <= np.datetime64(inputs.sessions[-1 - rl_sizer.HORIZON], "ns")   # labels are realised
     assert ((r["obs"][:, 0] >= 0.25) & (r["obs"][:, 0] <= 1)).all()                            # t > 2 → strength
 
@@ -59,3 +60,53 @@ def test_rl_sizer_is_promoted_only_if_it_beats_kelly_out_of_sample(inputs, tmp_p
 def test_an_unknown_observation_value_is_zero_never_a_guess():
     obs = rl_sizer.observation(0.5, 0.6, float("nan"), float("inf"), 0.2, 3.0)
     assert obs.tolist() == pytest.approx([0.5, 0.6, 0.0, 0.0, 0.2, 2.0])
+
+
+class TamperedIndex:
+    """``inputs`` with the index's closes from ``after`` on changed (every other input as it was)."""
+
+    def __init__(self, inner: ModelInputs, after: date) -> None:
+        self.inner, self.after = inner, after
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def until(self, day: date) -> TamperedIndex:
+        return TamperedIndex(self.inner.until(day), self.after)
+
+    def benchmark_array(self) -> np.ndarray:
+        bench = self.inner.benchmark_array().copy()
+        late = self.inner.session_array() >= np.datetime64(self.after, "ns")
+        bench[late] *= np.exp(np.random.default_rng(0).normal(0, 0.03, late.sum()).cumsum())
+        return bench
+
+
+def test_rl_sizer_observes_volatility_states_of_its_own_hmm_fitted_on_its_training_rows_only(inputs, trained):
+    assert rl_sizer.OBS_NAMES[-4:] == ("p_bull", "p_neutral", "p_bear", "p_crisis")
+    rows = rl_sizer.rows(inputs, inputs.sessions[-400], inputs.sessions[-30], trained.params)
+    states = trained.rows_obs(rows)[:, len(rl_sizer.BASE_OBS):]
+    assert states.shape[1] == 4 and np.allclose(states.sum(axis=1), 1.0)
+    # the validation fit's HMM never saw the index in the purged tail it is scored on; the final fit's did
+    val_from = date.fromisoformat(trained.metrics["val_from"])
+    tampered = rl_sizer.train(TamperedIndex(inputs, val_from), CUTOFF, TINY)
+    assert tampered.validation_model.state["hmm"] == trained.validation_model.state["hmm"]
+    assert tampered.state["hmm"] != trained.state["hmm"]
+
+
+def test_rl_sizer_size_on_a_night_reads_nothing_after_it(inputs, trained):
+    night = date(2013, 3, 1)
+    base = rl_sizer.observation(0.6, 0.7, 0.25, 0.04, 0.15, 0.4)
+    full = trained.size_at(inputs, night, base)
+    assert 0.0 <= full <= 1.0 and full == trained.size_at(inputs.until(night), night, base)
+    again = trained.vol_states(TamperedIndex(inputs, date(2013, 3, 4)), night)
+    assert np.array_equal(again, trained.vol_states(inputs, night))
+
+
+def test_rl_sizer_from_an_older_desk_is_no_model_with_the_reason(trained):
+    from dataclasses import replace
+
+    from models.errors import NoModel
+
+    old = replace(trained, state={k: v for k, v in trained.state.items() if k != "hmm"})
+    with pytest.raises(NoModel, match="older desk.*desk train --models rl_sizer"):
+        old.size_at(None, date(2013, 3, 1), np.zeros(len(rl_sizer.BASE_OBS), dtype=np.float32))
