@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from memory.bar_cache import BarCache
 from memory.schema import MIGRATIONS, SCHEMA_VERSION
 from memory.sqlite import StoreError, connect
 
@@ -24,6 +26,7 @@ STORE_DAMAGED = ("restore it from a backup, or move it away and run `desk data l
 TABLES = frozenset(re.findall(r"CREATE TABLE (\w+)", " ".join(MIGRATIONS.values())))
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+BARS_REVISION = "bars_revision"   # meta key: a new value in the transaction of every write of bars
 
 
 def now_utc() -> str:
@@ -122,6 +125,7 @@ class Store:
             conn.close()
             raise
         self._frames: dict[str, pd.DataFrame] = {}
+        self._bar_cache = BarCache(self.path.parent / "cache" / "bars", self.path.stem)
 
     # ---------------------------------------------------------------- schema
     def _migrate(self) -> None:
@@ -232,6 +236,7 @@ class Store:
                 for symbol, first, last, n in self.db.execute(
                         "SELECT symbol, min(date), max(date), count(*) FROM bars GROUP BY symbol").fetchall():
                     self.db["symbols"].update(symbol, {"first_date": first, "last_date": last, "rows": n})
+            self.set_meta(BARS_REVISION, uuid.uuid4().hex)
         self._frames.clear()
         return written
 
@@ -241,6 +246,7 @@ class Store:
             self.db.execute("ATTACH DATABASE ? AS other_store", [str(other)])
             self.db.execute("INSERT INTO bars SELECT * FROM other_store.bars")
             self.db.execute("INSERT INTO symbols SELECT * FROM other_store.symbols")
+            self.set_meta(BARS_REVISION, uuid.uuid4().hex)
         self.db.execute("DETACH DATABASE other_store")
         self._frames.clear()
 
@@ -259,15 +265,36 @@ class Store:
         return date.fromisoformat(row[0]) if row and row[0] else None
 
     def frame(self, field: str = "close") -> pd.DataFrame:
-        """Wide frame (dates × symbols) of one bar field, cached until the next bar write."""
+        """Wide frame (dates × symbols) of one bar field, cached until the next bar write: in this object, and on
+        disk beside the store under the bars' revision (memory.bar_cache), so the next process reads Parquet."""
         if field not in BAR_COLUMNS:
             raise ValueError(f"unknown bar field {field!r}")
         if field not in self._frames:
-            long = pd.read_sql_query(f"SELECT date, symbol, {field} AS v FROM bars", self.db.conn)
-            wide = long.pivot(index="date", columns="symbol", values="v")
-            wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
-            self._frames[field] = wide.sort_index().astype("float64")
+            revision = self._bars_revision()
+            wide = self._bar_cache.read(revision, field)
+            if wide is None:
+                read_at, wide = self._read_frame(field)
+                if read_at == revision:
+                    self._bar_cache.write(revision, field, wide)
+            self._frames[field] = wide
         return self._frames[field]
+
+    def _bars_revision(self) -> str:
+        """The bars' revision, given one first if the store has none yet (a store from before revisions)."""
+        revision = self.get_meta(BARS_REVISION)
+        if revision is None:
+            self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [BARS_REVISION, uuid.uuid4().hex])
+            revision = self.get_meta(BARS_REVISION)
+        return str(revision)
+
+    def _read_frame(self, field: str) -> tuple[str | None, pd.DataFrame]:
+        """(the revision read at, the frame) - both from one snapshot of the store."""
+        with self.transaction():
+            revision = self.get_meta(BARS_REVISION)
+            long = pd.read_sql_query(f"SELECT date, symbol, {field} AS v FROM bars", self.db.conn)
+        wide = long.pivot(index="date", columns="symbol", values="v")
+        wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
+        return revision, wide.sort_index().astype("float64")
 
     def bars(self, symbol: str) -> pd.DataFrame:
         """One symbol's bars (date index, OHLCV columns)."""

@@ -87,4 +87,5 @@ def test_two_processes_building_the_market_cache_at_once_both_finish_with_one_ca
     results = _both(home, ("replay", "--from", "2017-01-03", "--to", "2017-01-13", "--json"),
                     ("replay", "--from", "2017-02-01", "--to", "2017-02-10", "--json"))
     assert [code for code, _ in results] == [0, 0], results
-    assert sorted(p.suffix for p in (home / "cache").iterdir()) == [".parquet", ".parquet"]
+    assert sorted(p.suffix for p in (home / "cache").iterdir() if p.is_file()) == [".parquet", ".parquet"]
+    assert not list((home / "cache").rglob("*.tmp"))   # the store's bar frames too: no half-written file left

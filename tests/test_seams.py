@@ -52,7 +52,8 @@ class _Detonator:
 def test_the_market_cache_is_parquet_and_a_planted_pickle_is_never_loaded(home):
     d = kit.desk(home)
     cache = d.ctx.config.cache_dir
-    assert sorted(p.suffix for p in cache.iterdir()) == [".parquet", ".parquet"]
+    assert sorted(p.suffix for p in cache.iterdir() if p.is_file()) == [".parquet", ".parquet"]
+    assert {p.suffix for p in cache.rglob("*") if p.is_file()} == {".parquet"}   # the bar frames' files too
     Path("/tmp/desk-pickle-was-loaded").unlink(missing_ok=True)
     (cache / f"market-{d.ctx.market.fingerprint()}.pkl").write_bytes(pickle.dumps(_Detonator()))
     fresh = MarketView(d.store, d.ctx.market.universe, d.ctx.market.benchmark, cache_dir=cache)
