@@ -5,7 +5,8 @@ The store stamps its bars with a revision (a new one in the same transaction as 
 here is named by the revision it was read at: a write of bars makes every older file unreachable, and the next
 file written for that field removes them. Files are plain columnar data (never pickles), each written to a
 unique temporary name and renamed into place, so two processes never see half a file; a file that cannot be read
-is derived data, so it is read again from the store and rewritten.
+is derived data, so it is read again from the store and rewritten. Bars changed in the SQLite file by hand, not
+through the store, carry no new revision: delete the folder and the next read rebuilds it.
 """
 
 from __future__ import annotations
