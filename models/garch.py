@@ -93,6 +93,20 @@ def _filter(ret: np.ndarray, p: np.ndarray) -> np.ndarray:
     return out
 
 
+def _filter_last(ret: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The last row of ``_filter`` (what a night's forecast needs) in closed form, without the loop over sessions:
+    s²_T = P_0·s²_0 + Σ_k c_k·P_{k+1}, with a_t = β (α + β for a missing return), c_t = ω + α·e²_t (ω when missing)
+    and P_k = a_k·…·a_{T-1}. The tests hold it to the loop."""
+    mu, omega, alpha, beta, var0 = p.T
+    e2 = (ret - mu) ** 2
+    known = np.isfinite(e2)
+    a = np.where(known, beta, alpha + beta)
+    c = omega + alpha * np.where(known, e2, 0.0)
+    tail = np.cumprod(a[::-1], axis=0)[::-1]                  # P_k for k = 0..T-1
+    after = np.vstack([tail[1:], np.ones((1, a.shape[1]))])   # P_{k+1}
+    return tail[0] * var0 + (c * after).sum(axis=0)
+
+
 def _mean_forecast(next_var: np.ndarray, p: np.ndarray, h: int) -> np.ndarray:
     """Mean variance over the next h sessions from sigma²_{t+1} (closed form towards the unconditional variance)."""
     _, omega, alpha, beta, _ = p.T
@@ -143,7 +157,7 @@ class GarchModel(SmallModel):
         close = inputs.close_matrix()[max(0, pos - INFERENCE_SESSIONS):pos + 1][:, cols]
         p, have = _matrix(self.state, list(symbols))
         ret = _returns(close)[1:]
-        nxt = _filter(ret, p)[-1] if len(ret) else np.full(len(symbols), np.nan)
+        nxt = _filter_last(ret, p) if len(ret) else np.full(len(symbols), np.nan)
         ann = np.sqrt(252 * _mean_forecast(nxt, p, self.horizon)) / 100
         rows = {s: (float(v) if ok and np.isfinite(v) else None) for s, v, ok in zip(symbols, ann, have, strict=True)}
         return {"session": inputs.session(pos), "rows": rows}

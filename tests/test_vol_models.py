@@ -149,3 +149,6 @@ def test_garch_filter_is_the_recursion_exactly_with_and_without_missing_returns(
                          rng.random(6) * 0.8, rng.random(6) + 0.5])
     assert np.array_equal(garch._filter(ret, p), _garch_by_hand(ret, p), equal_nan=True)
     assert garch._filter(ret[:0], p).shape == (0, 6)
+    # a night's forecast takes the last row in closed form: the same value, to rounding
+    assert np.allclose(garch._filter_last(ret, p), _garch_by_hand(ret, p)[-1], rtol=1e-12, atol=0)
+    assert np.allclose(garch._filter_last(ret[:1], p), _garch_by_hand(ret[:1], p)[-1], rtol=1e-12, atol=0)
