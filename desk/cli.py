@@ -5,6 +5,7 @@ Every text a user or the data supplied is printed as text, never interpreted as 
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import traceback
@@ -629,5 +630,15 @@ def main() -> None:
         sys.exit(1)
 
 
+def entry() -> None:
+    """The `desk` process: ``main``, then the garbage collector is told the objects it built are permanent. They
+    are still freed on the way out, but the collections the interpreter runs as it shuts down no longer walk every
+    one of them (about 0.8 s of a `desk run`). Only the process entry does this; ``main`` stays a plain call."""
+    try:
+        main()
+    finally:
+        gc.freeze()
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -60,7 +60,7 @@ class Runner:
         return self.ctx.market.sessions
 
     def morning_session(self, night: date) -> date:
-        return next_session(night, self.sessions())
+        return next_session(night, self.sessions(), self.ctx.config.cache_dir)
 
     # ------------------------------------------------------------------ runs
     def night(self, day: date, durability: str = "sync") -> dict:

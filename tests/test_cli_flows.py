@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pandas as pd
 import pytest
@@ -92,3 +93,17 @@ def test_yfinance_offline_serves_cache_flags_stale_and_blocks_entries(home, caps
     assert not [i for i in night["intents"] if i["side"] == "buy"]
     assert night["denials"] and all(any(d.startswith("stale_data") for d in ds) for ds in night["denials"].values()
                                     if not all(d.startswith("risk_reviewer") for d in ds))
+
+
+def test_the_process_entry_keeps_the_exit_code_and_freezes_the_collector_on_the_way_out(monkeypatch, capsys):
+    import gc
+
+    from desk import cli
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(sys, "argv", ["desk", "run", "--from", "x"])
+    with pytest.raises(SystemExit) as stop:
+        cli.entry()
+    assert stop.value.code == 2 and frozen == [True]
+    assert "No such option: --from" in capsys.readouterr().err

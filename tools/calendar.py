@@ -1,11 +1,25 @@
-"""Trading sessions: the data's own sessions where it has them, the XNYS exchange calendar beyond them."""
+"""Trading sessions: the data's own sessions where it has them, the XNYS exchange calendar beyond them.
+
+Building the XNYS calendar costs a few tenths of a second, paid by every `desk run` for the morning after the
+data's last day. Its sessions are kept as a Parquet file under the desk's cache, named by the exchange_calendars
+version (a new version may know of new holidays), and the calendar is built only when that file is missing,
+unreadable or ends before the date asked about.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import uuid
 from datetime import date
 from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 
 import pandas as pd
+
+log = logging.getLogger("desk.calendar")
+_SESSIONS: dict[Path | None, pd.DatetimeIndex] = {}
 
 
 @cache
@@ -15,16 +29,52 @@ def _xnys():
     return xcals.get_calendar("XNYS", start="1990-01-01")
 
 
-def next_session(day: date, sessions: pd.DatetimeIndex) -> date:
+def _cache_file(cache_dir: Path) -> Path:
+    return Path(cache_dir) / "calendar" / f"xnys-sessions-{version('exchange_calendars')}.parquet"
+
+
+def xnys_sessions(cache_dir: Path | None = None, needed: pd.Timestamp | None = None) -> pd.DatetimeIndex:
+    """The XNYS sessions from 1990 to the calendar's published end (read from ``cache_dir`` when it holds them up
+    to ``needed``, else built and written there)."""
+    held = _SESSIONS.get(cache_dir)
+    if held is not None and (needed is None or held[-1] > needed):
+        return held
+    if cache_dir is not None and (path := _cache_file(cache_dir)).exists():
+        try:
+            held = pd.DatetimeIndex(pd.read_parquet(path)["session"])
+        except Exception as exc:  # noqa: BLE001 - derived data: build the calendar again
+            log.warning("calendar cache %s unreadable (%s): building the calendar", path, exc)
+            held = None
+        if held is not None and len(held) and (needed is None or held[-1] > needed):
+            _SESSIONS[cache_dir] = held
+            return held
+    held = pd.DatetimeIndex(_xnys().sessions).tz_localize(None).as_unit("ns")
+    _SESSIONS[cache_dir] = held
+    if cache_dir is not None:
+        path = _cache_file(cache_dir)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            pd.DataFrame({"session": held}).to_parquet(tmp)
+            os.replace(tmp, path)
+        except OSError as exc:  # costs speed on the next run, never this one
+            log.warning("calendar cache %s not written (%s)", path, exc)
+    return held
+
+
+def next_session(day: date, sessions: pd.DatetimeIndex, cache_dir: Path | None = None) -> date:
     """The first trading session after ``day``."""
     ts = pd.Timestamp(day)
     pos = sessions.searchsorted(ts, side="right")
     if pos < len(sessions):
         return sessions[pos].date()
+    xnys = xnys_sessions(cache_dir, needed=ts)
+    if xnys[-1] > ts:
+        return xnys[xnys.searchsorted(ts, side="right")].date()
     return _xnys().next_session(ts).date() if _xnys().is_session(ts) else _xnys().date_to_session(ts, "next").date()
 
 
-def sessions_between(start: date, end: date, sessions: pd.DatetimeIndex) -> int:
+def sessions_between(start: date, end: date, sessions: pd.DatetimeIndex, cache_dir: Path | None = None) -> int:
     """Number of sessions after ``start`` up to and including ``end`` (0 when end <= start)."""
     if end <= start:
         return 0
@@ -33,5 +83,8 @@ def sessions_between(start: date, end: date, sessions: pd.DatetimeIndex) -> int:
     if b <= last:
         return int(sessions.searchsorted(b, side="right") - sessions.searchsorted(a, side="right"))
     inside = int(len(sessions) - sessions.searchsorted(a, side="right"))
-    extra = len(_xnys().sessions_in_range(max(a, last) + pd.Timedelta(days=1), b))
-    return inside + extra
+    after = max(a, last)
+    xnys = xnys_sessions(cache_dir, needed=b)
+    if xnys[-1] >= b:
+        return inside + int(xnys.searchsorted(b, side="right") - xnys.searchsorted(after, side="right"))
+    return inside + len(_xnys().sessions_in_range(after + pd.Timedelta(days=1), b))

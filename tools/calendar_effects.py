@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
@@ -25,6 +24,8 @@ def planned_sessions() -> pd.DatetimeIndex:
     Ad-hoc closures (9/11, Hurricane Sandy, state funerals) were announced days or hours before, so they stay in
     as planned sessions: counting them as holidays would flag a 'pre-holiday' that nobody could have known.
     """
+    import exchange_calendars as xcals  # lazily: a night whose weather is cached never needs it
+
     cal = xcals.get_calendar(CALENDAR, start=CALENDAR_START)
     sessions = pd.DatetimeIndex(cal.sessions).as_unit("ns")
     adhoc = pd.DatetimeIndex(cal.adhoc_holidays).as_unit("ns")

@@ -85,7 +85,7 @@ def validate(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     flat, flat_ids, flat_all = flatten_exits(ctx, state)
     for iid, it in intents.items():
         price = state["quotes"].get(it.symbol)
-        age = sessions_between(it.as_of, state["session"], ctx.market.sessions)
+        age = sessions_between(it.as_of, state["session"], ctx.market.sessions, ctx.config.cache_dir)
         why = None
         if iid in vetoes:
             why = skip_vetoed(ctx, iid, vetoes[iid])
