@@ -2,7 +2,8 @@
 
 On a fresh temporary DESK_HOME, through the real command line:
   - a replay with the default models (the mean reversion trained walk-forward per block),
-  - the same replay with every model trained walk-forward per block (regime, health, direction, mean reversion):
+  - the same replay with every model trained walk-forward per block (regime, health, direction, mean reversion,
+    and issue 13's volatility state, GARCH and RL sizer):
     training time (the replay's setup) apart from trading days per second, and which models were promoted,
   - both replays' figures by period beside S&P 500, the equal-weight universe and the equal-weight book held at
     the desk's own invested fraction (timing apart from selection),
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ALL = '["regime", "health", "direction", "mean_reversion"]'
+ALL = '["regime", "health", "direction", "mean_reversion", "vol_state", "garch", "rl_sizer"]'
 
 
 def _desk(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[float, str]:
