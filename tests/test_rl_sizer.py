@@ -110,3 +110,28 @@ def test_rl_sizer_from_an_older_desk_is_no_model_with_the_reason(trained):
     old = replace(trained, state={k: v for k, v in trained.state.items() if k != "hmm"})
     with pytest.raises(NoModel, match="older desk.*desk train --models rl_sizer"):
         old.size_at(None, date(2013, 3, 1), np.zeros(len(rl_sizer.BASE_OBS), dtype=np.float32))
+
+
+def test_rl_sizer_acts_in_numpy_exactly_as_its_ppo_policy(inputs, trained):
+    rows = rl_sizer.rows(inputs, inputs.sessions[-400], inputs.sessions[-30], trained.params)
+    obs = trained.rows_obs(rows)[:200]
+    ppo, _ = trained.policy().predict(obs, deterministic=True)
+    assert np.allclose(rl_sizer.actor_action(trained.state["actor"], obs), ppo, atol=1e-5)
+    from dataclasses import replace
+
+    without = replace(trained, state={k: v for k, v in trained.state.items() if k != "actor"})
+    assert np.allclose(without.act(obs), trained.act(obs), atol=1e-5)   # a sizer saved before: the PPO policy
+
+
+def test_a_night_sizes_without_importing_torch_or_stable_baselines3(inputs, trained, tmp_path):
+    import subprocess
+    import sys
+
+    trained.save(tmp_path / "sizer")
+    code = ("import sys, numpy as np; from models.rl_sizer import RLSizer, BASE_OBS; "
+            f"m = RLSizer.load({str(tmp_path / 'sizer')!r}); "
+            "obs = np.zeros((3, len(BASE_OBS) + 4), dtype=np.float32); s = m.act(obs); "
+            "assert s.shape == (3,) and ((s >= 0) & (s <= 1)).all(); "
+            "print(sorted(n for n in ('torch', 'stable_baselines3') if n in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
