@@ -11,6 +11,7 @@ through the store, carry no new revision: delete the folder and the next read re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -41,13 +42,16 @@ class BarCache:
     def write(self, revision: str, field: str, frame: pd.DataFrame) -> None:
         """Write ``frame`` for ``revision`` (atomically) and remove the files of older revisions of ``field``."""
         path = self._path(revision, field)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             frame.to_parquet(tmp)
             os.replace(tmp, path)
             for old in self.directory.glob(f"{self.stem}.*.{field}.parquet"):
                 if old != path:
                     old.unlink(missing_ok=True)
-        except OSError as exc:  # a cache that cannot be written costs speed, never a run
-            log.warning("bar cache %s not written (%s)", path, exc)
+        except OSError as exc:  # costs speed, never a run, and no line in front of the user: a full disk is
+            log.info("bar cache %s not written (%s)", path, exc)   # reported by the store write that needs the space
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)

@@ -73,3 +73,17 @@ def test_a_store_from_before_revisions_gets_one_and_a_cache(path: Path) -> None:
 def test_a_cache_that_cannot_be_written_costs_speed_never_the_frame(path: Path) -> None:
     (path.parent / "cache").write_text("a file where the cache folder would go")
     assert Store(path).frame("close").loc["2024-01-02", "AAA"] == 10.0
+
+
+def test_a_full_disk_while_caching_leaves_no_partial_file_and_no_line_for_the_user(path: Path, monkeypatch,
+                                                                                    caplog) -> None:
+    import errno
+
+    def full(self, target, *args, **kwargs):
+        Path(target).write_bytes(b"half a file")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    with caplog.at_level(logging.WARNING):
+        assert Store(path).frame("close").loc["2024-01-03", "BBB"] == 20.0
+    assert not caplog.records
+    assert not [p for p in (path.parent / "cache" / "bars").iterdir()]

@@ -8,6 +8,7 @@ unreadable or ends before the date asked about.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -52,13 +53,16 @@ def xnys_sessions(cache_dir: Path | None = None, needed: pd.Timestamp | None = N
     _SESSIONS[cache_dir] = held
     if cache_dir is not None:
         path = _cache_file(cache_dir)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             pd.DataFrame({"session": held}).to_parquet(tmp)
             os.replace(tmp, path)
-        except OSError as exc:  # costs speed on the next run, never this one
-            log.warning("calendar cache %s not written (%s)", path, exc)
+        except OSError as exc:  # costs speed on the next run, never this one: not a line in front of the user
+            log.info("calendar cache %s not written (%s)", path, exc)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     return held
 
 
