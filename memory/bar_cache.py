@@ -3,21 +3,19 @@
 Reading 200 000 bars out of SQLite into a frame takes a few tenths of a second, and a desk run reads two fields.
 The store stamps its bars with a revision (a new one in the same transaction as every write of bars), and a file
 here is named by the revision it was read at: a write of bars makes every older file unreachable, and the next
-file written for that field removes them. Files are plain columnar data (never pickles), each written to a
-unique temporary name and renamed into place, so two processes never see half a file; a file that cannot be read
+file written for that field removes them. Files are plain columnar data written atomically (memory.parquet), so two processes never see half a file; a file that cannot be read
 is derived data, so it is read again from the store and rewritten. Bars changed in the SQLite file by hand, not
 through the store, carry no new revision: delete the folder and the next read rebuilds it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
+
+from memory.parquet import write_atomically
 
 log = logging.getLogger("desk.store")
 
@@ -42,16 +40,10 @@ class BarCache:
     def write(self, revision: str, field: str, frame: pd.DataFrame) -> None:
         """Write ``frame`` for ``revision`` (atomically) and remove the files of older revisions of ``field``."""
         path = self._path(revision, field)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            frame.to_parquet(tmp)
-            os.replace(tmp, path)
+            write_atomically(frame, path)
             for old in self.directory.glob(f"{self.stem}.*.{field}.parquet"):
                 if old != path:
                     old.unlink(missing_ok=True)
         except OSError as exc:  # costs speed, never a run, and no line in front of the user: a full disk is
             log.info("bar cache %s not written (%s)", path, exc)   # reported by the store write that needs the space
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)

@@ -34,6 +34,7 @@ from models.metrics import Evaluation, span
 from models.errors import NoModel
 from models.small import SmallModel, SmallSpec, evaluate_small, fit_small
 from models.vol_state import VOL_STATES, features_of, posteriors_at, window_features
+from models.vol_state import fit as fit_vol_state
 
 NAME = "rl_sizer"
 HORIZON = 21
@@ -92,11 +93,9 @@ def _take(r: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
 
 def _fit_hmm(r: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
     """The sizer's own volatility-state HMM, on the index sessions its rows span (to the last row's date only)."""
-    from models import vol_state
-
     x = r["bench_x"][int(r["pos"].min()):int(r["pos"].max()) + 1]
     x = x[np.isfinite(x).all(axis=1)]
-    return vol_state.fit({"X": x}, {**HMM_RECIPE, "seed": seed})
+    return fit_vol_state({"X": x}, {**HMM_RECIPE, "seed": seed})
 
 
 def full_obs(hmm: dict[str, Any], r: dict[str, np.ndarray]) -> np.ndarray:

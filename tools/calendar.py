@@ -8,16 +8,15 @@ unreadable or ends before the date asked about.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import uuid
 from datetime import date
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
+
+from memory.parquet import write_atomically
 
 log = logging.getLogger("desk.calendar")
 _SESSIONS: dict[Path | None, pd.DatetimeIndex] = {}
@@ -53,16 +52,10 @@ def xnys_sessions(cache_dir: Path | None = None, needed: pd.Timestamp | None = N
     _SESSIONS[cache_dir] = held
     if cache_dir is not None:
         path = _cache_file(cache_dir)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame({"session": held}).to_parquet(tmp)
-            os.replace(tmp, path)
+            write_atomically(pd.DataFrame({"session": held}), path)
         except OSError as exc:  # costs speed on the next run, never this one: not a line in front of the user
             log.info("calendar cache %s not written (%s)", path, exc)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
     return held
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from memory.parquet import write_atomically
 from memory.store import Store
 from tools.closes import CloseArrays, close_arrays
 from tools.contracts import WeatherSnapshot
@@ -127,14 +126,8 @@ class MarketView:
         """Each file to a temporary sibling of its own, then renamed into place; older caches are removed."""
         folder = paths[0].parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
             for frame, path in zip((self._panel, self._weather), paths, strict=True):
-                tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-                try:
-                    frame.to_parquet(tmp)
-                    os.replace(tmp, path)
-                finally:
-                    tmp.unlink(missing_ok=True)
+                write_atomically(frame, path)
             for old in folder.glob("market-*.parquet"):
                 if old not in paths:
                     old.unlink(missing_ok=True)
