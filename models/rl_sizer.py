@@ -145,6 +145,7 @@ def _env(r: dict[str, np.ndarray], recipe: dict[str, Any]):
 def fit(r: dict[str, np.ndarray], recipe: dict[str, Any]) -> dict[str, Any]:
     import torch
     from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import Logger
 
     torch.set_num_threads(1)
     wins, losses = r["ret"][r["ret"] > 0], r["ret"][r["ret"] <= 0]
@@ -155,6 +156,7 @@ def fit(r: dict[str, np.ndarray], recipe: dict[str, Any]) -> dict[str, Any]:
     agent = PPO("MlpPolicy", _env({**r, "obs": full_obs(hmm, r)}, recipe), learning_rate=float(recipe["lr"]), n_steps=int(recipe["n_steps"]),
                 batch_size=int(recipe["batch"]), seed=int(recipe["seed"]), verbose=0, device="cpu",
                 policy_kwargs={"net_arch": list(recipe["net"])})
+    agent.set_logger(Logger(folder=None, output_formats=[]))  # its default logger leaves an empty SB3-* folder in /tmp per fit
     agent.learn(total_timesteps=int(recipe["timesteps"]))
     buffer = io.BytesIO()
     agent.save(buffer)

@@ -135,3 +135,10 @@ def test_a_night_sizes_without_importing_torch_or_stable_baselines3(inputs, trai
             "print(sorted(n for n in ('torch', 'stable_baselines3') if n in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_rl_sizer_training_leaves_no_folder_in_the_temp_directory(inputs, tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    rl_sizer.train(inputs.until(CUTOFF), CUTOFF, {**TINY, "timesteps": 256})
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("SB3-")] == []
