@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -33,13 +33,27 @@ class Outcomes:
     hit_rate: float
 
 
-@dataclass
 class _Rows:
-    start: list[int] = field(default_factory=list)  # session index of the proposal's date
-    end: list[int] = field(default_factory=list)    # session index its outcome resolves on
-    agent: list[str] = field(default_factory=list)
-    decision: list[str] = field(default_factory=list)
-    sign: list[float] = field(default_factory=list)
+    """One symbol's decisions as growing arrays: session index of the proposal's date, the session index its
+    outcome resolves on, the agent's code (``TrackRecord._agents``), the decision's index in DECISIONS; and the
+    direction's sign."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._ints = np.empty((4, 64), dtype=np.int64)
+        self._sign = np.empty(64, dtype=float)
+
+    def add(self, start: int, end: int, agent: int, decision: int, sign: float) -> None:
+        if self.n == len(self._sign):  # double the room: a night adds rows to most symbols
+            self._ints = np.concatenate([self._ints, np.empty_like(self._ints)], axis=1)
+            self._sign = np.concatenate([self._sign, np.empty_like(self._sign)])
+        self._ints[:, self.n] = (start, end, agent, decision)
+        self._sign[self.n] = sign
+        self.n += 1
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        start, end, agent, decision = self._ints[:, :self.n]
+        return start, end, agent, decision, self._sign[:self.n]
 
 
 class TrackRecord:
@@ -51,6 +65,7 @@ class TrackRecord:
         self._values = closes.to_numpy(dtype=float)
         self._column = {str(c): i for i, c in enumerate(closes.columns)}
         self._rows: dict[str, _Rows] = defaultdict(_Rows)
+        self._agents: dict[str, int] = {}  # agent name -> code, in the order first read
         self._loaded: tuple[date, date] | None = None  # [first, end) of the dates read
         self._day: date | None = None  # the decision date whose answers ``_known`` holds
         self._known: dict[str, dict[str, list[Outcomes]] | None] = {}
@@ -62,6 +77,7 @@ class TrackRecord:
     def _load(self, start: date, end: date) -> None:
         if self._loaded is None or start < self._loaded[0] or end < self._loaded[1]:
             self._rows.clear()
+            self._agents.clear()
             rows, self._loaded = self.store.decisions_between(start, end), (start, end)
         elif end > self._loaded[1]:
             rows, self._loaded = self.store.decisions_between(self._loaded[1], end), (self._loaded[0], end)
@@ -72,12 +88,9 @@ class TrackRecord:
             horizon = int(r["horizon_days"] or 0)
             if at < 0 or horizon < 1 or r["decision"] not in DECISIONS:
                 continue
-            group = self._rows[r["symbol"]]
-            group.start.append(at)
-            group.end.append(at + horizon)
-            group.agent.append(r["agent"])
-            group.decision.append(r["decision"])
-            group.sign.append(1.0 if r["action"] == "BUY_LONG" else -1.0)
+            agent = self._agents.setdefault(r["agent"], len(self._agents))
+            self._rows[r["symbol"]].add(at, at + horizon, agent, DECISIONS.index(r["decision"]),
+                                        1.0 if r["action"] == "BUY_LONG" else -1.0)
 
     def on(self, day: date, symbols: Iterable[str]) -> dict[str, dict[str, list[Outcomes]]]:
         """symbol -> agent (and ``"*"``, every agent) -> outcomes by decision, resolved by ``day``."""
@@ -98,27 +111,33 @@ class TrackRecord:
 
     def _symbol(self, symbol: str, first: int, today: int) -> dict[str, list[Outcomes]] | None:
         rows, column = self._rows.get(symbol), self._column.get(symbol)
-        if rows is None or column is None or not rows.start:
+        if rows is None or column is None or not rows.n:
             return None
-        start, end = np.asarray(rows.start), np.asarray(rows.end)
-        known = (start >= first) & (end <= today)  # resolved on or before the decision date, never after
-        if not known.any():
+        start, end, agent, decision, sign = rows.arrays()
+        known = np.flatnonzero((start >= first) & (end <= today))  # resolved on or before the decision date, never after
+        if not len(known):
             return None
         price = self._values[:, column]
-        returns = (price[end[known]] / price[start[known]] - 1.0) * np.asarray(rows.sign)[known]
-        agents = np.asarray(rows.agent)[known]
-        decisions = np.asarray(rows.decision)[known]
+        returns = (price[end[known]] / price[start[known]] - 1.0) * sign[known]
         finite = np.isfinite(returns)
-        by_agent = {"*": finite}
-        by_agent.update({a: finite & (agents == a) for a in sorted(set(agents))})
-        return {a: _outcomes(returns, decisions, mask) for a, mask in by_agent.items() if mask.any()}
+        returns, agents, decisions = returns[finite], agent[known][finite], decision[known][finite]
+        names = {code: name for name, code in self._agents.items()}
+        out = {"*": _outcomes(returns, decisions)} if len(returns) else {}
+        for code in sorted(set(agents.tolist()), key=names.__getitem__):
+            mine = agents == code
+            out[names[code]] = _outcomes(returns[mine], decisions[mine])
+        return out
 
 
-def _outcomes(returns: np.ndarray, decisions: np.ndarray, mask: np.ndarray) -> list[Outcomes]:
-    out = []
-    for d in DECISIONS:
-        picked = returns[mask & (decisions == d)]
-        if len(picked):
-            out.append(Outcomes(decision=d, n=int(len(picked)), mean_return=float(picked.mean()),
-                                hit_rate=float((picked > 0).mean())))
+def _outcomes(returns: np.ndarray, decisions: np.ndarray) -> list[Outcomes]:
+    """Outcomes by decision kind, in DECISIONS order; each group's returns keep their row order (one mean, one way)."""
+    order = np.argsort(decisions, kind="stable")
+    counts = np.bincount(decisions, minlength=len(DECISIONS))
+    out, at = [], 0
+    for d, n in zip(DECISIONS, counts.tolist(), strict=True):
+        if n:
+            picked = returns[order[at:at + n]]  # the mean as ndarray.mean takes it (the same sum), without its overhead
+            out.append(Outcomes(decision=d, n=n, mean_return=float(np.add.reduce(picked)) / n,
+                                hit_rate=int(np.count_nonzero(picked > 0)) / n))
+        at += n
     return out

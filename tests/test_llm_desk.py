@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +22,7 @@ from memory.track_record import TrackRecord
 from tests import kit
 from tests.kit import run_cli
 from tests.llm_kit import KEY, Reply, ScriptedLLM, Text, ToolCalls, answer
+from tools.contracts import Action
 
 DAY = date(2017, 3, 1)
 
@@ -185,6 +187,57 @@ def test_desk_ask_without_an_llm_provider_says_so_in_one_line(home, capsys):
 
 
 # ---------------------------------------------------------------- the track record knows no future
+def test_the_track_record_counts_each_resolved_outcome_once_by_agent_and_decision(home):
+    d = kit.desk(home)
+    sessions = d.sessions()
+    i = int(sessions.searchsorted(pd.Timestamp(DAY)))
+    closes = d.ctx.market.close.reindex(sessions)
+    rng = np.random.default_rng(7)
+    made = []  # (session index, symbol, agent, sign, horizon, decision)
+    for at in range(i - 150, i + 1):  # more rows per symbol than the record's first arrays hold
+        day = sessions[at].date()
+        props, verdicts = [], []
+        for symbol in ("XOM", "MSFT"):
+            for agent in ("trend", "ema", "mr"):
+                action = Action.BUY_LONG if rng.random() < 0.7 else Action.SELL_SHORT
+                horizon = int(rng.integers(1, 12))
+                decision = str(rng.choice(["confirm", "adjust", "veto"]))
+                p = kit.proposal(symbol=symbol, as_of=day, agent=agent, action=action, horizon_days=horizon,
+                                 stop=None)
+                props.append(p)
+                verdicts.append(kit.verdict(p, decision=decision, size_multiplier=0.5 if decision == "adjust" else
+                                            0.0 if decision == "veto" else 1.0))
+                made.append((at, symbol, agent, 1.0 if action == Action.BUY_LONG else -1.0, horizon, decision))
+        d.store.save_proposals("seed", day, props)
+        d.store.save_verdicts("seed", day, verdicts)
+
+    def expected(today: int, symbol: str) -> dict:
+        out: dict = {}
+        for at, s, agent, sign, horizon, decision in made:
+            if s == symbol and at >= today - 100 and at + horizon <= today:
+                r = (closes[s].iloc[at + horizon] / closes[s].iloc[at] - 1) * sign
+                for who in ("*", agent):
+                    out.setdefault(who, {}).setdefault(decision, []).append(r)
+        return out
+
+    night_by_night = TrackRecord(d.store, closes, 100)
+    for today in range(i - 20, i + 1):
+        day = sessions[today].date()
+        got = night_by_night.on(day, ["XOM", "MSFT", "AAPL"])
+        assert got == TrackRecord(d.store, closes, 100).on(day, ["MSFT", "XOM"])  # read in steps == read at once
+        for symbol in ("XOM", "MSFT"):
+            want = expected(today, symbol)
+            assert list(got[symbol]) == ["*", *sorted(set(want) - {"*"})]
+            for who, by_decision in want.items():
+                outcomes = got[symbol][who]
+                assert [o.decision for o in outcomes] == [k for k in ("confirm", "adjust", "veto") if k in by_decision]
+                for o in outcomes:
+                    rets = by_decision[o.decision]
+                    assert o.n == len(rets) and o.mean_return == pytest.approx(float(np.mean(rets)), abs=1e-12)
+                    assert o.hit_rate == sum(r > 0 for r in rets) / len(rets)
+        assert "AAPL" not in got  # no decisions, no record
+
+
 def test_no_outcome_after_the_decision_date_reaches_its_prompt(home, llm):
     d = kit.desk(home)
     sessions = d.sessions()
