@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from memory.parquet import write_atomically
 from memory.store import BARS_REVISION, Store
 
 
@@ -87,3 +91,19 @@ def test_a_full_disk_while_caching_leaves_no_partial_file_and_no_line_for_the_us
         assert Store(path).frame("close").loc["2024-01-03", "BBB"] == 20.0
     assert not caplog.records
     assert not [p for p in (path.parent / "cache" / "bars").iterdir()]
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    target = tmp_path / "cache" / "frame.parquet"
+    target.parent.mkdir(parents=True)
+    stale = target.with_name(f".{target.name}.{dead_pid}-0badc0de.tmp")
+    live = target.with_name(f".{target.name}.{os.getpid()}-0f00d000.tmp")  # a writer of this process, still writing
+    other = target.with_name(f".other.parquet.{dead_pid}-0badc0de.tmp")     # another file's: not this write's
+    for f in (stale, live, other):
+        f.write_bytes(b"half a file")
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    write_atomically(frame, target)
+    pd.testing.assert_frame_equal(pd.read_parquet(target), frame)
+    assert not stale.exists() and live.exists() and other.exists()
