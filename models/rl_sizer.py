@@ -202,6 +202,8 @@ def _sharpe(dates: np.ndarray, size: np.ndarray, ret: np.ndarray, horizon: int) 
 class RLSizer(SmallModel):
     name = NAME
     _policy: Any = None
+    _layers: Any = None  # state["actor"] as float32 arrays, converted once
+    _night: Any = None   # (inputs, day, volatility states): a night's entries ask for the same day's states
 
     def policy(self):
         if self._policy is None:
@@ -214,7 +216,10 @@ class RLSizer(SmallModel):
         """Deterministic size multipliers in [0, 1], one per full observation row (OBS_NAMES): the policy's arrays
         in numpy (a sizer saved before they were kept asks the PPO policy itself)."""
         if "actor" in self.state:
-            action = actor_action(self.state["actor"], obs)
+            if self._layers is None:
+                self._layers = [[np.asarray(w, dtype=np.float32), np.asarray(b, dtype=np.float32)]
+                                for w, b in self.state["actor"]]
+            action = actor_action(self._layers, obs)
         else:
             action, _ = self.policy().predict(np.atleast_2d(obs).astype(np.float32), deterministic=True)
         return np.clip((np.asarray(action, dtype=float).reshape(-1) + 1.0) / 2.0, 0.0, 1.0)
@@ -228,8 +233,13 @@ class RLSizer(SmallModel):
     def vol_states(self, inputs: Any, day: date) -> np.ndarray:
         """The filtered volatility-state probabilities of the sizer's own HMM on ``day``'s session (0 if unknown)."""
         hmm = self._hmm(day)
+        held = self._night
+        if held is not None and held[0] is inputs and held[1] == day:  # inputs are frozen: the same object, the same states
+            return held[2].copy()
         x = window_features(inputs.benchmark_array(), inputs.position(day))
-        return np.nan_to_num(posteriors_at(hmm, x, np.array([len(x) - 1]))[0])
+        states = np.nan_to_num(posteriors_at(hmm, x, np.array([len(x) - 1]))[0])
+        self._night = (inputs, day, states)
+        return states.copy()
 
     def size_at(self, inputs: Any, day: date, base: np.ndarray) -> float:
         """The size multiplier for one proposal on ``day`` from its BASE_OBS observation."""

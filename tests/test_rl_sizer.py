@@ -142,3 +142,19 @@ def test_rl_sizer_training_leaves_no_folder_in_the_temp_directory(inputs, tmp_pa
     monkeypatch.delenv("SB3_LOGDIR", raising=False)
     rl_sizer.train(inputs.until(CUTOFF), CUTOFF, {**TINY, "timesteps": 256})
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("SB3-")] == []
+
+
+def test_a_nights_entries_read_the_volatility_states_once_and_other_inputs_read_their_own(inputs, trained, monkeypatch):
+    calls = []
+    real = rl_sizer.posteriors_at
+    monkeypatch.setattr(rl_sizer, "posteriors_at", lambda *a: calls.append(1) or real(*a))
+    night = date(2013, 3, 1)
+    base = np.zeros(len(rl_sizer.BASE_OBS), dtype=np.float32)
+    sizes = [trained.size_at(inputs, night, base + k / 10) for k in range(4)]
+    assert len(calls) == 1 and all(0.0 <= s <= 1.0 for s in sizes)
+    first = trained.vol_states(inputs, night)
+    first[:] = -1.0  # a caller's copy: the next entry still reads the night's states
+    assert (trained.vol_states(inputs, night) >= 0).all()
+    trained.vol_states(inputs.until(night), night)   # another inputs object: its own read
+    trained.vol_states(inputs, date(2013, 3, 4))      # another night: its own read
+    assert len(calls) == 3
