@@ -113,8 +113,14 @@ class SizingSettings(_Section):
     full_rl_ic: float = Field(0.05, ge=-1, le=1)
     blended_confidence: float = Field(0.40, ge=0, le=1)
     blended_ic: float = Field(0.0, ge=-1, le=1)
-    prior_strength: float = Field(20.0, gt=0, description="pseudo-observations behind an agent's stated confidence "
-                                                          "and a 1:1 payoff before its resolved picks speak")
+    prior_strength: float = Field(20.0, gt=0, description="pseudo-observations behind the Kelly prior's win "
+                                                          "probability and a 1:1 payoff before its resolved picks speak")
+    kelly_prior: Literal["no_edge", "confidence"] = Field(
+        "no_edge", description="the Kelly win probability's prior mean: no_edge, the break-even 1 / (1 + payoff), so "
+                               "no record is f* = 0; confidence, the agent's stated confidence (before issue 18)")
+    kelly_floor: float = Field(0.5, ge=0, le=1, description="Kelly is a modifier of the base weight: share = floor + "
+                                                            "(1 - floor) * min(1, Kelly weight / base); 0 is pure "
+                                                            "Kelly (f* = 0 sizes nothing)")
     track_sessions: int = Field(126, ge=21, description="sessions of resolved picks behind win rates, payoffs and "
                                                         "information coefficients")
     min_ic_picks: int = Field(20, ge=5, description="resolved picks below which an agent's IC is unknown")
@@ -141,6 +147,9 @@ class TrustSettings(_Section):
                                                               "drift")
     drift_min_picks: int = Field(10, ge=1, description="resolved picks on each side before drift is judged")
     drift_factor: float = Field(0.5, ge=0, le=1, description="a drifting agent's weight is multiplied by this")
+    min_draw_picks: int = Field(10, ge=0, description="resolved picks in the window before the posterior is drawn "
+                                                      "from; fewer take the posterior mean (no noise without "
+                                                      "evidence); 0 always draws (before issue 18)")
 
 
 class MoonshotSettings(_Section):

@@ -81,13 +81,30 @@ def test_pure_kelly_when_the_rl_sizer_is_not_promoted_scaled_by_the_state_and_vo
     entry = out["sized"][0]
     f = {x.name: x for x in entry.factors}
     assert entry.tier is SizingTier.PURE_KELLY and any("RL sizer out" in g for g in entry.gates)
-    p = (20 * 0.8 + 60) / 120
     b = (20 + 100 * 4 / 3) / 120
+    p = (20 / (1 + b) + 60) / 120                        # the no-edge prior: break-even for the payoff
     kelly = (p - (1 - p) / b) * 0.25                    # bear: 25% of full Kelly
-    assert f["tier"].multiplier == pytest.approx(min(1.0, kelly / 0.20))
+    assert f["tier"].multiplier == pytest.approx(0.5 + 0.5 * min(1.0, kelly / 0.20))   # a modifier above its floor
     assert "bear: 25% of full Kelly" in f["tier"].reason
     assert f["volatility"].multiplier == pytest.approx(0.25 / 0.50) and "GARCH" in f["volatility"].reason
     assert [x.name for x in entry.factors][:3] == ["base", "tier", "volatility"]
+
+
+NO_RECORD = {"trend": AgentRecord(agent="trend", resolved=0, wins=0)}
+
+
+def test_a_new_desk_with_no_record_sizes_kelly_at_its_floor_never_a_certain_win_nor_nothing(home):
+    entry = size_night(desk_with(home, Models(state="bull")), confidence=1.0, records=NO_RECORD)["sized"][0]
+    tier = {x.name: x for x in entry.factors}["tier"]
+    assert entry.tier is SizingTier.PURE_KELLY and tier.multiplier == pytest.approx(0.5)
+    assert "p 0.50, b 1.00 over 0 resolved (prior p 0.50, no edge) → f* 0.000" in tier.reason
+    assert "floor 0.50" in tier.reason and "p 1.00" not in tier.reason
+
+
+def test_the_old_kelly_reads_the_stated_confidence_as_a_certain_win_when_configured(home):
+    d = desk_with(home, Models(state="bull"), sizing={"kelly_prior": "confidence", "kelly_floor": 0.0})
+    tier = {x.name: x for x in size_night(d, confidence=1.0, records=NO_RECORD)["sized"][0].factors}["tier"]
+    assert "p 1.00, b 1.00 over 0 resolved" in tier.reason and tier.multiplier == 1.0
 
 
 def test_full_rl_when_promoted_and_both_gates_pass(home):

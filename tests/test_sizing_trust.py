@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tools.contracts import SizingTier, VolState
-from tools.kelly import calibrated, full_kelly, state_fraction
+from tools.kelly import break_even, calibrated, full_kelly, kelly_share, state_fraction
 from tools.moonshot import HARD_CAP, MoonshotCandidate, allocate, reward_risk
 from tools.tiers import choose_tier
 from tools.trust import AgentRecord, records, resolve, thompson
@@ -29,13 +29,42 @@ def test_full_kelly_is_p_minus_q_over_b_and_no_edge_is_no_bet():
     assert full_kelly(float("nan"), 1.0) == 0.0
 
 
-def test_calibration_starts_at_the_stated_confidence_and_moves_to_the_record():
-    none = calibrated(0.7, wins=0, resolved=0, mean_win=None, mean_loss=None, prior_strength=20)
+def test_the_confidence_prior_starts_at_the_stated_confidence_and_moves_to_the_record():
+    none = calibrated(0.7, wins=0, resolved=0, mean_win=None, mean_loss=None, prior_strength=20, prior="confidence")
     assert none.p_win == pytest.approx(0.7) and none.payoff == 1.0
-    poor = calibrated(0.7, wins=30, resolved=100, mean_win=0.02, mean_loss=0.04, prior_strength=20)
+    poor = calibrated(0.7, wins=30, resolved=100, mean_win=0.02, mean_loss=0.04, prior_strength=20,
+                      prior="confidence")
     assert poor.p_win == pytest.approx((14 + 30) / 120)
     assert poor.payoff == pytest.approx((20 + 100 * 0.5) / 120)
     assert poor.full_kelly == 0.0   # a record of losing more than it wins leaves no edge
+
+
+@pytest.mark.parametrize("confidence", [0.0, 0.5, 0.9, 1.0])
+def test_kelly_with_no_record_has_no_edge_whatever_the_agent_states(confidence):
+    none = calibrated(confidence, wins=0, resolved=0, mean_win=None, mean_loss=None, prior_strength=20)
+    assert none.p_win == pytest.approx(0.5) and none.payoff == 1.0 and none.full_kelly == 0.0
+
+
+def test_the_no_edge_prior_sits_at_the_break_even_probability_for_the_payoff_and_the_record_moves_it():
+    assert break_even(1.0) == 0.5 and break_even(3.0) == 0.25
+    good = calibrated(0.9, wins=70, resolved=100, mean_win=0.03, mean_loss=0.03, prior_strength=20)
+    assert good.prior_p == pytest.approx(0.5) and good.p_win == pytest.approx((10 + 70) / 120)
+    assert good.full_kelly == pytest.approx(full_kelly((10 + 70) / 120, 1.0)) and good.full_kelly > 0
+    coin = calibrated(0.9, wins=50, resolved=100, mean_win=0.03, mean_loss=0.03, prior_strength=20)
+    assert coin.full_kelly == 0.0   # a coin-flip record is no edge, however confident the agent says it is
+
+
+def test_kelly_from_a_single_winning_pick_never_reads_a_certain_win():
+    one = calibrated(1.0, wins=1, resolved=1, mean_win=0.05, mean_loss=None, prior_strength=20)
+    assert one.p_win < 0.6 and one.full_kelly < 0.2
+
+
+def test_kelly_modifies_the_base_weight_between_its_floor_and_one():
+    assert kelly_share(0.0, 0.20, 0.5)[0] == 0.5          # no edge: the floor, never nothing
+    assert kelly_share(0.10, 0.20, 0.5)[0] == pytest.approx(0.75)
+    assert kelly_share(0.50, 0.20, 0.5)[0] == 1.0         # never above the base weight
+    assert kelly_share(0.0, 0.20, 0.0)[0] == 0.0          # kelly_floor = 0: pure Kelly, as before issue 18
+    assert "floor 0.50" in kelly_share(0.0, 0.20, 0.5)[1] and "pure Kelly" in kelly_share(0.0, 0.20, 0.0)[1]
 
 
 @pytest.mark.parametrize("state, share", [(VolState.CRISIS, 0.17), (VolState.BEAR, 0.25), (VolState.NEUTRAL, 0.5),
@@ -167,6 +196,25 @@ def test_a_retrained_agent_starts_its_live_record_afresh():
                   drift_window=30, min_ic_picks=5)["trend"]
     only_new = resolve(new, close, close.index[110].date())
     assert rec.live_n == len(only_new)   # the live window holds v1 picks too, but only v2's count as live
+
+
+def test_thompson_without_evidence_takes_the_posterior_mean_so_no_noise_enters_the_sizes():
+    recs = {"trend": record(window_wins=0, window_losses=0), "ema": record("ema", window_wins=0, window_losses=0)}
+    nights = [date(2016, 1, 4) + pd.Timedelta(days=i) for i in range(20)]
+    quiet = [[w.weight for w in thompson(recs, d, 13, margin=0.1, min_picks=10, drift_factor=0.5,
+                                         min_draw_picks=10)] for d in nights]
+    assert all(ws == [1.0, 1.0] for ws in quiet)
+    out = thompson(recs, nights[0], 13, margin=0.1, min_picks=10, drift_factor=0.5, min_draw_picks=10)
+    assert all("posterior mean 0.500" in w.reason and "0 resolved picks" in w.reason for w in out)
+    noisy = [[w.weight for w in thompson(recs, d, 13, margin=0.1, min_picks=10, drift_factor=0.5,
+                                         min_draw_picks=0)] for d in nights]
+    assert any(abs(ws[0] - 1.0) > 0.05 for ws in noisy)   # min_draw_picks = 0 draws anyway (before issue 18)
+
+
+def test_thompson_draws_once_the_window_holds_enough_evidence():
+    recs = {"a": record("a", window_wins=12, window_losses=8), "b": record("b", window_wins=12, window_losses=8)}
+    out = thompson(recs, date(2016, 3, 1), 13, margin=0.1, min_picks=10, drift_factor=0.5, min_draw_picks=10)
+    assert all("Thompson draw" in w.reason for w in out) and out[0].weight != out[1].weight
 
 
 def test_equal_mode_gives_every_agent_weight_one_and_still_reports_its_posterior():

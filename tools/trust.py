@@ -7,7 +7,10 @@ session is on or before D: nothing later is read. From the resolved rows:
 - the win rate, mean win and mean loss (Kelly's calibration, tools.kelly);
 - the rolling information coefficient: the rank correlation of the signal with the realised return;
 - a Beta(1 + wins, 1 + losses) posterior over the trust window, Thompson-sampled each night with a generator
-  seeded by (seed, D) — the same night always gives the same weights (TradeNova's nightly re-weighting);
+  seeded by (seed, D) — the same night always gives the same weights (TradeNova's nightly re-weighting). A
+  posterior with fewer than ``min_draw_picks`` resolved picks in the window has no evidence to explore: its
+  weight is the posterior mean, not a draw, so no noise enters the sizes of a desk that has not yet been judged
+  (``trust.min_draw_picks = 0`` draws always, as before issue 18);
 - drift: the live hit rate (the last ``drift_window`` sessions, rows of the agent's current model version only)
   against its reference rate (its older resolved rows); ``margin`` below it, with enough rows on both sides, is
   drift and cuts the weight until the agent is retrained (a new model version starts its live record afresh).
@@ -166,15 +169,17 @@ def drifting(rec: AgentRecord, margin: float, min_picks: int) -> tuple[bool, str
 
 
 def thompson(recs: Mapping[str, AgentRecord], as_of: date, seed: int, *, margin: float, min_picks: int,
-             drift_factor: float, mode: str = "thompson") -> list[AgentWeight]:
-    """Tonight's weight per agent (mean 1 over the agents): a draw from each Beta posterior, cut on drift; with
-    ``mode = equal`` every weight is 1 (the posteriors are still reported)."""
+             drift_factor: float, mode: str = "thompson", min_draw_picks: int = 0) -> list[AgentWeight]:
+    """Tonight's weight per agent (mean 1 over the agents): a draw from each Beta posterior with at least
+    ``min_draw_picks`` resolved picks in its window (else the posterior mean), cut on drift; with ``mode = equal``
+    every weight is 1 (the posteriors are still reported)."""
     rng = np.random.default_rng([seed, as_of.toordinal()])
     draws = []
     for agent in sorted(recs):
         rec = recs[agent]
         a, b = 1.0 + rec.window_wins, 1.0 + rec.window_losses
-        sample = float(rng.beta(a, b))
+        draw = float(rng.beta(a, b))   # drawn for every agent, so one agent's evidence never shifts another's draw
+        sample = draw if rec.window_wins + rec.window_losses >= min_draw_picks else a / (a + b)
         drift, why = drifting(rec, margin, min_picks)
         raw = 1.0 if mode == "equal" else sample * (drift_factor if drift else 1.0)
         draws.append((agent, a, b, sample, raw, drift, why))
@@ -183,7 +188,11 @@ def thompson(recs: Mapping[str, AgentRecord], as_of: date, seed: int, *, margin:
     out = []
     for agent, a, b, sample, raw, drift, why in draws:
         weight = raw * n / total if total > 0 else 1.0
-        how = "equal weights" if mode == "equal" else f"Thompson draw {sample:.3f} from Beta({a:.0f}, {b:.0f})"
+        seen = int(a + b - 2)
+        how = ("equal weights" if mode == "equal" else
+               f"Thompson draw {sample:.3f} from Beta({a:.0f}, {b:.0f})" if seen >= min_draw_picks else
+               f"posterior mean {sample:.3f} of Beta({a:.0f}, {b:.0f}): {seen} resolved picks in the window, fewer "
+               f"than {min_draw_picks} to draw from")
         out.append(AgentWeight(agent=agent, alpha=a, beta=b, sample=sample, weight=weight, drift=drift,
                                reason=f"{how} → weight {weight:.2f}; {why}"))
     return out

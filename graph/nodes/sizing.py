@@ -19,7 +19,7 @@ from models.api import AsOfArgs, SizeArgs, SymbolsArgs
 from tools.agents import agent_support
 from tools.contracts import Denial, Proposal, Regime, SizingTier, VolState
 from tools.exits import ExitPolicy, PositionState, update_and_check
-from tools.kelly import calibrated, state_fraction
+from tools.kelly import KellyPrior, calibrated, kelly_share, state_fraction
 from tools.sizing import cascade
 from tools.tiers import choose_tier
 from tools.trust import AgentRecord
@@ -77,25 +77,25 @@ def _mean(pairs: list[tuple[float, float]]) -> float:
 
 
 def pick_kelly(proposals: list[Proposal], records: dict[str, AgentRecord], weights: dict[str, float],
-               prior_strength: float) -> tuple[float, float, float | None, str]:
+               prior_strength: float, prior: KellyPrior = "no_edge") -> tuple[float, float, float | None, str]:
     """The pick's full Kelly fraction, confidence and IC: weighted (by tonight's agent weights) over its
     proposals; the IC is unknown if any agent's is."""
     kellys, confs, ics, parts = [], [], [], []
     for p in proposals:
         rec = records.get(p.agent) or AgentRecord(agent=p.agent, resolved=0, wins=0)
-        k = calibrated(p.confidence, rec.wins, rec.resolved, rec.mean_win, rec.mean_loss, prior_strength)
+        k = calibrated(p.confidence, rec.wins, rec.resolved, rec.mean_win, rec.mean_loss, prior_strength, prior)
         w = weights.get(p.agent, 1.0)
         kellys.append((w, k.full_kelly))
         confs.append((w, p.confidence))
         ics.append((w, rec.ic))
-        parts.append(f"{p.agent}: p {k.p_win:.2f}, b {k.payoff:.2f} over {k.resolved} resolved → "
-                     f"f* {k.full_kelly:.3f}")
+        parts.append(f"{p.agent}: p {k.p_win:.2f}, b {k.payoff:.2f} over {k.resolved} resolved (prior p "
+                     f"{k.prior_p:.2f}, {prior.replace('_', ' ')}) → f* {k.full_kelly:.3f}")
     ic = None if not ics or any(x is None for _, x in ics) else _mean([(w, x) for w, x in ics])
     return _mean(kellys), _mean(confs), ic, "; ".join(parts)
 
 
-def tier_share(tier: SizingTier, kelly_weight: float, base: float, rl_action: float | None) -> float:
-    k = min(1.0, kelly_weight / base) if base > 0 else 0.0
+def tier_share(tier: SizingTier, k: float, rl_action: float | None) -> float:
+    """The tier's share of the base weight, from Kelly's share ``k`` (tools.kelly.kelly_share) and the RL action."""
     if tier is SizingTier.FIXED:
         return 1.0
     if tier is SizingTier.PURE_KELLY:
@@ -137,7 +137,7 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
             continue
         vs = [verdicts[k] for k in pick.proposal_keys]
         props = [by_key[k] for k in pick.proposal_keys if k in by_key]
-        full, confidence, ic, kelly_why = pick_kelly(props, records, weights, cfg.prior_strength)
+        full, confidence, ic, kelly_why = pick_kelly(props, records, weights, cfg.prior_strength, cfg.kelly_prior)
         tier, gates = choose_tier(cfg.mode, blocked=blocked, rl_usable=rl.usable, rl_reason=rl.reason,
                                   confidence=confidence, ic=ic, full_confidence=cfg.full_rl_confidence,
                                   full_ic=cfg.full_rl_ic, blended_confidence=cfg.blended_confidence,
@@ -153,12 +153,14 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
                 tier, gates = SizingTier.PURE_KELLY, [*gates, f"RL sizer failed ({type(exc).__name__}: {exc}): "
                                                               f"PURE_KELLY instead"]
         kelly_weight = full * frac
-        share = tier_share(tier, kelly_weight, base, rl_action)
+        k, modifier = kelly_share(kelly_weight, base, cfg.kelly_floor)
+        share = tier_share(tier, k, rl_action)
         why = {SizingTier.FIXED: "the base weight alone",
-               SizingTier.PURE_KELLY: f"Kelly {kelly_weight:.2%} = full {full:.3f} × {frac_why} ({kelly_why})",
+               SizingTier.PURE_KELLY: f"{modifier}; Kelly {kelly_weight:.2%} = full {full:.3f} × {frac_why} "
+                                      f"({kelly_why})",
                SizingTier.FULL_RL: f"RL sizer {rl.model_version}: size {rl_action or 0:.3f} of the base weight",
-               SizingTier.BLENDED: f"½ RL size {rl_action or 0:.3f} + ½ Kelly share (Kelly {kelly_weight:.2%}, "
-                                   f"{frac_why})",
+               SizingTier.BLENDED: f"½ RL size {rl_action or 0:.3f} + ½ Kelly share ({modifier}; Kelly "
+                                   f"{kelly_weight:.2%}, {frac_why})",
                SizingTier.EMERGENCY_FLAT: "flat: entries are blocked"}[tier]
         overlay_mult = min(v.size_multiplier for v in vs)
         garch_vol = vols.get(pick.symbol)

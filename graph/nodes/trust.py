@@ -34,7 +34,7 @@ def trust(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     # the posteriors' window is the trust window; the record above keeps the longer Kelly window's totals
     t = ctx.config.trust
     weights = thompson(recs, day, t.seed, margin=t.drift_margin, min_picks=t.drift_min_picks,
-                       drift_factor=t.drift_factor, mode=t.mode)
+                       drift_factor=t.drift_factor, mode=t.mode, min_draw_picks=t.min_draw_picks)
     ctx.store.save_agent_weights(day, [
         w.model_dump() | {"drift": int(w.drift), "resolved": recs[w.agent].resolved, "ic": recs[w.agent].ic,
                           "hit_rate": recs[w.agent].wins / recs[w.agent].resolved if recs[w.agent].resolved else None,
