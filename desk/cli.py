@@ -142,8 +142,9 @@ def eval_decisions(
         start: Annotated[Optional[str], typer.Option("--from", help="first night YYYY-MM-DD")] = None,
         end: Annotated[Optional[str], typer.Option("--to", help="last night YYYY-MM-DD")] = None,
         ablate: Annotated[Optional[list[str]], typer.Option(
-            "--ablate", help="overlay | risk | weather | agent:NAME | only:NAME | model:NAME; repeat for side-by-side "
-                             "cases, join with a comma for one case")] = None,
+            "--ablate", help="overlay | risk | weather | trust | kelly | rl | tiers | exits | moonshot | agent:NAME | "
+                             "only:NAME | model:NAME; repeat for side-by-side cases, join with a comma for one case")]
+        = None,
         sweep: Annotated[Optional[Path], typer.Option("--sweep", help="TOML file of [[case]] tables")] = None,
         workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="parallel cases (default: "
                                                                                    "cases, at most the CPUs)")] = None,
@@ -160,6 +161,37 @@ def eval_decisions(
     s = settings(**({"llm": {"replay": llm_replay}} if llm_replay else {}))
     result = evals.decisions(s, cases, workers=workers, ray=ray, actor=Actor.local(), progress=_progress(json))
     _json(result) if json else print_eval(out, result)
+
+
+@eval_app.command("edge")
+def eval_edge(
+        start: Annotated[str, typer.Option("--from", help="first night YYYY-MM-DD")] = "2005-01-01",
+        end: Annotated[str, typer.Option("--to", help="last night YYYY-MM-DD (by 2018-12-31 unless --holdout)")]
+        = "2018-12-31",
+        layers: Annotated[Optional[str], typer.Option(
+            "--layers", help="comma-separated layers to weigh (default: every layer the desk uses): weather, "
+                             "agent:NAME, model:NAME, overlay, trust, kelly, rl, risk, tiers, exits, moonshot")] = None,
+        workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="parallel cases (default: the "
+                                                                                   "CPUs)")] = None,
+        ray: Annotated[Optional[str], typer.Option("--ray", help="run the cases on Ray: local | ADDRESS")] = None,
+        holdout: Annotated[bool, typer.Option("--holdout", help="the range reaches 2019 on: the one final report, "
+                                                                "never used to choose")] = False,
+        save: Annotated[Optional[Path], typer.Option("--save", help="also write ledger.md and ledger.json to this "
+                                                                    "folder (e.g. evals/edge/)")] = None,
+        resamples: Annotated[int, typer.Option("--resamples", help="paired bootstrap resamples over folds")] = 10_000,
+        json: JsonOpt = False) -> None:
+    """The edge ledger: the desk beside the ablation of each layer it uses, folds by year, each layer's effect on
+    Sharpe, CAGR, max drawdown and selection with a paired bootstrap interval, in-sample and validation apart."""
+    from desk import edge
+    from desk.edge_print import print_edge
+
+    a, b = commands.parse_date(start), commands.parse_date(end)
+    names = [n for n in layers.split(",") if n.strip()] if layers is not None else None
+    if layers is not None and not names:
+        raise DeskError("--layers names no layer: give them comma-separated, e.g. --layers overlay,trust")
+    result = edge.edge(settings(), a, b, layers=names, workers=workers, ray=ray, holdout=holdout, save=save,
+                       resamples=resamples, actor=Actor.local(), progress=_progress(json))
+    _json(result) if json else print_edge(out, result)
 
 
 @eval_app.command("build-cases")

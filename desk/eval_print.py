@@ -14,8 +14,8 @@ PERIODS = ("all", "in_sample", "validation", "holdout")
 def print_eval(console: Console, e: DecisionEval) -> None:
     console.rule(Text(f"Decision eval {e.eval_id}: {len(e.cases)} case(s), {e.trials} trial(s) in the store",
                       style="bold"))
-    t = Table("case", "period", "CAGR", "Sharpe [95% CI]", "deflated", "max DD", "exposure", "turnover", "cost drag",
-              title="In-sample (to 2014) / validation (2015–2018) / hold-out (2019+), apart")
+    t = Table("case", "period", "CAGR", "Sharpe [95% CI]", "deflated", "random books p", "max DD", "exposure",
+              "turnover", "cost drag", title="In-sample (to 2014) / validation (2015–2018) / hold-out (2019+), apart")
     for c in e.cases:
         for period in PERIODS:
             m = c.replay.desk if period == "all" else c.replay.periods.get(period)
@@ -24,6 +24,7 @@ def print_eval(console: Console, e: DecisionEval) -> None:
                 continue
             t.add_row(c.label if period == "all" else "", period, f"{m.cagr:+.2%}",
                       f"{s.sharpe:.2f} [{s.ci_low:.2f}, {s.ci_high:.2f}]", f"{s.deflated_sharpe:.2f}",
+                      f"{c.permutation[period].p_value:.3f}" if period in c.permutation else "-",
                       f"{m.max_drawdown:.2%}", f"{c.decomposition.average_invested:.0%}" if period == "all" else "",
                       f"{m.turnover:.2f}" if m.turnover is not None else "",
                       f"{c.costs.cost_drag:.2%}" if period == "all" else "")
@@ -54,6 +55,8 @@ def print_eval(console: Console, e: DecisionEval) -> None:
         for name, basis in e.cases[0].bases.items():
             console.print(Text(f"  {name}: {basis}", style="dim"))
         console.print(Text(f"  {e.cases[0].risk_free}", style="dim"))
+        console.print(Text("  random books p: the desk's holdings given random names at the same weights, entries "
+                           "and exits (evals/permutation.py); small when its choice of names beat chance", style="dim"))
     if e.touches_holdout:
         console.print(Text("  hold-out nights (2019 on) are reported, never tuned on: choose nothing by them"))
     console.print(Text(f"result: {e.path}  (desk report {e.eval_id})", style="dim"), soft_wrap=True)

@@ -106,7 +106,7 @@ def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | N
             progress("training the models the cases need, one case after another")
             for c in unique:
                 prepare_case(config, c.model_dump(mode="json", by_alias=True))
-        raw = run_cases(config, unique, workers=workers, ray=ray, pool=parallel)
+        raw = run_cases(config, unique, workers=workers, ray=ray, pool=parallel, progress=progress)
         results = [CaseResult.model_validate(r) for r in raw]
         for r in results:
             store.record_trial(TRIAL_KIND, _trial_config(settings, r.case), r.case.start, r.case.end,

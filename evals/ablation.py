@@ -9,8 +9,15 @@
 | ``only:NAME`` | every agent but NAME: that agent alone |
 | ``model:NAME`` | one model (regime, health, direction, mean_reversion): reported not usable, so it never decides |
 | ``candidate:NAME`` | the model's promotion gate: NAME decides with the versions of the case's own recipe (``models`` settings), promoted or not — a candidate model version compared offline, never in a live run |
+| ``trust`` | the agents' trust weights: every agent weighs 1 (``trust.mode = equal``), not its Thompson draw |
+| ``kelly`` | Kelly sizing, and the RL tiers above it: every entry at the base weight (``sizing.mode = fixed``), the tier below |
+| ``rl`` | the RL sizer: Kelly sizes every entry (``sizing.mode = kelly``), the tier below |
+| ``tiers`` | the profit tiers: no trims at 1R … 8R (``risk.profit_tiers = []``) |
+| ``exits`` | the trailing exits: a holding's stop stays its initial stop (``risk.trailing_exits = false``) |
+| ``moonshot`` | the moonshot track (``moonshot.enabled = false``) |
 
-Every ablated decision says so in its reason, so the replay's record tells an ablated run from a real one.
+Every ablated decision says so in its reason, so the replay's record tells an ablated run from a real one: the
+provider's answers say "ablated", and a switched setting's step says which layer its summary runs without.
 """
 
 from __future__ import annotations
@@ -44,6 +51,16 @@ from tools.model_tools import MODELS, ModelReady, ModelTools
 AGENT_TOOLS: Mapping[str, str] = {"trend": "trend_momentum", "ema": "ema_crossover",
                                   "mean_reversion": "mean_reversion_lgbm"}
 WHOLE = ("overlay", "risk", "weather")
+# The layers an ablation switches off through a setting of the desk's own (the nodes stay in the graph and read it):
+# spec -> (the node whose step says so, what it runs without).
+SWITCHES: Mapping[str, tuple[str, str]] = {
+    "trust": ("trust", "trust ablated: equal agent weights, no Thompson draw"),
+    "kelly": ("sizing", "Kelly ablated: the base weight sizes every entry"),
+    "rl": ("sizing", "RL sizer ablated: Kelly sizes every entry"),
+    "tiers": ("exits", "profit tiers ablated: no trims"),
+    "exits": ("exits", "trailing exits ablated: stops stay at the initial stop"),
+    "moonshot": ("moonshot", "moonshot track ablated"),
+}
 PERMISSIVE = Regime.CALM_UPTREND
 
 
@@ -63,26 +80,30 @@ class Ablation(BaseModel):
     agents_only: tuple[str, ...] = ()
     models_out: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()
+    switched: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, specs: Sequence[str]) -> Ablation:
         """``["overlay", "model:direction"]`` → an Ablation; a bad spec is a one-line DeskError with a hint."""
-        fields: dict[str, Any] = {"agents_out": [], "agents_only": [], "models_out": [], "candidates": []}
+        fields: dict[str, Any] = {"agents_out": [], "agents_only": [], "models_out": [], "candidates": [],
+                                  "switched": []}
         for raw in specs:
             spec = raw.strip().lower()
             kind, _, name = spec.partition(":")
             if not name and kind in WHOLE:
                 fields[kind] = True
+            elif not name and kind in SWITCHES:
+                fields["switched"].append(kind)
             elif kind in ("agent", "only") and name:
                 fields["agents_out" if kind == "agent" else "agents_only"].append(_known(name, AGENT_TOOLS, kind))
             elif kind in ("model", "candidate") and name:
                 fields["models_out" if kind == "model" else "candidates"].append(_known(name, MODELS, kind))
             else:
-                known = [*WHOLE, "agent:", "only:", "model:", "candidate:"]
+                known = [*WHOLE, *SWITCHES, "agent:", "only:", "model:", "candidate:"]
                 hint = difflib.get_close_matches(spec, known, n=1)
                 more = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise DeskError(f"unknown ablation {raw!r}{more}: use overlay, risk, weather, agent:NAME, "
-                                f"only:NAME, model:NAME or candidate:NAME")
+                raise DeskError(f"unknown ablation {raw!r}{more}: use {', '.join([*WHOLE, *SWITCHES])}, "
+                                f"agent:NAME, only:NAME, model:NAME or candidate:NAME")
         out = cls(**{k: tuple(sorted(set(v))) if isinstance(v, list) else v for k, v in fields.items()})
         if not out.agents_kept:
             raise DeskError(f"ablation {', '.join(specs)} leaves no agent to decide: keep at least one of "
@@ -92,7 +113,7 @@ class Ablation(BaseModel):
     # ------------------------------------------------------------------ what it is called
     @property
     def label(self) -> str:
-        parts = [k for k in WHOLE if getattr(self, k)]
+        parts = [k for k in WHOLE if getattr(self, k)] + [k for k in SWITCHES if k in self.switched]
         parts += [f"agent:{a}" for a in self.agents_out] + [f"only:{a}" for a in self.agents_only]
         parts += [f"model:{m}" for m in self.models_out] + [f"candidate:{m}" for m in self.candidates]
         return "+".join(parts) or "desk"
@@ -107,6 +128,27 @@ class Ablation(BaseModel):
         return tuple(a for a in kept if a not in self.agents_out)
 
     # ------------------------------------------------------------------ the parts a replay assembles
+    def configure(self, config: DeskConfig) -> DeskConfig:
+        """The desk's configuration with the switched layers off (the same settings an operator would set)."""
+        if not self.switched:
+            return config
+        on = set(self.switched)
+        sizing = config.sizing
+        if "kelly" in on:
+            sizing = sizing.model_copy(update={"mode": "fixed"})
+        elif "rl" in on and sizing.mode in ("cascade", "rl"):
+            sizing = sizing.model_copy(update={"mode": "kelly"})
+        risk = config.risk
+        if "tiers" in on:
+            risk = risk.model_copy(update={"profit_tiers": (), "tier_trails": ()})
+        if "exits" in on:
+            risk = risk.model_copy(update={"trailing_exits": False})
+        return config.model_copy(update={
+            "sizing": sizing, "risk": risk,
+            "trust": config.trust.model_copy(update={"mode": "equal"}) if "trust" in on else config.trust,
+            "moonshot": config.moonshot.model_copy(update={"enabled": False}) if "moonshot" in on
+            else config.moonshot})
+
     def provider(self, provider: OverlayProvider) -> OverlayProvider:
         if not (self.overlay or self.risk or self.weather):
             return provider
@@ -124,11 +166,30 @@ class Ablation(BaseModel):
                                           keep=self.agents_kept)
 
     def builders(self) -> dict[str, Any] | None:
-        if not self.weather:
+        if not (self.weather or self.switched):
             return None
-        nodes = tuple((name, weather_ablated if name == "weather" else fn) for name, fn in NIGHT_NODES)
+        notes: dict[str, list[str]] = {}
+        for spec in self.switched:
+            node, note = SWITCHES[spec]
+            notes.setdefault(node, []).append(note)
+        nodes = tuple((name, said(weather_ablated if self.weather and name == "weather" else fn, notes.get(name)))
+                      for name, fn in NIGHT_NODES)
         return {"night": lambda checkpointer=None: build_graph(NightState, nodes, checkpointer=checkpointer),
                 "morning": build_morning}
+
+
+def said(fn: Any, notes: Sequence[str] | None) -> Any:
+    """``fn`` whose step summary begins with what it runs without (``fn`` itself when nothing is switched)."""
+    if not notes:
+        return fn
+    prefix = "; ".join(notes)
+
+    def node(state: NightState, runtime: Runtime[DeskContext]) -> dict:
+        out = fn(state, runtime)
+        return {**out, "summary": f"{prefix}: {out.get('summary', '')}"}
+
+    node.__name__ = getattr(fn, "__name__", "node")
+    return node
 
 
 def _known(name: str, known: Sequence[str] | Mapping[str, str], kind: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -21,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from evals.ablation import Ablation
 from evals.attribution import AgentFigures, Costs, OverlayEffect, agent_figures, costs, overlay_effect
 from evals.benchmarks_passive import equal_weight, exposure_matched
-from evals.metrics import performance, split_periods
+from evals.metrics import IN_SAMPLE_END, VALIDATION_END, performance, split_periods
+from evals.permutation import PermutationCheck, check
 from evals.replay import ReplayResult, replay
 from evals.stats import SharpeStats, sharpe_interval
 from graph.config import DeskConfig
@@ -111,6 +113,9 @@ class CaseResult(BaseModel):
     bases: dict[str, str] = Field(default_factory=lambda: dict(BASES))
     risk_free: str = RISK_FREE
     series: Series
+    permutation: dict[str, PermutationCheck] = Field(
+        default_factory=dict, description="period ('all', 'in_sample', 'validation', 'holdout') -> the desk's "
+                                          "selection against random books at its own exposure and turnover")
 
     def returns(self, period: str = "all") -> np.ndarray:
         s = pd.Series(self.series.desk, index=pd.DatetimeIndex(self.series.dates))
@@ -134,14 +139,26 @@ def configured(config: DeskConfig, case: EvalCase) -> DeskConfig:
     return DeskConfig.model_validate(data)
 
 
-def run_case(config: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
-    """Replay one case; its CaseResult as a JSON-able dict. Pure in its arguments (the home's data aside)."""
+TICK_EVERY = 25  # nights between two ticks of a case's progress
+
+
+def run_case(config: dict[str, Any], case: dict[str, Any],
+             tick: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Replay one case; its CaseResult as a JSON-able dict. Pure in its arguments (the home's data aside).
+    ``tick(nights done, nights)`` hears how far the replay is (it changes nothing)."""
     ec = EvalCase.model_validate(case)
     base = DeskConfig.model_validate(config)
     cfg = configured(base, ec)
     regimes: dict[str, str] = {}
+    total = len(_nights(cfg, ec)) if tick else 0
+
+    def observe(day: date, state: dict) -> None:
+        regimes[day.isoformat()] = str(state.get("regime"))
+        if tick and len(regimes) % TICK_EVERY == 0:
+            tick(len(regimes), total)
+
     result = replay(cfg, ec.start, ec.end, lambda msg: None, ablation=ec.ablation, name=f"eval-{ec.key}",
-                    observe=lambda day, state: regimes.__setitem__(day.isoformat(), str(state.get("regime"))))
+                    observe=observe)
     store = Store(result.store)
     try:
         return _read(cfg, ec, result, store, regimes).model_dump(mode="json", by_alias=True)
@@ -181,7 +198,22 @@ def _read(cfg: DeskConfig, ec: EvalCase, result: ReplayResult, store: Store, reg
     return CaseResult(
         case=ec, label=ec.label, key=ec.key, replay=result, sharpe_ci=ci, decomposition=decomposition,
         agents=agent_figures(store, close, b, capital), overlay=overlay_effect(store, close),
-        costs=costs(store, cfg.broker.slippage_bps, float(equity.mean()), len(equity) - 1), series=series)
+        costs=costs(store, cfg.broker.slippage_bps, float(equity.mean()), len(equity) - 1), series=series,
+        permutation=permutation(store, close, a, b))
+
+
+def permutation(store: Store, close: pd.DataFrame, a: date, b: date) -> dict[str, PermutationCheck]:
+    """The permutation check of the replay's book, whole and per period (``evals.permutation``)."""
+    snaps = store.snapshots()
+    held = store.holdings()
+    if held.empty or snaps.empty:
+        return {}
+    weights = held.div(snaps["equity"].reindex(held.index), axis=0).fillna(0.0)
+    weights = weights[[c for c in weights.columns if c in close.columns]]
+    eras = {"all": (a, b), "in_sample": (a, IN_SAMPLE_END),
+            "validation": (max(a, date(IN_SAMPLE_END.year + 1, 1, 1)), VALIDATION_END),
+            "holdout": (max(a, date(VALIDATION_END.year + 1, 1, 1)), b)}
+    return check(weights, close, {k: v for k, v in eras.items() if v[0] <= v[1] and v[0] <= b and v[1] >= a})
 
 
 def _list(s: pd.Series) -> list[float]:
@@ -202,25 +234,42 @@ def _night_spend(cfg: DeskConfig, store: Store) -> dict[str, float]:
         record.close()
 
 
-def prepare_case(config: dict[str, Any], case: dict[str, Any]) -> None:
+def prepare_case(config: dict[str, Any], case: dict[str, Any]) -> dict[str, str | None]:
     """Train (walk-forward, gated) every model the case's nights need, here, before cases run side by side: the
     registry's promotions then never depend on which of two concurrent cases trained first, so a case gives the
-    same result wherever and alongside whatever it runs."""
+    same result wherever and alongside whatever it runs. Returns, per model, None when it is usable on some retrain
+    block of the range, else why it never is."""
     from models.registry import ModelRegistry
     from models.walkforward import retrain_block
     from tools.agents import AgentToolkit
 
     ec = EvalCase.model_validate(case)
-    cfg = configured(DeskConfig.model_validate(config), ec)
+    cfg = ec.ablation.configure(configured(DeskConfig.model_validate(config), ec))
     store = Store(cfg.store_path)
     try:
         market = MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark, cache_dir=cfg.cache_dir)
         registry = ModelRegistry(cfg.models_dir)
         m = cfg.models
         tools = ec.ablation.toolkit(cfg, market, registry) or AgentToolkit.from_config(cfg, market, registry)
-        sessions = market.sessions
-        nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(ec.start)) & (sessions <= pd.Timestamp(ec.end))]]
-        for d in {retrain_block(d, m.retrain_months): d for d in reversed(nights)}.values():
-            tools.prepare(d)
+        usable: dict[str, str | None] = {}
+        for d in {retrain_block(d, m.retrain_months): d for d in reversed(_nights(cfg, ec, market))}.values():
+            for r in tools.prepare(d):
+                if r.status == "usable":
+                    usable[r.name] = None
+                elif usable.get(r.name, "") is not None:
+                    usable[r.name] = r.reason
+        return usable
     finally:
         store.close()
+
+
+def _nights(cfg: DeskConfig, ec: EvalCase, market: MarketView | None = None) -> list[date]:
+    """The case's nights: the sessions with data in its range."""
+    if market is None:
+        store = Store(cfg.store_path)
+        try:
+            return _nights(cfg, ec, MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark))
+        finally:
+            store.close()
+    sessions = market.sessions
+    return [d.date() for d in sessions[(sessions >= pd.Timestamp(ec.start)) & (sessions <= pd.Timestamp(ec.end))]]

@@ -86,6 +86,8 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     records what each role was shown)."""
     if end < start:
         raise DeskError(f"--to {end} is before --from {start}")
+    ablation = ablation or Ablation()
+    config = ablation.configure(config)  # a switched layer is off by its own setting
     main = Store(config.store_path)
     sessions = MarketView(main, tuple(config.data.universe), config.data.benchmark).sessions
     main.close()
@@ -99,7 +101,6 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     record = Store(config.store_path) if config.llm.uses_llm else None
     provider = provider_for(rconfig, store=store, market=market, record=record)
     registry = ModelRegistry(config.models_dir)
-    ablation = ablation or Ablation()
     desk = Runner(assemble(rconfig, store=store, market=market, registry=registry,
                            provider=wrap(ablation.provider(provider)), tools=ablation.toolkit(config, market, registry)),
                   progress=progress, **({"builders": b} if (b := ablation.builders()) else {}))

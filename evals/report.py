@@ -4,6 +4,8 @@ and the same figures as JSON beside it.
 Charts: equity against the benchmarks (log scale), drawdown, Sharpe by period with its bootstrap interval
 (in-sample, validation and hold-out apart), monthly returns of the first case, the regime timeline, exposure,
 per-agent contribution, the overlay's effect (what confirmed, adjusted and vetoed entries went on to do), LLM cost.
+An eval that was an edge ledger (``edge.json`` beside its result) also gets the ledger's section: the desk per era,
+each layer's effect per era with its paired bootstrap interval, and a chart of the layers' Sharpe effects.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from pydantic import BaseModel, ConfigDict
 
+from evals import edge as ledgers
 from evals.case import CaseResult
+from evals.edge_text import COLUMNS, DESK_COLUMNS, desk_rows, layer_rows, skipped_rows
 from tools.contracts import REGIME_ORDER
 
 PERIODS = ("in_sample", "validation", "holdout")
@@ -154,11 +158,53 @@ CHARTS = {"equity": equity, "drawdown": drawdown, "sharpe_by_period": sharpe_by_
           "regimes": regimes, "exposure": exposure, "agents": agents, "overlay": overlay, "llm_cost": llm_cost}
 
 
-def figures(cases: list[CaseResult]) -> dict[str, go.Figure]:
-    return {name: build(cases).update_layout(template="plotly_white", height=420) for name, build in CHARTS.items()}
+def edge_chart(ledger: ledgers.EdgeLedger) -> go.Figure:
+    """Each weighed layer's Sharpe effect per era (era-long), with the paired bootstrap interval of its fold mean."""
+    fig = go.Figure()
+    for era in ledger.eras:
+        rows = [(r.layer, e.effects["sharpe"]) for r in ledger.layers for e in r.eras if e.era == era]
+        fig.add_bar(x=[name for name, _ in rows], y=[x.effect for _, x in rows], name=ledgers.ERA_NAMES[era],
+                    customdata=[[x.fold_mean, x.ci_low, x.ci_high, x.helped, x.folds] for _, x in rows],
+                    hovertemplate="%{x}: ΔSharpe %{y:+.2f}; fold mean %{customdata[0]:+.2f} "
+                                  "[%{customdata[1]:+.2f}, %{customdata[2]:+.2f}], helped in %{customdata[3]} of "
+                                  "%{customdata[4]} folds<extra></extra>")
+    fig.update_yaxes(title="Sharpe: desk minus desk without the layer")
+    fig.update_layout(title="Edge ledger: what each layer adds to the Sharpe, by era", barmode="group")
+    return fig
 
 
-def render(eval_id: str, cases: list[CaseResult], figs: dict[str, go.Figure]) -> str:
+def figures(cases: list[CaseResult], ledger: ledgers.EdgeLedger | None = None) -> dict[str, go.Figure]:
+    charts = dict(CHARTS)
+    out = {name: build(cases).update_layout(template="plotly_white", height=420) for name, build in charts.items()}
+    if ledger is not None:
+        out = {"edge": edge_chart(ledger).update_layout(template="plotly_white", height=420), **out}
+    return out
+
+
+def _html_table(header, rows) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def edge_section(ledger: ledgers.EdgeLedger) -> str:
+    """The ledger's tables, as HTML (every text escaped)."""
+    skipped = skipped_rows(ledger)
+    held = "<p><b>Includes the hold-out (2019 on): the one final report; nothing is chosen by it.</b></p>" \
+        if ledger.holdout else ""
+    return (f'<section id="edge"><h2>Edge ledger</h2>{held}'
+            f"<p>Nights {ledger.start} .. {ledger.end}; {ledger.cases} replays cut into folds by year and paired by "
+            f"year; intervals: paired bootstrap of the mean fold effect ({ledger.resamples:,} resamples, "
+            f"{ledger.level:.0%}).</p>"
+            f"<h3>The desk</h3>{_html_table(DESK_COLUMNS, desk_rows(ledger))}"
+            f"<h3>Each layer: the desk minus the desk without it (positive: it helps)</h3>"
+            f"{_html_table(COLUMNS, layer_rows(ledger))}"
+            + (f"<h3>Not weighed</h3>{_html_table(('layer', 'why'), skipped)}" if skipped else "")
+            + "</section>")
+
+
+def render(eval_id: str, cases: list[CaseResult], figs: dict[str, go.Figure],
+           ledger: ledgers.EdgeLedger | None = None) -> str:
     """One HTML document; the first chart carries plotly.js inline, so nothing is fetched when it opens."""
     parts = []
     for i, (name, fig) in enumerate(figs.items()):
@@ -176,7 +222,8 @@ def render(eval_id: str, cases: list[CaseResult], figs: dict[str, go.Figure]) ->
         f"<tr><td>{html.escape(c.label)}</td><td>{names[p]}</td><td>{m.start} .. {m.end}</td>"
         f"<td>{m.cagr:+.2%}</td><td>{c.sharpe[p].sharpe:.2f} [{c.sharpe[p].ci_low:.2f}, {c.sharpe[p].ci_high:.2f}]"
         f"</td><td>{c.sharpe[p].deflated_sharpe:.2f}</td><td>{m.max_drawdown:.2%}</td>"
-        f"<td>{c.replay.benchmark_periods['exposure_matched'][p].cagr:+.2%}</td></tr>"
+        f"<td>{c.replay.benchmark_periods['exposure_matched'][p].cagr:+.2%}</td>"
+        f"<td>{f'{c.permutation[p].p_value:.3f}' if p in c.permutation else '-'}</td></tr>"
         for c in cases for p, m in c.replay.periods.items()
         if p in c.sharpe and p in c.replay.benchmark_periods.get("exposure_matched", {}))
     bases = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in cases[0].bases.items())
@@ -189,8 +236,9 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{t
 <th>timing</th><th>selection</th></tr>{rows}</table>
 <h2>By period</h2>
 <table><tr><th>case</th><th>period</th><th>range</th><th>CAGR</th><th>Sharpe [95% CI]</th><th>deflated</th>
-<th>max DD</th><th>exposure-matched CAGR</th></tr>{periods}</table>
+<th>max DD</th><th>exposure-matched CAGR</th><th>random books p</th></tr>{periods}</table>
 <ul>{bases}<li>{html.escape(cases[0].risk_free)}</li></ul>
+{edge_section(ledger) if ledger is not None else ""}
 {''.join(parts)}
 </body></html>"""
 
@@ -199,9 +247,10 @@ def write_report(evaluation) -> ReportFiles:
     """Write ``report.html`` and ``report.json`` beside the eval's result; their paths."""
     cases = list(evaluation.cases)
     folder = Path(evaluation.path).parent
-    figs = figures(cases)
+    ledger = ledgers.load(folder)
+    figs = figures(cases, ledger)
     html_path, json_path = folder / "report.html", folder / "report.json"
-    html_path.write_text(render(evaluation.eval_id, cases, figs), encoding="utf-8")
+    html_path.write_text(render(evaluation.eval_id, cases, figs, ledger), encoding="utf-8")
     json_path.write_text(json.dumps({name: json.loads(fig.to_json()) for name, fig in figs.items()}),
                          encoding="utf-8")
     return ReportFiles(eval_id=evaluation.eval_id, html=str(html_path), json_path=str(json_path), charts=list(figs))

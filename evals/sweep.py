@@ -16,9 +16,11 @@ desk importable; ``--ray local`` starts a local Ray instance with ``workers`` CP
 from __future__ import annotations
 
 import os
+import queue as queues
+import time
 import tomllib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,9 @@ from evals.case import EvalCase, run_case
 from graph.errors import DeskError
 
 REPO = Path(__file__).resolve().parent.parent
-Runner = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+Runner = Callable[..., dict[str, Any]]  # (config, case, tick=None) -> result; tick(nights done, nights) reports
+Progress = Callable[[str], None]
+REPORT_EVERY = 20.0  # seconds between two progress lines of a long sweep
 
 
 def load_sweep(path: Path, start: str | None, end: str | None) -> list[EvalCase]:
@@ -63,18 +67,106 @@ def load_sweep(path: Path, start: str | None, end: str | None) -> list[EvalCase]
 
 
 def run_cases(config: dict[str, Any], cases: Sequence[EvalCase], *, workers: int = 1, ray: str | None = None,
-              pool: bool = True, runner: Runner = run_case) -> list[dict[str, Any]]:
-    """Each case's result dict, in the order given. ``pool`` False runs here, one after another."""
+              pool: bool = True, runner: Runner = run_case,
+              progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Each case's result dict, in the order given. ``pool`` False runs here, one after another. ``progress``, when
+    given, hears how far the cases are (nights replayed, cases done, time left) every ``REPORT_EVERY`` seconds."""
     payloads = [c.model_dump(mode="json", by_alias=True) for c in cases]
+    tally = Tally([c.label for c in cases], progress) if progress else None
     if ray is not None:
-        return _on_ray(ray, config, payloads, workers, runner)
+        return _on_ray(ray, config, payloads, workers, runner, tally)
     if not pool:
-        return [runner(config, p) for p in payloads]
+        out = []
+        for c, p in zip(cases, payloads, strict=True):
+            out.append(runner(config, p, tick=tally.ticker(c.label)) if tally else runner(config, p))
+            if tally:
+                tally.finished(c.label)
+        return out
     share = max(1, (os.cpu_count() or 1) // max(1, workers))
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"), initializer=_threads,
-                             initargs=(share,)) as ex:
-        futures = [ex.submit(runner, config, p) for p in payloads]
-        return [_result(f.result, c) for f, c in zip(futures, cases, strict=True)]
+    ctx = get_context("spawn")
+    manager = ctx.Manager() if tally else None
+    inbox = manager.Queue() if manager else None
+    try:
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx, initializer=_threads,
+                                 initargs=(share,)) as ex:
+            futures = [ex.submit(_reporting, runner, inbox, c.label, config, p) if inbox is not None
+                       else ex.submit(runner, config, p) for c, p in zip(cases, payloads, strict=True)]
+            if tally is not None and inbox is not None:
+                _follow(futures, [c.label for c in cases], inbox, tally)
+            return [_result(f.result, c) for f, c in zip(futures, cases, strict=True)]
+    finally:
+        if manager is not None:
+            manager.shutdown()
+
+
+class Tally:
+    """How far a sweep is: nights replayed per case (from each case's ticks), cases done, an estimate of the rest."""
+
+    def __init__(self, labels: Sequence[str], progress: Progress, every: float = REPORT_EVERY) -> None:
+        self.labels, self.progress, self.every = list(labels), progress, every
+        self.nights: dict[str, tuple[int, int]] = {}
+        self.done: set[str] = set()
+        self.t0 = self.last = time.monotonic()
+
+    def tick(self, label: str, done: int, total: int) -> None:
+        self.nights[label] = (done, total)
+        if time.monotonic() - self.last >= self.every:
+            self.report()
+
+    def ticker(self, label: str) -> Callable[[int, int], None]:
+        return lambda done, total: self.tick(label, done, total)
+
+    def finished(self, label: str) -> None:
+        self.done.add(label)
+        if label in self.nights:
+            total = self.nights[label][1]
+            self.nights[label] = (total, total)
+        self.report(f"case {label} done")
+
+    def report(self, note: str = "") -> None:
+        self.last = time.monotonic()
+        elapsed = self.last - self.t0
+        known = [n for _, n in self.nights.values()]
+        per_case = max(known) if known else 0
+        total = sum(known) + per_case * (len(self.labels) - len(self.nights))
+        done = sum(d for d, _ in self.nights.values())
+        parts = [f"{len(self.done)}/{len(self.labels)} case(s) done"]
+        if total:
+            parts.append(f"{done:,}/{total:,} nights replayed ({done / total:.0%})")
+        parts.append(f"in {_clock(elapsed)}")
+        if done and total > done:
+            parts.append(f"about {_clock(elapsed * (total - done) / done)} left")
+        elif not total and self.done and len(self.done) < len(self.labels):
+            parts.append(f"about {_clock(elapsed * (len(self.labels) - len(self.done)) / len(self.done))} left")
+        self.progress(f"{note + ': ' if note else ''}{', '.join(parts)}")
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def _reporting(runner: Runner, inbox: Any, label: str, config: dict[str, Any], case: dict[str, Any]) -> dict:
+    """A pool worker's case, its ticks sent to the parent's inbox."""
+    return runner(config, case, tick=lambda done, total: inbox.put((label, done, total)))
+
+
+def _follow(futures: list[Future], labels: list[str], inbox: Any, tally: Tally) -> None:
+    """Relay the workers' ticks to the tally until every case has finished (or one failed)."""
+    pending = {f: label for f, label in zip(futures, labels, strict=True)}
+    while pending:
+        done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+        while True:
+            try:
+                label, n, total = inbox.get_nowait()
+            except queues.Empty:
+                break
+            tally.tick(label, n, total)
+        for f in done:
+            label = pending.pop(f)
+            if f.exception() is not None:
+                return  # the caller raises it, naming the case
+            tally.finished(label)
 
 
 def _threads(n: int) -> None:
@@ -92,7 +184,7 @@ def _result(get: Callable[[], dict[str, Any]], case: EvalCase) -> dict[str, Any]
 
 
 def _on_ray(address: str, config: dict[str, Any], payloads: list[dict[str, Any]], workers: int,
-            runner: Runner) -> list[dict[str, Any]]:
+            runner: Runner, tally: Tally | None = None) -> list[dict[str, Any]]:
     try:
         import ray
     except ImportError:
@@ -116,6 +208,8 @@ def _on_ray(address: str, config: dict[str, Any], payloads: list[dict[str, Any]]
             except ray.exceptions.RayTaskError as exc:
                 cause = exc.cause if getattr(exc, "cause", None) is not None else exc
                 raise DeskError(f"eval case {p.get('name') or p['ablate'] or 'desk'} failed on Ray: {cause}") from None
+            if tally is not None:
+                tally.finished(EvalCase.model_validate(p).label)
         return out
     finally:
         if local:

@@ -45,6 +45,8 @@ class RiskSettings(_Section):
         }
     )
     trailing_stop: float = Field(0.10, gt=0, lt=1)
+    trailing_exits: bool = Field(True, description="a holding's stop trails its peak (off: it stays the initial "
+                                                    "stop; the edge ledger's `exits` ablation)")
     profit_tiers: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 8.0)
     tier_exit_fraction: float = Field(0.20, gt=0, le=1)
     tier_trails: tuple[float, ...] = (0.08, 0.07, 0.06, 0.05, 0.04)

@@ -575,6 +575,15 @@ class Store:
         df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")), name="date")
         return df
 
+    def holdings(self) -> pd.DataFrame:
+        """Market value of each holding (columns: symbols) at each snapshot's close (index: its date); 0 where a
+        symbol was not held."""
+        rows = self.db.execute("SELECT date, payload FROM snapshots ORDER BY date").fetchall()
+        values = {d: {s: float(m.get("value", 0.0)) for s, m in json.loads(p or "{}").items()} for d, p in rows}
+        df = pd.DataFrame.from_dict(values, orient="index").fillna(0.0)
+        df.index = pd.DatetimeIndex(pd.to_datetime(list(values)), name="date")
+        return df.reindex(columns=sorted(df.columns))
+
     # ---------------------------------------------------------------- desk state and audit
     def desk_state(self) -> dict[str, Any]:
         return dict(next(self.db.query("SELECT halted, reason, since, actor FROM desk_state WHERE id=1")))

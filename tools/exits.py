@@ -69,6 +69,7 @@ class ExitPolicy:
     tier_trails: tuple[float, ...] = (0.08, 0.07, 0.06, 0.05, 0.04)
     score_collapse: float = 0.25
     health_collapse: float = 0.35  # TraderBot sells a holding whose asset-health score falls below 0.35 (seed 001)
+    trailing: bool = True  # off: the stop stays the initial stop (no trailing exits; an ablation)
 
     def __post_init__(self) -> None:
         tiers = tuple(self.profit_tiers)
@@ -123,7 +124,7 @@ def update_and_check(pos: PositionState, price: float, regime: str, support: flo
         return state, ExitDecision(symbol=pos.symbol, kind="exit", fraction=1.0, reason=reason, trigger=trigger,
                                    new_peak=peak, new_trail=pos.trail_pct, new_tiers_hit=pos.tiers_hit)
 
-    if price <= state.stop:
+    if price <= (state.stop if policy.trailing else pos.initial_stop):
         if price <= pos.initial_stop:
             return exit_("trailing_stop", f"price {price:.2f} at or below the initial stop {pos.initial_stop:.2f}")
         return exit_("trailing_stop", f"price {price:.2f} at or below the trailing stop {state.stop:.2f}"

@@ -205,7 +205,7 @@ def policy(config: DeskConfig) -> ExitPolicy:
     r = config.risk
     return ExitPolicy(trailing_stop=r.trailing_stop, profit_tiers=tuple(r.profit_tiers),
                       tier_exit_fraction=r.tier_exit_fraction, tier_trails=tuple(r.tier_trails),
-                      score_collapse=r.score_collapse)
+                      score_collapse=r.score_collapse, trailing=r.trailing_exits)
 
 
 def exits(state: NightState, runtime: Runtime[DeskContext]) -> dict:

@@ -1,0 +1,99 @@
+"""The command core of `desk eval edge`: the edge ledger (``evals.edge``) over a range, run as a decision eval.
+
+The desk as configured and one ablation per layer it uses are the cases of one decision eval (the models trained
+once, before the cases; then side by side in a process pool or on Ray; each case a trial in the store), and the
+ledger is read from their curves. It is written beside the eval's ``result.json`` as ``edge.json`` (so
+`desk report` draws it with the eval), and with ``save`` as a summary to commit: ``ledger.md`` and ``ledger.json``.
+
+The ledger decides the desk's defaults, so it refuses a range reaching into the hold-out (2019 on) unless
+``holdout`` says this is the one final report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+from desk import evals
+from desk.commands import bootstrap, check_universe
+from desk.config import Settings
+from desk.errors import DeskError
+from desk.results import Actor
+from evals.case import EvalCase, prepare_case
+from evals.edge import LEDGER, RESAMPLES, EdgeLedger, build
+from evals.edge_text import ledger_markdown
+from evals.layers import choose, usage
+from evals.metrics import VALIDATION_END
+from memory.locks import HomeLock
+from memory.store import Store
+
+Progress = Callable[[str], None]
+FIRST, LAST = date(2005, 1, 1), date(2018, 12, 31)
+
+
+def check_range(start: date, end: date, holdout: bool) -> None:
+    """One line for a range the ledger will not run."""
+    if end < start:
+        raise DeskError(f"--to {end} is before --from {start}")
+    if end > VALIDATION_END and not holdout:
+        raise DeskError(f"--to {end} reaches into the hold-out (2019 on): the ledger decides the defaults, so it "
+                        f"ends by {VALIDATION_END}; pass --holdout only for the one final report")
+    if holdout and end <= VALIDATION_END:
+        raise DeskError(f"--holdout with --to {end}: the range does not reach the hold-out (2019 on); drop --holdout")
+
+
+def edge(settings: Settings, start: date = FIRST, end: date = LAST, *, layers: Sequence[str] | None = None,
+         workers: int | None = None, ray: str | None = None, holdout: bool = False, save: Path | None = None,
+         resamples: int = RESAMPLES, pool: bool | None = None, actor: Actor,
+         progress: Progress = lambda msg: None) -> EdgeLedger:
+    """Run the ledger: the desk beside the ablation of each chosen layer it uses, folds by year."""
+    check_range(start, end, holdout)
+    chosen = choose(layers)
+    if resamples < 100:
+        raise DeskError(f"--resamples {resamples}: use at least 100 bootstrap resamples")
+    if save is not None and save.exists() and not save.is_dir():
+        raise DeskError(f"--save {save} is a file: name a folder (e.g. evals/edge/)")
+    t0 = time.perf_counter()
+    store = Store(settings.store_path)
+    try:
+        with HomeLock(settings.home, "book", "loading the bundled data"):
+            bootstrap(store, settings, actor, ())
+        check_universe(store, settings)
+    finally:
+        store.close()
+    desk_case = EvalCase(start=start, end=end)
+    progress("training the models the desk needs over the range (walk-forward, once, before the cases)")
+    with HomeLock(settings.home, "eval", "training the models for the edge ledger"):
+        usable = prepare_case(settings.model_dump(mode="json"), desk_case.model_dump(mode="json", by_alias=True))
+    used = usage(settings, usable)
+    weighed = [layer for layer in chosen if used[layer.name][0]]
+    idle = [layer.name for layer in chosen if not used[layer.name][0]]
+    progress(f"{len(weighed)} layer(s) to weigh: {', '.join(layer.name for layer in weighed) or 'none'}"
+             + (f"; not in use: {', '.join(idle)}" if idle else ""))
+    cases = [desk_case, *(EvalCase(start=start, end=end, ablate=(layer.name,)) for layer in weighed)]
+    result = evals.decisions(settings, cases, workers=workers, ray=ray, pool=pool, actor=actor, progress=progress)
+    by_spec = {tuple(c.case.ablate): c for c in result.cases}
+    ledger = build(result.eval_id, by_spec[()], {layer.name: by_spec[(layer.name,)] for layer in weighed},
+                   [(layer.name, layer.what, *used[layer.name]) for layer in chosen], start=start, end=end,
+                   holdout=holdout, resamples=resamples, seconds=time.perf_counter() - t0)
+    _write(Path(result.path).parent / LEDGER, ledger.model_dump_json(indent=1))
+    if save is not None:
+        write_summary(ledger, save)
+    return ledger
+
+
+def write_summary(ledger: EdgeLedger, folder: Path) -> tuple[Path, Path]:
+    """``ledger.md`` and ``ledger.json`` in ``folder``: what to commit when a ledger decided the defaults."""
+    folder.mkdir(parents=True, exist_ok=True)
+    md, js = folder / "ledger.md", folder / "ledger.json"
+    _write(md, ledger_markdown(ledger))
+    _write(js, ledger.model_dump_json(indent=1))
+    return md, js
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
