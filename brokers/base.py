@@ -39,10 +39,9 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Side = Literal["buy", "sell"]
-OrderState = Literal["accepted", "partially_filled", "filled", "rejected", "cancelled", "unknown"]
+from vocab.terms import FINAL_ORDER_STATES, OrderState, Side
+
 PriceSourceName = Literal["open", "close", "latest_close"]
-FINAL_STATES: frozenset[str] = frozenset({"filled", "rejected", "cancelled"})
 
 
 class BrokerError(Exception):
@@ -88,7 +87,7 @@ class OrderStatus(_Frozen):
 
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL_STATES
+        return self.status in FINAL_ORDER_STATES
 
 
 class Quote(_Frozen):

@@ -15,8 +15,19 @@ import pandas as pd
 from desk.app import open_desk
 from desk.config import Settings
 from desk.errors import DeskError
-from desk.results import (Actor, AskResult, BreakerInfo, DataLoadResult, FillInfo, HaltResult, OrderInfo,
-                          PositionInfo, RunInfo, StatusResult, WhyResult)
+from desk.results import (
+    Actor,
+    AskResult,
+    BreakerInfo,
+    DataLoadResult,
+    FillInfo,
+    HaltResult,
+    OrderInfo,
+    PositionInfo,
+    RunInfo,
+    StatusResult,
+    WhyResult,
+)
 from desk.summary import RunResult, morning_data, night_data
 from evals.replay import ReplayResult
 from evals.replay import replay as replay_history
@@ -24,11 +35,11 @@ from graph.reporting import Fanout, Reporter, StoreReporter, run_task
 from memory.locks import HomeLock
 from memory.store import Store
 from tools.calendar import next_session
-from tools.contracts import Intent
 from tools.data.base import DataSourceError, DataValidationError, MarketDataProvider
 from tools.data.loader import load_into_store
 from tools.exits import stop_level
 from tools.market import MarketView
+from vocab.contracts import Intent
 
 Progress = Callable[[str], None]
 PHASES = ("night", "morning", "all")

@@ -8,7 +8,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.contracts import Denial, SizingFactor, Verdict
+from vocab.contracts import Denial, SizingFactor, Verdict
 
 
 class _Result(BaseModel):

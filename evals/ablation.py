@@ -30,23 +30,32 @@ from typing import Any
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict
 
+from graph.build import build_graph
 from graph.config import DeskConfig
 from graph.context import DeskContext
 from graph.errors import DeskError
 from graph.morning import build_morning
 from graph.night import NIGHT_NODES
-from graph.build import build_graph
 from graph.providers.base import ENTRY_ACTIONS, BookEntry, BookSummary, OverlayProvider
 from graph.state import NightState
 from models.api import ModelAvailability
-from models.registry import ModelRegistry
-from tools.agents import AgentToolkit
-from tools.contracts import (WEATHER_LAYERS, BookReview, LayerReading, Proposal, Provenance, Regime, Verdict,
-                             WeatherSnapshot, WeatherView)
-from tools.market import MarketView
 from models.catalog import entry
+from models.registry import ModelRegistry
 from models.snapshot import RegistrySnapshot
+from tools.agents import AgentToolkit
+from tools.market import MarketView
 from tools.model_tools import MODELS, ModelReady, ModelTools
+from vocab.contracts import (
+    WEATHER_LAYERS,
+    BookReview,
+    LayerReading,
+    Proposal,
+    Provenance,
+    Verdict,
+    WeatherSnapshot,
+    WeatherView,
+)
+from vocab.terms import Regime
 
 AGENT_TOOLS: Mapping[str, str] = {"trend": "trend_momentum", "ema": "ema_crossover",
                                   "mean_reversion": "mean_reversion_lgbm"}

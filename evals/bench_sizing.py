@@ -55,10 +55,10 @@ def _config(settings, overrides: dict[str, dict[str, Any]]):
 
 
 def rl_walk_forward(settings, start: date, end: date, timesteps: int) -> list[dict[str, Any]]:
+    from memory.store import Store
     from models.inputs import ModelInputs
     from models.registry import ModelRegistry
     from models.train import walk_forward
-    from memory.store import Store
     from tools.market import MarketView
 
     store = Store(settings.store_path)
@@ -81,7 +81,7 @@ def tiers(store_path: str) -> dict[str, int]:
     from collections import Counter
 
     from memory.store import Store
-    from tools.contracts import Intent
+    from vocab.contracts import Intent
 
     store = Store(store_path)
     try:

@@ -8,7 +8,7 @@ from datetime import date
 
 from evals.prompt_cases import Night
 from graph.providers.base import BookEntry, BookSummary, OverlayProvider, review_all
-from tools.contracts import BookReview, Proposal, Verdict, WeatherSnapshot, WeatherView
+from vocab.contracts import BookReview, Proposal, Verdict, WeatherSnapshot, WeatherView
 
 
 class Capturing:

@@ -28,7 +28,7 @@ from evals.attribution import forward_returns
 from evals.metrics import VALIDATION_END
 from graph.errors import DeskError
 from graph.providers.base import ENTRY_ACTIONS, BookEntry, BookSummary
-from tools.contracts import Proposal, WeatherSnapshot
+from vocab.contracts import Proposal, WeatherSnapshot
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 PromptRole = Literal["overlay", "weather", "risk"]

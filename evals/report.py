@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from evals import edge as ledgers
 from evals.case import CaseResult
 from evals.edge_text import COLUMNS, DESK_COLUMNS, desk_rows, layer_rows, skipped_rows
-from tools.contracts import REGIME_ORDER
+from vocab.terms import REGIME_ORDER
 
 PERIODS = ("in_sample", "validation", "holdout")
 REGIME_COLOURS = {"calm_uptrend": "#2e7d32", "risk_on_trend": "#9ccc65", "choppy": "#fdd835",

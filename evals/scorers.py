@@ -19,7 +19,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from evals.prompt_cases import PromptCase
-from tools.contracts import Action, BookReview, Provenance, Verdict, WeatherView
+from vocab.contracts import BookReview, Provenance, Verdict, WeatherView
+from vocab.terms import Action
 
 NUDGE_KEEP = {1: 0.5, 0: 1.0, -1: 1.5}
 

@@ -22,7 +22,7 @@ from graph.providers.llm.exchange import Exchanger
 from graph.providers.prompting import delimited, render_prompt, split_prompt
 from memory.store import Store
 from tools.agents import AgentToolkit
-from tools.contracts import Intent
+from vocab.contracts import Intent
 
 MAX_TURNS = 6
 MAX_ROWS = 20

@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from tools.contracts import REGIME_ORDER, Regime, VolState
 from tools.data.bundled import EQUITY_SECTORS, EQUITY_UNIVERSE
+from vocab.terms import REGIME_ORDER, Regime, VolState
 
 
 class _Section(BaseModel):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.contracts import (BookReview, Denial, Intent, Proposal, Regime, SizingFactor, SizingTier, Verdict,
-                             VolState, WeatherSnapshot, WeatherView)
 from tools.moonshot import MoonshotPick
 from tools.trust import AgentRecord
+from vocab.contracts import BookReview, Denial, Intent, Proposal, SizingFactor, Verdict, WeatherSnapshot, WeatherView
+from vocab.terms import ExecutionStatus, ExitTrigger, Regime, Side, SizingTier, Track, VolState
 
 
 class _Small(BaseModel):
@@ -51,18 +51,18 @@ class Sized(_Small):
     clipped_by: list[Denial] = Field(default_factory=list, description="hard rules that shrank (not blocked) it")
     tier: SizingTier | None = None
     gates: list[str] = Field(default_factory=list)
-    track: str = Field("main", pattern="^(main|moonshot)$")
+    track: Track = "main"
 
 
 class ExitOrder(_Small):
     """A sell the exit rules decided for a holding (never blocked by the overlay or the hard rules)."""
 
     symbol: str
-    kind: str  # exit | trim
+    kind: Literal["exit", "trim"]
     fraction: float
     quantity: float
     price: float
-    trigger: str
+    trigger: ExitTrigger
     reason: str
     new_trail: float
     new_tiers_hit: int
@@ -98,8 +98,8 @@ class Execution(_Small):
 
     intent_id: str
     symbol: str
-    side: str
-    status: str  # filled | rejected | skipped | already_done
+    side: Side
+    status: ExecutionStatus
     reason: str
     client_order_id: str | None = None
     quantity: float = 0.0

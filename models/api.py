@@ -15,15 +15,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.base import REGIME_ORDER
 from models.errors import NoModel
 from models.inputs import ModelInputs
 from models.labels import BEHAVIOURS, VOL_BUCKETS
 from models.registry import ModelRegistry
 from models.snapshot import RegistrySnapshot, calendar
+from vocab.terms import REGIME_ORDER, Regime, VolState
 
-RegimeName = Literal["calm_uptrend", "risk_on_trend", "choppy", "risk_off_trend", "high_vol_panic"]
-assert RegimeName.__args__ == REGIME_ORDER  # type: ignore[attr-defined]  # one vocabulary
 VolBucket = Literal["low", "medium", "high"]
 Behaviour = Literal["momentum", "mean_reversion", "mixed"]
 assert VolBucket.__args__ == VOL_BUCKETS and Behaviour.__args__ == BEHAVIOURS  # type: ignore[attr-defined]
@@ -60,10 +58,10 @@ class _Stamp(_Frozen):
 
 
 class RegimeResult(_Stamp):
-    regime: RegimeName = Field(description="argmax of the averaged probabilities")
-    probabilities: dict[RegimeName, float] = Field(description="mean of the two networks, next 21 sessions")
-    gru: dict[RegimeName, float]
-    transformer: dict[RegimeName, float]
+    regime: Regime = Field(description="argmax of the averaged probabilities")
+    probabilities: dict[Regime, float] = Field(description="mean of the two networks, next 21 sessions")
+    gru: dict[Regime, float]
+    transformer: dict[Regime, float]
     disagreement: float = Field(ge=0.0, le=1.0, description="Jensen-Shannon divergence of the two, in bits")
 
 
@@ -96,13 +94,10 @@ class DirectionResult(_Stamp):
     scores: list[DirectionScore]
 
 
-VolStateName = Literal["bull", "neutral", "bear", "crisis"]
-
-
 class VolStateResult(_Stamp):
-    state: VolStateName = Field(description="the most probable filtered state, from calm (bull) to crisis")
-    probabilities: dict[VolStateName, float] = Field(description="filtered posterior of the last session")
-    state_vols: dict[VolStateName, float] = Field(description="each state's typical annualised index volatility")
+    state: VolState = Field(description="the most probable filtered state, from calm (bull) to crisis")
+    probabilities: dict[VolState, float] = Field(description="filtered posterior of the last session")
+    state_vols: dict[VolState, float] = Field(description="each state's typical annualised index volatility")
     current_vol: float = Field(ge=0.0, description="the index's annualised 21-session realised volatility")
 
 

@@ -20,10 +20,6 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from models.errors import ModelFileError
 
-# The desk's one regime vocabulary, in its order (tools.contracts.REGIME_ORDER). Copied because models/ must not
-# import tools/; tests/test_deep_models.py checks the two tuples are identical.
-REGIME_ORDER: tuple[str, ...] = ("calm_uptrend", "risk_on_trend", "choppy", "risk_off_trend", "high_vol_panic")
-
 # The desk's periods (evals.metrics): in-sample up to 2014, validation 2015-2018, hold-out from 2019-01-01 on.
 IN_SAMPLE_END = date(2014, 12, 31)
 VALIDATION_END = date(2018, 12, 31)

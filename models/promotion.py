@@ -13,11 +13,10 @@ compared instead and the reason says so. Ties keep the incumbent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from models.metrics import Evaluation
-
-Status = Literal["candidate", "promoted", "rejected"]
+from vocab.terms import ModelStatus as Status
 
 
 @dataclass(frozen=True)

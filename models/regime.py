@@ -29,7 +29,6 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from models import kernels
-from models.base import REGIME_ORDER
 from models.deep import DeepModel
 from models.errors import NoData
 from models.inputs import ModelInputs
@@ -38,12 +37,13 @@ from models.metrics import Evaluation, accuracy, balanced_accuracy, js_divergenc
 from models.scaling import Standardizer
 from models.training import ModelSpec, Rows, fit_window
 from models.training import evaluate_between as training_evaluate_between
+from vocab.terms import REGIME_NAMES
 
 NAME = "regime"
 WEATHER_FEATURES = ("bench_dist_sma200", "bench_ret_63d", "bench_vol_21d", "bench_drawdown", "macro_credit",
                     "vol_complexity", "fragility", "entropy_z")
 FEATURES = ("bench_logret_1d", "bench_logret_5d", "bench_ret_21d", "bench_fall_21d", *WEATHER_FEATURES)
-K = len(REGIME_ORDER)
+K = len(REGIME_NAMES)
 
 
 def default_recipe(seed: int = 7) -> dict[str, Any]:
@@ -123,13 +123,13 @@ class RegimeEnsemble(DeepModel):
     def frame(self, inputs: ModelInputs) -> pd.DataFrame:
         """Every session's mean probabilities, regime and disagreement (NaN where the window is incomplete)."""
         x, ok = _windows(context(inputs), int(self.params["sequence"]))
-        out = pd.DataFrame(np.nan, index=inputs.sessions, columns=[*REGIME_ORDER, "disagreement"])
+        out = pd.DataFrame(np.nan, index=inputs.sessions, columns=[*REGIME_NAMES, "disagreement"])
         if ok.any():
             gru, tf = self.probabilities(x[ok])
-            out.loc[out.index[ok], list(REGIME_ORDER)] = (gru + tf) / 2
+            out.loc[out.index[ok], list(REGIME_NAMES)] = (gru + tf) / 2
             out.loc[out.index[ok], "disagreement"] = js_divergence(gru, tf)
-        out["regime"] = pd.Series(np.asarray(REGIME_ORDER, dtype=object)[np.nan_to_num(
-            out[list(REGIME_ORDER)].to_numpy()).argmax(axis=1)], index=out.index).where(ok)
+        out["regime"] = pd.Series(np.asarray(REGIME_NAMES, dtype=object)[np.nan_to_num(
+            out[list(REGIME_NAMES)].to_numpy()).argmax(axis=1)], index=out.index).where(ok)
         return out
 
 
@@ -155,7 +155,7 @@ def rows(inputs: ModelInputs, start: pd.Timestamp, end: pd.Timestamp, recipe: di
 
 
 def _fit(train: Rows, recipe: dict[str, Any], progress) -> tuple[dict[str, Any], dict[str, Any]]:
-    from models.regime_torch import fit_nets     # training needs torch; inference does not
+    from models.regime_torch import fit_nets  # training needs torch; inference does not
 
     return fit_nets(train, recipe, progress)
 

@@ -10,13 +10,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.base import REGIME_ORDER
 from models.metrics import majority
 from models.nn import class_weights, fit, torch_runtime
 from models.scaling import Standardizer
 from models.training import Rows
+from vocab.terms import REGIME_NAMES
 
-K = len(REGIME_ORDER)
+K = len(REGIME_NAMES)
 
 
 class GRUAttention(nn.Module):

@@ -18,9 +18,10 @@ import pandas as pd
 
 from models.metrics import Evaluation, span
 from models.small import SmallModel, SmallSpec, evaluate_small, fit_small
+from vocab.terms import VOL_STATE_NAMES
 
 NAME = "vol_state"
-VOL_STATES: tuple[str, ...] = ("bull", "neutral", "bear", "crisis")   # tools.contracts.VolState mirrors this
+VOL_STATES: tuple[str, ...] = VOL_STATE_NAMES   # the four states, calm to crisis (vocab.terms.VolState)
 _NAMES = {4: VOL_STATES, 3: ("bull", "neutral", "crisis")}
 VOL_WINDOW = 21
 INFERENCE_SESSIONS = 150   # the forward filter's window: seven months of sessions forget its starting guess

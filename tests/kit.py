@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from langgraph.runtime import Runtime
 
-from tools.contracts import (WEATHER_LAYERS, Action, AgentStyle, Intent, LayerReading, Proposal, Provenance,
-                             Regime, Verdict, WeatherSnapshot)
+from vocab.contracts import WEATHER_LAYERS, Intent, LayerReading, Proposal, Provenance, Verdict, WeatherSnapshot
+from vocab.terms import Action, AgentStyle, Regime
 
 AS_OF = date(2015, 6, 1)
 TABLES = ("bars", "symbols", "runs", "steps", "proposals", "verdicts", "picks", "intents", "orders", "fills",

@@ -12,8 +12,8 @@ from graph.nodes import moonshot, picks, risk, sizing, trust, weather
 from models.api import GarchResult, ModelAvailability, SizeResult, VolForecast, VolStateResult
 from tests import kit
 from tools.agents import AgentToolkit
-from tools.contracts import Action, SizingTier
 from tools.trust import AgentRecord
+from vocab.terms import SizingTier
 
 DAY = date(2017, 3, 1)
 NAMES = ("bull", "neutral", "bear", "crisis")

@@ -43,13 +43,6 @@ def _same(a, b) -> None:
         assert a == b
 
 
-def test_the_regime_vocabulary_is_the_desks():
-    from models.base import REGIME_ORDER
-    from tools.contracts import REGIME_ORDER as DESK
-
-    assert REGIME_ORDER == DESK
-
-
 # labels
 
 
@@ -73,7 +66,7 @@ def test_the_regime_rule_applies_panic_then_risk_off_then_calm_then_risk_on_else
     vol = np.array([0.35, 0.25, 0.10, 0.15, 0.25, 0.10, 0.40, 0.10])
     fall = np.array([-0.12, -0.06, 0.0, 0.0, -0.02, -0.02, -0.05, 0.0])
     names = ["high_vol_panic", "risk_off_trend", "calm_uptrend", "risk_on_trend", "choppy", "choppy", "choppy"]
-    from models.base import REGIME_ORDER
+    from vocab.terms import REGIME_ORDER
 
     codes = labels.regime_codes(ret, vol, fall)
     assert [REGIME_ORDER[c] for c in codes[:-1]] == names and codes[-1] == -1
@@ -262,7 +255,7 @@ def test_walk_forward_scores_each_fold_beside_its_baselines_and_never_reads_the_
 
 
 def test_the_regime_frame_for_a_replay_matches_one_call_per_session(trained, model_inputs):
-    from models.base import REGIME_ORDER
+    from vocab.terms import REGIME_ORDER
 
     model = trained[1]["regime"].model
     frame = model.frame(model_inputs.until(date(2012, 7, 31)))

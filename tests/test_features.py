@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tools.contracts import ASSET_FEATURES
 from tools.features import asset_features, feature_row, trend_t_stat, wilder_rsi
+from vocab.contracts import ASSET_FEATURES
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from graph.nodes import ingest, moonshot, picks, review, risk, sizing, trust, weather
 from tests import kit
-from tools.contracts import Action, AgentStyle
+from vocab.terms import Action, AgentStyle
 
 DAY = date(2017, 6, 1)
 AGENTS = ("trend", "ema", "mean_reversion")

@@ -22,7 +22,7 @@ from memory.track_record import TrackRecord
 from tests import kit
 from tests.kit import run_cli
 from tests.llm_kit import KEY, Reply, ScriptedLLM, Text, ToolCalls, answer
-from tools.contracts import Action
+from vocab.terms import Action
 
 DAY = date(2017, 3, 1)
 

@@ -19,7 +19,7 @@ from graph.providers.scope import call_scope
 from memory.store import Store
 from tests import kit
 from tests.llm_kit import KEY, Refusal, Reply, ScriptedLLM, Text, answer, error
-from tools.contracts import Action, AgentStyle, Regime
+from vocab.terms import Action, AgentStyle, Regime
 
 PROVIDERS = ("openai", "anthropic")
 

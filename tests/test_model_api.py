@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from models.api import AsOfArgs, DirectionResult, HealthResult, ModelService, RegimeResult, SymbolsArgs
-from models.base import REGIME_ORDER
 from models.errors import ModelError, NoData, NoModel, UnknownSymbol
 from models.registry import ModelRegistry
+from vocab.terms import REGIME_ORDER
 from tests.model_kit import market, model_inputs, promoted, trained  # noqa: F401  (fixtures)
 
 DAY = date(2012, 6, 15)

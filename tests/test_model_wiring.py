@@ -16,7 +16,7 @@ from models.registry import ModelRegistry
 from tests import kit
 from tests.kit import run_cli
 from tools.agents import AgentToolkit
-from tools.contracts import Action
+from vocab.terms import Action
 
 DAY = date(2017, 3, 1)
 

@@ -12,7 +12,7 @@ from graph.nodes import morning, sizing
 from graph.providers.fallback import with_fallback
 from graph.providers.rules import RulesProvider
 from tests import kit
-from tools.contracts import Intent
+from vocab.contracts import Intent
 
 DAY = date(2017, 3, 1)
 SESSION = date(2017, 3, 2)

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import kit
-from tools.contracts import Action, Proposal
 from tools.picks import adaptive_threshold, hit_rate, score_symbol
+from vocab.contracts import Proposal
+from vocab.terms import Action
 
 AS_OF = date(2015, 6, 1)
 

@@ -10,24 +10,33 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 import prompts
-from prompts.catalog import PROMPTS
-from pydantic import BaseModel
 from graph.providers import (
     PROMPT_FIELDS,
     BookEntry,
     BookSummary,
     OverlayProvider,
     RulesProvider,
+    factory,
     make_provider,
     render_prompt,
     with_fallback,
 )
-from graph.providers import factory
+from prompts.catalog import PROMPTS
 from tests import kit
-from tools.contracts import (REGIME_ORDER, WEATHER_LAYERS, Action, AgentStyle, BookReview, LayerReading, Proposal,
-                             Provenance, Verdict, WeatherSnapshot, WeatherView)
+from vocab.contracts import (
+    WEATHER_LAYERS,
+    BookReview,
+    LayerReading,
+    Proposal,
+    Provenance,
+    Verdict,
+    WeatherSnapshot,
+    WeatherView,
+)
+from vocab.terms import REGIME_ORDER, Action, AgentStyle
 
 AS_OF = date(2015, 3, 2)
 

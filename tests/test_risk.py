@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.contracts import REGIME_ORDER
 from tools.risk import ApprovedEntry, BookView, EntryCandidate, RiskLimits, apply_hard_rules, check_exposure
+from vocab.terms import REGIME_ORDER
 
 RESERVES = {"calm_uptrend": 0.10, "risk_on_trend": 0.15, "choppy": 0.25, "risk_off_trend": 0.30, "high_vol_panic": 0.40}
 LIMITS = RiskLimits(max_positions=8, max_weight=0.20, max_gross=1.0, min_order_value=250.0, cash_reserve=RESERVES)

@@ -14,7 +14,6 @@ from graph.nodes import picks, sizing
 from graph.state import Pick
 from tests import kit
 from tests.kit import run_cli
-from tools.contracts import Action
 from tools.market import MarketView
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,7 +195,7 @@ from datetime import date
 import pytest
 
 from graph.providers import RulesProvider, with_fallback
-from tools.contracts import WEATHER_LAYERS, LayerReading, WeatherSnapshot
+from vocab.contracts import WEATHER_LAYERS, LayerReading, WeatherSnapshot
 
 SNAP = WeatherSnapshot(as_of=date(2015, 6, 1), regime="calm_uptrend", base_regime="calm_uptrend",
                        sizing_modifier=1, risk_throttle=1, experts={}, notes=[],

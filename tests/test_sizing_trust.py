@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.contracts import SizingTier, VolState
 from tools.kelly import break_even, calibrated, full_kelly, kelly_share, state_fraction
 from tools.moonshot import HARD_CAP, MoonshotCandidate, allocate, reward_risk
 from tools.tiers import choose_tier
 from tools.trust import AgentRecord, records, resolve, thompson
+from vocab.terms import SizingTier, VolState
 
 FRACTIONS = {VolState.CRISIS: 0.17, VolState.BEAR: 0.25, VolState.NEUTRAL: 0.50, VolState.BULL: 0.67}
 GATES = dict(full_confidence=0.50, full_ic=0.05, blended_confidence=0.40, blended_ic=0.0)

@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tools.calendar_effects import calendar_flags
-from tools.contracts import REGIME_ORDER, WEATHER_LAYERS, WeatherSnapshot
 from tools.experts import EXPERT_COLUMNS, window_entropy
 from tools.fusion import CONTEXT_COLUMNS, FUSION_COLUMNS, fuse, nudge
 from tools.weather import LAYER_COLUMNS, compute_weather, snapshot
+from vocab.contracts import WEATHER_LAYERS, WeatherSnapshot
+from vocab.terms import REGIME_ORDER
 
 
 def _bundled() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:

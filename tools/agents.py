@@ -19,10 +19,11 @@ from pydantic import BaseModel, Field
 from models.api import SymbolsArgs
 from models.mean_reversion import FEATURES as MR_FEATURES
 from models.registry import ModelRegistry
-from tools.contracts import Action, AgentStyle, Proposal
 from tools.features import EMA_FEATURES, EMA_SPANS
 from tools.market import MarketView
 from tools.model_tools import ModelReady, ModelTools
+from vocab.contracts import Proposal
+from vocab.terms import Action, AgentStyle
 
 TREND_VERSION = "trend-rules-v1"
 EMA_VERSION = "ema-rules-v1"

@@ -13,9 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
+from vocab.terms import ExitTrigger
+
 MAX_TRIM = 0.9  # one trim never sells more than this share: the runner stays on for the tail
 
-Trigger = Literal["trailing_stop", "regime_panic", "score_collapse", "health_collapse", "profit_tier"]
+Trigger = ExitTrigger
 
 
 def _in(x: float, lo: float, hi: float, lo_open: bool = True, hi_open: bool = True) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tools.contracts import ASSET_FEATURES
+from vocab.contracts import ASSET_FEATURES
 
 ANNUAL = 252
 RETURN_HORIZONS = (1, 5, 21, 63, 126, 252)

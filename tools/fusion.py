@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tools.contracts import REGIME_ORDER, Regime, WeatherSnapshot
 from tools.experts import PANIC_RV, PANIC_VIX
 from tools.weather_inputs import WeatherInputs
+from vocab.contracts import WeatherSnapshot
+from vocab.terms import REGIME_ORDER, Regime
 
 CONTEXT_COLUMNS = ("bench_dist_sma200", "bench_ret_63d", "bench_vol_21d", "bench_drawdown", "vix")
 FUSION_COLUMNS = ("base_regime", "regime", "sizing_modifier", "risk_throttle", "fusion_notes")

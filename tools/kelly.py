@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.contracts import VolState
+from vocab.terms import VolState
 
 KellyPrior = Literal["no_edge", "confidence"]
 

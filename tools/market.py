@@ -21,9 +21,9 @@ import pandas as pd
 from memory.parquet import write_atomically
 from memory.store import Store
 from tools.closes import CloseArrays, close_arrays
-from tools.contracts import WeatherSnapshot
 from tools.features import EMA_FEATURES, asset_features, ema_blocks, feature_row, panel_closes
 from tools.weather import compute_weather, snapshot
+from vocab.contracts import WeatherSnapshot
 
 CACHE_VERSION = "2"
 log = logging.getLogger("desk.market")

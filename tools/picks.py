@@ -24,8 +24,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.closes import CloseArrays, close_arrays
-
-from tools.contracts import REGIME_ORDER, Action, Proposal, Regime
+from vocab.contracts import Proposal
+from vocab.terms import REGIME_ORDER, Action, Regime
 
 # Regime alignment for longs; shorts read the table backwards (mirror of REGIME_ORDER).
 LONG_REGIME_POINTS: dict[Regime, float] = {

@@ -15,7 +15,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tools.contracts import Denial
+from vocab.contracts import Denial
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from tools.contracts import SizingFactor
+from vocab.contracts import SizingFactor
 
 CONSERVATIVE = 0.5       # multiplier used when a factor's input is unknown
 DISAGREEMENT_FLOOR = 0.25  # while any support remains, disagreement alone cannot cut below this

@@ -8,7 +8,7 @@ entries. An unknown information coefficient passes no gate: it fails closed to K
 
 from __future__ import annotations
 
-from tools.contracts import SizingTier
+from vocab.terms import SizingTier
 
 
 def choose_tier(mode: str, *, blocked: str | None, rl_usable: bool, rl_reason: str, confidence: float,

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tools.contracts import WEATHER_LAYERS, LayerReading, WeatherSnapshot
 from tools.experts import EXPERT_COLUMNS, experts_from_inputs
 from tools.fusion import fuse, regime_context
 from tools.weather_inputs import prepare_inputs
 from tools.weather_layers import compute_layers
+from vocab.contracts import WEATHER_LAYERS, LayerReading, WeatherSnapshot
 
 LAYER_COLUMNS = tuple(f"{layer}_{part}" for layer in WEATHER_LAYERS for part in ("state", "score", "source"))
 

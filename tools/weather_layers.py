@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from tools.calendar_effects import FLAGS, calendar_flags
-from tools.contracts import WEATHER_LAYERS
 from tools.weather_inputs import CORR_WINDOW, YIELD_MAX_AGE, WeatherInputs, asof_fresh
+from vocab.contracts import WEATHER_LAYERS
 
 
 def _layer(name: str, score: pd.Series, state: np.ndarray, source: Sequence[str] | pd.Series,

@@ -13,11 +13,12 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Literal, Union
+from typing import Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PriceSourceName = Literal["open", "close", "latest_close"]
+from brokers.base import PriceSourceName
+
 PriceLookup = Callable[[str], float | None]
 PricesArg = Union[Mapping[str, float], PriceLookup, str, Path, "PriceTable"]
 SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,14}$")

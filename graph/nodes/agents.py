@@ -8,7 +8,8 @@ from langgraph.runtime import Runtime
 
 from graph.context import DeskContext
 from graph.state import NightState
-from tools.contracts import Action, Proposal
+from vocab.contracts import Proposal
+from vocab.terms import Action
 
 
 def agents(state: NightState, runtime: Runtime[DeskContext]) -> dict:

@@ -27,10 +27,11 @@ from graph.nodes.morning import broker_at, intents_by_id
 from graph.nodes.sizing import policy
 from graph.state import Execution, MorningState
 from tools.breakers import daily_loss
-from tools.contracts import Intent
 from tools.exits import open_position
+from vocab.contracts import Intent
+from vocab.terms import FINAL_ORDER_STATES
 
-FINAL = ("filled", "rejected", "cancelled")
+FINAL = tuple(sorted(FINAL_ORDER_STATES))
 
 
 def client_order_id(intent_id: str) -> str:

@@ -6,7 +6,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import DeskContext
 from graph.state import NightState
-from tools.contracts import Intent
+from vocab.contracts import Intent
 
 
 def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:

@@ -12,9 +12,10 @@ from graph.context import DeskContext
 from graph.nodes.book import book_view
 from graph.nodes.guard import entries_blocked
 from graph.state import NightState, Sized
-from tools.contracts import SizingFactor, SizingTier
 from tools.moonshot import MoonshotCandidate, allocate, reward_risk
 from tools.risk import BookView
+from vocab.contracts import SizingFactor
+from vocab.terms import SizingTier
 
 FILL_WINDOW = timedelta(days=7)   # a moonshot night's entry fills within a few sessions: later entries are not its
 

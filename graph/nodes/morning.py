@@ -14,8 +14,8 @@ from graph.nodes.guard import entries_blocked
 from graph.state import Execution, MorningState
 from memory.overrides import ALL, Overrides
 from tools.calendar import sessions_between
-from tools.contracts import Intent
 from tools.exits import stop_level
+from vocab.contracts import Intent
 
 # Intent statuses a morning still has work for: not yet sent, or sent and not yet final at the broker.
 OPEN = ("pending", "submitting", "accepted", "partially_filled", "unknown")

@@ -12,8 +12,9 @@ from graph.context import DeskContext
 from graph.nodes.book import book_view
 from graph.state import NightState, Pick
 from models.api import SymbolsArgs
-from tools.contracts import Action, Denial, Proposal, Verdict
 from tools.picks import adaptive_threshold, hit_rate, score_symbol
+from vocab.contracts import Denial, Proposal, Verdict
+from vocab.terms import Action
 
 
 def apply_verdicts(proposals: Sequence[Proposal],

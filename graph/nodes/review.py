@@ -14,7 +14,7 @@ from graph.nodes.book import book_view
 from graph.providers.base import BookEntry, BookSummary
 from graph.providers.scope import call_scope
 from graph.state import NightState
-from tools.contracts import Denial, SizingFactor
+from vocab.contracts import Denial, SizingFactor
 
 
 def risk_review(state: NightState, runtime: Runtime[DeskContext]) -> dict:

@@ -9,8 +9,8 @@ from graph.context import DeskContext
 from graph.nodes.book import book_view
 from graph.nodes.guard import entries_blocked
 from graph.state import NightState
-from tools.contracts import SizingFactor
 from tools.risk import EntryCandidate, RiskLimits, apply_hard_rules
+from vocab.contracts import SizingFactor
 
 
 def limits(config: DeskConfig) -> RiskLimits:

@@ -17,12 +17,13 @@ from graph.nodes.picks import asset_health
 from graph.state import ExitOrder, NightState, Sized
 from models.api import AsOfArgs, SizeArgs, SymbolsArgs
 from tools.agents import agent_support
-from tools.contracts import Denial, Proposal, Regime, SizingTier, VolState
 from tools.exits import ExitPolicy, PositionState, update_and_check
 from tools.kelly import KellyPrior, calibrated, kelly_share, state_fraction
 from tools.sizing import cascade
 from tools.tiers import choose_tier
 from tools.trust import AgentRecord
+from vocab.contracts import Denial, Proposal
+from vocab.terms import Regime, SizingTier, VolState
 
 # The regime step of the sizing cascade, a priori: size falls as the regime turns hostile, from full size in a calm
 # uptrend to TraderBot's floor of 0.25x in a panic (seed 001: "a position-size modifier (0.25–1.0x)"); the steps

@@ -13,7 +13,8 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.contracts import Action, BookReview, Proposal, Regime, Verdict, WeatherSnapshot, WeatherView
+from vocab.contracts import BookReview, Proposal, Verdict, WeatherSnapshot, WeatherView
+from vocab.terms import Action, Regime
 
 ENTRY_ACTIONS = frozenset({Action.BUY_LONG, Action.SELL_SHORT})
 

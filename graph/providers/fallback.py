@@ -12,7 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from graph.providers.base import ENTRY_ACTIONS, BookEntry, BookSummary, OverlayProvider, finite
 from graph.providers.llm.errors import LLMFailure, ReplayMiss
-from tools.contracts import Action, BookReview, Proposal, Provenance, Verdict, WeatherSnapshot, WeatherView
+from vocab.contracts import BookReview, Proposal, Provenance, Verdict, WeatherSnapshot, WeatherView
+from vocab.terms import Action
+
 
 class InvalidOutput(ValueError):
     """A provider answer that parses but breaks the contract (wrong proposal, multiplier out of [0, 1])."""

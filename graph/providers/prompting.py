@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from string import Template
 
-import json
-
 import prompts
 from prompts.catalog import PROMPTS, spec
-from tools.contracts import WEATHER_LAYERS, WeatherSnapshot
+from vocab.contracts import WEATHER_LAYERS, WeatherSnapshot
 
 # The fields each prompt template receives (``string.Template`` placeholders) live beside the templates, in
 # ``prompts.catalog``; tests hold the files to it. This is the first version's, by prompt name.

@@ -14,8 +14,8 @@ from itertools import groupby
 
 from graph.providers.base import ENTRY_ACTIONS, BookEntry, BookSummary, finite
 from graph.providers.prompting import render_prompt, weather_fields
-from tools.contracts import (Action, AgentStyle, BookReview, Proposal, Provenance, Regime, Verdict, WeatherSnapshot,
-                             WeatherView)
+from vocab.contracts import BookReview, Proposal, Provenance, Verdict, WeatherSnapshot, WeatherView
+from vocab.terms import Action, AgentStyle, Regime
 
 MODEL, PROMPT_VERSION = "rules-v1", "v1"
 

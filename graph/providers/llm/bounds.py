@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from graph.providers.base import BookEntry
 from prompts.schemas import BookAnswer, ProposalVerdict, SingleVerdict, WeatherAnswer
-from tools.contracts import BookReview, Proposal, Provenance, Verdict, WeatherView
+from vocab.contracts import BookReview, Proposal, Provenance, Verdict, WeatherView
 
 
 def clamp(value: float, low: float, high: float, name: str, notes: list[str]) -> float:

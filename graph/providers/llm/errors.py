@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graph.errors import DeskError
-from tools.contracts import Provenance
+from vocab.contracts import Provenance
 
 
 class LLMFailure(Exception):

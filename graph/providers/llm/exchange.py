@@ -35,7 +35,7 @@ from graph.providers.scope import current_scope
 from graph.redact import Redactor
 from memory.store import Store
 from prompts.catalog import spec
-from tools.contracts import Provenance
+from vocab.contracts import Provenance
 
 ANSWERED = ("ok", "invalid", "refused", "empty")  # the model answered (served again by auto); not transport errors
 MAX_ERROR = 300

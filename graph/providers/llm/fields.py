@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from graph.providers.base import BookEntry, BookSummary, finite
 from graph.providers.prompting import delimited, weather_fields
 from memory.track_record import Outcomes
-from tools.contracts import ASSET_FEATURES, REGIME_ORDER, Proposal, WeatherSnapshot
+from vocab.contracts import ASSET_FEATURES, Proposal, WeatherSnapshot
+from vocab.terms import REGIME_ORDER
 
 Record = Mapping[str, Sequence[Outcomes]]  # agent (and "*") -> outcomes by decision
 REVERSAL = {True: "You may also reverse an entry's direction (`reverse`) when the inputs clearly argue for the "

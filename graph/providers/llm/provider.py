@@ -19,7 +19,7 @@ from graph.providers.llm.exchange import Exchange, Exchanger
 from graph.providers.rules import RulesProvider
 from memory.track_record import TrackRecord
 from prompts.schemas import BookAnswer, OverlayAnswer, SingleVerdict, WeatherAnswer
-from tools.contracts import BookReview, Proposal, Verdict, WeatherSnapshot, WeatherView
+from vocab.contracts import BookReview, Proposal, Verdict, WeatherSnapshot, WeatherView
 
 
 class LLMProvider:
