@@ -36,7 +36,7 @@ from models.training import ModelSpec, Rows, fit_window
 from models.training import evaluate_between as training_evaluate_between
 
 NAME = "health"
-# tools.contracts.ASSET_FEATURES without the raw close (a price level says nothing comparable across assets).
+# vocab.contracts.ASSET_FEATURES without the raw close (a price level says nothing comparable across assets).
 FEATURES = ("ret_1d", "ret_5d", "ret_21d", "ret_63d", "ret_126d", "ret_252d", "vol_21d", "vol_63d", "drawdown_252d",
             "trend_strength", "rsi_14", "bb_z_20", "ema_cross", "ema_cross_prev", "ema_trend", "dist_sma200", "rs_63d")
 RETURN_HORIZON = 21

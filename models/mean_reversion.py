@@ -1,6 +1,6 @@
 """Mean reversion: a LightGBM classifier of "is the close ``horizon`` sessions ahead higher?" (DESIGN.md §8).
 
-It reads band z-scores, RSI and related per-asset features (tools/contracts.py ASSET_FEATURES)
+It reads band z-scores, RSI and related per-asset features (vocab/contracts.py ASSET_FEATURES)
 and is trained walk-forward: ``train`` is a pure function of (panel, closes, cutoff) that reads
 nothing after the cutoff, so one training job can run anywhere (a loop today, Ray later).
 

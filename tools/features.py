@@ -1,4 +1,4 @@
-"""Per-asset features (tools.contracts.ASSET_FEATURES), vectorised over all dates and strictly causal.
+"""Per-asset features (vocab.contracts.ASSET_FEATURES), vectorised over all dates and strictly causal.
 
 Every value at date t is a function of closes up to t only: rolling windows, recursive EMAs and shifts look
 backwards, so removing data after t never changes a row at t. Values are NaN until a window has filled.

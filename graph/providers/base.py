@@ -1,6 +1,6 @@
 """The overlay provider interface (DESIGN §4): what a provider answers, and the book it reviews.
 
-A provider answers three questions in the contracts of ``tools.contracts``: the weather view, a verdict per
+A provider answers three questions in the contracts of ``vocab.contracts``: the weather view, a verdict per
 proposal, and a review of the whole book. The rules provider implements it; LLM providers will too, behind
 ``graph.providers.fallback.with_fallback``.
 """

@@ -1,4 +1,4 @@
-"""From what a model wrote (``prompts.schemas``) to what the desk records (``tools.contracts``), inside the bounds.
+"""From what a model wrote (``prompts.schemas``) to what the desk records (``vocab.contracts``), inside the bounds.
 
 A number out of bounds is clamped and a decision the desk does not allow is turned into the nearest one that shrinks
 risk; every such change is a note, and the notes go into the recorded answer's reason and beside its exchange. The
