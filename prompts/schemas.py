@@ -1,6 +1,6 @@
 """What a model writes: the output schema of each LLM prompt (DESIGN §4).
 
-These are the model-facing answers, kept apart from what the desk records (``tools.contracts``: ``WeatherView``,
+These are the model-facing answers, kept apart from what the desk records (``vocab.contracts``: ``WeatherView``,
 ``Verdict``, ``BookReview``, each with its ``Provenance``). They are deliberately loose where the bounds are the desk's
 business: a size multiplier is any finite number here and the bounds clamp it to [0, 1] and say so; a decision is one
 of a closed set, so an answer outside it ("buy", "double") is rejected, never guessed at.
