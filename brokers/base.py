@@ -16,6 +16,10 @@ Every adapter passes the one conformance suite in ``tests/test_broker_conformanc
 |                                |          | resolves ``unknown``); BrokerError for an id it never saw        |
 | ``cancel(id) -> OrderStatus``  | yes      | cancels an open order; an order already final (filled, rejected, |
 |                                |          | cancelled) comes back unchanged; BrokerError for an unknown id   |
+| ``quantity_rules(symbol)``     | yes      | the QuantityRules of the symbol: whole shares, or fractions to a |
+|   ``-> QuantityRules``         |          | given number of decimals, and a minimum notional; an order off   |
+|                                |          | its units comes back ``rejected`` with the reason (a sell of the |
+|                                |          | whole holding is always in units)                                |
 | ``orders() -> list``           | optional | every order the broker knows, oldest first (for reconciliation)  |
 | ``set_session(day)``           | optional | simulated brokers only: move the broker's clock (replay)         |
 | ``close()``                    | optional | release files, sockets or browsers                               |
@@ -35,6 +39,7 @@ Reads that cannot be answered now (maintenance, a lost browser, a timeout) raise
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -118,6 +123,62 @@ class Position(_Frozen):
     market_value: float
 
 
+class QuantityRules(_Frozen):
+    """The quantities a broker accepts for one symbol (DESIGN §6: whole shares unless the broker allows fractions).
+
+    ``decimals`` 0 is whole shares; ``decimals`` n > 0 allows fractions in steps of 10**-n. An order worth less than
+    ``min_notional`` dollars at its reference price is refused. Quantities are read as the decimal they print as
+    (``repr``), so 0.3 is 3 tenths, not the binary number just below it.
+    """
+
+    decimals: int = Field(0, ge=0, le=9)
+    min_notional: float = Field(0.0, ge=0)
+
+    @property
+    def step(self) -> Decimal:
+        return Decimal(1).scaleb(-self.decimals)
+
+    def describe(self) -> str:
+        units = "whole shares" if self.decimals == 0 else f"fractions of a share to {self.decimals} decimal(s)"
+        return units + (f", at least {self.min_notional:,.2f} an order" if self.min_notional else "")
+
+    def _at(self, quantity: float, rounding: str) -> Decimal:
+        return Decimal(repr(float(quantity))).quantize(self.step, rounding=rounding)
+
+    def floor(self, quantity: float) -> float:
+        """The largest quantity the broker accepts that is not above ``quantity`` (0 when none is)."""
+        return max(0.0, float(self._at(quantity, ROUND_FLOOR)))
+
+    def ceil(self, quantity: float) -> float:
+        """The smallest quantity the broker accepts that is not below ``quantity``."""
+        return float(self._at(quantity, ROUND_CEILING))
+
+    def accepts(self, quantity: float) -> bool:
+        """True when ``quantity`` is a whole number of steps."""
+        return Decimal(repr(float(quantity))) == self._at(quantity, ROUND_FLOOR)
+
+    @staticmethod
+    def text(quantity: float) -> str:
+        """The quantity as a ticket takes it: the decimal it prints as, no exponent, no trailing zeros (``898``,
+        ``0.5``, ``0.0000001``)."""
+        out = f"{Decimal(repr(float(quantity))):f}"
+        return out.rstrip("0").rstrip(".") if "." in out else out
+
+    def refusal(self, quantity: float, price: float | None, whole_holding: bool = False) -> str | None:
+        """Why an order of ``quantity`` at ``price`` is not in these units, or None when it is. A sell of the whole
+        holding is always accepted (a position bought in other units must still be closable)."""
+        if whole_holding:
+            return None
+        if not self.accepts(quantity):
+            return f"quantity {quantity!r} is not in the broker's units ({self.describe()})"
+        if price is not None and self.min_notional and quantity * price < self.min_notional:
+            return (f"order value {quantity * price:,.2f} is below the broker's minimum of {self.min_notional:,.2f}")
+        return None
+
+
+WHOLE_SHARES = QuantityRules()
+
+
 @runtime_checkable
 class Broker(Protocol):
     """The required methods; see the module docstring for the optional ones."""
@@ -133,6 +194,8 @@ class Broker(Protocol):
     def status(self, client_order_id: str) -> OrderStatus: ...
 
     def cancel(self, client_order_id: str) -> OrderStatus: ...
+
+    def quantity_rules(self, symbol: str) -> QuantityRules: ...
 
 
 def check_resubmit(existing: OrderStatus, order: Order) -> OrderStatus:

@@ -13,7 +13,9 @@ Fill model (market orders, the only kind):
 - Rejected, with the reason, never raised: a buy that needs more than the cash; a sell of more than is held
   (no shorting); a sell whose proceeds cannot cover its commission; a symbol with no price on or before the
   session. A rejected order stays rejected: resubmitting its id returns the rejection; use a new id to retry.
-- Fractional quantities are allowed. A position's ``avg_price`` is the quantity-weighted slipped fill price of
+- Quantities are in the broker's units (``quantity_rules``): whole shares unless it was configured with fractions
+  (``QuantityRules(decimals=n)``); an order off its units, or below its minimum notional, is rejected with the
+  reason — except a sell of the whole holding, which is always accepted. A position's ``avg_price`` is the quantity-weighted slipped fill price of
   its buys (commissions excluded); sells leave it unchanged. Positions are marked at the session's quote.
 - Orders fill immediately, so none is ever open: ``cancel`` returns the order's final status.
 
@@ -37,7 +39,8 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from brokers.base import (Account, BrokerError, Order, OrderStatus, Position, Quote, check_resubmit)
+from brokers.base import (WHOLE_SHARES, Account, BrokerError, Order, OrderStatus, Position, QuantityRules, Quote,
+                          check_resubmit)
 from memory.sqlite import StoreError, connect
 from memory.store import Store
 
@@ -134,7 +137,8 @@ class PaperBroker:
     """
 
     def __init__(self, path: Path | str, prices: PriceSource, session: date, initial_cash: float = 100_000,
-                 slippage_bps: float = 5, commission_bps: float = 1, min_commission: float = 1) -> None:
+                 slippage_bps: float = 5, commission_bps: float = 1, min_commission: float = 1,
+                 quantity: QuantityRules = WHOLE_SHARES) -> None:
         for name, value in (("initial_cash", initial_cash), ("slippage_bps", slippage_bps),
                             ("commission_bps", commission_bps), ("min_commission", min_commission)):
             if not (math.isfinite(value) and value >= 0):
@@ -143,6 +147,7 @@ class PaperBroker:
         self._prices = prices
         self._session = session
         self.slippage_bps, self.commission_bps, self.min_commission = slippage_bps, commission_bps, min_commission
+        self.quantity = quantity
         self._lock = threading.RLock()
         self._conn = self._open(initial_cash)
         self.db = sqlite_utils.Database(self._conn)
@@ -194,6 +199,10 @@ class PaperBroker:
         if quote is None:
             raise BrokerError(f"no price for {symbol!r} on or before {self._session}; load its bars first")
         return quote
+
+    def quantity_rules(self, symbol: str) -> QuantityRules:
+        """The same units for every symbol: whole shares unless configured otherwise."""
+        return self.quantity
 
     # ---------------------------------------------------------------- book
     def _cash(self) -> float:
@@ -254,6 +263,10 @@ class PaperBroker:
             held, avg = self._conn.execute("SELECT quantity, avg_price FROM positions WHERE symbol=?",
                                            [order.symbol]).fetchone() or (0.0, 0.0)
             at = f"{order.quantity:g} {order.symbol} at {price:.4f} ({quote.source} {quote.as_of})"
+            whole = order.side == "sell" and abs(order.quantity - held) <= _QTY_EPS
+            off_units = self.quantity.refusal(order.quantity, quote.price, whole_holding=whole)
+            if off_units:
+                return self._reject(order, quote.source, off_units)
             if order.side == "buy" and notional + commission > cash:
                 return self._reject(order, quote.source, f"insufficient cash: buying {at} needs "
                                     f"{notional + commission:,.2f} incl. commission, cash is {cash:,.2f}")

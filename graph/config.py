@@ -171,6 +171,9 @@ class BrokerSettings(_Section):
     slippage_bps: float = Field(5.0, ge=0, allow_inf_nan=False)
     commission_bps: float = Field(1.0, ge=0, allow_inf_nan=False)
     min_commission: float = Field(1.0, ge=0, allow_inf_nan=False)
+    quantity_decimals: int = Field(0, ge=0, le=9, description="the paper broker's units: 0 whole shares (DESIGN §6), "
+                                                              "n fractions to n decimals")
+    min_notional: float = Field(0.0, ge=0, allow_inf_nan=False, description="the paper broker's smallest order value")
     url: str | None = Field(None, description="the web broker's address (kind = web)")
     site: str = Field("sandbox", description="the web broker's selector map: a shipped name or a .toml path")
     headed: bool = Field(False, description="show the web broker's browser (debugging)")

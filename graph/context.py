@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from brokers.base import Broker
+from brokers.base import Broker, QuantityRules
 from brokers.paper import PaperBroker, StorePriceSource
 from graph.config import DeskConfig, secret_values
 from graph.providers.base import OverlayProvider
@@ -40,7 +40,8 @@ def paper_broker(config: DeskConfig, store: Store, market: MarketView) -> PaperB
     sessions = market.sessions
     start = sessions[-1].date() if len(sessions) else date.today()
     return PaperBroker(config.broker_path, StorePriceSource(store), start, initial_cash=b.initial_cash,
-                       slippage_bps=b.slippage_bps, commission_bps=b.commission_bps, min_commission=b.min_commission)
+                       slippage_bps=b.slippage_bps, commission_bps=b.commission_bps, min_commission=b.min_commission,
+                       quantity=QuantityRules(decimals=b.quantity_decimals, min_notional=b.min_notional))
 
 
 def web_broker(config: DeskConfig) -> Broker:

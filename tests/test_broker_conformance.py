@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from brokers.base import Broker, BrokerError
+from brokers.base import Broker, BrokerError, QuantityRules
 from brokers.paper import PaperBroker
 from brokers.sandbox import serve
 from tests.broker_kit import D1, order, prices
@@ -219,9 +219,24 @@ def test_contract_account_and_positions_are_consistent_with_fills(case: BrokerCa
 
 def test_contract_selling_the_whole_holding_removes_the_position(case: BrokerCase) -> None:
     b = case.broker
-    b.submit(order("rt-buy", case.symbol, quantity=2.5))
-    s = b.submit(order("rt-sell", case.symbol, side="sell", quantity=2.5))
+    b.submit(order("rt-buy", case.symbol, quantity=2))
+    s = b.submit(order("rt-sell", case.symbol, side="sell", quantity=2))
     assert s.status == "filled" and case.symbol not in b.positions()
+
+
+# ---------------------------------------------------------------- orders in broker units
+
+
+def test_contract_broker_declares_whole_shares_by_default(case: BrokerCase) -> None:
+    assert case.broker.quantity_rules(case.symbol) == QuantityRules()
+
+
+def test_contract_quantity_off_the_brokers_units_is_rejected_with_the_reason(case: BrokerCase) -> None:
+    b = case.broker
+    cash = b.account().cash
+    s = b.submit(order("frac", case.symbol, quantity=898.8360073704553 / 100))
+    assert s.status == "rejected" and s.filled_qty == 0 and "whole shares" in s.reason
+    assert b.status("frac") == s and b.account().cash == pytest.approx(cash) and case.symbol not in b.positions()
 
 
 # ---------------------------------------------------------------- reconciliation through orders()
@@ -260,7 +275,7 @@ def test_contract_partial_fill_works_until_cancelled_and_keeps_what_filled(parti
 
 def test_contract_without_partial_fills_every_fill_is_complete(complete_case: BrokerCase) -> None:
     b = complete_case.broker
-    statuses = [b.submit(order(f"w-{q}", complete_case.symbol, quantity=q)) for q in (0.5, 3, 7.25)]
+    statuses = [b.submit(order(f"w-{q}", complete_case.symbol, quantity=q)) for q in (1, 3, 7)]
     assert all(s.status == "filled" and s.filled_qty == s.quantity for s in statuses)
     assert all(b.cancel(s.client_order_id) == s for s in statuses)
 

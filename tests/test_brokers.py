@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from brokers.base import BrokerError
+from brokers.base import BrokerError, QuantityRules
 from brokers.paper import PaperBroker, PriceSource, StorePriceSource
 from memory.store import Store, StoreError
 from tests.broker_kit import D1, D2, D3, D4, order, prices
@@ -85,15 +85,41 @@ def test_paper_average_price_is_quantity_weighted_over_buys(paper: PaperBroker) 
     assert p.quantity == 4 and p.avg_price == pytest.approx((50.025 + 3 * 52.026) / 4, abs=1e-12)
 
 
-def test_paper_fractional_quantities_buy_and_sell_exactly(paper: PaperBroker) -> None:
-    paper.submit(order("f1", quantity=0.1))
-    paper.submit(order("f2", quantity=0.2))
-    assert paper.submit(order("f3", side="sell", quantity=0.3)).status == "filled"
-    assert paper.positions() == {}
+def test_paper_fractional_quantities_buy_and_sell_exactly(tmp_path: Path) -> None:
+    with PaperBroker(tmp_path / "p.db", prices(), session=D1, quantity=QuantityRules(decimals=1)) as paper:
+        paper.submit(order("f1", quantity=0.1))
+        paper.submit(order("f2", quantity=0.2))
+        assert paper.submit(order("f3", side="sell", quantity=0.3)).status == "filled"
+        assert paper.positions() == {}
+
+
+def test_paper_broker_by_default_rejects_a_fraction_of_a_share_with_the_reason(paper: PaperBroker) -> None:
+    got = paper.submit(order(quantity=898.8360073704553))
+    assert paper.quantity_rules("AAA") == QuantityRules()
+    assert got.status == "rejected" and "whole shares" in got.reason and paper.positions() == {}
+
+
+def test_paper_broker_below_its_minimum_notional_rejects_the_order(tmp_path: Path) -> None:
+    with PaperBroker(tmp_path / "p.db", prices(), session=D1, quantity=QuantityRules(decimals=2, min_notional=5)) as b:
+        low = b.submit(order("low", quantity=0.04))  # 4.00 at the open of 100
+        ok = b.submit(order("ok", quantity=0.05))
+    assert low.status == "rejected" and "below the broker's minimum of 5.00" in low.reason
+    assert ok.status == "filled"
+
+
+def test_paper_broker_sells_a_whole_holding_bought_in_finer_units(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    with PaperBroker(path, prices(), session=D1, quantity=QuantityRules(decimals=3)) as before:
+        before.submit(order("b", quantity=2.5))
+    with PaperBroker(path, prices(), session=D1) as whole:  # reconfigured to whole shares
+        part = whole.submit(order("s1", side="sell", quantity=1.5))
+        closed = whole.submit(order("s2", side="sell", quantity=2.5))
+        assert part.status == "rejected" and closed.status == "filled" and whole.positions() == {}
 
 
 def test_paper_sell_whose_proceeds_cannot_cover_commission_is_rejected(tmp_path: Path) -> None:
-    with PaperBroker(tmp_path / "p.db", prices(), session=D1, initial_cash=101.55) as b:
+    with PaperBroker(tmp_path / "p.db", prices(), session=D1, initial_cash=101.55,
+                     quantity=QuantityRules(decimals=3)) as b:
         b.submit(order("b", quantity=1))  # 100.05 + 1.00 commission leaves 0.50
         s = b.submit(order("s", side="sell", quantity=0.001))
     assert s.status == "rejected" and "commission" in s.reason

@@ -65,3 +65,5 @@ def test_no_proposals_and_verdicts_can_push_an_entry_past_the_caps(night, rows, 
     for e in entries:
         assert 0 < e.weight <= caps.max_weight + 1e-12
         assert e.quantity * e.price >= caps.min_order_value - 1e-6
+        assert e.quantity * e.price <= e.weight * book_equity + 1e-6  # the units never round past the weight
+        assert desk.ctx.broker.quantity_rules(e.symbol).accepts(e.quantity)  # whole shares at the paper broker

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from brokers.base import BrokerError, BrokerUnavailable, Order, OrderStatus
+from brokers.base import BrokerError, BrokerUnavailable, Order, OrderStatus, QuantityRules
 from brokers.otp import totp
 from brokers.resolve import settle
 from brokers.web import BrowserSettings, WebBrokerSettings, WebCredentials, load_site
@@ -28,6 +28,16 @@ def test_shipped_sandbox_map_loads_and_carries_the_desks_client_order_ids() -> N
     assert site.reference.check("id", "desk-" + "0123456789abcdef01234567") is None
     assert "does not match" in site.reference.check("id", "has space")
     assert "longer than 64" in site.reference.check("id", "x" * 65)
+
+
+def test_site_map_declares_the_tickets_quantity_units_whole_shares_unless_it_says(tmp_path: Path) -> None:
+    assert load_site("sandbox").quantities == QuantityRules()
+    path = tmp_path / "fractional.toml"
+    path.write_text(SANDBOX_MAP + "\n[quantities]\ndecimals = 3\nmin_notional = 1.0\n")
+    assert load_site(path).quantities == QuantityRules(decimals=3, min_notional=1.0)
+    path.write_text(SANDBOX_MAP + "\n[quantities]\ndecimal = 3\n")
+    with pytest.raises(BrokerError, match="quantities.decimal: Extra inputs are not permitted"):
+        load_site(path)
 
 
 def test_unknown_site_names_the_shipped_ones() -> None:

@@ -27,7 +27,7 @@ STATE = {"working": "accepted", "partially_filled": "partially_filled", "filled"
 
 def morning(n: int = 3) -> list[Order]:
     return [Order(client_order_id=f"desk-m{i}", symbol=sym, side="buy", quantity=q)
-            for i, (sym, q) in enumerate([("AAA", 3), ("BBB", 2.5), ("CCC", 10), ("AAA", 1)][:n])]
+            for i, (sym, q) in enumerate([("AAA", 3), ("BBB", 2), ("CCC", 10), ("AAA", 1)][:n])]
 
 
 @pytest.fixture

@@ -89,6 +89,6 @@ ModelStatus = Literal["candidate", "promoted", "rejected"]
 # Every rule that can block or clip an entry (tools/risk.py, and the night's nodes that fail closed).
 RuleName = Literal[
     "halted", "stale_data", "invalid", "already_held", "duplicate", "max_positions", "max_weight", "cash_reserve",
-    "max_gross", "min_order", "no_verdict", "risk_reviewer", "emergency_flat",
+    "max_gross", "min_order", "no_verdict", "risk_reviewer", "emergency_flat", "broker_units",
 ]
 RULE_NAMES: tuple[str, ...] = get_args(RuleName)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from brokers.base import (Account, BrokerError, BrokerUnavailable, Order, OrderStatus, Position, Quote,
+from brokers.base import (Account, BrokerError, BrokerUnavailable, Order, OrderStatus, Position, QuantityRules, Quote,
                           check_resubmit)
 from brokers.web.artifacts import Recorder
 from brokers.web.browser import Browser, is_lost
@@ -115,7 +115,24 @@ class WebBroker:
         bad_symbol = self.site.symbols.check("symbol", order.symbol)
         if bad_symbol:
             return self._refuse(order, f"not sent: {bad_symbol} (no price for it at {self.site.name})")
+        off_units = self._off_units(order)
+        if off_units:
+            return self._refuse(order, f"not sent: {off_units}")
         return self._call(f"submit {cid}", lambda: self._submit(order))
+
+    def quantity_rules(self, symbol: str) -> QuantityRules:
+        """What the site's ticket accepts (the selector map's ``[quantities]``; whole shares unless it says)."""
+        return self.site.quantities
+
+    def _off_units(self, order: Order) -> str | None:
+        """Why the ticket would not take this quantity, read from the site only when the answer depends on it."""
+        rules = self.site.quantities
+        if rules.accepts(order.quantity) and not rules.min_notional:
+            return None
+        held = self.positions().get(order.symbol) if order.side == "sell" else None
+        whole = held is not None and abs(held.quantity - order.quantity) < 1e-9
+        price = self.quote(order.symbol).price if rules.min_notional and not whole else None
+        return rules.refusal(order.quantity, price, whole_holding=whole)
 
     def _submit(self, order: Order) -> OrderStatus:
         cid, notes = order.client_order_id, []

@@ -16,7 +16,8 @@ from selenium.common.exceptions import (ElementClickInterceptedException, Elemen
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 
-from brokers.base import Account, BrokerError, BrokerUnavailable, Order, OrderStatus, Position, Quote
+from brokers.base import (Account, BrokerError, BrokerUnavailable, Order, OrderStatus, Position, QuantityRules,
+                          Quote)
 from brokers.web import parse
 from brokers.web.session import SiteSession, detached, left
 
@@ -50,10 +51,6 @@ class Unconfirmed:
 Outcome = Placed | NotSent | Refused | Unconfirmed
 
 
-def qty_text(quantity: float) -> str:
-    return str(int(quantity)) if float(quantity).is_integer() else repr(float(quantity))
-
-
 class TicketPage:
     def __init__(self, s: SiteSession) -> None:
         self.s, self.m = s, s.site.ticket
@@ -62,7 +59,7 @@ class TicketPage:
         s, m, p = self.s, self.m, self.s.site.paths
         cid = order.client_order_id
         s.open(p.ticket, "ticket", "ticket", cid, {p.ticket_symbol: order.symbol})
-        want = {"symbol": order.symbol, "side": m.side_values[order.side], "quantity": qty_text(order.quantity),
+        want = {"symbol": order.symbol, "side": m.side_values[order.side], "quantity": QuantityRules.text(order.quantity),
                 "reference": cid}
         for _ in range(s.settings.retry.stale_retries):
             try:

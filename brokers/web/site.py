@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from brokers.base import BrokerError
+from brokers.base import WHOLE_SHARES, BrokerError, QuantityRules
 
 ORDER_STATES = ("accepted", "partially_filled", "filled", "rejected", "cancelled")
 
@@ -144,6 +144,8 @@ class SiteMap(_Map):
     orders: OrdersMap
     account: AccountMap
     positions: Table
+    quantities: QuantityRules = Field(WHOLE_SHARES, description="what the ticket accepts: whole shares unless the "
+                                                                "site allows fractions (decimals), a minimum notional")
 
 
 def load_site(site: str | Path) -> SiteMap:

@@ -7,6 +7,7 @@ from langgraph.runtime import Runtime
 from graph.context import DeskContext
 from graph.state import NightState
 from vocab.contracts import Intent
+from tools.units import sell_in_units
 
 
 def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
@@ -34,13 +35,17 @@ def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
             target_weight=min(1.0, s.weight), quantity=s.quantity, reference_price=s.price, stop=s.stop,
             score=s.score, reasons=reasons, sizing=s.factors, verdicts=s.verdicts, denials=s.clipped_by,
             trail_pct=ctx.config.risk.trailing_stop, tiers_hit=0, tier=s.tier, gates=s.gates, track=s.track))
+    held = ctx.store.positions()
     for e in state["exits"]:
         if e.quantity <= 0:
             continue
+        units = sell_in_units(e.quantity, held[e.symbol]["quantity"] if e.symbol in held else e.quantity,
+                              ctx.broker.quantity_rules(e.symbol))
         intents.append(Intent(
             intent_id=f"{day.isoformat()}:{e.symbol}:sell:{e.kind}", as_of=day, symbol=e.symbol, side="sell",
-            kind=e.kind, target_weight=0.0, quantity=e.quantity, reference_price=e.price,
-            reasons=[f"{e.trigger}: {e.reason}"], trail_pct=e.new_trail, tiers_hit=e.new_tiers_hit))
+            kind=e.kind, target_weight=0.0, quantity=units.quantity, reference_price=e.price,
+            reasons=[f"{e.trigger}: {e.reason}", *([units.note] if units.note else [])], trail_pct=e.new_trail,
+            tiers_hit=e.new_tiers_hit))
     existing = {r["intent_id"]: r["status"] for r in ctx.store.intents(as_of=day)}
     fresh = [i for i in intents if existing.get(i.intent_id, "pending") == "pending"]
     with ctx.store.transaction():

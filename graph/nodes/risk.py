@@ -1,4 +1,5 @@
-"""Night: the hard risk rules — the last word on every entry. Exits are never blocked."""
+"""Night: the hard risk rules — the last word on every entry — and each entry's quantity in its broker's units.
+Exits are never blocked."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from graph.nodes.book import book_view
 from graph.nodes.guard import entries_blocked
 from graph.state import NightState
 from tools.risk import EntryCandidate, RiskLimits, apply_hard_rules
+from tools.units import entry_in_units
 from vocab.contracts import SizingFactor
 
 
@@ -38,11 +40,18 @@ def hard_rules(state: NightState, runtime: Runtime[DeskContext]) -> dict:
                 factors = [*factors, SizingFactor(name="hard_rules", multiplier=a.weight / s.weight if s.weight else 0,
                                                   weight_after=a.weight,
                                                   reason="; ".join(d.reason for d in a.clipped_by) or "clipped")]
-            sized.append(s.model_copy(update={"weight": a.weight, "quantity": a.quantity, "factors": factors,
+            units = entry_in_units(a.quantity, a.weight, s.price, ctx.broker.quantity_rules(s.symbol),
+                                   ctx.config.risk.min_order_value)
+            if units.denial is not None:
+                denied[s.symbol] = [*a.clipped_by, units.denial]
+                continue
+            if units.factor is not None:
+                factors = [*factors, units.factor]
+            sized.append(s.model_copy(update={"weight": units.weight, "quantity": units.quantity, "factors": factors,
                                               "clipped_by": list(a.clipped_by)}))
     denials = dict(state.get("denials", {}))
     for sym, ds in denied.items():
         denials[sym] = [*denials.get(sym, []), *ds]
     return {"sized": sized, "denials": denials,
-            "summary": f"{len(approved)} approved, {len(denied)} denied"
+            "summary": f"{len(sized)} approved, {len(denied)} denied"
                        + (f" — entries blocked: {blocked}" if blocked else "")}
