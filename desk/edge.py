@@ -66,7 +66,8 @@ def edge(settings: Settings, start: date = FIRST, end: date = LAST, *, layers: S
     desk_case = EvalCase(start=start, end=end)
     progress("training the models the desk needs over the range (walk-forward, once, before the cases)")
     with HomeLock(settings.home, "eval", "training the models for the edge ledger"):
-        usable = prepare_case(settings.model_dump(mode="json"), desk_case.model_dump(mode="json", by_alias=True))
+        usable = prepare_case(settings.model_dump(mode="json"), desk_case.model_dump(mode="json", by_alias=True),
+                              progress)
     used = usage(settings, usable)
     weighed = [layer for layer in chosen if used[layer.name][0]]
     idle = [layer.name for layer in chosen if not used[layer.name][0]]

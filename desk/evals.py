@@ -105,7 +105,7 @@ def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | N
         if parallel:
             progress("training the models the cases need, one case after another")
             for c in unique:
-                prepare_case(config, c.model_dump(mode="json", by_alias=True))
+                prepare_case(config, c.model_dump(mode="json", by_alias=True), progress)
         raw = run_cases(config, unique, workers=workers, ray=ray, pool=parallel, progress=progress)
         results = [CaseResult.model_validate(r) for r in raw]
         for r in results:

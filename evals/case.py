@@ -234,11 +234,13 @@ def _night_spend(cfg: DeskConfig, store: Store) -> dict[str, float]:
         record.close()
 
 
-def prepare_case(config: dict[str, Any], case: dict[str, Any]) -> dict[str, str | None]:
+def prepare_case(config: dict[str, Any], case: dict[str, Any],
+                 progress: Callable[[str], None] = lambda msg: None) -> dict[str, str | None]:
     """Train (walk-forward, gated) every model the case's nights need, here, before cases run side by side: the
     registry's promotions then never depend on which of two concurrent cases trained first, so a case gives the
     same result wherever and alongside whatever it runs. Returns, per model, None when it is usable on some retrain
-    block of the range, else why it never is."""
+    block of the range, else why it never is. ``progress`` hears how far the training is (every 20 s or so)."""
+    import time
     from models.registry import ModelRegistry
     from models.walkforward import retrain_block
     from tools.agents import AgentToolkit
@@ -252,7 +254,12 @@ def prepare_case(config: dict[str, Any], case: dict[str, Any]) -> dict[str, str 
         m = cfg.models
         tools = ec.ablation.toolkit(cfg, market, registry) or AgentToolkit.from_config(cfg, market, registry)
         usable: dict[str, str | None] = {}
-        for d in {retrain_block(d, m.retrain_months): d for d in reversed(_nights(cfg, ec, market))}.values():
+        blocks = list({retrain_block(d, m.retrain_months): d for d in reversed(_nights(cfg, ec, market))}.values())
+        t0 = last = time.monotonic()
+        for i, d in enumerate(blocks, 1):
+            if time.monotonic() - last >= 20:
+                last = time.monotonic()
+                progress(f"models: retrain block {i}/{len(blocks)} ({d}), {last - t0:.0f} s so far")
             for r in tools.prepare(d):
                 if r.status == "usable":
                     usable[r.name] = None

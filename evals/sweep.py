@@ -102,8 +102,9 @@ def run_cases(config: dict[str, Any], cases: Sequence[EvalCase], *, workers: int
 class Tally:
     """How far a sweep is: nights replayed per case (from each case's ticks), cases done, an estimate of the rest."""
 
-    def __init__(self, labels: Sequence[str], progress: Progress, every: float = REPORT_EVERY) -> None:
-        self.labels, self.progress, self.every = list(labels), progress, every
+    def __init__(self, labels: Sequence[str], progress: Progress, every: float | None = None) -> None:
+        self.labels, self.progress = list(labels), progress
+        self.every = REPORT_EVERY if every is None else every
         self.nights: dict[str, tuple[int, int]] = {}
         self.done: set[str] = set()
         self.t0 = self.last = time.monotonic()

@@ -80,3 +80,37 @@ def test_on_local_ray_the_same_cases_give_the_same_results_as_here(home, capsys,
     here = {c["label"]: c for c in _sweep(capsys, tmp_path, "--workers", "1")["cases"]}
     for label, case in here.items():
         assert on_ray[label]["series"] == case["series"] and on_ray[label]["agents"] == case["agents"], label
+
+
+def _ticking(config: dict, case: dict, tick=None) -> dict:
+    """A stub case: ten nights, each ticked; its result names it."""
+    for i in range(1, 11):
+        if tick:
+            tick(i, 10)
+    return {"case": case["name"]}
+
+
+def test_a_long_sweep_says_how_many_nights_and_cases_are_done_and_what_is_left(monkeypatch):
+    import evals.sweep as sweep
+    from evals.case import EvalCase
+
+    monkeypatch.setattr(sweep, "REPORT_EVERY", 0.0)
+    cases = [EvalCase(name=n, start=date(2018, 1, 2), end=date(2018, 1, 31)) for n in ("a", "b")]
+    said: list[str] = []
+    out = sweep.run_cases({}, cases, pool=False, runner=_ticking, progress=said.append)
+    assert out == [{"case": "a"}, {"case": "b"}]
+    assert any("0/2 case(s) done, 5/20 nights replayed (25%)" in m and "left" in m for m in said)
+    assert any(m.startswith("case a done: 1/2 case(s) done, 10/20 nights") for m in said)
+    assert said[-1].startswith("case b done: 2/2 case(s) done, 20/20 nights replayed (100%)")
+
+
+def test_a_pool_sweep_relays_its_workers_progress(monkeypatch):
+    from evals.case import EvalCase
+    from evals.sweep import run_cases
+
+    cases = [EvalCase(name=n, start=date(2018, 1, 2), end=date(2018, 1, 31)) for n in ("a", "b")]
+    said: list[str] = []
+    out = run_cases({}, cases, workers=2, runner=_ticking, progress=said.append)
+    assert out == [{"case": "a"}, {"case": "b"}]
+    assert {m.split(":")[0] for m in said if m.startswith("case ")} == {"case a done", "case b done"}
+    assert "2/2 case(s) done, 20/20 nights replayed (100%)" in said[-1]
