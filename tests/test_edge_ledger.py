@@ -312,3 +312,17 @@ def test_the_report_section_escapes_hostile_text():
                                          helps_both_eras=None)])
     page = edge_section(ledger)
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+@pytest.mark.slow
+def test_a_damaged_ledger_file_is_one_line_when_its_report_is_asked_for(ledger, capsys):
+    settings, out, _ = ledger
+    path = settings.home / "evals" / out.eval_id / "edge.json"
+    whole = path.read_text()
+    path.write_text(whole[:40])
+    try:
+        code, _, err = kit.run_cli(capsys, "--home", str(settings.home), "report", out.eval_id)
+    finally:
+        path.write_text(whole)
+    assert code == 2 and "edge ledger" in err and "run `desk eval edge` again" in err
+    assert len(err.strip().splitlines()) == 1
