@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vocab.terms import FINAL_ORDER_STATES, OrderState, Side
 
-PriceSourceName = Literal["open", "close", "latest_close"]
+PriceSourceName = Literal["open", "close", "latest_close", "latest_trade"]
 
 
 class BrokerError(Exception):

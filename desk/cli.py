@@ -442,7 +442,7 @@ def slack_manifest() -> None:
 
 
 @data_app.command("load")
-def data_load(source: Annotated[str, typer.Option("--source", help="bundled | yfinance | csv")] = "bundled",
+def data_load(source: Annotated[str, typer.Option("--source", help="bundled | yfinance | csv | alpaca")] = "bundled",
               path: Annotated[Optional[Path], typer.Argument(help="CSV file for --source csv")] = None,
               until: Annotated[Optional[str], typer.Option("--until", help="truncate the store at this date")] = None,
               symbol: Annotated[Optional[str], typer.Option("--symbol", help="symbol for a one-symbol CSV")] = None,
@@ -596,10 +596,21 @@ def tune(trials: Annotated[int, typer.Option("--trials", help="optuna trials")] 
 
 @app.command("sandbox-broker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sandbox_broker(ctx: typer.Context) -> None:
-    """Serve the sandbox web broker on 127.0.0.1 (--port 0 picks a free port and prints it; --faults, --prices)."""
-    from brokers.sandbox.__main__ import main as serve_sandbox
-
-    code = serve_sandbox(list(ctx.args))
+    """Serve a sandbox broker on 127.0.0.1: the web broker's site, or with --api alpaca a loopback Alpaca API
+    (--port 0 picks a free port and prints it; --faults, --prices)."""
+    args, api = list(ctx.args), "web"
+    for i, arg in enumerate(args):
+        if arg == "--api" or arg.startswith("--api="):
+            api = arg.partition("=")[2] if "=" in arg else (args[i + 1] if i + 1 < len(args) else "")
+            del args[i:i + (1 if "=" in arg else 2)]
+            break
+    if api == "alpaca":
+        from brokers.alpaca.loopback.__main__ import main as serve_sandbox
+    elif api == "web":
+        from brokers.sandbox.__main__ import main as serve_sandbox
+    else:
+        raise DeskError(f"unknown --api {api!r}: use web (the sandbox web broker) or alpaca (a loopback Alpaca API)")
+    code = serve_sandbox(args)
     if code:
         raise typer.Exit(code)
 
@@ -638,7 +649,9 @@ def _log_unexpected(redact) -> str:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click hands a typer.Exit's code back instead of raising it here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -43,7 +43,7 @@ from vocab.contracts import Intent
 
 Progress = Callable[[str], None]
 PHASES = ("night", "morning", "all")
-SOURCES = ("bundled", "yfinance", "csv")
+SOURCES = ("bundled", "yfinance", "csv", "alpaca")
 
 
 # ---------------------------------------------------------------------- running the desk
@@ -142,7 +142,16 @@ def resolve_date(sessions: pd.DatetimeIndex, day: date | None) -> date:
 
 
 # ---------------------------------------------------------------------- data
-def provider_for(source: str, path: Path | None, symbol: str | None) -> MarketDataProvider:
+def provider_for(source: str, path: Path | None, symbol: str | None,
+                 settings: Settings | None = None) -> MarketDataProvider:
+    if source == "alpaca":
+        from brokers.alpaca.config import AlpacaKeys, AlpacaOptions
+        from tools.data.alpaca_provider import AlpacaDataProvider
+
+        broker = settings.broker if settings is not None else None
+        return AlpacaDataProvider(AlpacaKeys.from_env(), broker.url if broker else None,
+                                  broker.alpaca if broker else AlpacaOptions(),
+                                  max_jump=settings.data.max_daily_jump if settings else 0.75)
     if source == "bundled":
         from tools.data.bundled import BundledProvider
 
@@ -164,7 +173,7 @@ def data_load(settings: Settings, *, source: str, path: Path | None, until: date
               actor: Actor, reporters: Sequence[Reporter] = (), progress: Progress = lambda msg: None) -> DataLoadResult:
     """Validate and load market data (nothing partial is written); recorded and reported as a run of its own.
     Waits for no one: while a run holds the book, a load is refused (the bars must not move under a run)."""
-    provider = provider_for(source, path, symbol)
+    provider = provider_for(source, path, symbol, settings)
     store = Store(settings.store_path)
     with HomeLock(settings.home, "book", f"loading {source} data"):
         return _load(store, settings, provider, source, until, actor, reporters, progress)
@@ -172,7 +181,7 @@ def data_load(settings: Settings, *, source: str, path: Path | None, until: date
 
 def _load(store: Store, settings: Settings, provider: MarketDataProvider, source: str, until: date | None,
           actor: Actor, reporters: Sequence[Reporter], progress: Progress) -> DataLoadResult:
-    symbols = [*settings.data.universe, settings.data.benchmark] if source == "yfinance" else None
+    symbols = [*settings.data.universe, settings.data.benchmark] if source in ("yfinance", "alpaca") else None
     box: dict[str, object] = {}
 
     def load() -> str:

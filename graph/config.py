@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from brokers.alpaca.config import AlpacaOptions
 from tools.data.bundled import EQUITY_SECTORS, EQUITY_UNIVERSE
 from vocab.terms import REGIME_ORDER, Regime, VolState
 
@@ -24,7 +25,7 @@ class _Section(BaseModel):
 
 
 class DataSettings(_Section):
-    source: Literal["bundled", "yfinance", "csv"] = "bundled"
+    source: Literal["bundled", "yfinance", "csv", "alpaca"] = "bundled"
     universe: tuple[str, ...] = EQUITY_UNIVERSE
     benchmark: str = "SP500"
     sectors: dict[str, str] = Field(default_factory=lambda: dict(EQUITY_SECTORS),
@@ -166,7 +167,7 @@ class MoonshotSettings(_Section):
 
 
 class BrokerSettings(_Section):
-    kind: Literal["paper", "web"] = "paper"
+    kind: Literal["paper", "web", "alpaca"] = "paper"
     initial_cash: float = Field(100_000.0, gt=0, allow_inf_nan=False)
     slippage_bps: float = Field(5.0, ge=0, allow_inf_nan=False)
     commission_bps: float = Field(1.0, ge=0, allow_inf_nan=False)
@@ -174,11 +175,13 @@ class BrokerSettings(_Section):
     quantity_decimals: int = Field(0, ge=0, le=9, description="the paper broker's units: 0 whole shares (DESIGN §6), "
                                                               "n fractions to n decimals")
     min_notional: float = Field(0.0, ge=0, allow_inf_nan=False, description="the paper broker's smallest order value")
-    url: str | None = Field(None, description="the web broker's address (kind = web)")
+    url: str | None = Field(None, description="the web broker's address (kind = web); Alpaca's trading API "
+                                              "(kind = alpaca; default: Alpaca's paper or live API)")
     site: str = Field("sandbox", description="the web broker's selector map: a shipped name or a .toml path")
     headed: bool = Field(False, description="show the web broker's browser (debugging)")
     chromium: Path = Path("/usr/bin/chromium")
     chromedriver: Path = Path("/usr/bin/chromedriver")
+    alpaca: AlpacaOptions = AlpacaOptions()
 
     @model_validator(mode="after")
     def _web_needs_url(self) -> BrokerSettings:

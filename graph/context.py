@@ -56,8 +56,22 @@ def web_broker(config: DeskConfig) -> Broker:
         browser=BrowserSettings(chromium=b.chromium, chromedriver=b.chromedriver, headed=b.headed)))
 
 
+def alpaca_broker(config: DeskConfig) -> Broker:
+    """Alpaca through alpaca-py: keys from APCA_API_KEY_ID / APCA_API_SECRET_KEY or APCA_SECRETS_FILE, paper unless
+    ``broker.alpaca.live``; ``broker.url`` (a loopback or proxy) replaces Alpaca's address."""
+    from brokers.alpaca.broker import AlpacaBroker
+    from brokers.alpaca.config import AlpacaKeys
+
+    return AlpacaBroker(AlpacaKeys.from_env(), config.broker.url, config.broker.alpaca)
+
+
 def make_broker(config: DeskConfig, store: Store, market: MarketView) -> Broker:
-    return web_broker(config) if config.broker.kind == "web" else paper_broker(config, store, market)
+    kind = config.broker.kind
+    if kind == "web":
+        return web_broker(config)
+    if kind == "alpaca":
+        return alpaca_broker(config)
+    return paper_broker(config, store, market)
 
 
 def assemble(config: DeskConfig, *, store: Store | None = None, market: MarketView | None = None,

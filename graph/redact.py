@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 MASK = "***"
-SECRET_ENV_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_PASSWD")
+SECRET_ENV_SUFFIXES = ("_KEY", "_KEY_ID", "_TOKEN", "_SECRET", "_PASSWORD", "_PASSWD")  # _KEY_ID: Alpaca's
 MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
 TOKEN_SHAPES = (
     re.compile(r"\bsk-[A-Za-z0-9_\-]{12,}"),          # OpenAI / Anthropic API keys

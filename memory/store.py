@@ -201,11 +201,13 @@ class Store:
 
     # ---------------------------------------------------------------- bars
     def write_bars(self, frames: Mapping[str, pd.DataFrame], kinds: Mapping[str, str], source: str,
-                   until: date | None = None, stale: bool = False, note: str | None = None) -> dict[str, int]:
+                   until: date | None = None, stale: bool = False, note: str | None = None,
+                   replace: bool = False) -> dict[str, int]:
         """Write validated bars for many symbols in one transaction; return rows written per symbol.
 
         Each frame is indexed by date with columns open, high, low, close, volume (open/high/low/volume may be NaN
         where the source has only closes). With ``until``, rows after it are dropped and the store stays truncated.
+        With ``replace``, each written symbol's stored bars are deleted first (a source that restates history).
         """
         written: dict[str, int] = {}
         with self.transaction():
@@ -215,6 +217,8 @@ class Store:
             else:
                 self.set_meta("data_until", None)
             for symbol, frame in frames.items():
+                if replace:
+                    self.db.execute("DELETE FROM bars WHERE symbol = ?", [symbol])
                 if until is not None:
                     frame = frame[frame.index <= pd.Timestamp(until)]
                 values = frame.reindex(columns=list(BAR_COLUMNS)).astype("float64")

@@ -1,7 +1,8 @@
-"""The broker conformance suite: one contract, every broker (paper, and the web broker driving the sandbox in
-headless Chromium). A broker states what it supports (partial fills, confirmations that can go missing); the
-properties of a capability run for the brokers that have it, and the brokers without it are held to the
-opposite property (a paper fill is always complete), never faked."""
+"""The broker conformance suite: one contract, every broker (paper, the web broker driving the sandbox in headless
+Chromium, and Alpaca through alpaca-py against the loopback Alpaca API). A broker states what it supports (partial
+fills, confirmations that can go missing, commissions, refusals booked as orders); the properties of a capability
+run for the brokers that have it, and the brokers without it are held to the opposite property (a paper fill is
+always complete, Alpaca charges no commission), never faked."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ import pytest
 
 from brokers.base import Broker, BrokerError, QuantityRules
 from brokers.paper import PaperBroker
+from brokers.alpaca.loopback import serve as serve_alpaca
 from brokers.sandbox import serve
+from tests.alpaca_kit import alpaca_broker
 from tests.broker_kit import D1, order, prices
 from tests.browser_kit import browser, web_broker  # noqa: F401 - the module-scoped browser fixture
 
 PARTIAL, TIMEOUTS = "partial_fills", "lost_confirmations"
+COMMISSIONS = "commissions"  # the broker charges one on every fill (Alpaca charges none on US equities)
+BOOKS_REFUSALS = "books_refusals"  # a refused order is an order in the broker's book (Alpaca books nothing)
 
 
 @dataclass
@@ -44,18 +49,20 @@ def paper_case(tmp_path: Path, request: pytest.FixtureRequest) -> BrokerCase:
 
     def booked(cid: str) -> int:
         return broker.db.execute("SELECT count(*) FROM orders WHERE client_order_id=?", [cid]).fetchone()[0]
-    return BrokerCase(broker, booked, cleanup=[broker.close])
+    return BrokerCase(broker, booked, supports=DECLARED[paper_case], cleanup=[broker.close])
 
 
 class _Faults:
-    def __init__(self, server, spec: str) -> None:
-        self.server, self.spec = server, spec
+    """Switch a fault on for a ``with`` block, over the server's ``base`` switches (kept before and after)."""
+
+    def __init__(self, server, spec: str, base: str = "") -> None:
+        self.server, self.spec, self.base = server, spec, base
 
     def __enter__(self) -> None:
-        self.server.set_faults(self.spec)
+        self.server.set_faults(",".join(s for s in (self.base, self.spec) if s))
 
     def __exit__(self, *exc: object) -> None:
-        self.server.set_faults(None)
+        self.server.set_faults(self.base or None)
 
 
 def web_case(tmp_path: Path, request: pytest.FixtureRequest) -> BrokerCase:
@@ -65,19 +72,35 @@ def web_case(tmp_path: Path, request: pytest.FixtureRequest) -> BrokerCase:
 
     def booked(cid: str) -> int:
         return sum(o.reference == cid for o in server.book.orders())
-    return BrokerCase(broker, booked, supports=frozenset({PARTIAL, TIMEOUTS}),
+    return BrokerCase(broker, booked, supports=DECLARED[web_case],
                       partial=lambda r: _Faults(server, f"partial={r}"),
                       lose_confirmation=lambda: _Faults(server, "lost_confirmation"),
                       cleanup=[broker.close, server.stop])
 
 
-FACTORIES = [paper_case, web_case]
+def alpaca_case(tmp_path: Path, request: pytest.FixtureRequest) -> BrokerCase:
+    """Alpaca: AAA and BBB are assets Alpaca does not trade in fractions (whole shares, as every case's); ``booked``
+    counts the loopback's orders with the id plus its refusals of it (a refusal books nothing at Alpaca, but it was
+    the broker acting on the id); a lost confirmation is a blackout after the order was booked (the answer and
+    every lookup after it dropped)."""
+    whole = "whole=AAA+BBB"
+    server = serve_alpaca(prices={"AAA": 100.0, "BBB": 50.0}, session=D1, faults=whole)
+    broker = alpaca_broker(server)
+    return BrokerCase(broker, server.book.booked, supports=DECLARED[alpaca_case],
+                      partial=lambda r: _Faults(server, f"partial={r}", whole),
+                      lose_confirmation=lambda: _Faults(server, "blackout", whole),
+                      cleanup=[broker.close, server.stop])
+
+
+FACTORIES = [paper_case, web_case, alpaca_case]
+DECLARED = {paper_case: frozenset({COMMISSIONS, BOOKS_REFUSALS}),
+            web_case: frozenset({PARTIAL, TIMEOUTS, COMMISSIONS, BOOKS_REFUSALS}),
+            alpaca_case: frozenset({PARTIAL, TIMEOUTS})}
 
 
 def _with(capability: str, present: bool = True) -> list:
     """The factories of brokers that have (or lack) a capability, decided by building nothing: by declaration."""
-    declared = {paper_case: frozenset(), web_case: frozenset({PARTIAL, TIMEOUTS})}
-    return [f for f in FACTORIES if (capability in declared[f]) == present]
+    return [f for f in FACTORIES if (capability in DECLARED[f]) == present]
 
 
 def _case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerCase]:
@@ -112,7 +135,8 @@ def timeout_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bro
 
 
 def test_declared_capabilities_match_the_cases() -> None:
-    assert _with(PARTIAL) == [web_case] and _with(TIMEOUTS) == [web_case] and _with(PARTIAL, False) == [paper_case]
+    assert _with(PARTIAL) == [web_case, alpaca_case] and _with(TIMEOUTS) == [web_case, alpaca_case]
+    assert _with(PARTIAL, False) == [paper_case] and _with(COMMISSIONS, False) == [alpaca_case]
 
 
 # ---------------------------------------------------------------- submit, fill, resubmit
@@ -121,7 +145,7 @@ def test_declared_capabilities_match_the_cases() -> None:
 def test_contract_submit_fills_and_status_reports_the_same_fill(case: BrokerCase) -> None:
     s = case.broker.submit(order("f-1", case.symbol, quantity=3))
     assert (s.status, s.filled_qty, s.avg_price, s.client_order_id) == ("filled", 3, 100.0, "f-1")
-    assert s.is_final and s.commission > 0
+    assert s.is_final and (s.commission > 0) == (COMMISSIONS in case.supports)
     assert case.broker.status("f-1") == s and case.booked("f-1") == 1
 
 
@@ -247,9 +271,11 @@ def test_contract_orders_lists_every_order_oldest_first_as_status_reports_it(cas
     sent = [b.submit(order("r-1", case.symbol, quantity=1)), b.submit(order("r-2", case.unpriced_symbol, quantity=1)),
             b.submit(order("r-3", "BBB", quantity=2))]
     listed = b.orders()
-    assert [o.client_order_id for o in listed] == ["r-1", "r-2", "r-3"]
-    assert [o.status for o in listed] == ["filled", "rejected", "filled"]
-    assert listed == [b.status(o.client_order_id) for o in sent]
+    booked = sent if BOOKS_REFUSALS in case.supports else [sent[0], sent[2]]  # Alpaca books no refused order
+    assert [o.client_order_id for o in listed] == [o.client_order_id for o in booked]
+    assert [o.status for o in listed] == [o.status for o in booked]
+    assert listed == [b.status(o.client_order_id) for o in booked]
+    assert b.status("r-2") == sent[1] and sent[1].status == "rejected"
     held: dict[str, float] = {}
     for o in listed:
         held[o.symbol] = held.get(o.symbol, 0.0) + (1 if o.side == "buy" else -1) * o.filled_qty

@@ -79,8 +79,8 @@ FINAL_ORDER_STATES: frozenset[str] = frozenset({"filled", "rejected", "cancelled
 OrderRecordStatus = Literal["submitting", OrderState]
 # An intent from the night it is written to the morning that settles it.
 IntentStatus = Literal["pending", "superseded", "skipped", "vetoed", OrderState]
-# What the morning did with one intent (graph.state.Execution).
-ExecutionStatus = Literal["skipped", "vetoed", "already_done", OrderState]
+# What the morning did with one intent (graph.state.Execution); ``waiting``: an API broker cannot trade now.
+ExecutionStatus = Literal["skipped", "vetoed", "already_done", "waiting", OrderState]
 # A run's status in the store: ``interrupted`` and ``killed`` close a run whose process died (graph/runner.py).
 RunStatus = Literal["running", "ok", "error", "paused", "interrupted", "killed"]
 # A trained model version in the registry (models/promotion.py).

@@ -17,9 +17,11 @@ import hashlib
 from datetime import date
 from typing import Any
 
+import pandas as pd
 from langgraph.runtime import Runtime
 
-from brokers.base import BrokerError, Order, OrderStatus
+from brokers.base import BrokerError, BrokerUnavailable, Order, OrderStatus
+from brokers.clock import why_wait
 from brokers.resolve import settle
 from graph.context import DeskContext
 from graph.nodes.guard import entries_blocked
@@ -27,6 +29,7 @@ from graph.nodes.morning import broker_at, intents_by_id
 from graph.nodes.sizing import policy
 from graph.state import Execution, MorningState
 from tools.breakers import daily_loss
+from tools.calendar import xnys_sessions
 from tools.exits import open_position
 from vocab.contracts import Intent
 from vocab.terms import FINAL_ORDER_STATES
@@ -44,10 +47,14 @@ def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     session = state["session"]
     broker = broker_at(ctx, session)
-    held = {s: p.quantity for s, p in broker.positions().items()}
     results = list(state.get("results", []))
-    submitted = 0
     intents = intents_by_id(ctx, state["accepted"])
+    waiting = market_wait(ctx, session)
+    if waiting:  # nothing is sent; the intents stay open for the next morning run of this session
+        results += [_result(it, "waiting", waiting) for it in intents.values()]
+        return {"results": results, "summary": f"nothing sent, waiting: {waiting}"}
+    held = {s: p.quantity for s, p in broker.positions().items()}
+    submitted = 0
     for iid, it in sorted(intents.items(), key=lambda kv: (kv[1].side != "sell", kv[0])):
         coid = client_order_id(iid)
         existing = ctx.store.order(coid)
@@ -72,6 +79,20 @@ def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
         results.append(_result(it, status.status, status.reason or "", coid, status))
     filled = [r for r in results if r.status == "filled"]
     return {"results": results, "summary": f"{len(filled)} filled, {submitted} submitted"}
+
+
+def market_wait(ctx: DeskContext, session: date) -> str | None:
+    """Why an API broker's market cannot take this morning's orders now (``brokers.clock``), or None. A broker
+    without a market clock (the paper broker, a replay) never waits; a clock that cannot be read is a reason."""
+    read = getattr(ctx.broker, "market_clock", None)
+    if read is None:
+        return None
+    try:
+        clock = read()
+    except BrokerUnavailable as exc:
+        return f"the broker's market clock cannot be read now ({exc})"
+    exchange = pd.Timestamp(session) in xnys_sessions(ctx.config.cache_dir, needed=pd.Timestamp(session))
+    return why_wait(clock, session, exchange)
 
 
 def _halted(ctx: DeskContext, it: Intent, coid: str, existing: dict | None, why: str) -> Execution:
@@ -172,8 +193,9 @@ def check_book(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     if diffs:
         _trip_mismatch(ctx, state["session"], diffs, "at the start of the morning")
     note = f"; in flight from an earlier run: {', '.join(pending)}" if pending else ""
-    return {"summary": (f"MISMATCH, entries halted: {'; '.join(diffs)}" if diffs else
-                        "broker and store agree") + note}
+    where = getattr(ctx.broker, "notice", None)  # an API broker says which account (LIVE TRADING when it is)
+    return {"summary": (f"{where}: " if where else "") + (f"MISMATCH, entries halted: {'; '.join(diffs)}" if diffs
+                                                          else "broker and store agree") + note}
 
 
 def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:

@@ -27,13 +27,19 @@ class DataSourceError(Exception):
 
 @dataclass(frozen=True)
 class Fetched:
-    """What a provider hands back: validated frames and kinds per symbol, plus what it refused and why."""
+    """What a provider hands back: validated frames and kinds per symbol, plus what it refused and why.
+
+    ``restated``: the source restates history (adjusted prices change after every split and dividend), so each
+    frame is the symbol's whole series and replaces what the store held, instead of extending it. ``note`` (what the
+    source is, its adjustment, its proxies) is kept on each written symbol.
+    """
 
     frames: dict[str, pd.DataFrame]
     kinds: dict[str, str]
     rejected: dict[str, str] = field(default_factory=dict)
     stale: bool = False
     note: str | None = None
+    restated: bool = False
 
 
 @runtime_checkable

@@ -46,7 +46,8 @@ def load_into_store(store: Store, provider: MarketDataProvider, symbols: Sequenc
     Without ``until`` the load is incremental: a symbol the store holds through date L gets only rows after L (the
     full series is validated first, so jump checks see continuity). With ``until`` the store is truncated there.
     ``strict`` (for user files) turns any rejection into a DataValidationError, with nothing written. A stale
-    provider (offline) writes nothing and flags the symbols already in the store as stale.
+    provider (offline) writes nothing and flags the symbols already in the store as stale. A provider that restates
+    history (``Fetched.restated``: adjusted prices) replaces each symbol's whole series.
     """
     say = progress or (lambda _msg: None)
     say(f"fetching {'all symbols' if symbols is None else f'{len(symbols)} symbols'} from {provider.name}")
@@ -54,17 +55,19 @@ def load_into_store(store: Store, provider: MarketDataProvider, symbols: Sequenc
     if fetched.stale:
         return _serve_stale(store, provider.name, symbols, fetched, until, say)
     frames, rejected = _revalidate(fetched, max_jump)
-    _continuity(store, frames, rejected, max_jump)
+    if not fetched.restated:  # a restated series replaces the stored one: no seam to check, nothing to append to
+        _continuity(store, frames, rejected, max_jump)
     say(f"validated {len(frames)} symbols, rejected {len(rejected)}")
     if strict and rejected:
         first = next(iter(rejected))
         raise DataValidationError(first, rejected[first])
-    if until is None:
+    if until is None and not fetched.restated:
         frames = {s: _after(f, store.last_bar_date(s)) for s, f in frames.items()}
     written: dict[str, int] = {}
     if frames:
         say(f"writing {sum(len(f) for f in frames.values())} rows for {len(frames)} symbols")
-        written = store.write_bars(frames, {s: fetched.kinds[s] for s in frames}, source=provider.name, until=until)
+        written = store.write_bars(frames, {s: fetched.kinds[s] for s in frames}, source=provider.name, until=until,
+                                   note=fetched.note, replace=fetched.restated)
     report = LoadReport(provider.name, written, rejected, stale=False, note=fetched.note, until=until)
     say(report.summary())
     return report
