@@ -9,6 +9,7 @@ Every adapter passes the one conformance suite in ``tests/test_broker_conformanc
 | ``quote(symbol) -> Quote``     | yes      | the price an order would fill at (before slippage); BrokerError  |
 |                                |          | when the symbol has no price                                     |
 | ``submit(order) -> OrderStatus`` | yes    | idempotent on ``client_order_id`` (see below); a refused order   |
+|                                |          | (a limit order at a broker that places market orders only, too) |
 |                                |          | comes back ``rejected`` with its reason, it does not raise; an   |
 |                                |          | order whose outcome the broker could not confirm (a timeout, a   |
 |                                |          | lost confirmation, maintenance) comes back ``unknown``           |
@@ -42,7 +43,7 @@ from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vocab.terms import FINAL_ORDER_STATES, OrderState, Side
 
@@ -68,7 +69,14 @@ class Order(_Frozen):
     symbol: str = Field(min_length=1)
     side: Side
     quantity: float = Field(gt=0)
-    order_type: Literal["market"] = "market"
+    order_type: Literal["market", "limit"] = "market"
+    limit_price: float | None = Field(None, gt=0, description="a limit order's worst price; None for a market order")
+
+    @model_validator(mode="after")
+    def _limit_has_a_price(self) -> Order:
+        if (self.order_type == "limit") != (self.limit_price is not None):
+            raise ValueError("a limit order needs a limit_price and a market order has none")
+        return self
 
 
 class OrderStatus(_Frozen):

@@ -252,6 +252,9 @@ class PaperBroker:
             existing = self._load(order.client_order_id)
             if existing is not None:
                 return check_resubmit(existing, order)
+            if order.order_type != "market":
+                return self._reject(order, None, "the paper broker places market orders only (it keeps no working "
+                                                 "order for a limit to wait in)")
             quote = self._reference(order.symbol)
             if quote is None:
                 return self._reject(order, None, f"no price for {order.symbol} on or before {self._session}")

@@ -16,7 +16,7 @@ import pytest
 from brokers.alpaca.loopback import serve
 from graph.morning import MORNING_NODES
 from tests import kit
-from tests.alpaca_kit import alpaca_broker, alpaca_env
+from tests.alpaca_kit import FAST, alpaca_broker, alpaca_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST, DAY = date(2017, 3, 1), date(2017, 3, 8)
@@ -183,3 +183,16 @@ def test_a_morning_the_broker_cannot_trade_now_sends_nothing_says_why_and_trades
         d.morning(FIRST)  # the next morning run of the same session trades the intents that waited
         placed = [o for o in d.store.orders() if o["status"] == "filled"]
         assert placed and all(server.book.booked(o["client_order_id"]) == 1 for o in placed)
+
+
+def test_a_live_account_is_named_in_the_book_check_and_the_report_of_every_morning(home):
+    with serve(prices=FIRST_MORNING) as server:
+        live = alpaca_broker(server, FAST.model_copy(update={"live": True}))
+        d = kit.desk(home, broker=live)
+        d.night(FIRST)
+        d.morning(FIRST)
+        steps = _steps(d)
+        assert steps["check_book"].startswith("LIVE TRADING") and steps["report"].startswith("LIVE TRADING")
+        paper = kit.desk(home, broker=alpaca_broker(server))
+        paper.morning(FIRST)
+        assert "LIVE" not in _steps(paper)["report"] and "Alpaca paper account" in _steps(paper)["check_book"]

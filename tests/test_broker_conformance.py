@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from brokers.base import Broker, BrokerError, QuantityRules
+from brokers.base import Broker, BrokerError, Order, QuantityRules
 from brokers.paper import PaperBroker
 from brokers.alpaca.loopback import serve as serve_alpaca
 from brokers.sandbox import serve
@@ -24,6 +24,7 @@ from tests.browser_kit import browser, web_broker  # noqa: F401 - the module-sco
 PARTIAL, TIMEOUTS = "partial_fills", "lost_confirmations"
 COMMISSIONS = "commissions"  # the broker charges one on every fill (Alpaca charges none on US equities)
 BOOKS_REFUSALS = "books_refusals"  # a refused order is an order in the broker's book (Alpaca books nothing)
+LIMITS = "limit_orders"  # the broker places limit orders (the others refuse them with the reason)
 
 
 @dataclass
@@ -95,7 +96,7 @@ def alpaca_case(tmp_path: Path, request: pytest.FixtureRequest) -> BrokerCase:
 FACTORIES = [paper_case, web_case, alpaca_case]
 DECLARED = {paper_case: frozenset({COMMISSIONS, BOOKS_REFUSALS}),
             web_case: frozenset({PARTIAL, TIMEOUTS, COMMISSIONS, BOOKS_REFUSALS}),
-            alpaca_case: frozenset({PARTIAL, TIMEOUTS})}
+            alpaca_case: frozenset({PARTIAL, TIMEOUTS, LIMITS})}
 
 
 def _with(capability: str, present: bool = True) -> list:
@@ -131,6 +132,16 @@ def complete_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Br
 
 @pytest.fixture(params=_with(TIMEOUTS), ids=_ids)
 def timeout_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerCase]:
+    yield from _case(request, tmp_path)
+
+
+@pytest.fixture(params=_with(LIMITS), ids=_ids)
+def limit_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerCase]:
+    yield from _case(request, tmp_path)
+
+
+@pytest.fixture(params=_with(LIMITS, present=False), ids=_ids)
+def market_only_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerCase]:
     yield from _case(request, tmp_path)
 
 
@@ -321,3 +332,41 @@ def test_contract_lost_confirmation_is_unknown_then_resolved_by_status_and_never
     assert b.submit(order("t-1", timeout_case.symbol, quantity=3)) == resolved
     assert timeout_case.booked("t-1") == 1 and b.positions()[timeout_case.symbol].quantity == pytest.approx(3)
 
+
+
+# ---------------------------------------------------------------- limit orders, by capability
+
+
+def _limit(cid: str, symbol: str, price: float, side: str = "buy", quantity: float = 2) -> Order:
+    return Order(client_order_id=cid, symbol=symbol, side=side, quantity=quantity, order_type="limit",
+                 limit_price=price)
+
+
+def test_contract_marketable_limit_fills_no_worse_than_its_limit(limit_case: BrokerCase) -> None:
+    s = limit_case.broker.submit(_limit("l-1", limit_case.symbol, 101.0))
+    assert (s.status, s.filled_qty) == ("filled", 2) and s.avg_price <= 101.0
+
+
+def test_contract_limit_away_from_the_market_works_until_cancelled(limit_case: BrokerCase) -> None:
+    b = limit_case.broker
+    cash = b.account().cash
+    s = b.submit(_limit("l-2", limit_case.symbol, 90.0))
+    assert (s.status, s.filled_qty, s.is_final) == ("accepted", 0, False) and b.status("l-2") == s
+    cancelled = b.cancel("l-2")
+    assert (cancelled.status, cancelled.filled_qty, cancelled.is_final) == ("cancelled", 0, True)
+    assert b.account().cash == pytest.approx(cash) and limit_case.booked("l-2") == 1
+
+
+def test_contract_limit_order_at_a_market_only_broker_is_rejected_with_the_reason(
+        market_only_case: BrokerCase) -> None:
+    b = market_only_case.broker
+    s = b.submit(_limit("l-3", market_only_case.symbol, 101.0))
+    assert s.status == "rejected" and "market orders only" in s.reason and b.status("l-3") == s
+    assert market_only_case.symbol not in b.positions()
+
+
+def test_limit_order_needs_a_price_and_a_market_order_has_none() -> None:
+    with pytest.raises(ValueError, match="limit_price"):
+        Order(client_order_id="x", symbol="AAA", side="buy", quantity=1, order_type="limit")
+    with pytest.raises(ValueError, match="limit_price"):
+        Order(client_order_id="x", symbol="AAA", side="buy", quantity=1, limit_price=10.0)

@@ -11,8 +11,8 @@ and is waited out (``brokers.alpaca.rest``).
 Refusals come back ``rejected`` with the reason in the desk's words and Alpaca's (buying power, not tradable, not
 fractionable, pattern-day-trader protection, an unknown asset); Alpaca books nothing for them, so they are
 remembered by this broker object for ``status`` and resubmits (the desk's store records them as final). Partial
-fills, cancellations and expiries map as ``brokers.alpaca.orders`` says. A market order Alpaca accepted is watched
-for up to ``fill_wait_s`` until it fills.
+fills, cancellations and expiries map as ``brokers.alpaca.orders`` says. Market and limit day orders are placed; an
+order Alpaca accepted is watched for up to ``fill_wait_s`` until it fills.
 
 Quotes are the latest trade on ``quote_feed`` from the market data API. ``quantity_rules`` reads the asset
 (fractionable or whole shares). ``market_clock`` reads Alpaca's clock and calendar, which the morning holds against

@@ -92,10 +92,12 @@ def at_alpaca(order: Order) -> Order:
 
 
 def request(order: Order) -> Any:
-    """The alpaca-py request for ``order``: a market day order carrying the desk's client_order_id."""
+    """The alpaca-py request for ``order``: a market or limit day order carrying the desk's client_order_id."""
     from alpaca.trading.enums import OrderSide, TimeInForce
-    from alpaca.trading.requests import MarketOrderRequest
+    from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
-    return MarketOrderRequest(symbol=order.symbol, qty=at_alpaca(order).quantity, client_order_id=order.client_order_id,
-                              side=OrderSide.BUY if order.side == "buy" else OrderSide.SELL,
-                              time_in_force=TimeInForce.DAY)
+    fields = {"symbol": order.symbol, "qty": at_alpaca(order).quantity, "client_order_id": order.client_order_id,
+              "side": OrderSide.BUY if order.side == "buy" else OrderSide.SELL, "time_in_force": TimeInForce.DAY}
+    if order.order_type == "limit":
+        return LimitOrderRequest(limit_price=order.limit_price, **fields)
+    return MarketOrderRequest(**fields)

@@ -112,6 +112,9 @@ class WebBroker:
             raise BrokerError(f"{problem}: {self.site.name} cannot carry it as the order's client reference")
         if cid in self._refused:
             return check_resubmit(self._refused[cid], order)
+        if order.order_type != "market":
+            return self._refuse(order, f"not sent: the web broker places market orders only (the {self.site.name} "
+                                       "selector map drives the market ticket)")
         bad_symbol = self.site.symbols.check("symbol", order.symbol)
         if bad_symbol:
             return self._refuse(order, f"not sent: {bad_symbol} (no price for it at {self.site.name})")

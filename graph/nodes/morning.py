@@ -195,5 +195,7 @@ def report(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     res = state.get("results", [])
     counts = json.dumps({s: sum(r.status == s for r in res) for s in sorted({r.status for r in res})})
     closed = settle_flattens(runtime.context)
-    return {"summary": f"session {state['session']}: {counts}"
+    broker = runtime.context.broker
+    live = f"{broker.notice}; " if getattr(broker, "live", False) else ""  # real money: every report says so
+    return {"summary": f"{live}session {state['session']}: {counts}"
                        + (f"; {closed} flatten request(s) done" if closed else "")}
