@@ -24,6 +24,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+LIVE_SOURCES: tuple[str, ...] = ("yfinance", "alpaca")  # sources with new bars every session: freshness-gated
+
+
 class DataSettings(_Section):
     source: Literal["bundled", "yfinance", "csv", "alpaca"] = "bundled"
     universe: tuple[str, ...] = EQUITY_UNIVERSE

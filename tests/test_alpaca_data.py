@@ -98,3 +98,12 @@ def test_alpaca_load_without_keys_exits_2_in_one_line(desk_home, capsys, monkeyp
     monkeypatch.delenv("APCA_SECRETS_FILE", raising=False)
     code, out, err = kit.run_cli(capsys, "data", "load", "--source", "alpaca")
     assert code == 2 and "APCA_API_KEY_ID" in err and len(err.strip().splitlines()) == 1
+
+
+def test_alpaca_is_a_live_source_behind_the_freshness_gate(home):
+    from graph.nodes.ingest import ingest
+
+    d = kit.desk(home, settings={"data": {"source": "alpaca"}})
+    out = ingest({"as_of": date(2022, 12, 30)}, kit.runtime(d))
+    assert "days old" in out["stale"]["*"]
+    assert "*" not in ingest({"as_of": date(2022, 12, 30)}, kit.runtime(kit.desk(home)))["stale"]

@@ -114,6 +114,8 @@ def test_bad_input_gets_one_line_exit_2_and_changes_nothing(case, home, ran_home
         csv.write_text(case["csv"], encoding="utf-8")
     if "toml" in case:
         (tmp_path / "desk.toml").write_text(case["toml"])
+    for key in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "APCA_SECRETS_FILE"):  # a developer's own keys
+        monkeypatch.delenv(key, raising=False)
     for key, value in case.get("env", {}).items():
         monkeypatch.setenv(key, value)
     if "damage" in case:

@@ -30,6 +30,7 @@ from desk.slack import format as fmt
 from desk.slack import wiring
 from desk.slack.reporter import SlackOutbox
 from desk.slack.sender import BackgroundSender, OutboxSender, utc_now, web_client
+from graph.config import LIVE_SOURCES
 from memory.outbox import Outbox
 from memory.store import Store
 
@@ -62,8 +63,9 @@ class Serve:
             self.sender.poke()
 
     def scheduled_run(self, phase: str, night: date) -> RunOutcome:
-        if phase == "night" and self.settings.data.source == "yfinance":  # the night's bars first
-            commands.data_load(self.settings, source="yfinance", path=None, until=None, symbol=None,
+        source = self.settings.data.source
+        if phase == "night" and source in LIVE_SOURCES:  # the night's bars first
+            commands.data_load(self.settings, source=source, path=None, until=None, symbol=None,
                                actor=SCHEDULER, reporters=self.reporters())
         try:
             return runs.run_once(self.settings, phase, night, SCHEDULER, reporters=self.reporters())

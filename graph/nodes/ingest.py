@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 from langgraph.runtime import Runtime
 
+from graph.config import LIVE_SOURCES
 from graph.context import DeskContext
 from graph.state import NightState
 
@@ -18,7 +19,7 @@ def ingest(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     flagged = [s for s in ctx.store.symbols() if s["stale"]]
     for s in flagged:
         stale[s["symbol"]] = s["note"] or "flagged stale by the loader"
-    if ctx.config.data.source == "yfinance":
+    if ctx.config.data.source in LIVE_SOURCES:
         last = ctx.market.sessions[-1].date() if len(ctx.market.sessions) else None
         age = (date.today() - last).days if last else None
         if age is None or age > ctx.config.data.max_staleness_days:
