@@ -471,7 +471,7 @@ def data_status(json: JsonOpt = False) -> None:
     until = store.get_meta("data_until")
     if json:
         out.print_json(data={"data_until": until, "symbols": [
-            {k: s[k] for k in ("symbol", "kind", "source", "first_date", "last_date", "rows", "stale")}
+            {k: s[k] for k in ("symbol", "kind", "source", "first_date", "last_date", "rows", "stale", "note")}
             for s in rows]})
         return
     if until:
@@ -479,6 +479,8 @@ def data_status(json: JsonOpt = False) -> None:
     for r in rows:
         _say(out, f"  {r['symbol']:<6} {r['kind']:<7} {r['source']:<9} {r['first_date']} .. {r['last_date']} "
                   f"{r['rows']:>6} rows" + ("  STALE" if r["stale"] else ""))
+    for source, note in dict.fromkeys((r["source"], r["note"]) for r in rows if r["note"]):  # each note once
+        _say(out, f"{source}: {note}")
 
 
 @app.command()

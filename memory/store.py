@@ -201,13 +201,14 @@ class Store:
 
     # ---------------------------------------------------------------- bars
     def write_bars(self, frames: Mapping[str, pd.DataFrame], kinds: Mapping[str, str], source: str,
-                   until: date | None = None, stale: bool = False, note: str | None = None,
+                   until: date | None = None, stale: bool = False, note: str | Mapping[str, str] | None = None,
                    replace: bool = False) -> dict[str, int]:
         """Write validated bars for many symbols in one transaction; return rows written per symbol.
 
         Each frame is indexed by date with columns open, high, low, close, volume (open/high/low/volume may be NaN
         where the source has only closes). With ``until``, rows after it are dropped and the store stays truncated.
         With ``replace``, each written symbol's stored bars are deleted first (a source that restates history).
+        ``note`` is kept on every written symbol, or per symbol from a mapping.
         """
         written: dict[str, int] = {}
         with self.transaction():
@@ -233,7 +234,8 @@ class Store:
                     "SELECT min(date), max(date), count(*) FROM bars WHERE symbol=?", [symbol]).fetchone()
                 self.db["symbols"].upsert({
                     "symbol": symbol, "kind": kinds.get(symbol, "equity"), "source": source, "first_date": first,
-                    "last_date": last, "rows": n, "loaded_at": now_utc(), "stale": int(stale), "note": note,
+                    "last_date": last, "rows": n, "loaded_at": now_utc(), "stale": int(stale),
+                    "note": note.get(symbol) if isinstance(note, Mapping) else note,
                 }, pk="symbol")
                 written[symbol] = len(rows)
             if until is not None:

@@ -107,3 +107,10 @@ def test_alpaca_is_a_live_source_behind_the_freshness_gate(home):
     out = ingest({"as_of": date(2022, 12, 30)}, kit.runtime(d))
     assert "days old" in out["stale"]["*"]
     assert "*" not in ingest({"as_of": date(2022, 12, 30)}, kit.runtime(kit.desk(home)))["stale"]
+
+
+def test_data_status_states_the_adjustment_and_the_proxy_once(alpaca_home, capsys):
+    home, _ = alpaca_home
+    _load(home)
+    code, out, _ = kit.run_cli(capsys, "data", "status")
+    assert code == 0 and out.count("Adjustment.ALL") == 2 and "SP500 is SPY" in out  # stocks, and SP500's

@@ -70,12 +70,14 @@ class AlpacaDataProvider:
                 frames[symbol] = validate_bars(symbol, bars, kinds[symbol], self.max_jump)
             except DataValidationError as exc:
                 rejected[symbol] = exc.reason
-        proxies = [f"{s} is {PROXIES[s][0]} (ETF proxy for {PROXIES[s][1]}: Alpaca serves no index bars)"
-                   for s in frames if s in PROXIES]
-        note = "; ".join([f"split- and dividend-adjusted (Adjustment.ALL) daily bars, {self.options.bar_feed} feed, "
-                          "each symbol's history replaced", *proxies])
+        adjusted = (f"split- and dividend-adjusted (Adjustment.ALL) daily bars from Alpaca's {self.options.bar_feed} "
+                    "feed")
+        proxies = {s: f"{s} is {PROXIES[s][0]} (ETF proxy for {PROXIES[s][1]}: Alpaca serves no index bars)"
+                   for s in frames if s in PROXIES}
+        note = "; ".join([f"{adjusted}, each symbol's history replaced", *proxies.values()])
+        notes = {s: "; ".join([adjusted, *([proxies[s]] if s in proxies else [])]) for s in frames}
         return Fetched(frames=frames, kinds={s: kinds[s] for s in frames}, rejected=rejected, note=note,
-                       restated=True)
+                       notes=notes, restated=True)
 
     def _bars(self, symbols: list[str], until: date | None) -> dict[str, pd.DataFrame] | None:
         from alpaca.data.enums import Adjustment, DataFeed

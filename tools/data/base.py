@@ -29,9 +29,9 @@ class DataSourceError(Exception):
 class Fetched:
     """What a provider hands back: validated frames and kinds per symbol, plus what it refused and why.
 
-    ``restated``: the source restates history (adjusted prices change after every split and dividend), so each
-    frame is the symbol's whole series and replaces what the store held, instead of extending it. ``note`` (what the
-    source is, its adjustment, its proxies) is kept on each written symbol.
+    ``note`` is the load's one line; ``notes`` what the symbols table keeps on each symbol (its adjustment, the proxy
+    it stands for). ``restated``: the source restates history (adjusted prices change after every split and
+    dividend), so each frame is the symbol's whole series and replaces what the store held, instead of extending it.
     """
 
     frames: dict[str, pd.DataFrame]
@@ -39,6 +39,7 @@ class Fetched:
     rejected: dict[str, str] = field(default_factory=dict)
     stale: bool = False
     note: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)
     restated: bool = False
 
 

@@ -67,7 +67,7 @@ def load_into_store(store: Store, provider: MarketDataProvider, symbols: Sequenc
     if frames:
         say(f"writing {sum(len(f) for f in frames.values())} rows for {len(frames)} symbols")
         written = store.write_bars(frames, {s: fetched.kinds[s] for s in frames}, source=provider.name, until=until,
-                                   note=fetched.note, replace=fetched.restated)
+                                   note=fetched.notes or None, replace=fetched.restated)
     report = LoadReport(provider.name, written, rejected, stale=False, note=fetched.note, until=until)
     say(report.summary())
     return report
