@@ -44,9 +44,13 @@ def _ok(run: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 def test_a_morning_through_alpaca_places_each_order_once_and_the_books_agree(home):
     _ok(_desk(home, None, "run", "--phase", "night", "--date", FIRST.isoformat()))
+    slack = {"DESK_SLACK__CHANNEL": "C0LEAKCHECK", "SLACK_BOT_TOKEN": "xoxb-leak-check-token",
+             "DESK_SLACK__API_URL": "http://127.0.0.1:9/api/"}  # Slack down: every message waits in the outbox
     with serve(prices=FIRST_MORNING, keys=(SECRET_ID, SECRET_KEY)) as server:
-        out = _ok(_desk(home, server, "run", "--phase", "morning", "--date", FIRST.isoformat()))
+        out = _ok(_desk(home, server, "run", "--phase", "morning", "--date", FIRST.isoformat(), **slack))
         assert "Alpaca paper account" in out.stdout
+        outbox = sqlite3.connect(home / "desk.sqlite").execute("SELECT payload FROM outbox").fetchall()
+        assert any("Alpaca paper account" in row[0] for row in outbox), "the outbox holds the morning's messages"
         store = kit.desk(home).store
         sent = [o for o in store.orders() if o["status"] == "filled"]
         assert sent and all(server.book.booked(o["client_order_id"]) == 1 for o in sent)
