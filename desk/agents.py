@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from desk.config import Settings
 from desk.errors import DeskError
-from memory.store import Store
+from memory.store import open_store
 
 
 class AgentTrust(BaseModel):
@@ -39,7 +39,7 @@ class AgentsResult(BaseModel):
 
 
 def agents(settings: Settings, on_or_before: date | None = None) -> AgentsResult:
-    store = Store(settings.store_path)
+    store = open_store(settings)
     try:
         rows = store.agent_weights(on_or_before)
     finally:

@@ -26,5 +26,5 @@ def open_desk(settings: Settings, *, provider: OverlayProvider | None = None, br
     """The desk's graphs over a frozen context built from the given parts (each missing part from ``settings``)."""
     ctx = assemble(settings, store=store, market=market, registry=registry, provider=provider, broker=broker,
                    tools=tools, reporters=reporters)
-    saver = open_checkpointer(settings.checkpoint_path) if checkpointing else None
+    saver = open_checkpointer(settings.checkpoint_location) if checkpointing else None
     return Runner(ctx, checkpointer=saver, progress=progress)

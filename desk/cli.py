@@ -30,6 +30,8 @@ slack_app = typer.Typer(no_args_is_help=True, help="Slack: deliver the outbox, i
 app.add_typer(slack_app, name="slack")
 eval_app = typer.Typer(no_args_is_help=True, help="Offline evals: decisions over history, prompts over case sets.")
 app.add_typer(eval_app, name="eval")
+store_app = typer.Typer(no_args_is_help=True, help="The store: move this home's SQLite desk into PostgreSQL.")
+app.add_typer(store_app, name="store")
 
 out = Console()
 err = Console(stderr=True)
@@ -64,9 +66,9 @@ def _json(result: BaseModel) -> None:
 
 
 def _store(s: Settings):
-    from memory.store import Store
+    from memory.store import open_store
 
-    return Store(s.store_path)
+    return open_store(s)
 
 
 @app.command()
@@ -461,6 +463,21 @@ def data_load(source: Annotated[str, typer.Option("--source", help="bundled | yf
         _say(out, f"  rejected {sym}: {why_}")
     if data.note and not data.stale:  # the stale note was already shown as progress
         _say(out, data.note)
+
+
+@store_app.command("copy")
+def store_copy(to: Annotated[str, typer.Option("--to", help="the PostgreSQL URL to copy into")],
+               force: Annotated[bool, typer.Option("--force", help="replace a desk the target already holds")] = False,
+               json: JsonOpt = False) -> None:
+    """Copy this home's SQLite store and checkpoints into PostgreSQL; each table's rows are counted on both sides."""
+    from desk.store_copy import store_copy as copy
+
+    done = copy(settings(), to=to, force=force, actor=Actor.local(), progress=_progress(json))
+    if json:
+        return _json(done)
+    _say(out, f"copied {sum(done.rows.values()):,} rows in {len(done.rows)} tables and the checkpoints of "
+              f"{done.checkpoints} run(s) into {done.target}" + (" (replacing the desk it held)" if done.replaced else ""))
+    _say(out, f"every table's count matches its source; use it with DESK_STORE__URL={done.target}")
 
 
 @data_app.command("status")

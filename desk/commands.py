@@ -32,8 +32,8 @@ from desk.summary import RunResult, morning_data, night_data
 from evals.replay import ReplayResult
 from evals.replay import replay as replay_history
 from graph.reporting import Fanout, Reporter, StoreReporter, run_task
-from memory.locks import HomeLock
-from memory.store import Store
+from memory.locks import desk_lock
+from memory.store import Store, open_store
 from tools.calendar import next_session
 from tools.data.base import DataSourceError, DataValidationError, MarketDataProvider
 from tools.data.loader import load_into_store
@@ -52,9 +52,9 @@ def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, repor
     """The night graph for ``day`` (default: the latest date with data) and/or the morning after it."""
     if phase not in PHASES:
         raise DeskError(f"unknown phase {phase!r}: use night, morning or all")
-    store = Store(settings.store_path)
+    store = open_store(settings)
     doing = "running the night and morning graphs" if phase == "all" else f"running the {phase} graph"
-    with HomeLock(settings.home, "book", doing):
+    with desk_lock(settings, "book", doing):
         with open_for_run(store, settings, day=day, phase=phase, reporters=reporters, progress=progress,
                           actor=actor) as (desk, day):
             store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
@@ -115,14 +115,14 @@ def replay(settings: Settings, start: date, end: date, *, actor: Actor,
     """Both graphs day by day over history against a fresh paper broker, in a store of the replay's own."""
     if end < start:
         raise DeskError(f"--to {end} is before --from {start}")
-    store = Store(settings.store_path)
-    with HomeLock(settings.home, "book", "loading the bundled data"):
+    store = open_store(settings)
+    with desk_lock(settings, "book", "loading the bundled data"):
         bootstrap(store, settings, actor, ())
     check_universe(store, settings)
     # a replay never waits for an operator: approval is for the live morning
     unattended = settings.model_copy(update={"execution": settings.execution.model_copy(
         update={"require_approval": False})})
-    with HomeLock(settings.home, f"replay-{start}_{end}", f"replaying {start} .. {end}"):
+    with desk_lock(settings, f"replay-{start}_{end}", f"replaying {start} .. {end}"):
         return replay_history(unattended, start, end, progress, check_record=lambda nights: check_llm_record(
             store, settings, nights))
 
@@ -174,8 +174,8 @@ def data_load(settings: Settings, *, source: str, path: Path | None, until: date
     """Validate and load market data (nothing partial is written); recorded and reported as a run of its own.
     Waits for no one: while a run holds the book, a load is refused (the bars must not move under a run)."""
     provider = provider_for(source, path, symbol, settings)
-    store = Store(settings.store_path)
-    with HomeLock(settings.home, "book", f"loading {source} data"):
+    store = open_store(settings)
+    with desk_lock(settings, "book", f"loading {source} data"):
         return _load(store, settings, provider, source, until, actor, reporters, progress)
 
 
@@ -223,7 +223,7 @@ def ask(settings: Settings, question: str, *, progress: Progress = lambda msg: N
     if not question.strip():
         raise DeskError('desk ask needs a question: desk ask "why did we buy XOM on 2018-06-29?"')
     chat_ready(settings)
-    store = Store(settings.store_path)
+    store = open_store(settings)
     market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
     sessions = market.sessions
     if not len(sessions):

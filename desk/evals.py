@@ -25,8 +25,8 @@ from evals.case import CaseResult, EvalCase, configured, prepare_case
 from evals.metrics import VALIDATION_END
 from evals.stats import sharpe_stats
 from evals.sweep import load_sweep, run_cases
-from memory.locks import HomeLock
-from memory.store import Store
+from memory.locks import desk_lock
+from memory.store import open_store
 from tools.market import MarketView
 
 TRIAL_KIND = "decision_eval"
@@ -81,8 +81,8 @@ def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | N
                 from None
         except ValueError as exc:
             raise DeskError(str(exc)) from None
-    store = Store(settings.store_path)
-    with HomeLock(settings.home, "book", "loading the bundled data"):
+    store = open_store(settings)
+    with desk_lock(settings, "book", "loading the bundled data"):
         bootstrap(store, settings, actor, ())
     check_universe(store, settings)
     market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
@@ -101,7 +101,7 @@ def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | N
     progress(f"evaluating {n} case(s) {where}: {', '.join(c.label for c in unique)}")
     config = settings.model_dump(mode="json")
     eval_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{unique[0].key[:6]}"
-    with HomeLock(settings.home, "eval", f"running decision eval {eval_id}"):
+    with desk_lock(settings, "eval", f"running decision eval {eval_id}"):
         if parallel:
             progress("training the models the cases need, one case after another")
             for c in unique:

@@ -18,8 +18,8 @@ from evals.prompt_eval import BASELINES, baseline_key, case_set_id, gate, read_b
 from evals.prompt_eval import with_prompt
 from evals.replay import replay
 from evals.scorers import PromptScore
-from memory.locks import HomeLock
-from memory.store import Store
+from memory.locks import desk_lock
+from memory.store import open_store
 from prompts.catalog import spec
 from graph.providers.factory import PROMPTS_OF
 from tools.market import MarketView
@@ -75,8 +75,8 @@ def build_cases(settings: Settings, start: date, end: date, *, roles: Sequence[s
     if every < 1:
         raise DeskError(f"--every must be 1 or more, got {every}")
     check_development_range(start, end, holdout)
-    store = Store(settings.store_path)
-    with HomeLock(settings.home, "book", "loading the bundled data"):
+    store = open_store(settings)
+    with desk_lock(settings, "book", "loading the bundled data"):
         bootstrap(store, settings, actor, ())
     check_universe(store, settings)
     box: dict[str, Capturing] = {}
@@ -86,7 +86,7 @@ def build_cases(settings: Settings, start: date, end: date, *, roles: Sequence[s
         return box["c"]
 
     name = f"cases-{start}_{end}"
-    with HomeLock(settings.home, f"replay-{name}", f"building cases from {start} .. {end}"):
+    with desk_lock(settings, f"replay-{name}", f"building cases from {start} .. {end}"):
         replay(settings, start, end, progress, name=name, wrap=wrap)
     close = MarketView(store, tuple(settings.data.universe), settings.data.benchmark).close
     nights = sorted(box["c"].nights.values(), key=lambda n: n.day)[::every]
@@ -134,7 +134,7 @@ def prompts(settings: Settings, role: str, versions: Sequence[str], *, provider:
     if not cases:
         raise DeskError(f"the case files hold no {role} case: {', '.join(p.name for p in files)}")
     set_id = case_set_id(files)
-    store = Store(settings.store_path)
+    store = open_store(settings)
     resolved = with_prompt(settings, role, versions[0], provider).llm.role(role)
     known = read_baselines(baselines)
     keys = {v: baseline_key(role, resolved.provider, resolved.model, v, set_id) for v in versions}

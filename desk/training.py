@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from desk.config import Settings
 from desk.errors import DeskError
 from desk.results import Actor
-from memory.locks import HomeLock
-from memory.store import Store
+from memory.locks import desk_lock
+from memory.store import Store, open_store
 from models.catalog import CATALOG
 from models.registry import ModelRegistry
 from tools.agents import AgentToolkit
@@ -59,9 +59,9 @@ class ToolsResult(_Result):
 def _market(settings: Settings, actor: Actor) -> tuple[Store, MarketView]:
     from desk.commands import bootstrap
 
-    store = Store(settings.store_path)
+    store = open_store(settings)
     if not store.symbols():
-        with HomeLock(settings.home, "book", "loading the bundled data"):
+        with desk_lock(settings, "book", "loading the bundled data"):
             bootstrap(store, settings, actor, ())
     market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
     return store, market
@@ -105,7 +105,7 @@ def models(settings: Settings) -> ModelsResult:
 
 def tools(settings: Settings) -> ToolsResult:
     """Every tool the night's nodes (and the chat agent) call, with its argument schema."""
-    store = Store(settings.store_path)
+    store = open_store(settings)
     market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
     kit = AgentToolkit.from_config(settings, market, ModelRegistry(settings.models_dir))
     return ToolsResult(tools=describe([*kit.tools, *kit.models.tools]))

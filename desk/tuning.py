@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from desk.config import Settings
 from desk.errors import DeskError
 from desk.results import Actor
-from memory.store import Store
+from memory.store import open_store
 
 IN_SAMPLE_FOLDS = ((date(2011, 1, 1), date(2011, 12, 31)), (date(2012, 1, 1), date(2012, 12, 31)),
                    (date(2013, 1, 1), date(2013, 12, 31)), (date(2014, 1, 1), date(2014, 12, 31)))
@@ -112,7 +112,7 @@ def tune(settings: Settings, *, trials: int, workers: int, ray: str | None, fold
     except engine.HoldoutError as exc:
         raise DeskError(str(exc)) from None
     config = DeskConfig.model_validate_json(settings.model_dump_json(include=set(DeskConfig.model_fields)))
-    store = Store(settings.store_path)
+    store = open_store(settings)
     try:
         if not store.symbols():
             raise DeskError("the store holds no market data yet: run `desk data load` (or `desk run`) first")

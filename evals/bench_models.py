@@ -41,7 +41,7 @@ def _log(message: str) -> None:
 
 def _inputs(home: Path):
     from graph.config import DeskConfig
-    from memory.store import Store
+    from memory.store import open_store
     from models.inputs import ModelInputs
     from tools.data.bundled import BundledProvider
     from tools.data.loader import load_into_store
@@ -49,7 +49,7 @@ def _inputs(home: Path):
 
     config = DeskConfig(home=home)
     home.mkdir(parents=True, exist_ok=True)
-    store = Store(config.store_path)
+    store = open_store(config)
     if not store.symbols():
         load_into_store(store, BundledProvider(), progress=_log, max_jump=config.data.max_daily_jump)
     view = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)

@@ -55,13 +55,13 @@ def _config(settings, overrides: dict[str, dict[str, Any]]):
 
 
 def rl_walk_forward(settings, start: date, end: date, timesteps: int) -> list[dict[str, Any]]:
-    from memory.store import Store
+    from memory.store import open_store
     from models.inputs import ModelInputs
     from models.registry import ModelRegistry
     from models.train import walk_forward
     from tools.market import MarketView
 
-    store = Store(settings.store_path)
+    store = open_store(settings)
     view = MarketView(store, settings.data.universe, settings.data.benchmark, cache_dir=settings.cache_dir)
     view.ensure()
     inputs = ModelInputs.from_view(view)
@@ -99,7 +99,7 @@ def replays(settings, start: date, end: date) -> dict[str, Any]:
         r = replay(_config(settings, overrides), start, end, progress=lambda msg: None, name=f"{start}_{end}-{name}")
         out[name] = {"sharpe": r.desk.sharpe, "cagr": r.desk.cagr, "max_drawdown": r.desk.max_drawdown,
                      "calmar": r.desk.calmar, "trades": r.desk.trades, "total_return": r.desk.total_return,
-                     "moonshot": r.moonshot.model_dump(), "main_pnl": r.main_pnl, "tiers": tiers(r.store),
+                     "moonshot": r.moonshot.model_dump(), "main_pnl": r.main_pnl, "tiers": tiers(r.location),
                      "days_per_second": r.days_per_second, "setup_seconds": r.setup_seconds,
                      "periods": {k: {"sharpe": v.sharpe, "cagr": v.cagr} for k, v in r.periods.items()}}
     return out
@@ -107,12 +107,12 @@ def replays(settings, start: date, end: date) -> dict[str, Any]:
 
 def tune_timing(config, trials: int) -> dict[str, Any]:
     from evals.tune import run_search
-    from memory.store import Store
+    from memory.store import open_store
 
     folds = [(date(2014, 3, 3), date(2014, 3, 14))]
     validation = [(date(2015, 3, 2), date(2015, 3, 13))]
     out = {}
-    store = Store(config.store_path)
+    store = open_store(config)
     for name, workers, ray in (("serial", 1, None), ("local_pool_2", 2, None), ("ray_local_2", 2, "local")):
         t0 = time.perf_counter()
         o = run_search(config, store, folds, validation, trials=trials, workers=workers, ray_address=ray, seed=13)

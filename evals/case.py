@@ -27,7 +27,7 @@ from evals.permutation import PermutationCheck, check
 from evals.replay import ReplayResult, replay
 from evals.stats import SharpeStats, sharpe_interval
 from graph.config import DeskConfig
-from memory.store import Store
+from memory.store import Store, open_store
 from tools.market import MarketView
 
 BASES = {
@@ -159,7 +159,7 @@ def run_case(config: dict[str, Any], case: dict[str, Any],
 
     result = replay(cfg, ec.start, ec.end, lambda msg: None, ablation=ec.ablation, name=f"eval-{ec.key}",
                     observe=observe)
-    store = Store(result.store)
+    store = Store(result.location)
     try:
         return _read(cfg, ec, result, store, regimes).model_dump(mode="json", by_alias=True)
     finally:
@@ -224,7 +224,7 @@ def _night_spend(cfg: DeskConfig, store: Store) -> dict[str, float]:
     """Dollars the LLM calls of each night cost (none with the rules provider)."""
     if not cfg.llm.uses_llm:
         return {}
-    record = Store(cfg.store_path)
+    record = open_store(cfg)
     try:
         out: dict[str, float] = {}
         for run in store.runs(limit=100_000, kind="night"):
@@ -247,7 +247,7 @@ def prepare_case(config: dict[str, Any], case: dict[str, Any],
 
     ec = EvalCase.model_validate(case)
     cfg = ec.ablation.configure(configured(DeskConfig.model_validate(config), ec))
-    store = Store(cfg.store_path)
+    store = open_store(cfg)
     try:
         market = MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark, cache_dir=cfg.cache_dir)
         registry = ModelRegistry(cfg.models_dir)
@@ -273,7 +273,7 @@ def prepare_case(config: dict[str, Any], case: dict[str, Any],
 def _nights(cfg: DeskConfig, ec: EvalCase, market: MarketView | None = None) -> list[date]:
     """The case's nights: the sessions with data in its range."""
     if market is None:
-        store = Store(cfg.store_path)
+        store = open_store(cfg)
         try:
             return _nights(cfg, ec, MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark))
         finally:

@@ -27,7 +27,7 @@ from graph.errors import DeskError
 from graph.providers.base import OverlayProvider
 from graph.providers.factory import provider_for
 from graph.runner import Runner
-from memory.store import Store
+from memory.store import Store, drop_store, open_store, replay_url
 from models.registry import ModelRegistry
 from models.walkforward import retrain_block
 from tools.market import MarketView
@@ -52,7 +52,8 @@ class ReplayResult(BaseModel):
     periods: dict[str, Metrics]
     benchmark_periods: dict[str, dict[str, Metrics]]
     short_periods: dict[str, int]
-    store: str
+    store: str = Field(description="the replay's own store as a line names it (no password)")
+    location: str = Field("", exclude=True, description="where to open it again (in this process only)")
     moonshot: TrackLine = Field(description="the moonshot track on its own line (its P&L is inside the desk's)")
     main_pnl: float = Field(description="the desk's P&L less the moonshot track's")
     llm_calls: int = Field(0, description="LLM calls sent (an answer served from the record is not a call)")
@@ -60,13 +61,21 @@ class ReplayResult(BaseModel):
 
 
 def _fresh_store(config: DeskConfig, start: date, end: date, name: str | None = None) -> tuple[DeskConfig, Store]:
-    home = config.home / "replays" / (name or f"{start}_{end}")
+    """The replay's own home under ``replays/`` and its own store: a SQLite file there, or on a PostgreSQL desk a
+    schema of the desk's database named after the replay (both started afresh), holding a copy of the market."""
+    folder = name or f"{start}_{end}"
+    home = config.home / "replays" / folder
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
-    rconfig = config.model_copy(update={"home": home})
-    store = Store(rconfig.store_path)
-    store.copy_market_from(config.store_path)
+    update: dict = {"home": home}
+    if config.store.url:
+        url = replay_url(config.store.url, folder)
+        drop_store(url)
+        update["store"] = config.store.model_copy(update={"url": url})
+    rconfig = config.model_copy(update=update)
+    store = open_store(rconfig)
+    store.copy_market_from(config.store_location)
     return rconfig, store
 
 
@@ -88,7 +97,7 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
         raise DeskError(f"--to {end} is before --from {start}")
     ablation = ablation or Ablation()
     config = ablation.configure(config)  # a switched layer is off by its own setting
-    main = Store(config.store_path)
+    main = open_store(config)
     sessions = MarketView(main, tuple(config.data.universe), config.data.benchmark).sessions
     main.close()
     nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(start)) & (sessions <= pd.Timestamp(end))]]
@@ -98,7 +107,7 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     check_record(nights)
     rconfig, store = _fresh_store(config, start, end, name)
     market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
-    record = Store(config.store_path) if config.llm.uses_llm else None
+    record = open_store(config) if config.llm.uses_llm else None
     provider = provider_for(rconfig, store=store, market=market, record=record)
     registry = ModelRegistry(config.models_dir)
     desk = Runner(assemble(rconfig, store=store, market=market, registry=registry,
@@ -162,7 +171,7 @@ def summarize(store: Store, market: MarketView, config: DeskConfig, nights: list
                             ("exposure_matched", matched_curve))},
         short_periods={k: v.days for k, v in split_periods(equity).items() if v.days < MIN_PERIOD_DAYS},
         moonshot=shots, main_pnl=round(float(equity.iloc[-1]) - config.broker.initial_cash - shots.pnl, 2),
-        store=str(store.path))
+        store=store.where, location=str(store.location))
 
 
 MIN_PERIOD_DAYS = 21  # a slice shorter than a trading month is not annualised (a 1-day "CAGR" means nothing)

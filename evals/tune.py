@@ -79,7 +79,7 @@ def incumbent(config: Any) -> dict[str, Any]:
 def _fold_metrics(result: Any) -> dict[str, float]:
     from memory.store import Store
 
-    store = Store(result.store)
+    store = Store(result.location)
     try:
         equity = store.snapshots()["equity"]
     finally:

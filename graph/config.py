@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import time
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -413,6 +414,22 @@ class ServeSettings(_Section):
     http_port: int = Field(8080, ge=1, le=65535)
 
 
+class StoreSettings(_Section):
+    url: str | None = Field(None, description="a PostgreSQL database for the store and the checkpoints, shared by "
+                                              "several hosts (postgresql://user@host:5432/desk; the password from "
+                                              "PGPASSWORD or ~/.pgpass); unset: the SQLite files in DESK_HOME")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL (postgresql://user@host:5432/desk), or unset for SQLite")
+        return v
+
+
 class DeskConfig(BaseModel):
     """Every setting of one desk. Paths derive from ``home``; nothing here reads the environment."""
 
@@ -434,14 +451,27 @@ class DeskConfig(BaseModel):
     execution: ExecutionSettings = ExecutionSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     serve: ServeSettings = ServeSettings()
+    store: StoreSettings = StoreSettings()
 
     @property
     def store_path(self) -> Path:
+        """The SQLite store file (the embedded default); see ``store_location``."""
         return self.home / "desk.sqlite"
 
     @property
+    def store_location(self) -> Path | str:
+        """Where the store is: the PostgreSQL URL of ``store.url``, else the SQLite file in the home."""
+        return self.store.url or self.store_path
+
+    @property
     def checkpoint_path(self) -> Path:
+        """The SQLite checkpoint file (the embedded default); see ``checkpoint_location``."""
         return self.home / "checkpoints.sqlite"
+
+    @property
+    def checkpoint_location(self) -> Path | str:
+        """Where LangGraph's checkpoints are: beside the store in PostgreSQL, else their SQLite file."""
+        return self.store.url or self.checkpoint_path
 
     @property
     def models_dir(self) -> Path:
@@ -470,5 +500,7 @@ def secret_values(model: BaseModel) -> Iterator[str]:
         value = getattr(model, name)
         if isinstance(value, SecretStr) and value.get_secret_value():
             yield value.get_secret_value()
+        elif isinstance(value, StoreSettings) and value.url and urlsplit(value.url).password:
+            yield str(urlsplit(value.url).password)
         elif isinstance(value, BaseModel):
             yield from secret_values(value)

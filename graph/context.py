@@ -15,7 +15,7 @@ from graph.providers.base import OverlayProvider
 from graph.providers.factory import provider_for
 from graph.redact import Redactor, env_secrets
 from graph.reporting import Fanout, Reporter, StoreReporter
-from memory.store import Store
+from memory.store import Store, open_store
 from models.registry import ModelRegistry
 from tools.agents import AgentToolkit
 from tools.market import MarketView
@@ -79,7 +79,7 @@ def assemble(config: DeskConfig, *, store: Store | None = None, market: MarketVi
              broker: Broker | None = None, tools: AgentToolkit | None = None,
              reporters: Sequence[Reporter] = (), redact: Redactor | None = None) -> DeskContext:
     """A frozen context from the given parts; each part not given is built from ``config``."""
-    store = store or Store(config.store_path)
+    store = store or open_store(config)
     if market is None:
         market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
     registry = registry or ModelRegistry(config.models_dir)

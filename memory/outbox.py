@@ -39,14 +39,15 @@ class Outbox:
         with self.store.transaction():
             if key is not None and replace:
                 self.db.execute("DELETE FROM outbox WHERE key = ? AND status = 'pending'", [key])
-            cur = self.db.execute(f"INSERT OR IGNORE INTO outbox ({cols}) VALUES ({marks})", list(row.values()))
+            cur = self.db.execute(f"INSERT INTO outbox ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                                  list(row.values()))
         return cur.rowcount == 1
 
     def has(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM outbox WHERE key = ?", [key]).fetchone() is not None
 
     def get(self, key: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM outbox WHERE key = ?", [key]))
+        rows = self.db.query("SELECT * FROM outbox WHERE key = ?", [key])
         return _decoded(rows[0]) if rows else None
 
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
@@ -67,7 +68,7 @@ class Outbox:
 
     def hold_all(self, until: str, error: str) -> None:
         """Every pending row waits until ``until`` (the service asked the desk to slow down)."""
-        self.db.execute("UPDATE outbox SET next_attempt = max(next_attempt, ?), last_error = ? "
+        self.db.execute(f"UPDATE outbox SET next_attempt = {self.db.greatest('next_attempt', '?')}, last_error = ? "
                         "WHERE status = 'pending'", [until, error])
 
     def mark_dead(self, row_id: int, error: str) -> None:

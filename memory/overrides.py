@@ -23,15 +23,14 @@ class Overrides:
     # ------------------------------------------------------------------ vetoes
     def veto(self, intent_id: str, actor: str, reason: str) -> bool:
         """Veto an intent; False if it was already vetoed (the first veto and its reason stand)."""
-        cur = self.db.execute("INSERT OR IGNORE INTO vetoes (intent_id, at, actor, reason) VALUES (?, ?, ?, ?)",
-                              [intent_id, now_utc(), actor, reason])
-        return cur.rowcount == 1
+        return self.db.insert_ignore("vetoes", {"intent_id": intent_id, "at": now_utc(), "actor": actor,
+                                                "reason": reason})
 
     def unveto(self, intent_id: str) -> bool:
         return self.db.execute("DELETE FROM vetoes WHERE intent_id = ?", [intent_id]).rowcount == 1
 
     def vetoes(self, intent_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-        rows = {r["intent_id"]: dict(r) for r in self.db.query("SELECT * FROM vetoes ORDER BY at")}
+        rows = {r["intent_id"]: r for r in self.db.query("SELECT * FROM vetoes ORDER BY at")}
         if intent_ids is None:
             return rows
         wanted = set(intent_ids)
@@ -51,15 +50,14 @@ class Overrides:
 
     # ------------------------------------------------------------------ flatten
     def request_flatten(self, symbol: str, actor: str, reason: str) -> int:
-        cur = self.db.execute("INSERT INTO flattens (symbol, at, actor, reason, status) VALUES (?, ?, ?, ?, 'open')",
-                              [symbol, now_utc(), actor, reason])
-        return int(cur.lastrowid)
+        return self.db.insert_id("flattens", {"symbol": symbol, "at": now_utc(), "actor": actor, "reason": reason,
+                                              "status": "open"})
 
     def open_flattens(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query("SELECT * FROM flattens WHERE status = 'open' ORDER BY id")]
+        return self.db.query("SELECT * FROM flattens WHERE status = 'open' ORDER BY id")
 
     def flattens(self, limit: int = 50) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.query("SELECT * FROM flattens ORDER BY id DESC LIMIT ?", [limit])]
+        return self.db.query("SELECT * FROM flattens ORDER BY id DESC LIMIT ?", [limit])
 
     def link_flatten(self, flatten_id: int, intent_id: str) -> None:
         self.db.execute("UPDATE flattens SET intent_id = ? WHERE id = ?", [intent_id, flatten_id])
@@ -71,15 +69,15 @@ class Overrides:
     # ------------------------------------------------------------------ approvals
     def ask_approval(self, run_id: str, session: str, deadline: str, intents: list[dict[str, Any]]) -> dict[str, Any]:
         """Record that ``run_id`` waits for approval (once: a resumed node asking again keeps the first deadline)."""
-        self.db.execute("INSERT OR IGNORE INTO approvals (run_id, session, asked, deadline, intents) "
-                        "VALUES (?, ?, ?, ?, ?)", [run_id, session, now_utc(), deadline, json.dumps(intents)])
+        self.db.insert_ignore("approvals", {"run_id": run_id, "session": session, "asked": now_utc(),
+                                            "deadline": deadline, "intents": json.dumps(intents)})
         return self.approval(run_id)  # type: ignore[return-value]
 
     def approval(self, run_id: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM approvals WHERE run_id = ?", [run_id]))
+        rows = self.db.query("SELECT * FROM approvals WHERE run_id = ?", [run_id])
         if not rows:
             return None
-        row = dict(rows[0])
+        row = rows[0]
         row["intents"] = json.loads(row["intents"])
         return row
 
@@ -92,7 +90,6 @@ class Overrides:
         out = []
         for r in self.db.query("SELECT a.* FROM approvals a JOIN runs r ON r.run_id = a.run_id "
                                "WHERE r.status = 'paused' ORDER BY a.asked"):
-            row = dict(r)
-            row["intents"] = json.loads(row["intents"])
-            out.append(row)
+            r["intents"] = json.loads(r["intents"])
+            out.append(r)
         return out

@@ -62,7 +62,7 @@ class Queries:
     def fills_between(self, after: str | None, through: str) -> tuple[int, float]:
         """(number of fills, commissions paid) in sessions after ``after`` (None: from the start) through
         ``through``."""
-        row = self.db.execute("SELECT count(*), total(commission) FROM fills WHERE session > ? AND session <= ?",
+        row = self.db.execute("SELECT count(*), coalesce(sum(commission), 0) FROM fills WHERE session > ? AND session <= ?",
                               [after or "", through]).fetchone()
         return int(row[0]), float(row[1])
 
@@ -73,7 +73,7 @@ class Queries:
     def step_durations(self) -> list[tuple[str, float]]:
         """(node, seconds) of every finished step."""
         return [(n, float(s)) for n, s in self.db.execute(
-            "SELECT node, (julianday(ended) - julianday(started)) * 86400.0 FROM steps "
+            f"SELECT node, {self.db.seconds_between('started', 'ended')} FROM steps "
             "WHERE ended IS NOT NULL AND started IS NOT NULL")]
 
     def order_counts(self) -> list[tuple[str, str, int]]:
@@ -82,8 +82,9 @@ class Queries:
     def llm_calls(self) -> list[tuple[str, int, int, float, float]]:
         """(provider, fallback, calls, tokens, cost in USD as the provider reported it) over every verdict."""
         return [(p, int(f), int(n), float(t or 0), float(c or 0)) for p, f, n, t, c in self.db.execute(
-            "SELECT provider, fallback, count(*), total(json_extract(payload, '$.provenance.tokens')), "
-            "total(json_extract(payload, '$.provenance.cost_usd')) FROM verdicts GROUP BY provider, fallback")]
+            f"SELECT provider, fallback, count(*), coalesce(sum({self.db.json_number('payload', 'provenance', 'tokens')}), 0), "
+            f"coalesce(sum({self.db.json_number('payload', 'provenance', 'cost_usd')}), 0) FROM verdicts "
+            "GROUP BY provider, fallback")]
 
     def last_run_times(self) -> list[tuple[str, str, str]]:
         return [tuple(r) for r in self.db.execute(

@@ -115,7 +115,7 @@ MIGRATIONS: dict[int, str] = {
     6: """
     CREATE TABLE trials (
         id INTEGER PRIMARY KEY, kind TEXT NOT NULL, config_hash TEXT NOT NULL, config TEXT NOT NULL,
-        start TEXT NOT NULL, end TEXT NOT NULL, metrics TEXT NOT NULL, created TEXT NOT NULL
+        start TEXT NOT NULL, "end" TEXT NOT NULL, metrics TEXT NOT NULL, created TEXT NOT NULL
     );
     CREATE INDEX trials_kind ON trials(kind);
     CREATE INDEX trials_hash ON trials(config_hash);

@@ -103,8 +103,10 @@ def seeded_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def home(seeded_home, tmp_path, monkeypatch: pytest.MonkeyPatch):
-    """A private copy of the seeded DESK_HOME, set as DESK_HOME, with no stray DESK_* variables."""
+def home(seeded_home, tmp_path, monkeypatch: pytest.MonkeyPatch, request):
+    """A private copy of the seeded DESK_HOME, set as DESK_HOME, with no stray DESK_* variables. With
+    ``DESKTEST_STORE=postgresql`` its store is a fresh PostgreSQL database cloned from the seeded one
+    (``DESK_STORE__URL``), so the tests that use it run on the second backend."""
     import os
 
     from tests.kit import clone_home
@@ -115,4 +117,61 @@ def home(seeded_home, tmp_path, monkeypatch: pytest.MonkeyPatch):
     dest = clone_home(seeded_home, tmp_path / "home")
     monkeypatch.setenv("DESK_HOME", str(dest))
     monkeypatch.chdir(tmp_path)
+    if os.environ.get("DESKTEST_STORE") == "postgresql":
+        monkeypatch.setenv("DESK_STORE__URL", request.getfixturevalue("pg_seeded_store"))
     return dest
+
+
+# ---------------------------------------------------------------------- the store's backends
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The URL of the tests' PostgreSQL server (tests/pg_kit.py: CI's, else one started here)."""
+    from tests import pg_kit
+
+    return pg_kit.server_url()
+
+
+@pytest.fixture
+def pg_store(pg_server):
+    """A fresh, empty PostgreSQL database for one test (dropped after it)."""
+    from tests import pg_kit
+
+    url = pg_kit.create_database(pg_server)
+    yield url
+    pg_kit.drop_database(pg_server, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path):
+    """A fresh store location on each backend: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "desk.sqlite"
+    return request.getfixturevalue("pg_store")
+
+
+@pytest.fixture(scope="session")
+def pg_seed(seeded_home, pg_server) -> str:
+    """A template database holding the seeded home's store (and its checkpoints), copied once per test process."""
+    from memory.copy import copy_desk
+    from tests import pg_kit
+
+    url = pg_kit.create_database(pg_server)
+    copy_desk(seeded_home / "desk.sqlite", seeded_home / "checkpoints.sqlite", url)
+    return url.rpartition("/")[2]
+
+
+@pytest.fixture
+def pg_seeded_store(pg_server, pg_seed):
+    """A fresh PostgreSQL database cloned from the seeded one (CREATE DATABASE … TEMPLATE), dropped after the test."""
+    from tests import pg_kit
+
+    url = pg_kit.create_database(pg_server, template=pg_seed)
+    yield url
+    pg_kit.drop_database(pg_server, url)
+
+
+@pytest.fixture
+def pg_home(home, pg_seeded_store, monkeypatch: pytest.MonkeyPatch):
+    """The seeded home on PostgreSQL: ``home``'s files, its store a fresh clone of the seeded database."""
+    monkeypatch.setenv("DESK_STORE__URL", pg_seeded_store)
+    return home

@@ -138,11 +138,33 @@ def run_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
     return code, cap.out, cap.err
 
 
-def store_fingerprint(path: Path) -> str:
-    """A digest of every row of every table (insensitive to WAL/page layout)."""
-    if not path.exists():
+def settings_of(home: Path):
+    """The settings a command on ``home`` reads (its store on SQLite or, with DESK_STORE__URL, PostgreSQL)."""
+    from desk.config import load_settings
+
+    return load_settings(home=home)
+
+
+def open_store(home: Path):
+    """The store of the desk on ``home``, whichever backend it is on."""
+    from memory.store import open_store as open_
+
+    return open_(settings_of(home))
+
+
+def store_fingerprint(where: Path) -> str:
+    """A digest of every row of every table (insensitive to WAL/page layout): of a SQLite file, or of the store of
+    the desk on a home folder (its PostgreSQL database when DESK_STORE__URL is set)."""
+    if where.is_dir():
+        location = settings_of(where).store_location
+        if isinstance(location, str):
+            from tests.pg_kit import fingerprint
+
+            return fingerprint(location)
+        where = location
+    if not where.exists():
         return "absent"
-    conn = sqlite3.connect(str(path))
+    conn = sqlite3.connect(str(where))
     h = hashlib.sha256()
     for t in TABLES:
         try:

@@ -23,7 +23,7 @@ from desk.ops import overrides, read, runs
 from desk.ops.results import AskResult, CommandInfo, HelpResult, OpsResult, OverrideResult
 from desk.results import Actor
 from graph.reporting import Reporter
-from memory.store import Store
+from memory.store import Store, open_store
 
 log = logging.getLogger("desk.ops")
 Chat = Callable[[Settings, str], str]
@@ -137,7 +137,7 @@ class Ops:
         try:
             authorize(self.settings, actor, request.spec, channel)
         except Refused as refused:
-            store = Store(self.settings.store_path)
+            store = open_store(self.settings)
             try:
                 store.audit(str(actor), "refused", request.name, str(refused),
                             {"args": list(request.args), "channel": channel})
@@ -148,7 +148,7 @@ class Ops:
     def handle(self, request: Request, actor: Actor, channel: str | None = None) -> OpsResult:
         """Authorise, run, audit: the one door every transport goes through."""
         self.check(request, actor, channel)
-        store = Store(self.settings.store_path)
+        store = open_store(self.settings)
         try:
             result = self._call(store, request, actor)
             if isinstance(result, OverrideResult):

@@ -67,12 +67,12 @@ def intents(store: Store, day: date | None) -> IntentsResult:
 
 def weather(store: Store, config: DeskConfig) -> WeatherResult:
     """The latest night's weather, as its run saved it (the checkpoint holds the snapshot and the narrative)."""
-    nights = store.runs(limit=1, kind="night", status="ok")
-    if not nights or not config.checkpoint_path.is_file():
-        raise DeskError("no night has run on this home yet: `desk run` (or `run night`) first")
-    from memory.checkpoint import open_checkpointer
+    from memory.checkpoint import has_checkpoints, open_checkpointer
 
-    saver = open_checkpointer(config.checkpoint_path)
+    nights = store.runs(limit=1, kind="night", status="ok")
+    if not nights or not has_checkpoints(config.checkpoint_location):
+        raise DeskError("no night has run on this home yet: `desk run` (or `run night`) first")
+    saver = open_checkpointer(config.checkpoint_location)
     try:
         got = saver.get_tuple({"configurable": {"thread_id": nights[0]["run_id"], "checkpoint_ns": ""}})
     finally:

@@ -14,9 +14,9 @@ from desk.ops.results import OverrideResult, RunOutcome
 from desk.results import Actor
 from desk.summary import morning_data, night_data
 from graph.reporting import Reporter
-from memory.locks import HomeLock, LockHeld
+from memory.locks import LockHeld, desk_lock
 from memory.overrides import Overrides
-from memory.store import Store, now_utc
+from memory.store import Store, now_utc, open_store
 
 RUN_PHASES = ("night", "morning")
 DEADLINE = Actor(who="deadline", via="scheduler")
@@ -29,8 +29,8 @@ def run_once(settings: Settings, phase: str, day: date | None, actor: Actor, *, 
     holds the book, the trigger is refused as ``busy`` — that process is running it."""
     if phase not in RUN_PHASES:
         raise DeskError(f"unknown phase {phase!r}: use night or morning")
-    store = Store(settings.store_path)
-    lock = HomeLock(settings.home, "book", f"running the {phase} graph")
+    store = open_store(settings)
+    lock = desk_lock(settings, "book", f"running the {phase} graph")
     try:
         lock.acquire()
     except LockHeld as busy:
@@ -88,7 +88,7 @@ def decide(settings: Settings, run_id: str | None, decision: str, actor: Actor, 
            reporters: Sequence[Reporter] = (), progress: Progress = lambda msg: None) -> OverrideResult:
     """Resume a morning paused for approval with ``decision`` (approve, reject, expired) — in this process, whichever
     process paused it. An approval after the deadline counts as the deadline: exits and stops run, entries do not."""
-    store = Store(settings.store_path)
+    store = open_store(settings)
     run_id = paused_run(store, run_id)
     run = store.run(run_id)
     if run is None:
@@ -101,7 +101,7 @@ def decide(settings: Settings, run_id: str | None, decision: str, actor: Actor, 
     late = decision == "approve" and now_utc() > asked["deadline"]
     if late:
         decision, reason = "expired", f"approved by {actor} after the deadline {asked['deadline']}"
-    with HomeLock(settings.home, "book", f"resuming {run_id} ({decision})"):
+    with desk_lock(settings, "book", f"resuming {run_id} ({decision})"):
         desk = open_desk(settings, store=store, reporters=reporters, progress=progress)
         out = desk.resume(run_id, {"decision": decision, "actor": str(actor), "reason": reason})
     entries = sum(i["side"] == "buy" for i in asked["intents"])
@@ -117,7 +117,7 @@ def decide(settings: Settings, run_id: str | None, decision: str, actor: Actor, 
 
 def expire_due(settings: Settings, *, reporters: Sequence[Reporter] = ()) -> list[OverrideResult]:
     """Resume every morning whose approval deadline has passed: no entries, exits and stops run."""
-    store = Store(settings.store_path)
+    store = open_store(settings)
     now = now_utc()
     done = []
     for asked in Overrides(store).open_approvals():

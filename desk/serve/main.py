@@ -32,7 +32,7 @@ from desk.slack.reporter import SlackOutbox
 from desk.slack.sender import BackgroundSender, OutboxSender, utc_now, web_client
 from graph.config import LIVE_SOURCES
 from memory.outbox import Outbox
-from memory.store import Store
+from memory.store import open_store
 
 log = logging.getLogger("desk.serve")
 SCHEDULER = Actor(who="schedule", via="scheduler")
@@ -47,7 +47,7 @@ class Serve:
         self.port_number = settings.serve.http_port if port is None else port
         self.want_scheduler, self.want_slack = scheduler, slack and settings.slack.enabled
         self.chat = chat
-        self.metrics = Metrics(lambda: Store(settings.store_path))
+        self.metrics = Metrics(lambda: open_store(settings))
         self.sender: BackgroundSender | None = None
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-book")
         self.app = self.socket = self.apscheduler = self.schedule = None
@@ -76,7 +76,7 @@ class Serve:
         self.metrics.fires.labels(fire.phase, fire.action).inc()
         if not self.want_slack:
             return
-        store = Store(self.settings.store_path)
+        store = open_store(self.settings)
         try:
             out = SlackOutbox(store, self.settings.slack, wiring.redactor(self.settings))
             if isinstance(outcome, BaseException):
@@ -148,7 +148,7 @@ class Serve:
                   listeners=[*wiring.listeners(self.settings), lambda r: self.poke()])
         cmds = SlackCommands(self.settings, ops, client, self.worker, after=self.poke)
         self.app = build_app(self.settings, cmds)
-        self.sender = BackgroundSender(lambda: OutboxSender(Store(self.settings.store_path), client, s,
+        self.sender = BackgroundSender(lambda: OutboxSender(open_store(self.settings), client, s,
                                                             redact=wiring.redactor(self.settings)), self.clock)
         self.sender.start()
         if s.mode == "http":
@@ -192,7 +192,7 @@ class Serve:
     def health(self) -> tuple[int, dict[str, Any]]:
         out: dict[str, Any] = {"status": "ok"}
         try:
-            store = Store(self.settings.store_path)
+            store = open_store(self.settings)
             try:
                 state = store.desk_state()
                 out.update(halted=bool(state["halted"]), halt_reason=state["reason"],

@@ -28,7 +28,7 @@ from desk.results import Actor
 from desk.serve.main import Serve
 from desk.slack import wiring
 from memory.outbox import Outbox
-from memory.store import Store, StoreError
+from memory.store import Store, StoreError, open_store
 from tests.slack_kit import CHANNEL, OPERATOR, FakeSlack, post_signed, settings
 
 NIGHT = date(2018, 6, 29)
@@ -80,7 +80,7 @@ def main() -> None:
                 slack.append(seconds)
             per_step_ms = (statistics.median(slack) - statistics.median(plain)) / max(steps, 1) * 1000
 
-            store = Store(s.store_path)
+            store = open_store(s)
             queued = len(Outbox(store).rows(limit=100_000))
             store.close()
             ops = Ops(s)

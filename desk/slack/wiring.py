@@ -15,7 +15,7 @@ from desk.slack.sender import Drained, OutboxSender, utc_now, web_client
 from graph.config import secret_values
 from graph.redact import Redactor, env_secrets
 from memory.outbox import Outbox
-from memory.store import Store
+from memory.store import Store, open_store
 
 
 def redactor(settings: Settings) -> Redactor:
@@ -26,11 +26,11 @@ def checkpoint_facts(settings: Settings) -> Callable[[str], Mapping[str, Any]]:
     """A run's final state values (regime, intents, results, equity) from its checkpoint, read when it ends."""
 
     def facts(run_id: str) -> Mapping[str, Any]:
-        if not settings.checkpoint_path.is_file():
-            return {}
-        from memory.checkpoint import open_checkpointer
+        from memory.checkpoint import has_checkpoints, open_checkpointer
 
-        saver = open_checkpointer(settings.checkpoint_path)
+        if not has_checkpoints(settings.checkpoint_location):
+            return {}
+        saver = open_checkpointer(settings.checkpoint_location)
         try:
             got = saver.get_tuple({"configurable": {"thread_id": run_id, "checkpoint_ns": ""}})
         finally:
@@ -45,7 +45,7 @@ def reporters(settings: Settings, store: Store | None = None) -> list[SlackRepor
     step)."""
     if not settings.slack.enabled:
         return []
-    return [SlackReporter(store or Store(settings.store_path), settings.slack, redactor(settings),
+    return [SlackReporter(store or open_store(settings), settings.slack, redactor(settings),
                           facts=checkpoint_facts(settings))]
 
 
@@ -65,7 +65,7 @@ def flush(settings: Settings, *, timeout: float, force: bool = True, revive: boo
     """Deliver the outbox now, waiting for Slack's ``Retry-After`` while it fits in ``timeout`` seconds; what is
     left waits for the next flush (or ``desk serve``'s sender)."""
     require(settings)
-    store = Store(settings.store_path)
+    store = open_store(settings)
     try:
         if revive:
             Outbox(store).revive()
