@@ -2,7 +2,9 @@
 order, then re-run from the command line, leave the same orders, fills, book — stops, trails and tiers included —
 and decisions as a run that never stopped; no run is left ``running``; nothing is written twice.
 
-The victim is ``tests/crash_harness.py`` in a process of its own; the recovery is the real ``desk run``.
+The victim is ``tests/crash_harness.py`` in a process of its own; the recovery is the real ``desk run``. The
+morning's suite runs on both store backends: on PostgreSQL each case's store is a fresh database cloned from the
+seed's, and its book must equal the same reference (a run that never stopped, on SQLite).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ NIGHT_POINTS = [f"node-end:{n}" for n, _ in NIGHT_NODES] + \
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
-    return {**env, "DESK_HOME": str(home)}
+    url = (home.parent / "store-url").read_text() if (home.parent / "store-url").is_file() else None
+    return {**env, "DESK_HOME": str(home), **({"DESK_STORE__URL": url} if url else {})}
 
 
 def _desk_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -43,6 +46,34 @@ def _desk_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
 def _kill(home: Path, phase: str, point: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tests.crash_harness", str(home), phase, DAY.isoformat(), point],
                           cwd=ROOT, env=_env(home), capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def crash_pg_seed(crash_seed, pg_server) -> str:
+    """The crash seed's store and checkpoints in a PostgreSQL template database."""
+    from memory.copy import copy_desk
+    from tests import pg_kit
+
+    url = pg_kit.create_database(pg_server)
+    copy_desk(crash_seed / "desk.sqlite", crash_seed / "checkpoints.sqlite", url)
+    return url.rpartition("/")[2]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def case_home(request, crash_seed, tmp_path):
+    """A copy of the crash seed on one backend (PostgreSQL: its store a fresh clone of the seed's database, named
+    in ``store-url`` beside the home, which ``_env`` passes to every process of the case)."""
+    home = kit.clone_home(crash_seed, tmp_path / "home")
+    if request.param == "sqlite":
+        yield home
+        return
+    from tests import pg_kit
+
+    server = request.getfixturevalue("pg_server")
+    url = pg_kit.create_database(server, template=request.getfixturevalue("crash_pg_seed"))
+    (tmp_path / "store-url").write_text(url)
+    yield home
+    pg_kit.drop_database(server, url)
 
 
 @pytest.fixture(scope="session")
@@ -63,20 +94,27 @@ def crash_seed(seeded_home, tmp_path_factory) -> Path:
     return home
 
 
+def _rounded(row: tuple, places: int = 9) -> tuple:
+    return tuple(round(v, places) if isinstance(v, float) else v for v in row)
+
+
 def _book(home: Path) -> dict:
-    """Everything a crash could get wrong, keyed so that two equal books compare equal."""
-    conn = sqlite3.connect(home / "desk.sqlite")
-    q = lambda sql: sorted(conn.execute(sql).fetchall())  # noqa: E731
+    """Everything a crash could get wrong, keyed so that two equal books compare equal (on either backend)."""
+    from memory.db import open_database
+
+    url = _env(home).get("DESK_STORE__URL")
+    conn = open_database(url or home / "desk.sqlite", "store", "")
+    q = lambda sql, places=9: sorted(_rounded(tuple(r), places) for r in conn.execute(sql).fetchall())  # noqa: E731
     book = {
-        "orders": q("SELECT client_order_id, symbol, side, round(quantity, 9), status FROM orders"),
-        "fills": q("SELECT fill_id, round(quantity, 9), round(price, 9), round(commission, 9) FROM fills"),
-        "positions": q("SELECT symbol, round(quantity, 9), round(avg_price, 9), entry_date, round(initial_stop, 9), "
-                       "round(peak, 9), peak_date, trail_pct, tiers_hit FROM positions"),
-        "intents": q("SELECT intent_id, status, round(quantity, 9) FROM intents"),
+        "orders": q("SELECT client_order_id, symbol, side, quantity, status FROM orders"),
+        "fills": q("SELECT fill_id, quantity, price, commission FROM fills"),
+        "positions": q("SELECT symbol, quantity, avg_price, entry_date, initial_stop, peak, peak_date, trail_pct, "
+                       "tiers_hit FROM positions"),
+        "intents": q("SELECT intent_id, status, quantity FROM intents"),
         "decisions": q("SELECT 'picks', as_of, count(*) FROM picks GROUP BY as_of UNION ALL "
                        "SELECT 'verdicts', as_of, count(*) FROM verdicts GROUP BY as_of UNION ALL "
                        "SELECT 'proposals', as_of, count(*) FROM proposals GROUP BY as_of"),
-        "snapshots": q("SELECT date, round(cash, 6), round(equity, 6) FROM snapshots"),
+        "snapshots": q("SELECT date, cash, equity FROM snapshots", 6),
         "running": q("SELECT run_id FROM runs WHERE status = 'running'"),
     }
     conn.close()
@@ -105,8 +143,8 @@ def _recover(home: Path, phase: str) -> None:
 
 
 @pytest.mark.parametrize("point", MORNING_POINTS)
-def test_a_morning_killed_anywhere_then_rerun_equals_one_that_never_stopped(point, crash_seed, reference, tmp_path):
-    home = kit.clone_home(crash_seed, tmp_path / "home")
+def test_a_morning_killed_anywhere_then_rerun_equals_one_that_never_stopped(point, case_home, reference):
+    home = case_home
     assert _desk_cli(home, "run", "--phase", "night", "--date", DAY.isoformat()).returncode == 0
     killed = _kill(home, "morning", point)
     assert killed.returncode in (-9, 0), killed.stderr  # 0: the point is past the last order of this morning
