@@ -26,8 +26,8 @@ from evals.edge import LEDGER, RESAMPLES, EdgeLedger, build
 from evals.edge_text import ledger_markdown
 from evals.layers import choose, usage
 from evals.metrics import VALIDATION_END
-from memory.locks import HomeLock
-from memory.store import Store
+from memory.locks import desk_lock
+from memory.store import open_store
 
 Progress = Callable[[str], None]
 FIRST, LAST = date(2005, 1, 1), date(2018, 12, 31)
@@ -56,16 +56,16 @@ def edge(settings: Settings, start: date = FIRST, end: date = LAST, *, layers: S
     if save is not None and save.exists() and not save.is_dir():
         raise DeskError(f"--save {save} is a file: name a folder (e.g. evals/edge/)")
     t0 = time.perf_counter()
-    store = Store(settings.store_path)
+    store = open_store(settings)
     try:
-        with HomeLock(settings.home, "book", "loading the bundled data"):
+        with desk_lock(settings, "book", "loading the bundled data"):
             bootstrap(store, settings, actor, ())
         check_universe(store, settings)
     finally:
         store.close()
     desk_case = EvalCase(start=start, end=end)
     progress("training the models the desk needs over the range (walk-forward, once, before the cases)")
-    with HomeLock(settings.home, "eval", "training the models for the edge ledger"):
+    with desk_lock(settings, "eval", "training the models for the edge ledger"):
         usable = prepare_case(settings.model_dump(mode="json"), desk_case.model_dump(mode="json", by_alias=True),
                               progress)
     used = usage(settings, usable)

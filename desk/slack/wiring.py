@@ -50,7 +50,7 @@ def reporters(settings: Settings, store: Store | None = None) -> list[SlackRepor
 
 
 def listeners(settings: Settings) -> list[SlackEcho]:
-    return [SlackEcho(settings.store_path, settings.slack, redactor(settings))] if settings.slack.enabled else []
+    return [SlackEcho(settings.store_location, settings.slack, redactor(settings))] if settings.slack.enabled else []
 
 
 def require(settings: Settings) -> None:
