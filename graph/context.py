@@ -65,6 +65,11 @@ def alpaca_broker(config: DeskConfig) -> Broker:
     return AlpacaBroker(AlpacaKeys.from_env(), config.broker.url, config.broker.alpaca)
 
 
+def live_notice(broker: Broker) -> str:
+    """The line every report of a run on a live (real money) account begins with; empty otherwise."""
+    return f"{broker.notice}; " if getattr(broker, "live", False) else ""  # type: ignore[attr-defined]
+
+
 def make_broker(config: DeskConfig, store: Store, market: MarketView) -> Broker:
     kind = config.broker.kind
     if kind == "web":

@@ -189,7 +189,7 @@ def test_a_morning_the_broker_cannot_trade_now_sends_nothing_says_why_and_trades
         assert placed and all(server.book.booked(o["client_order_id"]) == 1 for o in placed)
 
 
-def test_a_live_account_is_named_in_the_book_check_and_the_report_of_every_morning(home):
+def test_a_live_account_is_named_in_the_report_of_every_run_and_the_mornings_book_check(home):
     with serve(prices=FIRST_MORNING) as server:
         live = alpaca_broker(server, FAST.model_copy(update={"live": True}))
         d = kit.desk(home, broker=live)
@@ -197,6 +197,7 @@ def test_a_live_account_is_named_in_the_book_check_and_the_report_of_every_morni
         d.morning(FIRST)
         steps = _steps(d)
         assert steps["check_book"].startswith("LIVE TRADING") and steps["report"].startswith("LIVE TRADING")
+        assert _steps(d, "night")["report"].startswith("LIVE TRADING")
         paper = kit.desk(home, broker=alpaca_broker(server))
         paper.morning(FIRST)
         assert "LIVE" not in _steps(paper)["report"] and "Alpaca paper account" in _steps(paper)["check_book"]

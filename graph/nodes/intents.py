@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from graph.context import DeskContext
+from graph.context import DeskContext, live_notice
 from graph.state import NightState
 from vocab.contracts import Intent
 from tools.units import sell_in_units
@@ -64,4 +64,5 @@ def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
 
 def report(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     denied = sum(len(v) for v in state.get("denials", {}).values())
-    return {"summary": f"regime {state['regime']}, {len(state.get('intents', []))} intents, {denied} denials"}
+    return {"summary": f"{live_notice(runtime.context.broker)}regime {state['regime']}, "
+                       f"{len(state.get('intents', []))} intents, {denied} denials"}

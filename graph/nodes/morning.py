@@ -9,7 +9,7 @@ from datetime import date
 from langgraph.runtime import Runtime
 
 from brokers.base import Broker
-from graph.context import DeskContext
+from graph.context import DeskContext, live_notice
 from graph.nodes.guard import entries_blocked
 from graph.state import Execution, MorningState
 from memory.overrides import ALL, Overrides
@@ -195,7 +195,5 @@ def report(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     res = state.get("results", [])
     counts = json.dumps({s: sum(r.status == s for r in res) for s in sorted({r.status for r in res})})
     closed = settle_flattens(runtime.context)
-    broker = runtime.context.broker
-    live = f"{broker.notice}; " if getattr(broker, "live", False) else ""  # real money: every report says so
-    return {"summary": f"{live}session {state['session']}: {counts}"
+    return {"summary": f"{live_notice(runtime.context.broker)}session {state['session']}: {counts}"
                        + (f"; {closed} flatten request(s) done" if closed else "")}
