@@ -38,6 +38,9 @@ err = Console(stderr=True)
 _opts: dict[str, object] = {}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+# Exit codes: 0 done; 1 an unexpected error (details in the home's error log); 2 bad input, nothing changed;
+# 3 a live night's data was stale: no entries planned, exits planned, the run recorded as failed.
+EXIT_STALE = 3
 
 
 @app.callback()
@@ -94,6 +97,10 @@ def run(date: Annotated[Optional[str], typer.Option("--date", help="night date Y
         if result.morning is not None:
             print_morning(out, result.morning)
     _deliver(s, json)
+    if result.night is not None and result.night.stale:  # the run is recorded as failed: say so, exit STALE
+        err.print(Text(f"error: the night of {result.night.as_of} planned no entries: {result.night.stale}"),
+                  soft_wrap=True)
+        raise typer.Exit(EXIT_STALE)
 
 
 def _slack_reporters(s: Settings) -> list:

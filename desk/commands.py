@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +15,7 @@ import pandas as pd
 from desk.app import open_desk
 from desk.config import Settings
 from desk.errors import DeskError
+from desk.live import run_mode
 from desk.results import (
     Actor,
     AskResult,
@@ -32,6 +33,7 @@ from desk.summary import RunResult, morning_data, night_data
 from evals.replay import ReplayResult
 from evals.replay import replay as replay_history
 from graph.reporting import Fanout, Reporter, StoreReporter, run_task
+from graph.runner import NightFrozen
 from memory.locks import desk_lock
 from memory.store import Store, open_store
 from tools.calendar import next_session
@@ -48,30 +50,45 @@ SOURCES = ("bundled", "yfinance", "csv", "alpaca")
 
 # ---------------------------------------------------------------------- running the desk
 def run(settings: Settings, *, day: date | None, phase: str, actor: Actor, reporters: Sequence[Reporter] = (),
-        progress: Progress = lambda msg: None) -> RunResult:
-    """The night graph for ``day`` (default: the latest date with data) and/or the morning after it."""
+        progress: Progress = lambda msg: None, now: datetime | None = None) -> RunResult:
+    """The night graph for ``day`` (default: the latest date with data) and/or the morning after it.
+
+    A live night (``day`` is today, or no ``day`` on a live data source) measures its data against the exchange
+    calendar's last closed session as of ``now``; any other night is history, measured against its own date
+    (``desk.live``). A night whose morning started is frozen: this resumes the morning, it never re-plans."""
     if phase not in PHASES:
         raise DeskError(f"unknown phase {phase!r}: use night, morning or all")
     store = open_store(settings)
     doing = "running the night and morning graphs" if phase == "all" else f"running the {phase} graph"
+    mode = run_mode(settings, day, now, stored_source=benchmark_source(store, settings))
     with desk_lock(settings, "book", doing):
         with open_for_run(store, settings, day=day, phase=phase, reporters=reporters, progress=progress,
-                          actor=actor) as (desk, day):
+                          actor=actor, live=mode.live) as (desk, day):
             store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
-            night = night_data(desk.night(day)) if phase in ("night", "all") else None
+            if said := mode.say(day):
+                progress(said)
+            night = None
+            if phase in ("night", "all"):
+                try:
+                    night = night_data(desk.night(day, reference=mode.reference))
+                except NightFrozen as frozen:
+                    if phase == "night":
+                        raise
+                    progress(f"{frozen}; resuming its morning")
             morning = morning_data(desk.morning(day)) if phase in ("morning", "all") else None
     return RunResult(night=night, morning=morning)
 
 
 @contextmanager
 def open_for_run(store: Store, settings: Settings, *, day: date | None, phase: str, actor: Actor,
-                 reporters: Sequence[Reporter] = (), progress: Progress = lambda msg: None):
-    """The desk ready to run ``phase`` for ``day`` (resolved: None is the latest session) as (runner, day); the
-    broker is closed on leaving (one browser per run for a web broker). Enter it holding the book's lock."""
+                 reporters: Sequence[Reporter] = (), progress: Progress = lambda msg: None, live: bool = False):
+    """The desk ready to run ``phase`` for ``day`` (resolved: None is the latest session; a live day past the data
+    is the latest session too, whose age the night measures) as (runner, day); the broker is closed on leaving (one
+    browser per run for a web broker). Enter it holding the book's lock."""
     bootstrap(store, settings, actor, reporters)
     check_universe(store, settings)
     market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
-    day = resolve_date(market.sessions, day)  # before any file is opened for the run
+    day = resolve_date(market.sessions, day, live=live)  # before any file is opened for the run
     if phase in ("night", "all"):
         check_llm_record(store, settings, [day])
     desk = open_desk(settings, store=store, market=market, reporters=reporters, progress=progress)
@@ -83,6 +100,11 @@ def open_for_run(store: Store, settings: Settings, *, day: date | None, phase: s
         close = getattr(desk.ctx.broker, "close", None)
         if close is not None:
             close()
+
+
+def benchmark_source(store: Store, settings: Settings) -> str | None:
+    """The source the store's benchmark was last loaded from (None: not loaded yet)."""
+    return next((s["source"] for s in store.symbols() if s["symbol"] == settings.data.benchmark), None)
 
 
 def check_llm_record(store: Store, settings: Settings, nights: Sequence[date]) -> None:
@@ -127,12 +149,13 @@ def replay(settings: Settings, start: date, end: date, *, actor: Actor,
             store, settings, nights))
 
 
-def resolve_date(sessions: pd.DatetimeIndex, day: date | None) -> date:
-    """``day`` if it is a session in the data, else a one-line error; None means the latest session."""
+def resolve_date(sessions: pd.DatetimeIndex, day: date | None, live: bool = False) -> date:
+    """``day`` if it is a session in the data, else a one-line error; None means the latest session, and so does a
+    live ``day`` past the data (the night's freshness gate measures how far behind it is)."""
     if not len(sessions):
         raise DeskError("the store holds no market data; run `desk data load`")
     first, last = sessions[0].date(), sessions[-1].date()
-    if day is None:
+    if day is None or (live and day > last):
         return last
     if not first <= day <= last:
         raise DeskError(f"no data for {day}: the store holds {first} .. {last}")

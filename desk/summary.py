@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evals.replay import ReplayResult
+from tools.freshness import Freshness
 from graph.state import Execution
 
 
@@ -55,6 +56,13 @@ class NightSummary(_Summary):
     llm_calls: int = 0
     llm_usd: float = 0.0
     llm_fallbacks: list[str] = []
+    freshness: Freshness | None = None  # the data's age in sessions, and against what
+    frozen: str | None = None  # the night was not planned again: its morning had started
+
+    @property
+    def stale(self) -> str | None:
+        """Why the freshness gate refused every new entry (a failed run), or None."""
+        return f"stale data: {self.freshness.reason}" if self.freshness and self.freshness.stale else None
 
 
 class MorningSummary(_Summary):
@@ -87,6 +95,7 @@ def night_data(state: dict) -> NightSummary:
         intents=[IntentLine(intent_id=i.intent_id, side=i.side, kind=i.kind, quantity=round(i.quantity, 4),
                             weight=round(i.target_weight, 4), reasons=i.reasons) for i in state["intents"]],
         denials={sym: [f"{d.rule}: {d.reason}" for d in ds] for sym, ds in state.get("denials", {}).items()},
+        freshness=state.get("freshness"), frozen=state.get("frozen"),
         **_llm(state),
     )
 
@@ -115,6 +124,11 @@ def print_night(console: Console, data: NightSummary) -> None:
     console.rule(Text(f"Night {data.as_of}", style="bold"))
     console.print(Text.assemble("Regime ", (data.regime, "bold"), f" (fused base {data.base_regime})"))
     console.print(Text(data.narrative))
+    if data.frozen:
+        console.print(Text(f"Frozen — {data.frozen}: the night as it was planned, not planned again."))
+    if data.freshness is not None and (data.freshness.live or data.freshness.stale):
+        console.print(Text(("STALE — no new entries, exits planned: " if data.freshness.stale else "Data: ")
+                           + data.freshness.reason))
     if data.llm_calls or data.llm_fallbacks:
         console.print(Text(f"LLM: {data.llm_calls} call(s), ${data.llm_usd:.4f}"))
     for cause in data.llm_fallbacks:

@@ -34,7 +34,9 @@ class DataSettings(_Section):
     benchmark: str = "SP500"
     sectors: dict[str, str] = Field(default_factory=lambda: dict(EQUITY_SECTORS),
                                     description="symbol -> sector for the risk reviewer's crowded-sector check")
-    max_staleness_days: int = Field(4, ge=0, description="calendar days before the latest bar counts as stale")
+    max_age_sessions: int = Field(0, ge=0, description="a live night plans no entries on data whose last bar is more "
+                                                       "than this many exchange sessions before the calendar's last "
+                                                       "closed session (exits still run)")
     max_daily_jump: float = Field(0.75, gt=0, description="an absolute one-day return above this rejects the symbol")
 
 

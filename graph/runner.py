@@ -25,12 +25,19 @@ from graph.context import DeskContext
 from graph.errors import DeskError
 from graph.morning import build_morning
 from graph.night import build_night
-from memory.store import StoreError
+from graph.nodes.ingest import night_freshness
+from memory.store import StoreError, now_utc
 from tools.breakers import consecutive_errors
 from tools.calendar import next_session
 
 log = logging.getLogger("desk.runner")
 Progress = Callable[[str], None]
+
+
+class NightFrozen(DeskError):
+    """The night asked for may not be planned: its morning has started, and no finished night is on record."""
+
+
 Builder = Callable[..., Any]
 BUILDERS: Mapping[str, Builder] = {"night": build_night, "morning": build_morning}
 INTERRUPT = "__interrupt__"
@@ -63,8 +70,54 @@ class Runner:
         return next_session(night, self.sessions(), self.ctx.config.cache_dir)
 
     # ------------------------------------------------------------------ runs
-    def night(self, day: date, durability: str = "sync") -> dict:
-        return self.run("night", {"as_of": day}, day, durability)
+    def night(self, day: date, durability: str = "sync", reference: date | None = None) -> dict:
+        """The night graph for ``day``. ``reference``: a live night's session to measure the data against (the
+        calendar's last closed session); None is a night in history, measured against ``day``.
+
+        A night whose morning has started is frozen (DESIGN §5.10): it is never planned again, and this returns the
+        finished night's state (``frozen`` says why); a live night on stale data is still recorded as failed."""
+        frozen = self.frozen(day)
+        if frozen is None:
+            return self.run("night", {"as_of": day, "reference": reference}, day, durability)
+        self.progress(f"the night of {day} is frozen ({frozen}): its intents stand, it is not planned again")
+        fresh = night_freshness(self.ctx, day, reference) if reference is not None else None
+        if fresh is not None and fresh.stale:
+            self.refused("night", fresh.reference, f"stale data: {fresh.reason}; the latest night with data "
+                                                   f"({day}) already ran and is frozen ({frozen})")
+        values = self.finished("night", day)
+        if values is None:
+            raise NightFrozen(f"the night of {day} is frozen: {frozen}, and no finished night of {day} is on "
+                              f"record; a night is never planned under its morning")
+        return {**values, "frozen": frozen, **({"freshness": fresh} if fresh is not None else {})}
+
+    def frozen(self, day: date) -> str | None:
+        """Why the night of ``day`` may no longer be planned (its morning started), or None."""
+        started = [r for r in self.store.runs_for("morning", day) if r["status"] != "killed"]
+        if not started:
+            return None
+        first = started[-1]
+        return f"its morning {first['run_id']} started {first['started']}"
+
+    def finished(self, kind: str, day: date) -> dict | None:
+        """The final state of the latest run of ``kind`` for ``day`` that finished its graph (None without one)."""
+        if self.checkpointer is None:
+            return None
+        for row in self.store.runs_for(kind, day):
+            snap = self.graph(kind).get_state(_thread(row["run_id"]))
+            if snap.values and not snap.next:
+                return dict(snap.values)
+        return None
+
+    def refused(self, kind: str, day: date, why: str) -> str:
+        """Record a ``kind`` run for ``day`` that was refused before any graph ran, as failed with ``why``."""
+        run_id = f"{kind}-{day.isoformat()}-{uuid.uuid4().hex[:6]}"
+        self.store.start_run(run_id, kind, kind, day)
+        self.ctx.reporter.run_started(run_id, kind, day.isoformat())
+        at = now_utc()
+        self.ctx.reporter.step(run_id, "refused", "error", at, at, why)
+        self.store.finish_run(run_id, "error", {"phase": kind, "error": why})
+        self.ctx.reporter.run_finished(run_id, "error", why)
+        return run_id
 
     def morning(self, night_day: date, durability: str = "sync") -> dict:
         session = self.morning_session(night_day)
@@ -133,6 +186,12 @@ class Runner:
             asked = [i.value for i in out[INTERRUPT]]
             ctx.store.finish_run(run_id, "paused", {"phase": kind, "waiting": asked})
             ctx.reporter.run_finished(run_id, "paused", f"waiting: {asked}")
+            return out
+        fresh = out.get("freshness")
+        if kind == "night" and fresh is not None and fresh.stale:  # the gate refused entries: a failed run
+            why = f"stale data: {fresh.reason}; no new entries planned, exits planned"
+            ctx.store.finish_run(run_id, "error", {"phase": kind, "error": why})
+            ctx.reporter.run_finished(run_id, "error", why)
             return out
         ctx.store.finish_run(run_id, "ok", {"phase": kind})
         ctx.reporter.run_finished(run_id, "ok", "")

@@ -7,6 +7,7 @@ from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.freshness import Freshness
 from tools.moonshot import MoonshotPick
 from tools.trust import AgentRecord
 from vocab.contracts import BookReview, Denial, Intent, Proposal, SizingFactor, Verdict, WeatherSnapshot, WeatherView
@@ -71,6 +72,8 @@ class ExitOrder(_Small):
 class NightState(TypedDict, total=False):
     run_id: str
     as_of: date
+    reference: date | None  # a live night: the calendar's last closed session its data is measured against
+    freshness: Freshness  # the data's age in sessions against ``reference`` (history: against ``as_of``)
     stale: dict[str, str]
     weather: WeatherSnapshot
     view: WeatherView

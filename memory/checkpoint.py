@@ -23,7 +23,7 @@ STATE_TYPES: tuple[tuple[str, str], ...] = (
     *(("vocab.contracts", name) for name in _CONTRACTS), *(("vocab.terms", name) for name in _TERMS),
     ("tools.moonshot", "MoonshotPick"), ("tools.trust", "AgentRecord"),
     ("graph.state", "Pick"), ("graph.state", "Sized"), ("graph.state", "ExitOrder"), ("graph.state", "Execution"),
-    ("graph.state", "Approval"),
+    ("graph.state", "Approval"), ("tools.freshness", "Freshness"),
 )
 
 # Checkpoints written before the vocabulary moved to vocab/ name its types under ``tools.contracts``. The two module

@@ -432,6 +432,11 @@ class Store:
                              "LIMIT 1", [kind, as_of.isoformat()])
         return rows[0] if rows else None
 
+    def runs_for(self, kind: str, as_of: date) -> list[dict[str, Any]]:
+        """Every run of ``kind`` for the date ``as_of``, latest first."""
+        return [dict(r) for r in self.db.query(f"SELECT * FROM runs WHERE kind=? AND as_of=? ORDER BY started DESC"
+                                               f"{self.db.newest_last}", [kind, as_of.isoformat()])]
+
     def record_tool_call(self, run_id: str, tool: str, args: Mapping[str, Any], output: Any,
                          model_version: str | None, ms: float) -> None:
         """One call of a tool in a run (a resumed run that calls it again replaces the record)."""

@@ -1,6 +1,7 @@
 """Crash consistency (DESIGN §5.3): the night and the morning SIGKILLed after each of their steps and around each
-order, then re-run from the command line, leave the same orders, fills, book — stops, trails and tiers included —
-and decisions as a run that never stopped; no run is left ``running``; nothing is written twice.
+order, then re-run from the command line — a killed morning by `desk run --phase morning` or by a plain `desk run`
+(the night is frozen once its morning started: DESIGN §5.10) — leave the same orders, fills, book — stops, trails and
+tiers included — and decisions as a run that never stopped; no run is left ``running``; nothing is written twice.
 
 The victim is ``tests/crash_harness.py`` in a process of its own; the recovery is the real ``desk run``. The
 morning's suite runs on both store backends: on PostgreSQL each case's store is a fresh database cloned from the
@@ -138,7 +139,8 @@ def reference(crash_seed, tmp_path_factory) -> dict:
 
 
 def _recover(home: Path, phase: str) -> None:
-    run = _desk_cli(home, "run", "--phase", phase, "--date", DAY.isoformat())
+    """`desk run --date DAY`, for one phase or (``all``) as an operator types it: night and morning."""
+    run = _desk_cli(home, "run", *(("--phase", phase) if phase != "all" else ()), "--date", DAY.isoformat())
     assert run.returncode == 0, run.stderr
 
 
@@ -149,6 +151,27 @@ def test_a_morning_killed_anywhere_then_rerun_equals_one_that_never_stopped(poin
     killed = _kill(home, "morning", point)
     assert killed.returncode in (-9, 0), killed.stderr  # 0: the point is past the last order of this morning
     _recover(home, "morning")
+    assert _book(home) == reference
+
+
+@pytest.fixture(scope="session")
+def planned(crash_seed, tmp_path_factory) -> Path:
+    """The seed after the night of DAY: what each killed morning of the plain-run cases starts from."""
+    home = kit.clone_home(crash_seed, tmp_path_factory.mktemp("planned") / "home")
+    night = _desk_cli(home, "run", "--phase", "night", "--date", DAY.isoformat())
+    assert night.returncode == 0, night.stderr
+    return home
+
+
+@pytest.mark.parametrize("point", MORNING_POINTS)
+def test_a_morning_killed_anywhere_then_a_plain_desk_run_equals_one_that_never_stopped(point, planned, reference,
+                                                                                      tmp_path):
+    """Recovered as an operator types it, `desk run --date DAY` (night and morning): the night is frozen once its
+    morning started, so the run resumes the morning and never re-plans the night under it."""
+    home = kit.clone_home(planned, tmp_path / "home")
+    killed = _kill(home, "morning", point)
+    assert killed.returncode in (-9, 0), killed.stderr
+    _recover(home, "all")
     assert _book(home) == reference
 
 

@@ -9,16 +9,19 @@ unreadable or ends before the date asked about.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime, time
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from memory.parquet import write_atomically
 
 log = logging.getLogger("desk.calendar")
+NEW_YORK = ZoneInfo("America/New_York")
+REGULAR_CLOSE, EARLIEST_CLOSE = time(16, 0), time(13, 0)  # XNYS: 16:00, early closes at 13:00
 _SESSIONS: dict[Path | None, pd.DatetimeIndex] = {}
 
 
@@ -85,3 +88,28 @@ def sessions_between(start: date, end: date, sessions: pd.DatetimeIndex, cache_d
     if xnys[-1] >= b:
         return inside + int(xnys.searchsorted(b, side="right") - xnys.searchsorted(after, side="right"))
     return inside + len(_xnys().sessions_in_range(after + pd.Timedelta(days=1), b))
+
+
+def last_closed_session(now: datetime, cache_dir: Path | None = None) -> date:
+    """The last XNYS session whose close (an early close included) is at or before ``now`` (a zone-aware time)."""
+    if now.tzinfo is None:
+        raise ValueError(f"last_closed_session needs a time with its zone, got {now!r}")
+    local = now.astimezone(NEW_YORK)
+    today = pd.Timestamp(local.date())
+    sessions = xnys_sessions(cache_dir, needed=today)
+    pos = int(sessions.searchsorted(today, side="right"))  # sessions[:pos] are on or before today
+    if pos and sessions[pos - 1] == today and not _closed(today, local):
+        pos -= 1
+    if not pos:
+        raise ValueError(f"no XNYS session closed before {now.isoformat()}")
+    return sessions[pos - 1].date()
+
+
+def _closed(session: pd.Timestamp, local: datetime) -> bool:
+    """Whether ``session`` (today, in New York) has closed by ``local``; only a time between the earliest early close
+    and the regular close builds the calendar to ask."""
+    if local.time() >= REGULAR_CLOSE:
+        return True
+    if local.time() < EARLIEST_CLOSE:
+        return False
+    return _xnys().session_close(session) <= pd.Timestamp(local)

@@ -6,6 +6,8 @@ run end ``paused``. An operator resumes it with ``Command(resume={"decision": "a
 "reason": …})`` — from Slack, the command line, or any process that opens the home — or, once the deadline has
 passed, the serve process resumes it with ``{"decision": "expired"}``. Only an approval before the deadline lets the
 entries through; a rejection or the deadline leaves them unexecuted and says why. Exits and stops always run.
+An approval is bound to the intents it saw (DESIGN §5.10): each one's digest is recorded with the request, and an
+entry that changed since is not executed — it needs a new approval.
 
 The node re-runs from its top on resume: what precedes ``interrupt()`` only reads, or writes idempotently (the first
 request and its deadline stand).
@@ -13,6 +15,8 @@ request and its deadline stand).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +28,7 @@ from graph.nodes.morning import intents_by_id, skip_vetoed
 from graph.state import Approval, Execution, MorningState
 from memory.overrides import Overrides
 from memory.store import now_utc
+from vocab.contracts import Intent
 
 DECISIONS = ("approve", "reject", "expired")
 
@@ -44,8 +49,8 @@ def approval(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     deadline = (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
     asked = overrides.ask_approval(state["run_id"], state["session"].isoformat(), deadline, [
         {"intent_id": i, "symbol": it.symbol, "side": it.side, "kind": it.kind, "quantity": it.quantity,
-         "price": state["quotes"].get(it.symbol), "weight": it.target_weight, "why": (it.reasons or [""])[0]}
-        for i, it in intents.items()])
+         "price": state["quotes"].get(it.symbol), "weight": it.target_weight, "why": (it.reasons or [""])[0],
+         "digest": digest(it)} for i, it in intents.items()])
     answer = interrupt({"approval": state["run_id"], "entries": entries, "exits": exits,
                         "deadline": asked["deadline"]})
     decision, actor, reason = _answer(answer)
@@ -59,6 +64,15 @@ def approval(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
         why = skip_vetoed(ctx, iid, vetoes[iid])
         results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="vetoed", reason=why))
     go = [i for i in entries if i not in vetoes]
+    if decision == "approve":  # an approval is bound to the intents it saw (DESIGN §5.10)
+        seen = {r["intent_id"]: r.get("digest") for r in asked["intents"]}
+        for iid in [i for i in go if seen.get(i) != digest(intents[i])]:
+            it = intents[iid]
+            why = (f"changed after the approval was asked (approved {seen.get(iid) or 'without a digest'}, now "
+                   f"{digest(it)}): not executed — a changed intent needs a new approval")
+            ctx.store.set_intent_status(iid, "skipped", why)
+            results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="skipped", reason=why))
+            go.remove(iid)
     if decision != "approve":
         why = _why_not(decision, actor, reason, asked["deadline"])
         for iid in go:
@@ -74,6 +88,15 @@ def approval(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     stopped = "" if decision == "approve" else f": {len(entries) - len(vetoes)} entries not executed, {exits} exits run"
     return {"accepted": accepted, "results": results, "approval": outcome,
             "summary": said + (f" — {reason}" if reason else "") + stopped + more}
+
+
+# What an approval binds: the fields that decide the order an entry sends.
+BOUND = ("intent_id", "symbol", "side", "kind", "quantity", "reference_price", "stop", "target_weight")
+
+
+def digest(it: Intent) -> str:
+    """A short fingerprint of what an approval of ``it`` approves."""
+    return hashlib.sha256(json.dumps([getattr(it, f) for f in BOUND], default=str).encode()).hexdigest()[:16]
 
 
 def _answer(answer: Any) -> tuple[str, str, str | None]:
