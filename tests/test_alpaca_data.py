@@ -101,12 +101,15 @@ def test_alpaca_load_without_keys_exits_2_in_one_line(desk_home, capsys, monkeyp
 
 
 def test_alpaca_is_a_live_source_behind_the_freshness_gate(home):
+    from desk.live import run_mode
     from graph.nodes.ingest import ingest
 
+    assert run_mode(load_settings(home=home, data={"source": "alpaca"}), None).live  # `desk run`: a live night
+    assert not run_mode(load_settings(home=home), None).live
     d = kit.desk(home, settings={"data": {"source": "alpaca"}})
-    out = ingest({"as_of": date(2022, 12, 30)}, kit.runtime(d))
-    assert "days old" in out["stale"]["*"]
-    assert "*" not in ingest({"as_of": date(2022, 12, 30)}, kit.runtime(kit.desk(home)))["stale"]
+    out = ingest({"as_of": date(2022, 12, 28), "reference": date(2023, 1, 10)}, kit.runtime(d))
+    assert "sessions before the exchange calendar's last closed session 2023-01-10" in out["stale"]["*"]
+    assert "*" not in ingest({"as_of": date(2022, 12, 28)}, kit.runtime(d))["stale"]  # history: its own date
 
 
 def test_data_status_states_the_adjustment_and_the_proxy_once(alpaca_home, capsys):
