@@ -45,8 +45,22 @@ EXIT_STALE = 3
 
 @app.callback()
 def _main(config: Annotated[Optional[Path], typer.Option("--config", help="path to desk.toml")] = None,
-          home: Annotated[Optional[Path], typer.Option("--home", help="DESK_HOME for this command")] = None) -> None:
+          home: Annotated[Optional[Path], typer.Option("--home", help="DESK_HOME for this command")] = None,
+          verbose: Annotated[bool, typer.Option("-v", "--verbose", help="also show the log lines of the desk and "
+                                                                       "of the libraries it calls")] = False) -> None:
     _opts.update(config=config, home=home)
+    _logging(verbose)
+
+
+# Libraries whose own log lines (retries, failed downloads, cache misses) stay out of the way unless -v: the desk
+# says in one line what failed.
+LIBRARY_LOGGERS = ("yfinance", "peewee", "urllib3", "curl_cffi", "httpx", "httpcore")
+
+
+def _logging(verbose: bool) -> None:
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.CRITICAL + 1)
 
 
 def settings(**overrides) -> Settings:
@@ -451,24 +465,26 @@ def slack_manifest() -> None:
 
 
 @data_app.command("load")
-def data_load(source: Annotated[str, typer.Option("--source", help="bundled | yfinance | csv | alpaca")] = "bundled",
+def data_load(source: Annotated[Optional[str], typer.Option(
+                  "--source", help="bundled | yfinance | csv | alpaca (default: data.source)")] = None,
               path: Annotated[Optional[Path], typer.Argument(help="CSV file for --source csv")] = None,
               until: Annotated[Optional[str], typer.Option("--until", help="truncate the store at this date")] = None,
               symbol: Annotated[Optional[str], typer.Option("--symbol", help="symbol for a one-symbol CSV")] = None,
               json: JsonOpt = False) -> None:
     """Load market data into the store (validated; nothing partial is written)."""
     day = commands.parse_date(until)
-    if source not in commands.SOURCES:
+    if source is not None and source not in commands.SOURCES:
         raise DeskError(f"unknown source {source!r}: use {', '.join(commands.SOURCES)}")
-    data = commands.data_load(settings(), source=source, path=path, until=day, symbol=symbol, actor=Actor.local(),
-                              progress=_progress(json))
+    s = settings()
+    data = commands.data_load(s, source=source or s.data.source, path=path, until=day, symbol=symbol,
+                              actor=Actor.local(), progress=_progress(json))
     if json:
         return _json(data)
     _say(out, f"{sum(data.written.values()):,} bars written for {len(data.written)} symbols"
               + (f" (store truncated at {day})" if day else ""))
     for sym, why_ in data.rejected.items():
         _say(out, f"  rejected {sym}: {why_}")
-    if data.note and not data.stale:  # the stale note was already shown as progress
+    if data.note:
         _say(out, data.note)
 
 
@@ -490,7 +506,8 @@ def store_copy(to: Annotated[str, typer.Option("--to", help="the PostgreSQL URL 
 @data_app.command("status")
 def data_status(json: JsonOpt = False) -> None:
     """What the store holds, per symbol."""
-    store = _store(settings())
+    s = settings()
+    store = _store(s)
     rows = store.symbols()
     until = store.get_meta("data_until")
     if json:
@@ -500,6 +517,9 @@ def data_status(json: JsonOpt = False) -> None:
         return
     if until:
         _say(out, f"store truncated at {until} (load again to extend)")
+    if not rows:
+        _say(out, f"the store holds no market data: `desk data load` loads data.source ({s.data.source}), or "
+                  f"`desk run` loads the bundled history first")
     for r in rows:
         _say(out, f"  {r['symbol']:<6} {r['kind']:<7} {r['source']:<9} {r['first_date']} .. {r['last_date']} "
                   f"{r['rows']:>6} rows" + ("  STALE" if r["stale"] else ""))

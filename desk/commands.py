@@ -32,12 +32,13 @@ from desk.results import (
 from desk.summary import RunResult, morning_data, night_data
 from evals.replay import ReplayResult
 from evals.replay import replay as replay_history
+from graph.config import LIVE_SOURCES
 from graph.reporting import Fanout, Reporter, StoreReporter, run_task
 from graph.runner import NightFrozen
 from memory.locks import desk_lock
 from memory.store import Store, open_store
 from tools.calendar import next_session
-from tools.data.base import DataSourceError, DataValidationError, MarketDataProvider
+from tools.data.base import DataSourceError, DataValidationError, MarketDataProvider, SourceUnserved
 from tools.data.loader import load_into_store
 from tools.exits import stop_level
 from tools.market import MarketView
@@ -204,21 +205,22 @@ def data_load(settings: Settings, *, source: str, path: Path | None, until: date
 
 def _load(store: Store, settings: Settings, provider: MarketDataProvider, source: str, until: date | None,
           actor: Actor, reporters: Sequence[Reporter], progress: Progress) -> DataLoadResult:
-    symbols = [*settings.data.universe, settings.data.benchmark] if source in ("yfinance", "alpaca") else None
+    live = source in LIVE_SOURCES  # a live load must serve every symbol the desk trades, or it loads nothing
+    symbols = [*settings.data.universe, settings.data.benchmark] if live else None
     box: dict[str, object] = {}
 
     def load() -> str:
         report = load_into_store(store, provider, symbols=symbols, until=until, strict=source == "csv",
-                                 progress=progress, max_jump=settings.data.max_daily_jump)
+                                 complete=live, progress=progress, max_jump=settings.data.max_daily_jump)
         box["report"] = report
         return report.summary()
 
     run_task(store, Fanout([StoreReporter(store), *reporters]), "data_load", date.today(), "load", load,
-             refusals=(DeskError, DataValidationError, DataSourceError))
+             refusals=(DeskError, DataValidationError, DataSourceError), failures=(SourceUnserved,))
     report = box["report"]
     store.audit(str(actor), "data_load", source, report.summary())
     return DataLoadResult(source=report.source, written=report.written, rejected=report.rejected,
-                          stale=report.stale, note=report.note, until=until)
+                          note=report.note, until=until)
 
 
 def bootstrap(store: Store, settings: Settings, actor: Actor, reporters: Sequence[Reporter]) -> None:

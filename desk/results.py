@@ -118,7 +118,6 @@ class DataLoadResult(_Result):
     source: str
     written: dict[str, int]
     rejected: dict[str, str]
-    stale: bool
     note: str | None
     until: date | None
 

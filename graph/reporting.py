@@ -112,21 +112,23 @@ def reported(name: str, fn: Callable[..., dict]) -> Callable[..., dict]:
 
 
 def run_task(store: Store, reporter: Reporter, kind: str, as_of: date, name: str, fn: Callable[[], str], *,
-             refusals: tuple[type[BaseException], ...] = (), redact: Callable[[str], str] = lambda text: text) -> str:
+             refusals: tuple[type[BaseException], ...] = (), failures: tuple[type[BaseException], ...] = (),
+             redact: Callable[[str], str] = lambda text: text) -> str:
     """Work outside a graph (loading data, training) recorded and reported like a one-node run.
 
     ``fn`` does the work and returns its one-line summary. The run is recorded when it ends, ``ok`` or ``error``,
     and a failure is re-raised. An exception in ``refusals`` (bad input: the work was refused and changed nothing)
-    is re-raised without a record, so a refused request leaves the store as it was.
+    is re-raised without a record, so a refused request leaves the store as it was — unless it is also one of
+    ``failures`` (a source that served nothing changed nothing, yet is a failure to see).
     """
     run_id = f"{kind}-{as_of.isoformat()}-{uuid.uuid4().hex[:6]}"
     reporter.run_started(run_id, kind, as_of.isoformat())
     started, t0 = now_utc(), time.perf_counter()
     try:
         summary = fn()
-    except refusals:
-        raise
     except Exception as exc:
+        if isinstance(exc, refusals) and not isinstance(exc, failures):
+            raise
         why = redact(f"{type(exc).__name__}: {exc}")
         reporter.step(run_id, name, "error", started, now_utc(), why)
         store.start_run(run_id, kind, kind, as_of)

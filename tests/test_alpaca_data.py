@@ -59,9 +59,10 @@ def test_alpaca_load_writes_adjusted_bars_with_the_sp500_through_spy_and_says_so
 
 def test_alpaca_load_refuses_an_index_it_has_no_proxy_for_and_a_series_that_jumps(alpaca_home):
     home, _ = alpaca_home
-    result = _load(home, universe=("AAA", "BAD"), benchmark="^VIX")
-    assert "AAA" in result.written and "BAD" not in result.written and "^VIX" not in result.written
-    assert "no ETF holds it" in result.rejected["^VIX"] and "jump" in result.rejected["BAD"]
+    with pytest.raises(DataSourceError, match="alpaca served usable bars for 1 of the 3 symbols asked") as err:
+        _load(home, universe=("AAA", "BAD"), benchmark="^VIX")  # a live load serves every symbol, or loads nothing
+    assert "no ETF holds it" in str(err.value) and "jump" in str(err.value)
+    assert Store(home / "desk.sqlite").symbols() == []
 
 
 def test_alpaca_load_replaces_a_restated_history_instead_of_rejecting_the_seam(alpaca_home):
@@ -74,13 +75,14 @@ def test_alpaca_load_replaces_a_restated_history_instead_of_rejecting_the_seam(a
     assert len(close) == N and close.iloc[0] == pytest.approx(5.0) and close.iloc[-1] == pytest.approx(10.0)
 
 
-def test_alpaca_load_when_unreachable_writes_nothing_and_flags_the_cache_stale(alpaca_home):
+def test_alpaca_load_when_unreachable_is_an_error_that_writes_and_flags_nothing(alpaca_home):
     home, server = alpaca_home
     _load(home)
+    before = Store(home / "desk.sqlite").symbols()
     server.set_faults("error5xx")
-    result = _load(home)
-    assert result.stale and result.written == {} and "unreachable" in result.note
-    assert all(r["stale"] for r in Store(home / "desk.sqlite").symbols())
+    with pytest.raises(DataSourceError, match="^Alpaca's market data API unreachable: no bars loaded"):
+        _load(home)
+    assert Store(home / "desk.sqlite").symbols() == before and not any(r["stale"] for r in before)
 
 
 def test_alpaca_load_with_refused_keys_is_one_line(alpaca_home, monkeypatch):

@@ -8,6 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
+from tests import kit
 from tests.kit import run_cli, store_fingerprint
 
 
@@ -80,19 +81,18 @@ def test_replay_reports_metrics_beside_benchmarks_and_leaves_the_live_store_alon
     assert store_fingerprint(home / "desk.sqlite") == before
 
 
-def test_yfinance_offline_serves_cache_flags_stale_and_blocks_entries(home, capsys, monkeypatch):
+def test_yfinance_offline_load_is_one_line_exit_2_and_changes_nothing(home, capsys, monkeypatch):
     import yfinance
 
     monkeypatch.setattr(yfinance, "download", lambda *a, **k: pd.DataFrame())  # what yfinance does offline
+    store = kit.desk(home).store
+    before = store.symbols(), store.frame("close")
     code, out, err = run_cli(capsys, "data", "load", "--source", "yfinance")
-    assert code == 0, err
-    assert "offline" in out and "stale" in out
-    code, out, err = run_cli(capsys, "run", "--date", "2017-03-01", "--phase", "night", "--json")
-    assert code == 0, err
-    night = json.loads(out)["night"]
-    assert not [i for i in night["intents"] if i["side"] == "buy"]
-    assert night["denials"] and all(any(d.startswith("stale_data") for d in ds) for ds in night["denials"].values()
-                                    if not all(d.startswith("risk_reviewer") for d in ds))
+    assert code == 2 and err.strip() == ("error: yfinance returned nothing (offline, or Yahoo unreachable): no bars "
+                                         "loaded, the store is as it was")
+    assert store.symbols() == before[0] and store.frame("close").equals(before[1])
+    [failed] = store.runs(kind="data_load", status="error")  # no failure is silent
+    assert "SourceUnserved: yfinance returned nothing" in failed["summary"]
 
 
 def test_the_process_entry_keeps_the_exit_code_and_freezes_the_collector_on_the_way_out(monkeypatch, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_full_bundled_load_writes_every_symbol_in_the_store(store):
     messages: list[str] = []
     report = load_into_store(store, BundledProvider(), progress=messages.append)
     held = {r["symbol"]: r for r in store.symbols()}
-    assert len(held) == 32 and report.rejected == {} and report.stale is False
+    assert len(held) == 32 and report.rejected == {}
     assert report.written == rows(store)
     assert (held["AAPL"]["first_date"], held["AAPL"]["last_date"]) == ("1990-01-02", "2022-12-28")
     assert (held["AAA"]["kind"], held["AAA"]["first_date"], held["AAA"]["last_date"]) == (
@@ -134,33 +135,40 @@ def test_good_csv_is_written_next_to_the_bundled_symbols(loaded, tmp_path):
 
 
 # ---------------------------------------------------------------------------- yfinance
-def test_yfinance_offline_serves_the_cache_and_flags_it_stale(loaded, monkeypatch):
+def test_yfinance_offline_is_an_error_that_writes_and_flags_nothing(loaded, monkeypatch):
     import yfinance
 
     monkeypatch.setattr(yfinance, "download", lambda *a, **k: pd.DataFrame())
-    _, bars_before, until_before = snapshot(loaded)
-    messages: list[str] = []
-    report = load_into_store(loaded, YFinanceProvider(), ["AAPL", "MSFT"], progress=messages.append)
-    assert report.stale is True and report.written == {} and report.note == UNREACHABLE
-    held = {r["symbol"]: r for r in loaded.symbols()}
-    assert held["AAPL"]["stale"] == 1 and held["AAPL"]["note"] == UNREACHABLE
-    assert held["SP500"]["stale"] == 0 and "MSFT" not in held
-    assert snapshot(loaded)[1:] == (bars_before, until_before)
-    assert any("flagged stale" in m for m in messages)
+    before = snapshot(loaded)
+    with pytest.raises(DataSourceError, match=f"^{re.escape(UNREACHABLE)}: no bars loaded, the store is as it was$"):
+        load_into_store(loaded, YFinanceProvider(), ["AAPL", "MSFT"])
+    assert snapshot(loaded) == before and not any(r["stale"] for r in loaded.symbols())
 
 
-def test_yfinance_back_online_appends_new_rows_and_clears_the_stale_flag(loaded, monkeypatch):
+def test_a_live_load_missing_a_symbol_asked_for_names_each_and_writes_nothing(loaded, monkeypatch):
     import yfinance
 
     last = loaded.bars("AAPL")["close"].iloc[-1]
-    monkeypatch.setattr(yfinance, "download", lambda *a, **k: pd.DataFrame())
-    load_into_store(loaded, YFinanceProvider(), ["AAPL"])
+    index = pd.DatetimeIndex(["2018-12-31", "2019-01-02"], name="Date")
+    frame = pd.DataFrame({"Open": [last, last], "High": [last, last], "Low": [last, last], "Close": [last, last],
+                          "Adj Close": [last, last], "Volume": [1e7, 1e7]}, index=index)
+    monkeypatch.setattr(yfinance, "download", lambda *a, **k: pd.concat({"AAPL": frame}, axis=1))
+    before = snapshot(loaded)
+    with pytest.raises(DataSourceError, match=r"^yfinance served usable bars for 1 of the 2 symbols asked: MSFT "
+                                              r"\(yfinance returned no rows; check the ticker"):
+        load_into_store(loaded, YFinanceProvider(), ["AAPL", "MSFT"], complete=True)
+    assert snapshot(loaded) == before
+
+
+def test_yfinance_back_online_appends_new_rows(loaded, monkeypatch):
+    import yfinance
+
+    last = loaded.bars("AAPL")["close"].iloc[-1]
     index = pd.DatetimeIndex(["2018-12-28", "2018-12-31", "2019-01-02", "2019-01-03"], name="Date")
     closes = [last * 0.99, last, last * 1.01, last * 0.98]
     frame = pd.DataFrame({"Open": closes, "High": [c * 1.01 for c in closes], "Low": [c * 0.99 for c in closes],
                           "Close": closes, "Adj Close": closes, "Volume": [1e7] * 4}, index=index)
     monkeypatch.setattr(yfinance, "download", lambda *a, **k: pd.concat({"AAPL": frame}, axis=1))
     report = load_into_store(loaded, YFinanceProvider(), ["AAPL"])
-    assert report.written == {"AAPL": 2} and report.stale is False
+    assert report.written == {"AAPL": 2}
     assert loaded.last_bar_date("AAPL") == date(2019, 1, 3)
-    assert {r["symbol"]: r["stale"] for r in loaded.symbols()}["AAPL"] == 0

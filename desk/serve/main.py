@@ -33,6 +33,7 @@ from desk.slack.sender import BackgroundSender, OutboxSender, utc_now, web_clien
 from graph.config import LIVE_SOURCES
 from memory.outbox import Outbox
 from memory.store import open_store
+from tools.data.base import SourceUnserved
 
 log = logging.getLogger("desk.serve")
 SCHEDULER = Actor(who="schedule", via="scheduler")
@@ -65,8 +66,11 @@ class Serve:
     def scheduled_run(self, phase: str, night: date) -> RunOutcome:
         source = self.settings.data.source
         if phase == "night" and source in LIVE_SOURCES:  # the night's bars first
-            commands.data_load(self.settings, source=source, path=None, until=None, symbol=None,
-                               actor=SCHEDULER, reporters=self.reporters())
+            try:
+                commands.data_load(self.settings, source=source, path=None, until=None, symbol=None,
+                                   actor=SCHEDULER, reporters=self.reporters())
+            except SourceUnserved as exc:  # recorded and reported; the night still plans its exits on older data
+                log.warning("scheduled %s load before the night of %s failed: %s", source, night, exc)
         try:
             return runs.run_once(self.settings, phase, night, SCHEDULER, reporters=self.reporters())
         finally:

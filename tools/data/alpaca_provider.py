@@ -6,7 +6,7 @@ tradable proxy SPY (the SPDR S&P 500 ETF: the index's moves, plus its dividends 
 fee), stored under the name asked for, and the load's note says so; every other index or macro series is refused
 with the reason. Adjusted history is restated after every split and dividend, so a load replaces each symbol's
 whole series (``Fetched.restated``) instead of appending to yesterday's adjustment. Unreachable, it serves nothing
-new and says the cache is stale, as yfinance does; refused keys are one line.
+new and says so, as yfinance does (the loader makes it an error); refused keys are one line.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ REFUSED: dict[str, str] = {
     "VIX": "VIX is an index of option prices; no ETF holds it (VIXY holds VIX futures, another series)",
     "^VIX": "VIX is an index of option prices; no ETF holds it (VIXY holds VIX futures, another series)",
 }
-UNREACHABLE = "Alpaca's market data API unreachable: serving cached data, flagged stale"
+UNREACHABLE = "Alpaca's market data API unreachable"
 ADJUSTMENT = "all"
 
 

@@ -25,6 +25,11 @@ class DataSourceError(Exception):
     """The source cannot be read at all (missing file, garbage line); the message is one line saying where."""
 
 
+class SourceUnserved(DataSourceError):
+    """A source that served nothing (offline), or not every symbol asked for: nothing was written, and the failed
+    load is recorded (a live desk's data did not update)."""
+
+
 @dataclass(frozen=True)
 class Fetched:
     """What a provider hands back: validated frames and kinds per symbol, plus what it refused and why.

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
 
 from memory.store import Store
-from tools.data.base import DataValidationError, Fetched, MarketDataProvider
+from tools.data.base import DataValidationError, Fetched, MarketDataProvider, SourceUnserved
 from tools.data.validate import check_continuity, validate_bars
 
 
 @dataclass
 class LoadReport:
-    """What one load did: rows written per symbol, symbols refused (with why), and whether the data is stale."""
+    """What one load did: rows written per symbol, and the symbols refused (with why)."""
 
     source: str
     written: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)
-    stale: bool = False
     note: str | None = None
     until: date | None = None
 
@@ -31,29 +30,29 @@ class LoadReport:
             parts.append(f"truncated at {self.until.isoformat()}")
         if self.rejected:
             parts.append("rejected " + "; ".join(f"{s} ({r})" for s, r in self.rejected.items()))
-        if self.stale:
-            parts.append("STALE")
         if self.note:
             parts.append(self.note)
         return ", ".join(parts)
 
 
 def load_into_store(store: Store, provider: MarketDataProvider, symbols: Sequence[str] | None = None,
-                    until: date | None = None, strict: bool = False,
+                    until: date | None = None, strict: bool = False, complete: bool = False,
                     progress: Callable[[str], None] | None = None, max_jump: float = 0.75) -> LoadReport:
     """Fetch, validate and write bars; return what happened.
 
     Without ``until`` the load is incremental: a symbol the store holds through date L gets only rows after L (the
     full series is validated first, so jump checks see continuity). With ``until`` the store is truncated there.
-    ``strict`` (for user files) turns any rejection into a DataValidationError, with nothing written. A stale
-    provider (offline) writes nothing and flags the symbols already in the store as stale. A provider that restates
-    history (``Fetched.restated``: adjusted prices) replaces each symbol's whole series.
+    ``strict`` (for user files) turns any rejection into a DataValidationError; ``complete`` (for a live source)
+    turns any symbol asked for and not served into SourceUnserved naming each — in both, nothing is written. A
+    provider that serves nothing at all (offline) is SourceUnserved: nothing is written, nothing flagged. A
+    provider that restates history (``Fetched.restated``: adjusted prices) replaces each symbol's whole series.
     """
     say = progress or (lambda _msg: None)
     say(f"fetching {'all symbols' if symbols is None else f'{len(symbols)} symbols'} from {provider.name}")
     fetched = provider.fetch(symbols, until)
     if fetched.stale:
-        return _serve_stale(store, provider.name, symbols, fetched, until, say)
+        raise SourceUnserved(f"{fetched.note or provider.name + ' returned nothing'}: no bars loaded, the store is "
+                             f"as it was")
     frames, rejected = _revalidate(fetched, max_jump)
     if not fetched.restated:  # a restated series replaces the stored one: no seam to check, nothing to append to
         _continuity(store, frames, rejected, max_jump)
@@ -61,6 +60,8 @@ def load_into_store(store: Store, provider: MarketDataProvider, symbols: Sequenc
     if strict and rejected:
         first = next(iter(rejected))
         raise DataValidationError(first, rejected[first])
+    if complete and rejected:
+        raise SourceUnserved(incomplete(provider.name, len(frames) + len(rejected), rejected))
     if until is None and not fetched.restated:
         frames = {s: _after(f, store.last_bar_date(s)) for s, f in frames.items()}
     written: dict[str, int] = {}
@@ -68,9 +69,17 @@ def load_into_store(store: Store, provider: MarketDataProvider, symbols: Sequenc
         say(f"writing {sum(len(f) for f in frames.values())} rows for {len(frames)} symbols")
         written = store.write_bars(frames, {s: fetched.kinds[s] for s in frames}, source=provider.name, until=until,
                                    note=fetched.notes or None, replace=fetched.restated)
-    report = LoadReport(provider.name, written, rejected, stale=False, note=fetched.note, until=until)
+    report = LoadReport(provider.name, written, rejected, note=fetched.note, until=until)
     say(report.summary())
     return report
+
+
+def incomplete(source: str, asked: int, rejected: Mapping[str, str], shown: int = 5) -> str:
+    """One line: how many of the symbols asked for the source did not serve, each with why (the first few)."""
+    named = "; ".join(f"{s} ({why})" for s, why in list(rejected.items())[:shown])
+    more = f"; and {len(rejected) - shown} more" if len(rejected) > shown else ""
+    return (f"{source} served usable bars for {asked - len(rejected)} of the {asked} symbols asked: {named}{more}; "
+            f"no bars loaded, the store is as it was")
 
 
 def _revalidate(fetched: Fetched, max_jump: float) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -102,14 +111,3 @@ def _continuity(store: Store, frames: dict[str, pd.DataFrame], rejected: dict[st
 
 def _after(frame: pd.DataFrame, last: date | None) -> pd.DataFrame:
     return frame if last is None else frame[frame.index > pd.Timestamp(last)]
-
-
-def _serve_stale(store: Store, source: str, symbols: Sequence[str] | None, fetched: Fetched, until: date | None,
-                 say: Callable[[str], None]) -> LoadReport:
-    """Offline: write nothing; flag what the store already holds (the requested symbols, else this source's)."""
-    wanted = None if symbols is None else {s.strip().upper() for s in symbols}
-    cached = [r["symbol"] for r in store.symbols()
-              if (r["symbol"] in wanted if wanted is not None else r["source"] == source)]
-    store.mark_stale(cached, True, fetched.note)
-    say(f"{fetched.note or source + ' returned stale data'}; {len(cached)} cached symbols flagged stale")
-    return LoadReport(source, {}, dict(fetched.rejected), stale=True, note=fetched.note, until=until)
