@@ -75,9 +75,9 @@ class AlpacaBroker:
         self.name = f"Alpaca {'LIVE' if self.live else 'paper'}"
         self._secrets = keys.values()
         self._sleep = sleep
-        self._http = TimedSession(self.options, sleep)
+        self._http, self._data_http = TimedSession(self.options, sleep), TimedSession(self.options, sleep)
         self._trading = trading_client(keys, url, self.options, self._http)
-        self._data = data_client(keys, url, self.options, TimedSession(self.options, sleep))
+        self._data = data_client(keys, url, self.options, self._data_http)
         self._pending: dict[str, Order] = {}  # sent by this object, not yet seen at Alpaca
         self._refused: dict[str, OrderStatus] = {}  # refused outright: Alpaca booked nothing
         self._session_day: date | None = None  # the New York date Alpaca's answers last carried
@@ -340,7 +340,7 @@ class AlpacaBroker:
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
         self._http.close()
-        self._data._session.close()
+        self._data_http.close()
 
     def __enter__(self) -> AlpacaBroker:
         return self
