@@ -365,3 +365,29 @@ def test_a_hostile_error_body_becomes_one_short_line_with_the_keys_masked():
     assert f.kind == "refused" and "\n" not in reason and len(f.message) <= MAX_MESSAGE
     assert "PKHOSTILE1234" not in reason and "hostile-secret-5678" not in reason
     assert reason.startswith("insufficient cash (buying power)")
+
+
+def test_desk_sandbox_broker_api_alpaca_serves_the_loopback_and_prints_its_url_and_keys():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import requests
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DESK_", "APCA_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "desk.cli", "sandbox-broker", "--api", "alpaca", "--port", "0",
+                             "--prices", "bundled:2017-03-02"], cwd=root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line).group(1)
+        key_id, secret = re.search(r"APCA_API_KEY_ID=(\S+) APCA_API_SECRET_KEY=(\S+);", line).groups()
+        account = requests.get(f"{url}/v2/account", timeout=10,
+                               headers={"APCA-API-KEY-ID": key_id, "APCA-API-SECRET-KEY": secret}).json()
+        assert account["status"] == "ACTIVE" and "session 2017-03-02" in line
+        assert requests.get(f"{url}/v2/account", timeout=10).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
