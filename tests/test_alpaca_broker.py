@@ -391,3 +391,21 @@ def test_desk_sandbox_broker_api_alpaca_serves_the_loopback_and_prints_its_url_a
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(("message", "words"), [
+    ("insufficient buying power", "insufficient cash (buying power)"),
+    ("insufficient qty available for order (requested: 5, available: 2)", "no shorting"),
+    ("trade denied due to pattern day trading protection", "pattern-day-trader"),
+    ("qty must be integer", "not fractionable"),
+    ("asset XYZ is not tradable", "not tradable"),
+    ('asset "XYZ" not found', "no price for XYZ"),
+    ("cost basis must be >= 1", "minimum order value"),
+    ("market hours: the market is closed for this order type", "market closed"),
+    ("something Alpaca never said before", "Alpaca refused the order (403 40310000: "),
+])
+def test_each_refusal_alpaca_sends_reads_in_the_desks_words_with_alpacas_kept(message, words):
+    from brokers.alpaca.errors import Failure, refusal_reason
+
+    reason = refusal_reason(Failure("refused", 403, 40310000, message), "XYZ", "buy", 5)
+    assert words in reason and message in reason
