@@ -409,3 +409,14 @@ def test_each_refusal_alpaca_sends_reads_in_the_desks_words_with_alpacas_kept(me
 
     reason = refusal_reason(Failure("refused", 403, 40310000, message), "XYZ", "buy", 5)
     assert words in reason and message in reason
+
+
+def test_keys_from_a_secrets_file_are_scrubbed_from_every_record_like_keys_from_the_environment(tmp_path):
+    from graph.redact import Redactor, env_secrets
+
+    path = tmp_path / "alpaca.toml"
+    path.write_text('key_id = "PKFROMAFILE123"\nsecret_key = "secret-from-a-file-456"\n')
+    os.chmod(path, 0o600)
+    redact = Redactor(env_secrets({"APCA_SECRETS_FILE": str(path), "HOME": "/root"}))
+    assert redact("boom: PKFROMAFILE123 / secret-from-a-file-456") == "boom: *** / ***"
+    assert env_secrets({"APCA_SECRETS_FILE": str(tmp_path / "missing.toml")}) == []
