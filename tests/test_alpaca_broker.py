@@ -420,3 +420,34 @@ def test_keys_from_a_secrets_file_are_scrubbed_from_every_record_like_keys_from_
     redact = Redactor(env_secrets({"APCA_SECRETS_FILE": str(path), "HOME": "/root"}))
     assert redact("boom: PKFROMAFILE123 / secret-from-a-file-456") == "boom: *** / ***"
     assert env_secrets({"APCA_SECRETS_FILE": str(tmp_path / "missing.toml")}) == []
+
+
+@pytest.mark.parametrize(("alpaca", "filled", "desk", "words"), [
+    ("filled", 4, "filled", None),
+    ("partially_filled", 1, "partially_filled", "1 of 4 filled"),
+    ("new", 0, "accepted", "working at Alpaca (new)"),
+    ("accepted", 0, "accepted", "working"),
+    ("pending_new", 0, "accepted", "working"),
+    ("held", 0, "accepted", "working"),
+    ("done_for_day", 2, "partially_filled", "2 of 4 filled"),
+    ("pending_cancel", 0, "accepted", "working"),
+    ("canceled", 1, "cancelled", "1 of 4 filled before"),
+    ("expired", 0, "cancelled", "a day order not filled by the close"),
+    ("replaced", 0, "cancelled", "replaced at Alpaca"),
+    ("rejected", 0, "rejected", "rejected by Alpaca"),
+])
+def test_every_alpaca_order_status_maps_to_the_desks_with_its_reason(alpaca, filled, desk, words):
+    from types import SimpleNamespace
+
+    from alpaca.trading.enums import OrderStatus as AlpacaStatus
+
+    from brokers.alpaca.orders import to_status
+
+    t = datetime.fromisoformat("2024-01-02T10:00:00-05:00")
+    o = SimpleNamespace(id="6e7f2ba1-17f5-4a98-b194-b3072a5f01ca", client_order_id="m-1", symbol="AAA", side="buy",
+                        qty="4", filled_qty=str(filled), filled_avg_price="100" if filled else None,
+                        status=AlpacaStatus(alpaca), submitted_at=t, created_at=t, expired_at=t, canceled_at=t,
+                        failed_at=t, replaced_by="another-order")
+    s = to_status(o)
+    assert (s.status, s.filled_qty, s.session, s.commission) == (desk, filled, D1, 0.0)
+    assert (s.reason is None) if words is None else (words in s.reason)
