@@ -451,3 +451,12 @@ def test_every_alpaca_order_status_maps_to_the_desks_with_its_reason(alpaca, fil
     s = to_status(o)
     assert (s.status, s.filled_qty, s.session, s.commission) == (desk, filled, D1, 0.0)
     assert (s.reason is None) if words is None else (words in s.reason)
+
+
+def test_submit_when_alpaca_holds_the_id_but_never_shows_it_stays_unknown_and_never_places_it_twice(server, broker):
+    server.set_faults("lost=1,lag")  # the send's answer is lost, and lookups by id never find it
+    s = broker.submit(order("hidden-1", quantity=1))
+    assert s.status == "unknown" and s.reason.startswith("sent, not confirmed")
+    assert server.book.booked("hidden-1") == 1
+    server.set_faults(None)
+    assert broker.status("hidden-1").status == "filled"

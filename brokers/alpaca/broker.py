@@ -164,9 +164,10 @@ class AlpacaBroker:
                 if f.kind in ("refused", "not_found"):
                     self._pending.pop(cid, None)
                     return self._refuse(order, refusal_reason(f, order.symbol, order.side, order.quantity))
-                if f.kind == "lost":
+                if f.kind in ("lost", "duplicate"):  # it may be at Alpaca / Alpaca says it holds the id
                     sent = True
-                    self._report("lost", f"{cid}: the answer to the order was lost ({f.describe()}); looking it up")
+                    what = "the answer to the order was lost" if f.kind == "lost" else "Alpaca holds the id already"
+                    self._report("lost", f"{cid}: {what} ({f.describe()}); looking it up")
                 notes.append(f"{f.kind.replace('_', ' ')}: {f.describe()}")
                 continue
             self._pending.pop(cid, None)
