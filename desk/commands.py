@@ -32,6 +32,7 @@ from desk.results import (
 from desk.summary import RunResult, morning_data, night_data
 from evals.replay import ReplayResult
 from evals.replay import replay as replay_history
+from evals.replay import replay_nights
 from graph.config import LIVE_SOURCES
 from graph.reporting import Fanout, Reporter, StoreReporter, run_task
 from graph.runner import NightFrozen
@@ -139,12 +140,14 @@ def replay(settings: Settings, start: date, end: date, *, actor: Actor,
     if end < start:
         raise DeskError(f"--to {end} is before --from {start}")
     store = open_store(settings)
-    with desk_lock(settings, "book", "loading the bundled data"):
-        bootstrap(store, settings, actor, ())
+    if not store.symbols():  # the first run: the book's lock only to load the bundled data
+        with desk_lock(settings, "book", "loading the bundled data"):
+            bootstrap(store, settings, actor, ())
     check_universe(store, settings)
     # a replay never waits for an operator: approval is for the live morning
     unattended = settings.model_copy(update={"execution": settings.execution.model_copy(
         update={"require_approval": False})})
+    check_llm_record(store, settings, replay_nights(settings, start, end))  # refused before its lock file is made
     with desk_lock(settings, f"replay-{start}_{end}", f"replaying {start} .. {end}"):
         return replay_history(unattended, start, end, progress, check_record=lambda nights: check_llm_record(
             store, settings, nights))
@@ -230,8 +233,12 @@ def bootstrap(store: Store, settings: Settings, actor: Actor, reporters: Sequenc
         return
     if settings.data.source != "bundled":
         raise DeskError(f"the store is empty; run `desk data load --source {settings.data.source}` first")
-    _load(store, settings, provider_for("bundled", None, None), "bundled", None, actor, reporters,
-          lambda msg: None)
+    try:
+        _load(store, settings, provider_for("bundled", None, None), "bundled", None, actor, reporters,
+              lambda msg: None)
+    except BaseException:  # a full disk, a kill: no half-made store is left for the next run to find
+        store.discard_if_blank()
+        raise
 
 
 # ---------------------------------------------------------------------- questions

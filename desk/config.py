@@ -24,7 +24,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError,
                                TomlConfigSettingsSource)
 
-from desk.errors import ConfigError
+from desk.errors import ConfigError, shorten
 from graph.config import DeskConfig
 
 
@@ -109,6 +109,7 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     global _CONFIG_FILE
     if "DESK_HOME" in os.environ and not os.environ["DESK_HOME"].strip() and overrides.get("home") is None:
         raise ConfigError("DESK_HOME is set but empty: set it to a folder, or unset it for the default")
+    check_home_length(overrides.get("home") or os.environ.get("DESK_HOME"))
     for key in os.environ:
         if key.startswith("DESK_") and key[5:].split("__")[0].lower() not in Settings.model_fields:
             raise ConfigError(f"unknown configuration key in environment variable {key}")
@@ -130,6 +131,43 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         _CONFIG_FILE = None
     ensure_home(settings.home)
     return settings
+
+
+# The deepest file the desk writes under its home is at most this long (a replay's store and caches, a model's
+# files, a run's screenshots): a home whose path leaves less room is refused before anything is written.
+HOME_ROOM = 200
+
+
+def check_home_length(home: Any) -> None:
+    """Refuse, in one line, a DESK_HOME the file system cannot hold: a folder name over its name limit (255 bytes on
+    most), or a path too long to leave room for the desk's files under it (PATH_MAX, 4096 on Linux)."""
+    if not home:
+        return
+    path = Path(home).expanduser().absolute()
+    probe = next((p for p in (path, *path.parents) if _exists(p)), Path("/"))
+    name_max, path_max = _limit(probe, "PC_NAME_MAX", 255), _limit(probe, "PC_PATH_MAX", 4096)
+    long_names = [part for part in path.parts if len(os.fsencode(part)) > name_max]
+    if long_names:
+        raise ConfigError(f"DESK_HOME has a folder name of {len(os.fsencode(long_names[0]))} bytes, longer than the "
+                          f"file system's {name_max} ({shorten(long_names[0], 30)}): choose a shorter DESK_HOME")
+    size = len(os.fsencode(str(path)))
+    if size + HOME_ROOM > path_max:
+        raise ConfigError(f"DESK_HOME is {size} bytes long: the file system's paths stop at {path_max}, and the desk "
+                          f"needs {HOME_ROOM} more for its files ({shorten(str(path))}): choose a shorter DESK_HOME")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long to ask about
+        return False
+
+
+def _limit(path: Path, name: str, default: int) -> int:
+    try:
+        return int(os.pathconf(path, name))
+    except (OSError, ValueError):
+        return default
 
 
 def ensure_home(home: Path) -> None:

@@ -19,4 +19,14 @@ def explain_os_error(exc: OSError) -> str | None:
                 f"(a file being written is written whole or not at all)")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"cannot write{where} ({exc.strerror}): make DESK_HOME writable or point it elsewhere"
+    if exc.errno == errno.ENAMETOOLONG:
+        named = f" {shorten(str(exc.filename))}" if exc.filename else ""
+        return f"a path is too long for the file system{named}: choose a shorter DESK_HOME (or --config path)"
     return None
+
+
+def shorten(text: str, keep: int = 60) -> str:
+    """A long path as one readable piece: its start and its end, with how much was left out."""
+    if len(text) <= 2 * keep:
+        return text
+    return f"{text[:keep]}…({len(text) - 2 * keep} characters)…{text[-keep:]}"

@@ -79,6 +79,20 @@ def _fresh_store(config: DeskConfig, start: date, end: date, name: str | None = 
     return rconfig, store
 
 
+def replay_nights(config: DeskConfig, start: date, end: date) -> list[date]:
+    """The sessions with data from ``start`` to ``end``; a one-line DeskError when there are none."""
+    main = open_store(config)
+    try:
+        sessions = MarketView(main, tuple(config.data.universe), config.data.benchmark).sessions
+    finally:
+        main.close()
+    nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(start)) & (sessions <= pd.Timestamp(end))]]
+    if not nights:
+        held = f"the store holds {sessions[0].date()} .. {sessions[-1].date()}" if len(sessions) else "the store is empty"
+        raise DeskError(f"no trading sessions with data between {start} and {end} ({held})")
+    return nights
+
+
 def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str], None],
            check_record: Callable[[list[date]], None] = lambda nights: None, *,
            ablation: Ablation | None = None, name: str | None = None,
@@ -97,13 +111,7 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
         raise DeskError(f"--to {end} is before --from {start}")
     ablation = ablation or Ablation()
     config = ablation.configure(config)  # a switched layer is off by its own setting
-    main = open_store(config)
-    sessions = MarketView(main, tuple(config.data.universe), config.data.benchmark).sessions
-    main.close()
-    nights = [d.date() for d in sessions[(sessions >= pd.Timestamp(start)) & (sessions <= pd.Timestamp(end))]]
-    if not nights:  # refused before anything is written
-        held = f"the store holds {sessions[0].date()} .. {sessions[-1].date()}" if len(sessions) else "the store is empty"
-        raise DeskError(f"no trading sessions with data between {start} and {end} ({held})")
+    nights = replay_nights(config, start, end)  # refused before anything is written
     check_record(nights)
     rconfig, store = _fresh_store(config, start, end, name)
     market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)

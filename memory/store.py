@@ -263,6 +263,24 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def discard_if_blank(self) -> bool:
+        """Close a SQLite store that holds nothing of a desk (no bars, intents, orders or positions: a first load
+        that failed) and remove its files, so a failed first run leaves no half-made store; True if it did. A
+        PostgreSQL store is left as it is (its failed load rolled back; the schema is the server's)."""
+        if self.postgres:
+            return False
+        try:
+            blank = not any(self.db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()
+                            for t in ("symbols", "bars", "intents", "orders", "positions"))
+        except StoreError:
+            blank = True  # not even readable: nothing of a desk in it either
+        if not blank:
+            return False
+        self.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        return True
+
     # ---------------------------------------------------------------- meta
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", [key]).fetchone()

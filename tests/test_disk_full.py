@@ -60,12 +60,14 @@ def test_a_full_disk_on_the_first_run_says_so_and_the_next_run_starts_clean(tmp_
             home = disk / "home"
             line = _one_line(_desk(home, "run", "--phase", "night"))
             assert str(home) in line
+            assert not list(home.glob("desk.sqlite*"))  # no half-made store (and its WAL no longer fills the disk)
             resize("400m")
             again = _desk(home, "run", "--phase", "night", "--json")
             assert again.returncode == 0, again.stderr
     else:
         home = tmp_path / "home"
         _one_line(_desk(home, "run", "--phase", "night", file_limit=6_000_000))
+        assert not list(home.glob("desk.sqlite*"))
         again = _desk(home, "run", "--phase", "night", "--json")
         assert again.returncode == 0, again.stderr
 
