@@ -39,8 +39,10 @@ _opts: dict[str, object] = {}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 # Exit codes: 0 done; 1 an unexpected error (details in the home's error log); 2 bad input, nothing changed;
-# 3 a live night's data was stale: no entries planned, exits planned, the run recorded as failed.
+# 3 a live night's data was stale: no entries planned, exits planned, the run recorded as failed; 4 the run finished
+# but a step halted new entries (a book mismatch, a tripped breaker): a warning, shown ⚠, never a plain ✓.
 EXIT_STALE = 3
+EXIT_WARNING = 4
 
 
 @app.callback()
@@ -115,6 +117,23 @@ def run(date: Annotated[Optional[str], typer.Option("--date", help="night date Y
         err.print(Text(f"error: the night of {result.night.as_of} planned no entries: {result.night.stale}"),
                   soft_wrap=True)
         raise typer.Exit(EXIT_STALE)
+    warned = _warnings(s, [x.run_id for x in (result.night, result.morning) if x is not None])
+    if warned:
+        for w in warned:
+            err.print(Text(f"warning: {w}"), soft_wrap=True)
+        raise typer.Exit(EXIT_WARNING)
+
+
+def _warnings(s: Settings, run_ids: list[str]) -> list[str]:
+    """Each step of these runs that halted new entries, one line each."""
+    from memory.watch import Watch
+
+    store = _store(s)
+    try:
+        return [f"{run_id} {n.node}: {n.summary}" for run_id in run_ids for n in Watch(store).notes(run_id)
+                if n.status == "warning"]
+    finally:
+        store.close()
 
 
 def _slack_reporters(s: Settings) -> list:
@@ -293,14 +312,17 @@ def report(run: Annotated[str, typer.Argument(help="an eval id, or latest")] = "
 def status(json: JsonOpt = False) -> None:
     """The desk's state: halted or not, the book, the latest runs."""
     s = settings()
-    data = commands.status(_store(s))
+    data = commands.status(_store(s), s)
     if s.llm.uses_llm:
         data = data.model_copy(update={"llm_usd_cap_day": s.llm.max_usd_per_day})
     if json:
         return _json(data)
-    out.print(Text.assemble(("HALTED" if data.halted else "running", "bold"),
-                            f" — {data.halt_reason} (since {data.halted_since})" if data.halted else ""))
-    _say(out, f"book {data.equity} cash {data.cash} as of {data.as_of}; data until {data.data_until or 'latest'}; "
+    head, _, rest = data.headline.partition(" — ")
+    out.print(Text.assemble((head, "bold"), f" — {rest}" if rest else ""))
+    for a in data.alerts[0 if data.halted else 1:]:
+        _say(out, f"  needs an operator: {a}")
+    _say(out, f"book {data.equity} cash {data.cash} as of {data.as_of}; data until {data.data_until or '-'}"
+              f"{data.data_age}; "
               f"{data.symbols} symbols, stale: {', '.join(data.stale) or 'none'}")
     for b in data.breakers:
         _say(out, f"  circuit breaker {b.name} tripped {b.tripped} for {b.sessions} sessions: {b.reason}")

@@ -285,14 +285,23 @@ def llm_today(store: Store) -> tuple[int, float]:
     return store.llm_spend(since=day_start())
 
 
-def status(store: Store) -> StatusResult:
+def status(store: Store, settings: Settings | None = None, now: datetime | None = None) -> StatusResult:
+    """The desk's state; with ``settings``, what needs an operator as of ``now`` (``desk.alerts``) and the data's age
+    in sessions."""
+    found = None
+    if settings is not None:
+        from desk.alerts import alerts
+        from memory.store import now_utc
+
+        found = alerts(store, settings, now or datetime.fromisoformat(now_utc()))
     state = store.desk_state()
     last = store.latest_snapshot()
     calls, usd = llm_today(store)
     symbols = store.symbols()
     return StatusResult(
         halted=bool(state["halted"]), halt_reason=state["reason"], halted_since=state["since"],
-        data_until=store.get_meta("data_until"),
+        data_until=store.get_meta("data_until") or (None if found is None or found.freshness.last_bar is None
+                                                     else found.freshness.last_bar.isoformat()),
         breakers=[BreakerInfo(**{k: b[k] for k in ("name", "tripped", "sessions", "reason")})
                   for b in store.breakers()],
         symbols=len(symbols), stale=[s["symbol"] for s in symbols if s["stale"]],
@@ -304,6 +313,9 @@ def status(store: Store) -> StatusResult:
         as_of=None if last is None else last["date"],
         last_runs=[RunInfo(**{k: r[k] for k in ("run_id", "kind", "as_of", "status")}) for r in store.runs(limit=4)],
         llm_calls_today=calls, llm_usd_today=round(usd, 6),
+        alerts=[] if found is None else [r for r in found.reasons if not r.startswith("desk halted")],
+        data_age_sessions=None if found is None else found.freshness.age_sessions,
+        data_reference=None if found is None else found.freshness.reference.isoformat(),
     )
 
 

@@ -70,6 +70,30 @@ class StatusResult(_Result):
     llm_calls_today: int = 0
     llm_usd_today: float = 0.0
     llm_usd_cap_day: float | None = None
+    alerts: list[str] = []  # what needs an operator now (desk.alerts: the reasons /health answers 503 for)
+    data_age_sessions: int | None = None  # the data's age against the calendar's last closed session now
+    data_reference: str | None = None  # that session
+
+    @property
+    def headline(self) -> str:
+        """The first line: HALTED, ATTENTION with the first reason, or running — never "running" while something
+        (a breaker, stale data, a failed scheduled run) needs an operator."""
+        if self.halted:
+            return f"HALTED — {self.halt_reason} (since {self.halted_since})"
+        if self.alerts:
+            more = f" (+{len(self.alerts) - 1} more below)" if len(self.alerts) > 1 else ""
+            return f"ATTENTION — {self.alerts[0]}{more}"
+        return "running: new entries allowed"
+
+    @property
+    def data_age(self) -> str:
+        """`` (N sessions behind D)`` — the data's age against the calendar's last closed session — or nothing."""
+        if self.data_reference is None:
+            return ""
+        if self.data_age_sessions is None:
+            return f" (no data; the last closed session is {self.data_reference})"
+        n = self.data_age_sessions
+        return f" ({n} session{'' if n == 1 else 's'} behind {self.data_reference})"
 
 
 class OrderInfo(_Result):

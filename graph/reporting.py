@@ -54,7 +54,7 @@ class ConsoleReporter:
 
     def step(self, run_id: str, node: str, status: str, started: str, ended: str, summary: str) -> None:
         if self.verbose:  # the summary is data (it may quote an operator's text): never markup
-            mark = ("✓", "green") if status == "ok" else ("✗", "red")
+            mark = {"ok": ("✓", "green"), "warning": ("⚠", "yellow")}.get(status, ("✗", "red"))
             self.console.print(Text.assemble("  ", mark, f" {node:<16} {summary}"))
 
     def run_finished(self, run_id: str, status: str, summary: str) -> None:
@@ -85,7 +85,9 @@ class Fanout:
 
 
 def reported(name: str, fn: Callable[..., dict]) -> Callable[..., dict]:
-    """Wrap a node: report its start/end and the one-line ``summary`` it returns (popped from the update).
+    """Wrap a node: report its start/end and the one-line ``summary`` it returns (popped from the update). A node
+    that halted new entries (a book mismatch, a tripped breaker) also returns ``warning`` (popped too): its step is
+    reported ``warning``, never a plain ``ok`` — the run goes on (exits still run), and ``desk run`` exits 4.
 
     LangGraph's control flow (``GraphBubbleUp``: an ``interrupt()`` pausing the run, a ``Command`` to a parent)
     passes untouched: it is not a failed step. A real failure is reported, its text scrubbed of secrets."""
@@ -103,8 +105,10 @@ def reported(name: str, fn: Callable[..., dict]) -> Callable[..., dict]:
                               ctx.redact(f"{type(exc).__name__}: {exc}"))
             raise
         summary = update.pop("summary", "") if isinstance(update, dict) else ""
+        warning = update.pop("warning", None) if isinstance(update, dict) else None
         ms = (time.perf_counter() - t0) * 1000
-        ctx.reporter.step(state.get("run_id", "?"), name, "ok", started, now_utc(), f"{summary} ({ms:.1f} ms)")
+        ctx.reporter.step(state.get("run_id", "?"), name, "warning" if warning else "ok", started, now_utc(),
+                          f"{summary} ({ms:.1f} ms)")
         return update
 
     node.__name__ = name
@@ -140,3 +144,18 @@ def run_task(store: Store, reporter: Reporter, kind: str, as_of: date, name: str
     store.finish_run(run_id, "ok", {"phase": kind, "summary": summary})
     reporter.run_finished(run_id, "ok", summary)
     return summary
+
+
+def record_unrun(store: Store, reporter: Reporter, kind: str, as_of: date, status: str, why: str, *,
+                 step: str = "refused") -> str:
+    """A run that never ran its graph — refused, failed before it began, or a scheduled run that was skipped —
+    recorded (``status``: ``error`` or ``skipped``, with ``why``) and reported like a failed one-step run, so it is
+    in the store, in ``desk status`` and in Slack (DESIGN §5.9). Returns its run id."""
+    run_id = f"{kind}-{as_of.isoformat()}-{uuid.uuid4().hex[:6]}"
+    store.start_run(run_id, kind, kind, as_of)
+    reporter.run_started(run_id, kind, as_of.isoformat())
+    at = now_utc()
+    reporter.step(run_id, step, "error", at, at, why)
+    store.finish_run(run_id, status, {"phase": kind, "error": why})
+    reporter.run_finished(run_id, status, why)
+    return run_id

@@ -26,7 +26,8 @@ from graph.errors import DeskError
 from graph.morning import build_morning
 from graph.night import build_night
 from graph.nodes.ingest import night_freshness
-from memory.store import StoreError, now_utc
+from graph.reporting import record_unrun
+from memory.store import StoreError
 from tools.breakers import consecutive_errors
 from tools.calendar import next_session
 
@@ -92,11 +93,20 @@ class Runner:
 
     def frozen(self, day: date) -> str | None:
         """Why the night of ``day`` may no longer be planned (its morning started), or None."""
-        started = [r for r in self.store.runs_for("morning", day) if r["status"] != "killed"]
+        started = [r for r in self.store.runs_for("morning", day) if self._began(r)]
         if not started:
             return None
         first = started[-1]
         return f"its morning {first['run_id']} started {first['started']}"
+
+    def _began(self, row: Mapping[str, Any]) -> bool:
+        """Whether a recorded run's graph began: not ``killed`` or ``skipped`` (it never reached a checkpoint), and
+        not a failure recorded before its graph ran (a scheduled morning that could not start)."""
+        if row["status"] in ("killed", "skipped"):
+            return False
+        if row["status"] == "error" and self.checkpointer is not None:
+            return bool(self.graph(row["kind"]).get_state(_thread(row["run_id"])).values)
+        return True
 
     def finished(self, kind: str, day: date) -> dict | None:
         """The final state of the latest run of ``kind`` for ``day`` that finished its graph (None without one)."""
@@ -110,14 +120,7 @@ class Runner:
 
     def refused(self, kind: str, day: date, why: str) -> str:
         """Record a ``kind`` run for ``day`` that was refused before any graph ran, as failed with ``why``."""
-        run_id = f"{kind}-{day.isoformat()}-{uuid.uuid4().hex[:6]}"
-        self.store.start_run(run_id, kind, kind, day)
-        self.ctx.reporter.run_started(run_id, kind, day.isoformat())
-        at = now_utc()
-        self.ctx.reporter.step(run_id, "refused", "error", at, at, why)
-        self.store.finish_run(run_id, "error", {"phase": kind, "error": why})
-        self.ctx.reporter.run_finished(run_id, "error", why)
-        return run_id
+        return record_unrun(self.store, self.ctx.reporter, kind, day, "error", why)
 
     def morning(self, night_day: date, durability: str = "sync") -> dict:
         session = self.morning_session(night_day)

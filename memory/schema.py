@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -158,5 +158,14 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE moonshots (
         intent_id TEXT PRIMARY KEY, as_of TEXT NOT NULL, symbol TEXT NOT NULL, weight REAL NOT NULL
     );
+    """,
+    # the scheduler's ledger: every trigger of `desk serve`'s scheduler and what it came to (a failed or skipped
+    # scheduled run is counted, shown and alerted from here, whichever process asks)
+    9: """
+    CREATE TABLE schedule_fires (
+        id INTEGER PRIMARY KEY, at TEXT NOT NULL, phase TEXT NOT NULL, session TEXT NOT NULL, night TEXT,
+        outcome TEXT NOT NULL, failure TEXT, run_id TEXT, reason TEXT NOT NULL
+    );
+    CREATE INDEX schedule_fires_phase ON schedule_fires(phase, id);
     """,
 }

@@ -446,8 +446,10 @@ class Store:
         return rows[0] if rows else None
 
     def last_run(self, kind: str, as_of: date) -> dict[str, Any] | None:
-        rows = self.db.query(f"SELECT * FROM runs WHERE kind=? AND as_of=? ORDER BY started DESC{self.db.newest_last} "
-                             "LIMIT 1", [kind, as_of.isoformat()])
+        """The latest run of ``kind`` for ``as_of`` that started (a ``skipped`` record of a scheduled run that never
+        did is not one: the run before it is what a new trigger resumes)."""
+        rows = self.db.query(f"SELECT * FROM runs WHERE kind=? AND as_of=? AND status <> 'skipped' "
+                             f"ORDER BY started DESC{self.db.newest_last} LIMIT 1", [kind, as_of.isoformat()])
         return rows[0] if rows else None
 
     def runs_for(self, kind: str, as_of: date) -> list[dict[str, Any]]:

@@ -108,6 +108,7 @@ def run_nodes(d, nodes: Iterable[Callable[..., dict]], state: dict) -> dict:
     for fn in nodes:
         update = dict(fn(state, rt))
         update.pop("summary", None)
+        update.pop("warning", None)
         state.update(update)
     return state
 

@@ -66,7 +66,8 @@ def test_a_signed_slash_command_is_answered_in_its_acknowledgement_within_3_seco
     status, body, seconds = post_signed(serve.url + "/slack/events", _slash(fake, "status", user=READER))
     assert status == 200 and seconds < 3.0
     answer = json.loads(body)
-    assert answer["response_type"] == "in_channel" and "running: new entries allowed" in blocks_text(answer)
+    assert answer["response_type"] == "in_channel" and "ATTENTION — stale data: data ends 2022-12-28" in \
+        blocks_text(answer)  # the bundled history, years behind the calendar: never "running"
 
 
 def test_a_forged_signature_and_a_stale_timestamp_are_refused_and_change_nothing(serve, fake, home):
@@ -177,7 +178,7 @@ def test_socket_mode_dispatches_the_same_commands(home, fake):
     body = {"token": "legacy", "team_id": "TDESK", "channel_id": CHANNEL, "user_id": READER, "command": "/desk",
             "text": "status", "response_url": fake.response_url, "trigger_id": "t1"}
     resp = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
-    assert resp.status == 200 and "running: new entries allowed" in resp.body
+    assert resp.status == 200 and "ATTENTION \\u2014 stale data" in resp.body
     body["user_id"], body["text"] = STRANGER, "resume"
     resp = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
     assert "only operators may `resume`" in resp.body
@@ -187,15 +188,17 @@ def test_socket_mode_dispatches_the_same_commands(home, fake):
 def test_health_and_metrics(serve, fake, home):
     kit.desk(home, checkpointing=True).night(NIGHT)
     Store(home / "desk.sqlite").set_halted(True, "drill", "test")
-    with urllib.request.urlopen(serve.url + "/health", timeout=10) as resp:
-        health = json.loads(resp.read())
-    assert health["status"] == "ok" and health["halted"] is True and health["slack"]["mode"] == "http"
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(serve.url + "/health", timeout=10)
+    health = json.loads(answer.value.read())
+    assert answer.value.code == 503 and health["status"] == "attention" and health["halted"] is True
+    assert health["slack"]["mode"] == "http" and "desk halted: drill" in health["reasons"][0]
     with urllib.request.urlopen(serve.url + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
     assert 'desk_runs_total{kind="night",status="ok"} 1.0' in text
     assert "desk_halted 1.0" in text
     assert 'desk_step_duration_seconds_count{node="agents"} 1.0' in text
-    assert 'desk_llm_calls_total{fallback="false",provider="rules"}' in text
+    assert 'desk_overlay_verdicts_total{fallback="false",provider="rules"}' in text and "desk_llm_calls_total{" not in text
     assert 'desk_outbox_depth{status="pending"}' in text and "desk_paused_runs 0.0" in text
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(serve.url + "/nope", timeout=10)

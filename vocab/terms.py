@@ -82,7 +82,15 @@ IntentStatus = Literal["pending", "superseded", "skipped", "vetoed", OrderState]
 # What the morning did with one intent (graph.state.Execution); ``waiting``: an API broker cannot trade now.
 ExecutionStatus = Literal["skipped", "vetoed", "already_done", "waiting", OrderState]
 # A run's status in the store: ``interrupted`` and ``killed`` close a run whose process died (graph/runner.py).
-RunStatus = Literal["running", "ok", "error", "paused", "interrupted", "killed"]
+# ``skipped``: a scheduled run that never started (its time was missed, or the book stayed busy), with the reason.
+RunStatus = Literal["running", "ok", "error", "paused", "interrupted", "killed", "skipped"]
+# What one trigger of the scheduler came to (memory/schedule.py): ``ran`` (finished ok), ``failed`` (a run ended in
+# error, or could not start), ``skipped`` (it did not run: missed, or the book stayed busy past the grace), ``busy``
+# (another process held the book: retried), ``paused`` (waits for an operator), ``done`` (the key had already run),
+# ``deferred`` (too early: it fires again later), ``closed`` (not a session).
+FireOutcome = Literal["ran", "failed", "skipped", "busy", "paused", "done", "deferred", "closed"]
+# Why a scheduled run failed or was skipped, one class per cause (the /metrics label).
+FailureClass = Literal["stale_data", "refused", "error", "missed", "busy"]
 # A trained model version in the registry (models/promotion.py).
 ModelStatus = Literal["candidate", "promoted", "rejected"]
 

@@ -175,7 +175,7 @@ class Ops:
                 return HelpResult(commands=[CommandInfo(name=x.name, usage=x.usage, help=x.help, mutating=x.mutating,
                                                         long=x.long) for x in SPECS.values()])
             case "status":
-                return read.status(store)
+                return read.status(store, s)
             case "positions":
                 return read.positions(store)
             case "intents":
@@ -187,7 +187,7 @@ class Ops:
             case "agents":
                 return read.agents(store)
             case "pnl":
-                return read.pnl(store, a[0] if a else None)
+                return read.pnl(store, a[0] if a else None, s.broker.initial_cash)
             case "runs":
                 return read.runs(store, _count(a[0]) if a else 10)
             case "veto":

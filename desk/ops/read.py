@@ -18,13 +18,13 @@ from tools.exits import stop_level
 PERIODS = {"day": None, "week": 7, "month": 31, "ytd": "ytd", "all": "all"}
 
 
-def status(store: Store) -> StatusView:
+def status(store: Store, settings=None) -> StatusView:
     overrides = Overrides(store)
     paused = [PausedRun(run_id=a["run_id"], session=a["session"], deadline=a["deadline"],
                         entries=sum(i["side"] == "buy" for i in a["intents"]),
                         exits=sum(i["side"] == "sell" for i in a["intents"])) for a in overrides.open_approvals()]
     pending = {r["intent_id"] for r in store.intents(status="pending")}
-    return StatusView(status=desk_status(store), paused=paused,
+    return StatusView(status=desk_status(store, settings), paused=paused,
                       vetoed=sorted(k for k in overrides.vetoes() if k in pending),
                       flattening=[("all holdings" if f["symbol"] == ALL else f["symbol"]) for f in
                                   overrides.open_flattens()],
@@ -97,9 +97,10 @@ def agents(store: Store) -> AgentsResult:
     return AgentsResult(as_of=as_of, agents=[AgentLine(**a) for a in q.agents_on(as_of)])
 
 
-def pnl(store: Store, period: str | None) -> PnlResult:
+def pnl(store: Store, period: str | None, initial_cash: float | None = None) -> PnlResult:
     """The book's change over a period ending at its latest snapshot: day (since the previous session), week,
-    month, ytd, all."""
+    month, ytd, all — from inception: the cash the book started with (``initial_cash``), not its first snapshot,
+    which is already after the first morning's trades and costs."""
     period = (period or "day").lower()
     if period not in PERIODS:
         raise DeskError(f"unknown period {period!r}: use {', '.join(PERIODS)}")
@@ -124,6 +125,11 @@ def pnl(store: Store, period: str | None) -> PnlResult:
                          end_equity=round(float(end["equity"]), 2), change=None, change_pct=None, trades=trades,
                          commissions=round(fees, 2))
     a, b = float(start["equity"]), float(end["equity"])
+    if span == "all" and initial_cash is not None:
+        a = initial_cash
+        return PnlResult(period=period, start="inception", end=end["date"], start_equity=round(a, 2),
+                         end_equity=round(b, 2), change=round(b - a, 2), change_pct=round(b / a - 1, 6),
+                         trades=trades, commissions=round(fees, 2))
     return PnlResult(period=period, start=start["date"], end=end["date"], start_equity=round(a, 2),
                      end_equity=round(b, 2), change=round(b - a, 2), change_pct=round(b / a - 1, 6) if a else None,
                      trades=trades, commissions=round(fees, 2))

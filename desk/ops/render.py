@@ -38,9 +38,10 @@ def _(r: HelpResult) -> Rendered:
 @render.register
 def _(r: StatusView) -> Rendered:
     s = r.status
-    head = f"HALTED — {s.halt_reason} (since {s.halted_since})" if s.halted else "running: new entries allowed"
-    lines = [f"book {_money(s.equity)}, cash {_money(s.cash)} as of {s.as_of or '-'}; data until "
-             f"{s.data_until or 'latest'}; {s.symbols} symbols, stale: {', '.join(s.stale) or 'none'}"]
+    head = s.headline
+    lines = [f"needs an operator: {a}" for a in s.alerts[1 if not s.halted else 0:]]
+    lines += [f"book {_money(s.equity)}, cash {_money(s.cash)} as of {s.as_of or '-'}; data until "
+             f"{s.data_until or '-'}{s.data_age}; {s.symbols} symbols, stale: {', '.join(s.stale) or 'none'}"]
     lines += [f"circuit breaker {b.name} tripped {b.tripped} for {b.sessions} sessions: {b.reason}" for b in s.breakers]
     lines += [f"{sym}: {p.quantity:g} @ {p.avg_price:.2f}, stop {p.stop:.2f}" for sym, p in s.positions.items()]
     lines += [f"waiting for approval: {p.run_id} (session {p.session}, {p.entries} entries, {p.exits} exits) until "

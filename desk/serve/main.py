@@ -23,6 +23,8 @@ from desk.ops import runs
 from desk.ops.core import Chat, Ops
 from desk.ops.results import RunOutcome
 from desk.results import Actor
+from desk.alerts import alerts
+from desk.serve import ledger
 from desk.serve.http import ServePort
 from desk.serve.metrics import Metrics
 from desk.serve.schedule import NY, DeskSchedule, Fire
@@ -48,12 +50,13 @@ class Serve:
         self.port_number = settings.serve.http_port if port is None else port
         self.want_scheduler, self.want_slack = scheduler, slack and settings.slack.enabled
         self.chat = chat
-        self.metrics = Metrics(lambda: open_store(settings))
+        self.metrics = Metrics(lambda: open_store(settings), settings, clock)
         self.sender: BackgroundSender | None = None
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-book")
         self.app = self.socket = self.apscheduler = self.schedule = None
         self.slack_error: str | None = None
         self.port: ServePort | None = None
+        self._before: dict[tuple[str, date], ledger.Before] = {}
 
     # ------------------------------------------------------------------ parts
     def reporters(self) -> list:
@@ -64,6 +67,11 @@ class Serve:
             self.sender.poke()
 
     def scheduled_run(self, phase: str, night: date) -> RunOutcome:
+        store = open_store(self.settings)
+        try:
+            self._before[(phase, night)] = ledger.runs_of(store, phase, night)
+        finally:
+            store.close()
         source = self.settings.data.source
         if phase == "night" and source in LIVE_SOURCES:  # the night's bars first
             try:
@@ -77,19 +85,23 @@ class Serve:
             self.poke()
 
     def heard(self, fire: Fire, outcome: Any) -> None:
+        """Every decision of the scheduler, settled in the store's ledger: a failed or skipped scheduled run is a
+        run with its reason, counted, alerted on the errors channel, and shown by ``/health`` and ``desk status``."""
         self.metrics.fires.labels(fire.phase, fire.action).inc()
-        if not self.want_slack:
-            return
         store = open_store(self.settings)
         try:
-            out = SlackOutbox(store, self.settings.slack, wiring.redactor(self.settings))
-            if isinstance(outcome, BaseException):
-                text = f"scheduled {fire.phase} for {fire.night} failed: {outcome}"
-                out.post("error", fmt.note(f"❌ {text}"))
-                out.error(fmt.note(f"❌ {text}"))
-            elif isinstance(outcome, RunOutcome) and outcome.status == "busy":
-                out.post("warning", fmt.note(f"⚠ scheduled {fire.phase} for {fire.night} not started: "
-                                             f"{outcome.reason}"))
+            out = SlackOutbox(store, self.settings.slack, wiring.redactor(self.settings)) if self.want_slack else None
+
+            def alert(text: str, run_id: str | None) -> None:
+                if out is not None:
+                    out.post("error", fmt.note(f"❌ {text}"), run_id=run_id)
+                    out.error(fmt.note(f"❌ {text}"), run_id)
+
+            before = self._before.pop((fire.phase, fire.night), None) if fire.night else None
+            ledger.settle(store, fire, outcome, at=self.clock(), before=before,
+                          reporters=wiring.reporters(self.settings, store) if self.want_slack else (), alert=alert)
+        except Exception as exc:  # noqa: BLE001 - the ledger is the record of a run that already happened
+            log.warning("could not record the scheduled %s (%s): %s", fire.phase, fire.action, exc)
         finally:
             store.close()
         self.poke()
@@ -194,21 +206,27 @@ class Serve:
 
     # ------------------------------------------------------------------ health
     def health(self) -> tuple[int, dict[str, Any]]:
+        """200 while nothing needs an operator; 503 with each reason (``desk.alerts``) while one does: the desk halted
+        or a breaker on, the data stale in sessions, the last scheduled run of a phase failed or skipped, or this
+        process's scheduler not running."""
+        running = bool(self.apscheduler and self.apscheduler.running)
         out: dict[str, Any] = {"status": "ok"}
         try:
             store = open_store(self.settings)
             try:
+                found = alerts(store, self.settings, self.clock(), scheduler=running if self.want_scheduler else None)
                 state = store.desk_state()
-                out.update(halted=bool(state["halted"]), halt_reason=state["reason"],
+                out.update(halted=found.halted, halt_reason=state["reason"], breakers=found.breakers,
+                           data=found.freshness.model_dump(mode="json") | {"stale": found.freshness.stale},
+                           failed=[f.model_dump(mode="json") for f in found.failed],
                            paused_runs=len(store.runs(limit=100, status="paused")),
                            outbox=Outbox(store).depth(), schema=store.schema_version())
             finally:
                 store.close()
-        except Exception as exc:
-            return 503, {"status": "error", "error": str(exc)}
-        out["scheduler"] = ({"running": bool(self.apscheduler and self.apscheduler.running),
-                             "next": self.schedule.next_runs() if self.schedule else {}}
-                            if self.want_scheduler else {"running": False})
+        except Exception as exc:  # noqa: BLE001 - any failure to read the store is an unhealthy desk: 503 with why
+            return 503, {"status": "error", "reasons": [f"the store cannot be read: {exc}"], "error": str(exc)}
+        out["scheduler"] = ({"running": running, "next": self.schedule.next_runs() if self.schedule else {}}
+                            if self.want_scheduler else {"running": False, "wanted": False})
         if self.want_slack:
             connected = None
             if self.socket is not None:
@@ -217,6 +235,10 @@ class Serve:
             last = self.sender.last if self.sender else None
             out["slack"] = {"mode": self.settings.slack.mode, "connected": connected,
                             "error": self.slack_error or (last.errors[-1] if last and last.errors else None)}
+        out["reasons"] = found.reasons
+        if found.reasons:
+            out["status"] = "attention"
+            return 503, out
         return 200, out
 
 

@@ -9,7 +9,10 @@
 - Each job has ``max_instances=1`` and ``coalesce=True``: triggers missed while one ran collapse into one.
 - Misfire policy: a fire missed by less than ``schedule.misfire_grace_minutes`` (the process was busy, suspended or
   restarted) still runs — on start, ``catch_up`` fires a phase whose time passed today within that grace; an older
-  miss does not run by itself (run it with `desk ops run PHASE DATE`).
+  miss does not run by itself (run it with `desk ops run PHASE DATE`): it is a ``missed`` decision — heard like any
+  other, so it is recorded as a skipped run with its reason (``desk.serve.ledger``) — whether APScheduler saw it
+  pass (``EVENT_JOB_MISSED``: the process was busy or suspended) or ``catch_up`` finds it on start (the process was
+  stopped at that time).
 - A run key (phase, date) runs once however often it is triggered: the run function is ``desk.ops.runs.run_once``
   (the book's lock, then the store's record of that key).
 
@@ -27,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
@@ -68,7 +72,7 @@ class Fire:
     """What one trigger of a phase decided: run (the run key: phase and night date), skip, or defer."""
 
     phase: str
-    action: str  # run | skip | defer
+    action: str  # run | skip | defer | missed
     session: date
     night: date | None
     at: datetime | None
@@ -126,6 +130,7 @@ class DeskSchedule:
                                                      timezone=NY),
                               args=[phase], id=phase, name=f"{phase} at {hh}:{mm} New York",
                               max_instances=1, coalesce=True, misfire_grace_time=grace, replace_existing=True)
+        scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
         for name, (job, every) in self.extra.items():
             scheduler.add_job(job, "interval", seconds=every, id=name, name=name, max_instances=1, coalesce=True,
                               misfire_grace_time=every, replace_existing=True)
@@ -149,9 +154,29 @@ class DeskSchedule:
         self.heard(f, outcome)
         return f, outcome
 
+    def missed(self, phase: str, due: datetime, why: str) -> Fire | None:
+        """The decision for a time of ``phase`` that passed unrun (None: the exchange was closed then)."""
+        f = decide(phase, due, self.schedule, self.cal)
+        if f.action == "skip":
+            return None
+        return Fire(phase, "missed", f.session, f.night, due,
+                    f"its time {due.astimezone(NY):%Y-%m-%d %H:%M} New York passed unrun: {why} (beyond the misfire "
+                    f"grace of {self.schedule.misfire_grace_minutes} min; run it with `desk ops run {phase} "
+                    f"{f.night}`)")
+
+    def _missed(self, event) -> None:
+        phase = str(event.job_id).split("-")[0]
+        if phase not in PHASES:
+            return
+        f = self.missed(phase, event.scheduled_run_time, "desk serve was busy or suspended")
+        if f is not None:
+            log.warning("%s: missed (%s)", phase, f.reason)
+            self.heard(f, None)
+
     def catch_up(self) -> list[tuple[Fire, Any]]:
         """On start: a phase whose time passed today by less than the misfire grace fires now (its run key runs
-        once: if it already ran, nothing happens)."""
+        once: if it already ran, nothing happens); the latest time of each phase that passed beyond the grace is
+        heard as ``missed`` (the ledger records it only if that key never ran nor was decided)."""
         now = self.clock().astimezone(NY)
         grace = timedelta(minutes=self.schedule.misfire_grace_minutes)
         out = []
@@ -159,7 +184,23 @@ class DeskSchedule:
             due = _at(now.date(), getattr(self.schedule, phase))
             if now.weekday() < 5 and due <= now < due + grace:
                 out.append(self.fire(phase))
+                continue
+            last = self._last_due(phase, now - grace)
+            f = None if last is None else self.missed(phase, last, "desk serve was not running")
+            if f is not None:
+                self.heard(f, None)
+                out.append((f, None))
         return out
+
+    def _last_due(self, phase: str, before: datetime) -> datetime | None:
+        """The latest time of ``phase`` on a session day before ``before`` (within a week)."""
+        hhmm = getattr(self.schedule, phase)
+        for back in range(8):
+            day = before.date() - timedelta(days=back)
+            due = _at(day, hhmm)
+            if due < before and day.weekday() < 5 and self.cal.is_session(day):
+                return due
+        return None
 
     def next_runs(self) -> dict[str, str]:
         if self.scheduler is None:

@@ -75,7 +75,7 @@ def run_parent(run_id: str, kind: str, as_of: str, status: str, lines: Iterable[
 
 def step(run_id: str, node: str, status: str, summary: str, warnings: list[str], started: str,
          ended: str) -> dict[str, Any]:
-    mark = "✓" if status == "ok" else "✗"
+    mark = {"ok": "✓", "warning": "⚠"}.get(status, "✗")
     blocks = [section(f"{mark} {node} — {summary}")]
     if warnings:
         blocks += lines_blocks([f"⚠ {w}" for w in warnings])

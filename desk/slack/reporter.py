@@ -93,11 +93,12 @@ class SlackReporter:
         self.out.post("run", fmt.run_parent(run_id, kind, as_of, "running"), key=key, run_id=run_id)
 
     def step(self, run_id: str, node: str, status: str, started: str, ended: str, summary: str) -> None:
-        warnings = self._warnings(run_id, node) if status == "ok" else []
-        kind = "error" if status != "ok" else ("warning" if warnings else "step")
+        failed = status not in ("ok", "warning")
+        warnings = [] if failed else self._warnings(run_id, node)
+        kind = "error" if failed else ("warning" if warnings or status == "warning" else "step")
         payload = fmt.step(run_id, node, status, summary, warnings, started, ended)
         self.out.post(kind, payload, thread=parent_key(run_id), run_id=run_id)
-        if status != "ok":
+        if failed:
             self.out.error(fmt.failure(run_id, node, summary), run_id)
 
     def run_finished(self, run_id: str, status: str, summary: str) -> None:

@@ -195,7 +195,8 @@ def check_book(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     note = f"; in flight from an earlier run: {', '.join(pending)}" if pending else ""
     where = getattr(ctx.broker, "notice", None)  # an API broker says which account (LIVE TRADING when it is)
     return {"summary": (f"{where}: " if where else "") + (f"MISMATCH, entries halted: {'; '.join(diffs)}" if diffs
-                                                          else "broker and store agree") + note}
+                                                          else "broker and store agree") + note,
+            **({"warning": "the book mismatched: entries halted"} if diffs else {})}
 
 
 def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
@@ -236,6 +237,8 @@ def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     notes = ([f"MISMATCH, entries halted: {'; '.join(diffs)}"] if diffs else []) + \
         ([f"orders still unresolved at the broker: {', '.join(pending)}"] if pending else []) + \
         ([f"circuit breaker daily_loss tripped: {tripped}"] if tripped else [])
-    return {"equity": acct.equity, "cash": acct.cash,
+    halts = (["the book mismatched: entries halted"] if diffs else []) + \
+        (["circuit breaker daily_loss tripped"] if tripped else [])
+    return {"equity": acct.equity, "cash": acct.cash, **({"warning": "; ".join(halts)} if halts else {}),
             "summary": f"book {acct.equity:,.0f} ({len(live)} positions, cash {acct.cash:,.0f})"
                        + (" — " + "; ".join(notes) if notes else "")}
