@@ -368,6 +368,11 @@ def why(target: Annotated[str, typer.Argument(help="SYMBOL or INTENT_ID")], json
         _say(out, f"  ! {d.rule}: {d.reason}")
     for f in data.fills:
         _say(out, f"  filled {f.quantity:.2f} @ {f.price:.2f} on {f.session} ({f.price_source})")
+    if data.not_entered:
+        n = data.not_entered
+        _say(out, f"  since: on {n.as_of} {data.symbol} was a selected pick (score {n.score:.0f}), not bought:")
+        for d in n.denials:
+            _say(out, f"  ! {d.rule}: {d.reason}")
 
 
 @app.command()

@@ -23,6 +23,7 @@ from desk.results import (
     DataLoadResult,
     FillInfo,
     HaltResult,
+    NotEntered,
     OrderInfo,
     PositionInfo,
     RunInfo,
@@ -43,7 +44,7 @@ from tools.data.base import DataSourceError, DataValidationError, MarketDataProv
 from tools.data.loader import load_into_store
 from tools.exits import stop_level
 from tools.market import MarketView
-from vocab.contracts import Intent
+from vocab.contracts import Denial, Intent
 
 Progress = Callable[[str], None]
 PHASES = ("night", "morning", "all")
@@ -325,6 +326,11 @@ def why(store: Store, target: str) -> WhyResult:
     if row is None:
         sym = target.upper()
         rows = [r for r in store.intents() if r["symbol"] == sym]
+        denied = store.latest_denied_pick(sym)
+        if not rows and denied:
+            last = Denial.model_validate(denied["denials"][-1])
+            raise DeskError(f"no intents for {sym}: on {denied['as_of']} it was a selected pick (score "
+                            f"{denied['score']:.0f}) and was not bought: {last.rule}: {last.reason}")
         if not rows and any(s["symbol"] == sym for s in store.symbols()):
             raise DeskError(f"no intents for {sym} yet; run `desk run` first or see `desk status`")
         if not rows:
@@ -334,6 +340,10 @@ def why(store: Store, target: str) -> WhyResult:
             raise DeskError(f"no intent or symbol {target!r} in the store{more}")
         row = max(rows, key=lambda r: (r["as_of"], r["intent_id"]))
     intent = Intent.model_validate_json(row["payload"])
+    later = store.latest_denied_pick(intent.symbol)
+    not_entered = (NotEntered(as_of=later["as_of"], score=later["score"],
+                              denials=[Denial.model_validate(d) for d in later["denials"]])
+                   if later and later["as_of"] > intent.as_of.isoformat() else None)
     orders = [o for o in store.orders() if o["intent_id"] == intent.intent_id]
     ids = {o["client_order_id"] for o in orders}
     fills = [f for f in store.fills() if f["client_order_id"] in ids]
@@ -346,7 +356,7 @@ def why(store: Store, target: str) -> WhyResult:
         denials=intent.denials,
         orders=[OrderInfo(**{k: o[k] for k in ("client_order_id", "status", "session", "quantity")}) for o in orders],
         fills=[FillInfo(**{k: f[k] for k in ("quantity", "price", "commission", "session", "price_source")})
-               for f in fills])
+               for f in fills], not_entered=not_entered)
 
 
 # ---------------------------------------------------------------------- overrides

@@ -51,6 +51,10 @@ def print_eval(console: Console, e: DecisionEval) -> None:
             o.add_row(c.label if i == 0 else "", x.decision, str(x.entries), _pct(x.hit_rate),
                       _pct(x.mean_forward_return, signed=True))
     console.print(o)
+    for c in e.cases:
+        for f in c.flat_stretches:
+            console.print(Text(f"  {c.label}: flat {f.start} .. {f.end} ({f.sessions} sessions): {f.cause}"),
+                          soft_wrap=True)
     if e.cases:
         for name, basis in e.cases[0].bases.items():
             console.print(Text(f"  {name}: {basis}", style="dim"))

@@ -111,6 +111,14 @@ class FillInfo(_Result):
     price_source: str
 
 
+class NotEntered(_Result):
+    """A night the symbol was a selected pick and was not bought: the rules that denied it."""
+
+    as_of: date
+    score: float
+    denials: list[Denial]
+
+
 class WhyResult(_Result):
     intent_id: str
     as_of: date
@@ -130,6 +138,8 @@ class WhyResult(_Result):
     denials: list[Denial]
     orders: list[OrderInfo]
     fills: list[FillInfo]
+    not_entered: NotEntered | None = Field(None, description="the latest night after this intent on which the "
+                                                             "symbol was a selected pick and was not bought, and why")
 
 
 class HaltResult(_Result):

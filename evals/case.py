@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evals.ablation import Ablation
 from evals.attribution import AgentFigures, Costs, OverlayEffect, agent_figures, costs, overlay_effect
 from evals.benchmarks_passive import equal_weight, exposure_matched
+from evals.flat import FlatStretch, flat_stretches
 from evals.metrics import IN_SAMPLE_END, VALIDATION_END, performance, split_periods
 from evals.permutation import PermutationCheck, check
 from evals.replay import ReplayResult, replay
@@ -82,6 +83,7 @@ class Series(BaseModel):
     invested: list[float]
     regime: list[str | None]
     llm_usd: list[float]
+    flat_cause: list[str | None] = Field(default_factory=list, description="the night's reason for an empty book")
 
 
 class Decomposition(BaseModel):
@@ -116,6 +118,8 @@ class CaseResult(BaseModel):
     permutation: dict[str, PermutationCheck] = Field(
         default_factory=dict, description="period ('all', 'in_sample', 'validation', 'holdout') -> the desk's "
                                           "selection against random books at its own exposure and turnover")
+    flat_stretches: list[FlatStretch] = Field(default_factory=list, description="sessions in a row with nothing "
+                                                                                "invested, and the rule behind them")
 
     def returns(self, period: str = "all") -> np.ndarray:
         s = pd.Series(self.series.desk, index=pd.DatetimeIndex(self.series.dates))
@@ -150,10 +154,12 @@ def run_case(config: dict[str, Any], case: dict[str, Any],
     base = DeskConfig.model_validate(config)
     cfg = configured(base, ec)
     regimes: dict[str, str] = {}
+    causes: dict[str, str | None] = {}
     total = len(_nights(cfg, ec)) if tick else 0
 
     def observe(day: date, state: dict) -> None:
         regimes[day.isoformat()] = str(state.get("regime"))
+        causes[day.isoformat()] = state.get("flat_cause")
         if tick and len(regimes) % TICK_EVERY == 0:
             tick(len(regimes), total)
 
@@ -161,12 +167,13 @@ def run_case(config: dict[str, Any], case: dict[str, Any],
                     observe=observe)
     store = Store(result.location)
     try:
-        return _read(cfg, ec, result, store, regimes).model_dump(mode="json", by_alias=True)
+        return _read(cfg, ec, result, store, regimes, causes).model_dump(mode="json", by_alias=True)
     finally:
         store.close()
 
 
-def _read(cfg: DeskConfig, ec: EvalCase, result: ReplayResult, store: Store, regimes: dict[str, str]) -> CaseResult:
+def _read(cfg: DeskConfig, ec: EvalCase, result: ReplayResult, store: Store, regimes: dict[str, str],
+          causes: dict[str, str | None] | None = None) -> CaseResult:
     market = MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark)
     capital = cfg.broker.initial_cash
     snaps = store.snapshots()
@@ -194,12 +201,14 @@ def _read(cfg: DeskConfig, ec: EvalCase, result: ReplayResult, store: Store, reg
         equal_weight=_list(ew.reindex(idx).ffill()), exposure_matched=_list(matched.reindex(idx).ffill()),
         invested=_list(gross.reindex(idx).ffill().fillna(0.0)),
         regime=[regimes.get(d.date().isoformat()) for d in idx],
-        llm_usd=[round(spend.get(d.date().isoformat(), 0.0), 6) for d in idx])
+        llm_usd=[round(spend.get(d.date().isoformat(), 0.0), 6) for d in idx],
+        flat_cause=[(causes or {}).get(d.date().isoformat()) for d in idx])
     return CaseResult(
         case=ec, label=ec.label, key=ec.key, replay=result, sharpe_ci=ci, decomposition=decomposition,
         agents=agent_figures(store, close, b, capital), overlay=overlay_effect(store, close),
         costs=costs(store, cfg.broker.slippage_bps, float(equity.mean()), len(equity) - 1), series=series,
-        permutation=permutation(store, close, a, b))
+        permutation=permutation(store, close, a, b),
+        flat_stretches=flat_stretches(series.dates, series.invested, series.flat_cause))
 
 
 def permutation(store: Store, close: pd.DataFrame, a: date, b: date) -> dict[str, PermutationCheck]:

@@ -117,6 +117,10 @@ def exposure(cases: list[CaseResult]) -> go.Figure:
     fig = go.Figure()
     for c in cases:
         fig.add_scatter(x=c.series.dates, y=c.series.invested, name=c.label)
+        for f in c.flat_stretches:   # flat stretches shaded, each with the rule that kept the book empty
+            fig.add_vrect(x0=f.start, x1=f.end, fillcolor="#d62728", opacity=0.12, line_width=0,
+                          annotation_text=f"flat {f.sessions} sessions: {f.cause[:60]}", annotation_position="top left",
+                          annotation_font_size=9)
     fig.update_yaxes(tickformat=".0%", title="invested fraction of equity", range=[0, 1.05])
     fig.update_layout(title="Exposure")
     return fig
@@ -227,6 +231,9 @@ def render(eval_id: str, cases: list[CaseResult], figs: dict[str, go.Figure],
         for c in cases for p, m in c.replay.periods.items()
         if p in c.sharpe and p in c.replay.benchmark_periods.get("exposure_matched", {}))
     bases = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in cases[0].bases.items())
+    flats = "".join(f"<tr><td>{html.escape(c.label)}</td><td>{f.start} .. {f.end}</td><td>{f.sessions}</td>"
+                    f"<td style='text-align:left'>{html.escape(f.cause)} ({f.nights_with_cause} nights)</td></tr>"
+                    for c in cases for f in c.flat_stretches) or "<tr><td colspan=4>none</td></tr>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>desk eval {html.escape(eval_id)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
@@ -237,6 +244,8 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{t
 <h2>By period</h2>
 <table><tr><th>case</th><th>period</th><th>range</th><th>CAGR</th><th>Sharpe [95% CI]</th><th>deflated</th>
 <th>max DD</th><th>exposure-matched CAGR</th><th>random books p</th></tr>{periods}</table>
+<h2>Flat stretches (nothing invested for two weeks or more) and the rule behind each</h2>
+<table><tr><th>case</th><th>sessions</th><th>count</th><th>cause</th></tr>{flats}</table>
 <ul>{bases}<li>{html.escape(cases[0].risk_free)}</li></ul>
 {edge_section(ledger) if ledger is not None else ""}
 {''.join(parts)}

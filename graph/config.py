@@ -124,6 +124,15 @@ class SizingSettings(_Section):
     blended_ic: float = Field(0.0, ge=-1, le=1)
     prior_strength: float = Field(20.0, gt=0, description="pseudo-observations behind the Kelly prior's win "
                                                           "probability and a 1:1 payoff before its resolved picks speak")
+    target_vol: float = Field(0.12, gt=0, le=1, description="the book's risk budget: the annualised volatility "
+                                                            "(held positions and the night's entries together) the "
+                                                            "night's entries are scaled to, times the weather's share")
+    budget: Literal["scale", "cap", "off"] = Field(
+        "scale", description="scale: the night's entries are scaled up or down so the book meets its budget; cap: "
+                             "only down; off: no book budget (before issue 18)")
+    weather: Literal["once", "compound"] = Field(
+        "once", description="once: the regime, the fusion gates and the risk throttle shape a size in one factor "
+                            "(the most cautious reading); compound: each multiplies on its own (before issue 18)")
     kelly_prior: Literal["no_edge", "confidence"] = Field(
         "no_edge", description="the Kelly win probability's prior mean: no_edge, the break-even 1 / (1 + payoff), so "
                                "no record is f* = 0; confidence, the agent's stated confidence (before issue 18)")
@@ -159,6 +168,19 @@ class TrustSettings(_Section):
     min_draw_picks: int = Field(10, ge=0, description="resolved picks in the window before the posterior is drawn "
                                                       "from; fewer take the posterior mean (no noise without "
                                                       "evidence); 0 always draws (before issue 18)")
+
+
+class RulesSettings(_Section):
+    """The deterministic rules provider (the default overlay and reviewer, and every LLM's fallback): which
+    concerns it may voice. Off by default, each is applied once elsewhere (graph/providers/rules.py)."""
+
+    regime_entries: bool = Field(False, description="no new longs in a panic; a trend long halved in a defensive "
+                                                    "regime (off: the sizing's regime factor alone)")
+    vol_shrink: bool = Field(False, description="an entry with vol_21d above 0.45 shrunk x0.7 (off: the volatility "
+                                                "step and the book's budget alone; its stop is tightened either way)")
+    review_regime: bool = Field(False, description="a risk-off book keeps only its 2 highest-scored new entries")
+    review_fragility: bool = Field(False, description="a fragile market (fragility > 0.6) shrinks every entry x0.75 "
+                                                      "(off: the fusion gates in the regime factor alone)")
 
 
 class MoonshotSettings(_Section):
@@ -444,6 +466,7 @@ class DeskConfig(BaseModel):
     picks: PicksSettings = PicksSettings()
     sizing: SizingSettings = SizingSettings()
     trust: TrustSettings = TrustSettings()
+    rules: RulesSettings = RulesSettings()
     moonshot: MoonshotSettings = MoonshotSettings()
     broker: BrokerSettings = BrokerSettings()
     llm: LLMSettings = LLMSettings()

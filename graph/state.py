@@ -94,6 +94,7 @@ class NightState(TypedDict, total=False):
     review: BookReview
     intents: list[Intent]
     denials: dict[str, list[Denial]]  # symbol -> the rules (and reviewer) that blocked its entry
+    flat_cause: str | None  # the rule that left the book with no exposure tonight (None when it holds something)
 
 
 class Execution(_Small):

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -587,6 +587,29 @@ class Store:
     def picks(self, as_of: date | None = None) -> list[dict[str, Any]]:
         """Every scored pick (selected or not), or one night's; ``payload`` is the Pick's JSON."""
         return self._select("picks", "as_of, id", as_of=as_of)
+
+    def save_pick_denials(self, as_of: date, denials: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
+        """What became of the night's selected picks that were not entered: each one's denials (rule, reason) kept
+        in its pick's payload, so ``desk why`` can say why a candidate was not bought, in a replay store too."""
+        if not denials:
+            return
+        with self.transaction():
+            for pick_id, symbol, payload in self.db.execute(
+                    "SELECT id, symbol, payload FROM picks WHERE as_of = ? AND selected = 1",
+                    [as_of.isoformat()]).fetchall():
+                if symbol in denials:
+                    body = {**json.loads(payload), "denials": list(denials[symbol])}
+                    self.db.execute("UPDATE picks SET payload = ? WHERE id = ?", [_json(body), pick_id])
+
+    def latest_denied_pick(self, symbol: str) -> dict[str, Any] | None:
+        """The latest selected pick of ``symbol`` that was denied: as_of, score and its denials."""
+        for as_of, score, payload in self.db.execute(
+                "SELECT as_of, score, payload FROM picks WHERE symbol = ? AND selected = 1 AND payload LIKE ? "
+                "ORDER BY as_of DESC", [symbol, '%"denials"%']).fetchall():
+            found = json.loads(payload).get("denials")
+            if found:
+                return {"as_of": as_of, "score": score, "denials": found}
+        return None
 
     _PICK_COLS = ("as_of", "symbol", "horizon_days", "reference_price", "score")
 

@@ -18,6 +18,7 @@ from graph.providers import (
     BookEntry,
     BookSummary,
     OverlayProvider,
+    RulesPolicy,
     RulesProvider,
     factory,
     make_provider,
@@ -109,6 +110,7 @@ def verdict_from_llm(**fields: Any):
 
 
 rules = RulesProvider()
+old = RulesProvider(RulesPolicy.before_issue_18())   # the rules that voiced the regime, fragility and volatility
 
 # ---------------------------------------------------------------- weather
 
@@ -190,8 +192,31 @@ def test_weather_nudge_only_moves_toward_the_layers_and_only_from_the_matching_r
 # ---------------------------------------------------------------- review: one proposal
 
 
+def test_review_by_default_leaves_the_regime_to_the_sizing_and_says_so():
+    for regime in ("high_vol_panic", "risk_off_trend", "choppy"):
+        verdict = rules.review(proposal(style=AgentStyle.TREND), snapshot(regime), features())
+        assert verdict.decision == "confirm" and verdict.size_multiplier == 1
+        assert f"regime {regime}: left to the sizing's regime factor" in verdict.reason
+
+
+def test_review_by_default_leaves_a_high_volatility_to_the_sizing_but_still_tightens_the_stop():
+    verdict = rules.review(proposal(stop=85.0), snapshot(), features(vol_21d=0.60))
+    assert verdict.decision == "adjust" and verdict.size_multiplier == 1 and verdict.stop is not None
+    assert "stop tightened" in verdict.reason and "x0.7" not in verdict.reason
+    calm = rules.review(proposal(stop=97.0), snapshot(), features(vol_21d=0.60))
+    assert calm.decision == "confirm" and "left to the sizing's volatility step" in calm.reason
+
+
+def test_review_book_by_default_neither_vetoes_for_the_regime_nor_shrinks_for_fragility():
+    entries = [entry("A", score=300), entry("B", score=120), entry("C", score=250), entry("D", score=90)]
+    review = rules.review_book(entries, snapshot("risk_off_trend", experts={"fragility": 0.9}),
+                               book("risk_off_trend"))
+    assert review.veto == {} and review.shrink == {}
+    assert "left to the sizing's regime factor" in review.summary
+
+
 def test_review_vetoes_long_entry_in_high_vol_panic():
-    verdict = rules.review(proposal(), snapshot("high_vol_panic"), features())
+    verdict = old.review(proposal(), snapshot("high_vol_panic"), features())
     assert verdict.decision == "veto" and verdict.size_multiplier == 0
     assert "high_vol_panic" in verdict.reason
     assert verdict.proposal_key == proposal().key
@@ -221,7 +246,7 @@ def test_review_does_not_veto_at_rsi_exactly_85():
 @pytest.mark.parametrize("regime", ["risk_off_trend", "choppy"])
 @pytest.mark.parametrize("agent", ["trend_following", "ema_cross"])
 def test_review_halves_a_trend_or_ema_long_in_risk_off_or_choppy(regime, agent):
-    verdict = rules.review(proposal(agent=agent, style=AgentStyle.TREND), snapshot(regime), features())
+    verdict = old.review(proposal(agent=agent, style=AgentStyle.TREND), snapshot(regime), features())
     assert verdict.decision == "adjust" and verdict.size_multiplier == 0.5
     assert verdict.stop is None
     assert f"regime {regime} halves a trend long" in verdict.reason
@@ -234,12 +259,12 @@ def test_review_does_not_halve_a_non_trend_long_in_choppy():
 @pytest.mark.parametrize(("agent", "style", "halved"), [("trend_from_its_name", AgentStyle.MEAN_REVERSION, False),
                                                         ("anything", AgentStyle.TREND, True)])
 def test_review_reads_the_agents_style_field_never_its_name(agent, style, halved):
-    verdict = rules.review(proposal(agent=agent, style=style), snapshot("choppy"), features())
+    verdict = old.review(proposal(agent=agent, style=style), snapshot("choppy"), features())
     assert (verdict.size_multiplier == 0.5) is halved
 
 
 def test_review_shrinks_to_0_7_and_tightens_long_stop_when_vol_above_0_45():
-    verdict = rules.review(proposal(stop=85.0), snapshot(), features(vol_21d=0.60))
+    verdict = old.review(proposal(stop=85.0), snapshot(), features(vol_21d=0.60))
     daily = 0.60 / 252 ** 0.5
     assert verdict.decision == "adjust" and verdict.size_multiplier == 0.7
     assert verdict.stop == pytest.approx(100.0 * (1 - 2 * daily), abs=1e-4)
@@ -247,7 +272,7 @@ def test_review_shrinks_to_0_7_and_tightens_long_stop_when_vol_above_0_45():
 
 
 def test_review_keeps_the_proposal_stop_when_it_is_already_tighter_than_two_daily_vols():
-    verdict = rules.review(proposal(stop=97.0), snapshot(), features(vol_21d=0.60))
+    verdict = old.review(proposal(stop=97.0), snapshot(), features(vol_21d=0.60))
     assert verdict.decision == "adjust" and verdict.size_multiplier == 0.7
     assert verdict.stop is None
     assert "stop tightened" not in verdict.reason
@@ -260,13 +285,13 @@ def test_review_tightens_a_short_stop_downward_when_vol_is_high():
 
 
 def test_review_multiplies_the_regime_and_vol_shrinks():
-    verdict = rules.review(proposal(style=AgentStyle.TREND, stop=50.0), snapshot("choppy"), features(vol_21d=0.5))
+    verdict = old.review(proposal(style=AgentStyle.TREND, stop=50.0), snapshot("choppy"), features(vol_21d=0.5))
     assert verdict.size_multiplier == pytest.approx(0.35)
     assert "halves a trend long" in verdict.reason and "vol_21d 0.50 > 0.45" in verdict.reason
 
 
 def test_review_veto_wins_over_adjustments():
-    verdict = rules.review(proposal(style=AgentStyle.TREND), snapshot("high_vol_panic"), features(vol_21d=0.9))
+    verdict = old.review(proposal(style=AgentStyle.TREND), snapshot("high_vol_panic"), features(vol_21d=0.9))
     assert verdict.decision == "veto"
 
 
@@ -314,14 +339,14 @@ def test_review_book_accepts_a_calm_book_and_says_why():
 
 
 def test_review_book_shrinks_every_entry_in_a_fragile_market():
-    review = rules.review_book([entry("XOM"), entry("JPM")], snapshot(experts={"fragility": 0.7}), book())
+    review = old.review_book([entry("XOM"), entry("JPM")], snapshot(experts={"fragility": 0.7}), book())
     assert review.shrink == {"XOM": 0.75, "JPM": 0.75}
     assert "fragile market (fragility 0.70 > 0.6)" in review.summary
 
 
 def test_review_book_vetoes_the_lowest_scored_entries_beyond_two_in_risk_off():
     entries = [entry("A", score=300), entry("B", score=120), entry("C", score=250), entry("D", score=90)]
-    review = rules.review_book(entries, snapshot("risk_off_trend"), book("risk_off_trend"))
+    review = old.review_book(entries, snapshot("risk_off_trend"), book("risk_off_trend"))
     assert set(review.veto) == {"B", "D"}
     assert "rank 3" in review.veto["B"] and "rank 4" in review.veto["D"]
     assert "vetoed B, D" in review.summary
@@ -336,7 +361,7 @@ def test_review_book_shrinks_a_sector_with_more_than_three_new_entries():
 
 def test_review_book_never_shrinks_a_vetoed_symbol():
     entries = [entry("A", score=300), entry("B", score=200), entry("C", score=100)]
-    review = rules.review_book(entries, snapshot(experts={"fragility": 0.9}), book("risk_off_trend"))
+    review = old.review_book(entries, snapshot(experts={"fragility": 0.9}), book("risk_off_trend"))
     assert review.veto.keys() == {"C"} and review.shrink == {"A": 0.75, "B": 0.75}
 
 
@@ -344,7 +369,7 @@ def test_review_book_never_shrinks_a_vetoed_symbol():
 
 
 def test_overlay_when_llm_times_out_falls_back_to_rules_and_says_so():
-    wrapped = with_fallback(Scripted(review=TimeoutError("read timed out")), rules)
+    wrapped = with_fallback(Scripted(review=TimeoutError("read timed out")), old)
     verdict = wrapped.review(proposal(), snapshot("high_vol_panic"), features())
     assert verdict.decision == "veto"  # the rules' own answer
     assert verdict.provenance.provider == "rules" and verdict.provenance.fallback is True

@@ -5,11 +5,16 @@ base weight → volatility → regime → overlay → disagreement → expert mo
 Each factor is a multiplier in [0, 1]. A value above 1 is clamped to 1 (no stage may enlarge a position;
 the hard risk rules clip again afterwards). A value that is unknown (NaN, infinite, or an impossible
 volatility) becomes a conservative 0.5, and the reason says so: an unknown input is never read as "no change".
+The weather (regime, fusion gates, risk throttle) enters once, by default (``weather_share``). After the cascade,
+the night's entries are scaled together to the book's risk budget (tools.budget), the one step that may enlarge;
+the hard rules have the last word after it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Literal
 
 from vocab.contracts import SizingFactor
 
@@ -68,17 +73,45 @@ def _base(base_weight: float) -> tuple[float, str]:
     return b, f"base weight {b:.1%} of equity"
 
 
+WeatherMode = Literal["once", "compound"]
+
+
+def weather_share(mode: WeatherMode, regime: str, regime_size: float, expert: float,
+                  throttle: float) -> tuple[float, float, float, dict[str, str]]:
+    """The weather's say in a size: (regime, expert, throttle) multipliers and what each row adds to its reason.
+
+    ``once`` (the default): the regime, the fusion's caution gates (``expert``: fragility, entropy shift, the
+    ensemble's disagreement) and the risk throttle read one fear — a hostile market — so it shapes the size once,
+    in the ``regime`` factor, at the most cautious of the three readings; the other two rows multiply by 1 and say
+    where they went. ``compound``: each multiplies on its own (the desk before issue 18).
+    An unknown reading counts as the conservative half, as every other factor does.
+    """
+    def known(x: float) -> float:
+        return float(x) if _finite(x) else CONSERVATIVE
+
+    if mode == "compound":
+        return regime_size, expert, throttle, {}
+    readings = {f"regime {regime}": known(regime_size), "fusion gates": known(expert), "risk throttle": known(throttle)}
+    share = min(1.0, max(0.0, min(readings.values())))
+    which = min(readings, key=lambda k: readings[k])
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in readings.items())
+    here = "in the regime factor (sizing.weather = once: the weather shapes a size once)"
+    return share, 1.0, 1.0, {"regime": f"the weather's one factor, the most cautious of {parts}: {which}",
+                             "expert": here, "risk_throttle": here}
+
+
 def cascade(base_weight: float, asset_vol: float, target_vol: float, regime_modifier: float,
             overlay_multiplier: float, disagreement: float, expert_modifier: float,
             risk_throttle: float, tier: tuple[str, float, str] | None = None,
-            vol_source: str = "asset volatility") -> tuple[float, list[SizingFactor]]:
+            vol_source: str = "asset volatility",
+            notes: Mapping[str, str] | None = None) -> tuple[float, list[SizingFactor]]:
     """Size one entry. Returns the final weight (share of equity) and every factor in order.
 
     The first factor, ``base``, records the base weight as its multiplier (starting from 1), so the
     product of all multipliers is the final weight and each ``weight_after`` is the previous one times
     its multiplier. ``tier`` (name, share of the base weight, reason), when given, is the four-tier cascade's step
     right after the base (tools.tiers); ``vol_source`` names what the volatility step read (a GARCH forecast or
-    the realised 21-session volatility).
+    the realised 21-session volatility); ``notes`` adds a sentence to a named factor's reason (``weather_share``).
     """
     steps: list[tuple[str, tuple[float, str]]] = [("base", _base(base_weight))]
     if tier is not None:
@@ -97,6 +130,8 @@ def cascade(base_weight: float, asset_vol: float, target_vol: float, regime_modi
     weight = 1.0
     factors: list[SizingFactor] = []
     for name, (multiplier, reason) in steps:
+        if notes and name in notes:
+            reason = f"{reason} — {notes[name]}"
         weight *= multiplier
         factors.append(SizingFactor(name=name, multiplier=multiplier, weight_after=weight, reason=reason))
     return weight, factors

@@ -85,6 +85,9 @@ def _(r: WhyResult) -> Rendered:
     lines += [f"! {d.rule}: {d.reason}" for d in r.denials]
     lines += [f"order {o.client_order_id} {o.status} {o.quantity:g} on {o.session}" for o in r.orders]
     lines += [f"filled {f.quantity:g} @ {f.price:.2f} on {f.session} ({f.price_source})" for f in r.fills]
+    if r.not_entered:
+        lines.append(f"since: on {r.not_entered.as_of} a selected pick (score {r.not_entered.score:.0f}), not bought:")
+        lines += [f"! {d.rule}: {d.reason}" for d in r.not_entered.denials]
     return Rendered(f"{r.intent_id}: {r.side} {r.quantity:g} {r.symbol} — {r.status}"
                     + (f" ({r.status_reason})" if r.status_reason else ""), lines)
 

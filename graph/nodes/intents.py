@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from langgraph.runtime import Runtime
 
 from graph.context import DeskContext, live_notice
 from graph.state import NightState
 from vocab.contracts import Intent
+from vocab.terms import Action
 from tools.units import sell_in_units
 
 
@@ -56,6 +59,9 @@ def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
         ctx.store.save_moonshots(day, [{"intent_id": i.intent_id, "symbol": i.symbol, "weight": i.target_weight}
                                        for i in fresh if i.track == "moonshot"])
         ctx.store.advance_peaks(day, state.get("marks", {}))
+        entered = {i.symbol for i in intents if i.side == "buy"}
+        ctx.store.save_pick_denials(day, {sym: [d.model_dump() for d in ds]
+                                          for sym, ds in state.get("denials", {}).items() if sym not in entered})
     kept = len(intents) - len(fresh)
     return {"intents": intents,
             "summary": f"{sum(i.side == 'buy' for i in intents)} entries, {sum(i.side == 'sell' for i in intents)} "
@@ -64,5 +70,31 @@ def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
 
 def report(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     denied = sum(len(v) for v in state.get("denials", {}).values())
-    return {"summary": f"{live_notice(runtime.context.broker)}regime {state['regime']}, "
-                       f"{len(state.get('intents', []))} intents, {denied} denials"}
+    cause = flat_cause(state, runtime.context)
+    return {"flat_cause": cause,
+            "summary": f"{live_notice(runtime.context.broker)}regime {state['regime']}, "
+                       f"{len(state.get('intents', []))} intents, {denied} denials"
+                       + (f"; no exposure: {cause}" if cause else "")}
+
+
+def flat_cause(state: NightState, ctx: DeskContext) -> str | None:
+    """Why the book holds nothing after tonight, when it does not: the rule that left it flat (None otherwise)."""
+    entries = [i for i in state.get("intents", []) if i.side == "buy"]
+    if entries or ctx.store.positions():
+        return None
+    denials = state.get("denials", {})
+    last = [ds[-1] for ds in denials.values() if ds]
+    if last:
+        rule, n = Counter(d.rule for d in last).most_common(1)[0]
+        example = next(d.reason for d in last if d.rule == rule)
+        return f"{rule} denied {n} of {len(last)} candidate(s), e.g. {example}"
+    picks = state.get("picks", [])
+    if picks:
+        best = max(picks, key=lambda p: p.score)
+        return (f"no pick cleared the threshold {state.get('threshold', best.threshold):.0f} "
+                f"({state.get('threshold_reason', '')}; best {best.symbol} {best.score:.0f})")
+    proposals = [p for p in state.get("proposals", []) if p.action is Action.BUY_LONG]
+    vetoed = sum(1 for v in state.get("verdicts", []) if v.decision == "veto")
+    if proposals:
+        return f"no long candidate survived the overlay ({vetoed} veto(es) of {len(proposals)} long proposal(s))"
+    return "no agent proposed a long entry"

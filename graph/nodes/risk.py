@@ -3,6 +3,8 @@ Exits are never blocked."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from langgraph.runtime import Runtime
 
 from graph.config import DeskConfig
@@ -12,7 +14,7 @@ from graph.nodes.guard import entries_blocked
 from graph.state import NightState
 from tools.risk import EntryCandidate, RiskLimits, apply_hard_rules
 from tools.units import entry_in_units
-from vocab.contracts import SizingFactor
+from vocab.contracts import Denial, SizingFactor
 
 
 def limits(config: DeskConfig) -> RiskLimits:
@@ -54,4 +56,11 @@ def hard_rules(state: NightState, runtime: Runtime[DeskContext]) -> dict:
         denials[sym] = [*denials.get(sym, []), *ds]
     return {"sized": sized, "denials": denials,
             "summary": f"{len(sized)} approved, {len(denied)} denied"
+                       + (f" ({rule_counts(denied)})" if denied else "")
                        + (f" — entries blocked: {blocked}" if blocked else "")}
+
+
+def rule_counts(denials: dict[str, list[Denial]]) -> str:
+    """Which rule denied how many symbols (each symbol counted under its last, deciding rule)."""
+    counts = Counter(ds[-1].rule for ds in denials.values() if ds)
+    return ", ".join(f"{rule} {n}" for rule, n in counts.most_common())

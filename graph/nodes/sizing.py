@@ -3,6 +3,7 @@ the shrink-only steps, and the exit rules for every holding. The hard rules stil
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import date
 
@@ -17,12 +18,13 @@ from graph.nodes.picks import asset_health
 from graph.state import ExitOrder, NightState, Sized
 from models.api import AsOfArgs, SizeArgs, SymbolsArgs
 from tools.agents import agent_support
+from tools.budget import book_scale, correlation
 from tools.exits import ExitPolicy, PositionState, update_and_check
 from tools.kelly import KellyPrior, calibrated, kelly_share, state_fraction
-from tools.sizing import cascade
+from tools.sizing import cascade, weather_share
 from tools.tiers import choose_tier
 from tools.trust import AgentRecord
-from vocab.contracts import Denial, Proposal
+from vocab.contracts import Denial, Proposal, SizingFactor
 from vocab.terms import Regime, SizingTier, VolState
 
 # The regime step of the sizing cascade, a priori: size falls as the regime turns hostile, from full size in a calm
@@ -123,7 +125,11 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     blocked = entries_blocked(ctx, day)
     vstate, vreason = volatility_state(ctx, state) if selected and cfg.mode != "fixed" else (None, "not needed")
     frac, frac_why = state_fraction(vstate, cfg.kelly_fractions, cfg.unknown_state_fraction)
-    vols, garch = garch_vols(ctx, state, [p.symbol for p in selected]) if cfg.mode != "fixed" else ({}, "not used")
+    held = ctx.store.positions()
+    vols, garch = (garch_vols(ctx, state, sorted({p.symbol for p in selected} | set(held)))
+                   if cfg.mode != "fixed" and selected else ({}, "not used"))
+    r_share, e_share, t_share, notes = weather_share(cfg.weather, state["regime"], REGIME_SIZE[state["regime"]],
+                                                     snap.sizing_modifier, snap.risk_throttle)
     rl = ctx.tools.models.availability("rl_sizer", day)
     records = state.get("agent_records", {})
     weights = state.get("agent_weights", {})
@@ -170,18 +176,61 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
                   + (" has no stationary fit for this symbol)" if vols else ")"))
         weight, factors = cascade(
             base_weight=base, asset_vol=asset_vol, target_vol=ctx.config.picks.target_vol,
-            regime_modifier=REGIME_SIZE[state["regime"]], overlay_multiplier=overlay_mult,
-            disagreement=pick.dissent, expert_modifier=snap.sizing_modifier, risk_throttle=snap.risk_throttle,
-            tier=(str(tier), share, why), vol_source=source)
+            regime_modifier=r_share, overlay_multiplier=overlay_mult,
+            disagreement=pick.dissent, expert_modifier=e_share, risk_throttle=t_share,
+            tier=(str(tier), share, why), vol_source=source, notes=notes)
         tighter = [v.stop for v in vs if v.stop]
         stop = max([*tighter, pick.stop] if pick.stop else tighter, default=None)
         out.append(Sized(symbol=pick.symbol, weight=weight, price=pick.price, score=pick.score, stop=stop,
                          factors=factors, verdicts=vs, tier=tier,
                          gates=[*gates, f"vol state: {vreason}" if cfg.mode != "fixed" else "vol state not used"]))
+    out, budget = to_budget(ctx, state, out, held, vols, r_share)
+    out, zeroed = drop_zero(out, denials)
     tiers = sorted({str(s.tier) for s in out})
     return {"sized": out, "denials": denials, "vol_state": vstate, "vol_state_reason": vreason,
             "summary": (", ".join(f"{s.symbol} {s.weight:.1%}" for s in out) or "nothing to size")
-                       + (f" (tiers: {', '.join(tiers)})" if tiers else "")}
+                       + (f" (tiers: {', '.join(tiers)})" if tiers else "")
+                       + (f"; {budget}" if budget else "") + (f"; {zeroed}" if zeroed else "")}
+
+
+def to_budget(ctx: DeskContext, state: NightState, sized: list[Sized], held: dict, vols: dict[str, float],
+              regime_share: float) -> tuple[list[Sized], str]:
+    """Scale the night's entries together to the book's risk budget (tools.budget); a ``budget`` factor on each."""
+    cfg = ctx.config.sizing
+    if cfg.budget == "off" or not sized:
+        return sized, ""
+    day = state["as_of"]
+    book = book_view(ctx, day)
+    if book.equity <= 0:
+        return sized, ""
+    rows = ctx.market.feature_dicts(day)
+    symbols = sorted({s.symbol for s in sized} | set(held))
+    own = {sym: vols.get(sym) or (rows.get(sym) or {}).get("vol_21d") or math.nan for sym in symbols}
+    reading = book_scale({k: v / book.equity for k, v in book.positions.items()}, {s.symbol: s.weight for s in sized},
+                         own, correlation(ctx.market.arrays, symbols, day), symbols, cfg.target_vol, regime_share,
+                         cfg.budget, ctx.config.risk.max_weight)
+    out = []
+    for s in sized:
+        w = s.weight * reading.scale
+        factor = SizingFactor(name="budget", multiplier=reading.scale, weight_after=w, reason=reading.reason)
+        out.append(s.model_copy(update={"weight": w, "factors": [*s.factors, factor]}))
+    return out, f"budget ×{reading.scale:.2f} (book {reading.book_vol:.1%} of {reading.budget:.1%})"
+
+
+def drop_zero(sized: list[Sized], denials: dict[str, list[Denial]]) -> tuple[list[Sized], str]:
+    """Entries sized to nothing leave the night with a denial naming the factor that zeroed them (so a night with
+    no exposure says which rule made it so)."""
+    kept, why = [], {}
+    for s in sized:
+        if s.weight > 0 or s.tier is SizingTier.EMERGENCY_FLAT:   # a flat entry already says why; the rules deny it
+            kept.append(s)
+            continue
+        f = next((f for f in s.factors if f.multiplier <= 0), None)
+        rule = f"zero_size:{f.name}" if f else "zero_size"
+        reason = f"sized to 0 by the {f.name} factor: {f.reason}" if f else "sized to 0"
+        denials[s.symbol] = [*denials.get(s.symbol, []), Denial(rule=rule, reason=reason)]
+        why.setdefault(f.name if f else "?", []).append(s.symbol)
+    return kept, "; ".join(f"sized to 0 by {k}: {', '.join(v)}" for k, v in why.items())
 
 
 def rl_size(ctx: DeskContext, state: NightState, pick, props: list[Proposal]) -> tuple[float, str]:

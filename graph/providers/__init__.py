@@ -4,7 +4,7 @@ from graph.providers.base import BookEntry, BookSummary, OverlayProvider
 from graph.providers.fallback import FallbackProvider, InvalidOutput, bound_book_review, enforce_bounds, with_fallback
 from graph.providers.prompting import PROMPT_FIELDS, render_prompt, weather_fields
 from graph.providers.factory import make_provider
-from graph.providers.rules import RulesProvider
+from graph.providers.rules import RulesPolicy, RulesProvider
 
 __all__ = [
     "PROMPT_FIELDS",
@@ -13,6 +13,7 @@ __all__ = [
     "FallbackProvider",
     "InvalidOutput",
     "OverlayProvider",
+    "RulesPolicy",
     "RulesProvider",
     "bound_book_review",
     "enforce_bounds",

@@ -13,7 +13,7 @@ from difflib import get_close_matches
 from graph.config import ROLES, DeskConfig
 from graph.providers.base import OverlayProvider
 from graph.providers.fallback import with_fallback
-from graph.providers.rules import RulesProvider
+from graph.providers.rules import RulesPolicy, RulesProvider
 from graph.redact import Redactor
 from memory.store import Store
 from prompts.catalog import spec
@@ -52,8 +52,9 @@ def provider_for(config: DeskConfig, *, store: Store, market=None, record: Store
     it); ``record`` holds the LLM exchanges (default: ``store``; a replay passes the live desk's store, so what a
     replay asks is kept for the next one)."""
     llm = config.llm
+    rules = RulesProvider(rules_policy(config))
     if not any(llm.role(r).provider != "rules" for r in NIGHT_ROLES):
-        return RulesProvider()
+        return rules
     from graph.providers.llm.clients import chat_model, check
     from graph.providers.llm.errors import ProviderUnavailable
     from graph.providers.llm.exchange import Exchanger
@@ -78,7 +79,14 @@ def provider_for(config: DeskConfig, *, store: Store, market=None, record: Store
             return None
         return TrackRecord(store, market.close.reindex(market.sessions), llm.track_record_sessions)
 
-    return with_fallback(LLMProvider(llm, exchanger, track_record), RulesProvider())
+    return with_fallback(LLMProvider(llm, exchanger, track_record, rules=rules), rules)
+
+
+def rules_policy(config: DeskConfig) -> RulesPolicy:
+    """The rules provider's policy from ``rules.*``."""
+    r = config.rules
+    return RulesPolicy(regime_entries=r.regime_entries, vol_shrink=r.vol_shrink, review_regime=r.review_regime,
+                       review_fragility=r.review_fragility)
 
 
 def chat_ready(config: DeskConfig, environ: Mapping[str, str] | None = None) -> None:

@@ -2,6 +2,13 @@
 
 Each rule is a small function that either objects (veto or adjust) or says which check it
 passed, so every verdict names the rules behind it. Thresholds are module constants.
+
+Which concerns the rules may voice is a ``RulesPolicy`` (settings ``rules.*``). By default the overlay and the
+reviewer are regime-neutral: the regime (with the fusion's gates, fragility among them) shapes a size once, in the
+sizing's regime factor, and a position's volatility once, in its volatility step and the book's budget. The rules
+that repeated them (no new longs in a panic, a trend long halved in a defensive regime, a high-volatility shrink,
+a fragile market shrinking every entry, a risk-off book kept to its top entries) still run when switched on, and
+when off the verdict says where the concern is applied instead.
 """
 
 from __future__ import annotations
@@ -34,12 +41,30 @@ RISK_OFF_REGIME, RISK_OFF_KEEP = Regime.RISK_OFF_TREND, 2
 
 
 @dataclass(frozen=True)
+class RulesPolicy:
+    """The concerns the rules voice; off, a concern is left to the one place that applies it (see the module)."""
+
+    regime_entries: bool = False    # no new longs in a panic; a trend long halved in a defensive regime
+    vol_shrink: bool = False        # vol_21d above HIGH_VOL shrinks an entry (its stop is tightened either way)
+    review_regime: bool = False     # a risk-off book keeps only its RISK_OFF_KEEP highest-scored entries
+    review_fragility: bool = False  # a fragile market shrinks every entry
+
+    @classmethod
+    def before_issue_18(cls) -> RulesPolicy:
+        return cls(regime_entries=True, vol_shrink=True, review_regime=True, review_fragility=True)
+
+
+REGIME_ONCE = "left to the sizing's regime factor (the weather shapes a size once; rules.regime_entries is off)"
+
+
+@dataclass(frozen=True)
 class _Case:
     """One proposal under review, with its regime and a lookup over features then the proposal's inputs."""
 
     proposal: Proposal
     regime: Regime
     features: Mapping[str, float]
+    policy: RulesPolicy = RulesPolicy()
 
     def value(self, name: str) -> float | None:
         for source in (self.features, self.proposal.inputs):
@@ -70,6 +95,8 @@ class _Finding:
 def _panic_long(case: _Case) -> _Finding | None:
     if not case.long:
         return None
+    if case.regime == PANIC_REGIME and not case.policy.regime_entries:
+        return _Finding(f"regime {PANIC_REGIME}: {REGIME_ONCE}")
     if case.regime == PANIC_REGIME:
         return _Finding(f"no new longs in {PANIC_REGIME}", objects=True, veto=True)
     return _Finding(f"regime {case.regime} is not {PANIC_REGIME}")
@@ -91,6 +118,8 @@ def _overextended_long(case: _Case) -> _Finding | None:
 def _trend_long_in_defensive_regime(case: _Case) -> _Finding | None:
     if not (case.long and case.style_is(AgentStyle.TREND)):
         return None
+    if case.regime in DEFENSIVE_REGIMES and not case.policy.regime_entries:
+        return _Finding(f"regime {case.regime}: {REGIME_ONCE}")
     if case.regime in DEFENSIVE_REGIMES:
         return _Finding(f"regime {case.regime} halves a trend long (x{TREND_SHRINK:g})",
                         objects=True, multiplier=TREND_SHRINK)
@@ -101,6 +130,9 @@ def _high_vol_size(case: _Case) -> _Finding | None:
     vol = case.value("vol_21d")
     if vol is None:
         return _Finding("vol_21d unavailable")
+    if vol > HIGH_VOL and not case.policy.vol_shrink:
+        return _Finding(f"vol_21d {vol:.2f} > {HIGH_VOL:g}: left to the sizing's volatility step and the book's "
+                        f"budget (rules.vol_shrink is off)")
     if vol > HIGH_VOL:
         return _Finding(f"vol_21d {vol:.2f} > {HIGH_VOL:g} (x{HIGH_VOL_SHRINK:g})",
                         objects=True, multiplier=HIGH_VOL_SHRINK)
@@ -135,6 +167,9 @@ class RulesProvider:
 
     name = "rules"
 
+    def __init__(self, policy: RulesPolicy | None = None) -> None:
+        self.policy = policy or RulesPolicy()
+
     def weather(self, snapshot: WeatherSnapshot) -> WeatherView:
         started = time.perf_counter()
         nudge, reason = _nudge(snapshot)
@@ -148,7 +183,7 @@ class RulesProvider:
             return Verdict(proposal_key=proposal.key, decision="confirm",
                            reason=f"{proposal.action.value} confirmed: exits and holds are never blocked by the overlay",
                            provenance=_provenance(started))
-        case = _Case(proposal, snapshot.regime, features)
+        case = _Case(proposal, snapshot.regime, features, self.policy)
         findings = [f for rule in ENTRY_RULES if (f := rule(case)) is not None]
         vetoes = [f.note for f in findings if f.veto]
         objections = [f for f in findings if f.objects]
@@ -170,12 +205,18 @@ class RulesProvider:
         started = time.perf_counter()
         shrink: dict[str, float] = {}
         veto: dict[str, str] = {}
-        done = [step for step in (_fragile_market(entries, snapshot, shrink),
+        p = self.policy
+        done = [step for step in (_fragile_market(entries, snapshot, shrink) if p.review_fragility else None,
                                   *_crowded_sectors(entries, shrink),
-                                  _risk_off_top(entries, book, veto)) if step]
+                                  _risk_off_top(entries, book, veto) if p.review_regime else None) if step]
         shrink = {symbol: round(m, 6) for symbol, m in shrink.items() if symbol not in veto}
-        summary = "; ".join(done) or (f"book accepted: {_fragility_text(snapshot)}, regime {book.regime}, "
-                                      f"{_sector_text(entries)}")
+        weather = (f"{_fragility_text(snapshot)}, regime {book.regime}"
+                   if p.review_fragility and p.review_regime else
+                   f"fragility and regime {book.regime} left to the sizing's regime factor (rules.review_fragility, "
+                   f"rules.review_regime off)" if not (p.review_fragility or p.review_regime) else
+                   f"{_fragility_text(snapshot) if p.review_fragility else 'fragility left to the regime factor'}, "
+                   f"regime {book.regime}{'' if p.review_regime else ' left to the regime factor'}")
+        summary = "; ".join(done) or f"book accepted: {weather}, {_sector_text(entries)}"
         return BookReview(shrink=shrink, veto=veto, summary=summary, provenance=_provenance(started))
 
 

@@ -26,11 +26,12 @@ class LLMProvider:
     """An ``OverlayProvider`` whose answers come from models, bounded, costed and recorded."""
 
     def __init__(self, settings: LLMSettings, exchanger: Exchanger,
-                 track_record: Callable[[], TrackRecord | None] = lambda: None) -> None:
+                 track_record: Callable[[], TrackRecord | None] = lambda: None,
+                 rules: RulesProvider | None = None) -> None:
         self.settings, self.exchanger = settings, exchanger
         self.name = settings.provider if settings.provider != "rules" else settings.role("overlay").provider
         self._track_record, self._record = track_record, None
-        self._rules = RulesProvider()
+        self._rules = rules or RulesProvider()
 
     def _uses_rules(self, role: Role) -> bool:
         return self.settings.role(role).provider == "rules"
