@@ -266,7 +266,7 @@ def ask(settings: Settings, question: str, *, progress: Progress = lambda msg: N
     from models.registry import ModelRegistry
     from tools.agents import AgentToolkit
 
-    toolkit = AgentToolkit.from_config(settings, market, ModelRegistry(settings.models_dir))
+    toolkit = AgentToolkit.from_config(settings, market, ModelRegistry(settings.models_dir, promotion=settings.models.promotion))
     role = settings.llm.role("chat")
     progress(f"asking {role.provider} {role.model}")
     try:

@@ -80,11 +80,11 @@ def train(settings: Settings, *, until: date | None, names: Sequence[str] | None
     store, market = _market(settings, actor)
     day = resolve_date(market.sessions, until)
     m = settings.models
-    tools = AgentToolkit(market, ModelRegistry(settings.models_dir), m.retrain_months, m.train_years, m.horizon_days)
+    tools = AgentToolkit(market, ModelRegistry(settings.models_dir, promotion=settings.models.promotion), m.retrain_months, m.train_years, m.horizon_days)
     outcomes = train_all(tools.models.registry, tools.models.inputs.until(day), day, wanted,
                          recipes=tools.models.recipes, retrain_months=m.retrain_months, progress=progress)
     store.audit(str(actor), "train", ", ".join(wanted), f"for decisions on {day}")
-    rows = {(r["name"], r["version"]): r for r in ModelRegistry(settings.models_dir).snapshot().table()}
+    rows = {(r["name"], r["version"]): r for r in ModelRegistry(settings.models_dir, promotion=settings.models.promotion).snapshot().table()}
     result = []
     for o in outcomes:
         row = rows.get((o.name, o.version), {})
@@ -99,7 +99,7 @@ def models(settings: Settings) -> ModelsResult:
     """Every saved model version: its window, metric beside its best baseline, and whether it was promoted."""
     keep = ("name", "version", "status", "cutoff", "trained_on", "horizon", "metric", "validation", "best_baseline",
             "baseline_value", "in_sample", "reason", "seed", "content_hash", "code_version")
-    table = ModelRegistry(settings.models_dir).snapshot().table()
+    table = ModelRegistry(settings.models_dir, promotion=settings.models.promotion).snapshot().table()
     return ModelsResult(models=[{k: r.get(k) for k in keep} for r in table])
 
 
@@ -107,5 +107,5 @@ def tools(settings: Settings) -> ToolsResult:
     """Every tool the night's nodes (and the chat agent) call, with its argument schema."""
     store = open_store(settings)
     market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
-    kit = AgentToolkit.from_config(settings, market, ModelRegistry(settings.models_dir))
+    kit = AgentToolkit.from_config(settings, market, ModelRegistry(settings.models_dir, promotion=settings.models.promotion))
     return ToolsResult(tools=describe([*kit.tools, *kit.models.tools]))

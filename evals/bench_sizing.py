@@ -66,7 +66,7 @@ def rl_walk_forward(settings, start: date, end: date, timesteps: int) -> list[di
     view.ensure()
     inputs = ModelInputs.from_view(view)
     t0 = time.perf_counter()
-    results = walk_forward(inputs, "rl_sizer", start, end, ModelRegistry(settings.models_dir), step_months=12,
+    results = walk_forward(inputs, "rl_sizer", start, end, ModelRegistry(settings.models_dir, promotion=settings.models.promotion), step_months=12,
                            recipe={"timesteps": timesteps})
     store.close()
     return [{"fold": f"{r.fold.test_start}..{r.fold.test_end}", "era": r.era, "version": r.version,

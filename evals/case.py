@@ -259,7 +259,7 @@ def prepare_case(config: dict[str, Any], case: dict[str, Any],
     store = open_store(cfg)
     try:
         market = MarketView(store, tuple(cfg.data.universe), cfg.data.benchmark, cache_dir=cfg.cache_dir)
-        registry = ModelRegistry(cfg.models_dir)
+        registry = ModelRegistry(cfg.models_dir, promotion=cfg.models.promotion)
         m = cfg.models
         tools = ec.ablation.toolkit(cfg, market, registry) or AgentToolkit.from_config(cfg, market, registry)
         usable: dict[str, str | None] = {}

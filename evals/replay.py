@@ -117,7 +117,7 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
     record = open_store(config) if config.llm.uses_llm else None
     provider = provider_for(rconfig, store=store, market=market, record=record)
-    registry = ModelRegistry(config.models_dir)
+    registry = ModelRegistry(config.models_dir, promotion=config.models.promotion)
     desk = Runner(assemble(rconfig, store=store, market=market, registry=registry,
                            provider=wrap(ablation.provider(provider)), tools=ablation.toolkit(config, market, registry)),
                   progress=progress, **({"builders": b} if (b := ablation.builders()) else {}))

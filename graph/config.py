@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from brokers.alpaca.config import AlpacaOptions
+from models.promotion import Promotion
 from tools.data.bundled import EQUITY_SECTORS, EQUITY_UNIVERSE
 from vocab.terms import REGIME_ORDER, Regime, VolState
 
@@ -341,6 +342,15 @@ class ModelSettings(_Section):
     train_in_run: tuple[ModelName, ...] = Field(
         ("mean_reversion", "vol_state", "garch"), description="models a run (or a replay, per retrain block) trains for itself when "
                                          "its block has none; the others come from `desk train`")
+    promotion_test: Literal["bootstrap", "point"] = Field(
+        "bootstrap", description="bootstrap: a candidate's margin over its naive baseline and the incumbent must be "
+                                 "significant (paired block bootstrap on the purged tail); point: any positive margin "
+                                 "(before issue 18)")
+    promotion_alpha: float = Field(0.05, gt=0, lt=0.5, description="the one-sided significance level of promotion")
+
+    @property
+    def promotion(self) -> Promotion:
+        return Promotion(test=self.promotion_test, alpha=self.promotion_alpha)
 
 
 MessageKind = Literal["run", "step", "warning", "error", "approval", "override"]

@@ -87,7 +87,7 @@ def assemble(config: DeskConfig, *, store: Store | None = None, market: MarketVi
     store = store or open_store(config)
     if market is None:
         market = MarketView(store, tuple(config.data.universe), config.data.benchmark, cache_dir=config.cache_dir)
-    registry = registry or ModelRegistry(config.models_dir)
+    registry = registry or ModelRegistry(config.models_dir, promotion=config.models.promotion)
     redact = redact or Redactor([*secret_values(config), *env_secrets()])
     return DeskContext(
         config=config, store=store, market=market, registry=registry,

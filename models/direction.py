@@ -26,7 +26,8 @@ from models.health import FEATURES
 from models.inputs import ModelInputs
 from models.kernels import WiredCfC
 from models.labels import ANNUAL, forward, log_returns, trailing_return, trailing_vol
-from models.metrics import Evaluation, accuracy, auc, span
+from models.metrics import Evaluation, accuracy, auc, auc_rows, span
+from models.significance import Scored
 from models.scaling import Standardizer
 from models.training import ModelSpec, Rows, fit_window
 from models.training import evaluate_between as training_evaluate_between
@@ -132,10 +133,15 @@ def evaluate(model: DirectionModel, data: Rows) -> Evaluation:
         return Evaluation("auc", None, {"zero_skill": 0.5, "persistence": None}, 0, 0, None, None)
     prob, y = model.p_up(d["static"], d["seq"]), d["y"].astype(int)
     flat = np.full(len(y), int(model.state["base_rate"] >= 0.5))
-    return Evaluation("auc", auc(y, prob), {"zero_skill": 0.5, "persistence": auc(y, d["ret_trailing"])},
+    block, trailing = int(model.horizon), d["ret_trailing"]
+    scored = {"model": Scored(data.dates, lambda r, _: auc_rows(y[r], prob[r]), block),
+              "persistence": Scored(data.dates, lambda r, _: auc_rows(y[r], trailing[r]), block),
+              "zero_skill": Scored.constant(data.dates, 0.5, block)}
+    return Evaluation("auc", auc(y, prob), {"zero_skill": 0.5, "persistence": auc(y, trailing)},
                       len(y), n_dates, first, last,
                       extra={"accuracy": accuracy(y, (prob > 0.5).astype(int)), "majority_accuracy": accuracy(y, flat),
-                             "brier": round(float(np.mean((prob - y) ** 2)), 6), "base_rate": round(float(y.mean()), 6)})
+                             "brier": round(float(np.mean((prob - y) ** 2)), 6), "base_rate": round(float(y.mean()), 6)},
+                      scored=scored)
 
 
 SPEC = ModelSpec(name=NAME, prefix="direction-cfc", model_cls=DirectionModel, default_recipe=default_recipe,

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models.metrics import Evaluation, span
+from models.significance import Scored
 from models.small import SmallModel, SmallSpec, evaluate_small, fit_small
 
 NAME = "garch"
@@ -133,17 +134,20 @@ def evaluate(model: SmallModel, r: dict[str, Any], inputs: Any) -> Evaluation:
     constant = np.broadcast_to(p[have, 4], forecast.shape)
     truth = rv[idx][:, have]
 
-    def neg_qlike(f: np.ndarray) -> float | None:
-        ok = np.isfinite(truth) & np.isfinite(f) & (f > 0) & (truth > 0)
+    def neg_qlike(f: np.ndarray, rows: np.ndarray | slice = slice(None)) -> float | None:
+        t, f = truth[rows], f[rows]
+        ok = np.isfinite(t) & np.isfinite(f) & (f > 0) & (t > 0)
         if not ok.any():
             return None
-        q = truth[ok] / f[ok]
+        q = t[ok] / f[ok]
         return round(float(-np.mean(q - np.log(q) - 1)), 6)
 
     ok = np.isfinite(truth)
+    scored = {name: Scored(r["dates"], lambda i, _, f=f: neg_qlike(f, i), h)
+              for name, f in (("model", forecast), ("persistence", trailing), ("constant", constant))}
     return Evaluation("neg_qlike", neg_qlike(forecast), {"persistence": neg_qlike(trailing),
                                                          "constant": neg_qlike(constant)},
-                      int(ok.sum()), n_dates, first, last)
+                      int(ok.sum()), n_dates, first, last, scored=scored)
 
 
 class GarchModel(SmallModel):

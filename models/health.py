@@ -31,6 +31,7 @@ from models.inputs import ModelInputs
 from models.labels import (BEHAVIOUR_WINDOW, VOL_HORIZON, behaviour_codes, cross_sectional_rank, forward,
                            trailing_autocorr, trailing_return, trailing_vol, vol_codes)
 from models.metrics import Evaluation, accuracy, balanced_accuracy, mean_rank_ic, span
+from models.significance import Scored
 from models.scaling import Standardizer
 from models.training import ModelSpec, Rows, fit_window
 from models.training import evaluate_between as training_evaluate_between
@@ -143,12 +144,16 @@ def evaluate(model: HealthModel, data: Rows) -> Evaluation:
     out = model.outputs(d["x"])
     vol = _head(d["vol"], out["vol"].argmax(axis=1), d["vol_persist"], model.state["vol_majority"])
     beh = _head(d["behaviour"], out["behaviour"].argmax(axis=1), d["beh_persist"], model.state["behaviour_majority"])
+    block, score, fwd, trailing = int(model.horizon), out["health"], d["ret_fwd"], d["ret_trailing"]
+    scored = {"model": Scored(data.dates, lambda r, days: mean_rank_ic(days, score[r], fwd[r]), block),
+              "persistence": Scored(data.dates, lambda r, days: mean_rank_ic(days, trailing[r], fwd[r]), block),
+              "zero_skill": Scored.constant(data.dates, 0.0, block)}
     return Evaluation("rank_ic", mean_rank_ic(data.dates, out["health"], d["ret_fwd"]),
                       {"zero_skill": 0.0, "persistence": mean_rank_ic(data.dates, d["ret_trailing"], d["ret_fwd"])},
                       len(data), n_dates, first, last,
                       extra={"vol_bucket": vol, "behaviour": beh,
                              "health_mean": round(float(out["health"].mean()), 6),
-                             "health_sd": round(float(out["health"].std()), 6)})
+                             "health_sd": round(float(out["health"].std()), 6)}, scored=scored)
 
 
 SPEC = ModelSpec(name=NAME, prefix="health-ae", model_cls=HealthModel, default_recipe=default_recipe, rows=rows,

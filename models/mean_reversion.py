@@ -30,7 +30,8 @@ from sklearn.metrics import roc_auc_score
 
 from models.base import RecipeFields, code_version, read_meta, write_meta
 from models.errors import NoData
-from models.metrics import Evaluation, accuracy, auc, span
+from models.metrics import Evaluation, accuracy, auc, auc_rows, span
+from models.significance import Scored
 from models.walkforward import purged_split
 
 NAME = "mean_reversion"
@@ -230,7 +231,7 @@ def _validation_metrics(X: pd.DataFrame, y: pd.Series, dates: pd.DatetimeIndex, 
         "n_train": int(train.sum()),
         "n_val": int(val.sum()),
         "metric": "auc",
-        "validation": _evaluation(X[val], truth, prob, float(np.mean(y[train]))).to_dict(),
+        "validation": _evaluation(X[val], truth, prob, float(np.mean(y[train]))).with_margin().to_dict(),
     }
     return metrics, booster
 
@@ -266,12 +267,18 @@ def train(
 
 def _evaluation(X: pd.DataFrame, truth: np.ndarray, prob: np.ndarray, base_rate: float) -> Evaluation:
     """AUC beside zero skill (0.5) and persistence (the trailing 5-session return as the score)."""
-    n_dates, first, last = span(X.index.get_level_values("date").to_numpy())
+    dates = X.index.get_level_values("date").to_numpy()
+    n_dates, first, last = span(dates)
     flat = np.full(len(truth), int(base_rate >= 0.5))
-    return Evaluation("auc", auc(truth, prob), {"zero_skill": 0.5, "persistence": auc(truth, X["ret_5d"].to_numpy())},
+    trailing = X["ret_5d"].to_numpy()
+    scored = {"model": Scored(dates, lambda r, _: auc_rows(truth[r], prob[r])),
+              "persistence": Scored(dates, lambda r, _: auc_rows(truth[r], trailing[r])),
+              "zero_skill": Scored.constant(dates, 0.5)}
+    return Evaluation("auc", auc(truth, prob), {"zero_skill": 0.5, "persistence": auc(truth, trailing)},
                       len(truth), n_dates, first, last,
                       extra={"accuracy": accuracy(truth, (prob > 0.5).astype(int)),
-                             "majority_accuracy": accuracy(truth, flat), "base_rate": float(np.mean(truth))})
+                             "majority_accuracy": accuracy(truth, flat), "base_rate": float(np.mean(truth))},
+                      scored=scored)
 
 
 # ---------------------------------------------------------------------- the common machinery (models/train.py)

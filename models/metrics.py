@@ -8,10 +8,12 @@ them; a model that does not is never promoted (models/registry.py).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from models.significance import Scored, paired_test
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Evaluation:
     start: str | None
     end: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    scored: dict[str, Scored] | None = field(default=None, compare=False, repr=False)  # "model" and each baseline
 
     @property
     def best_baseline(self) -> tuple[str, float] | None:
@@ -44,7 +47,17 @@ class Evaluation:
         return skill is not None and skill > 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "skill": self.skill, "beats_baseline": self.beats_baseline}
+        out = {k: v for k, v in asdict(replace(self, scored=None)).items() if k != "scored"}
+        return {**out, "skill": self.skill, "beats_baseline": self.beats_baseline}
+
+    def with_margin(self) -> Evaluation:
+        """This evaluation with ``extra["margin"]``: the paired bootstrap of the model's margin over its best
+        baseline (models.significance), when the rows behind it were kept (``scored``)."""
+        best = self.best_baseline
+        if not self.scored or best is None or "model" not in self.scored or best[0] not in self.scored:
+            return self
+        test = paired_test(self.scored["model"], self.scored[best[0]], best[0])
+        return replace(self, extra={**self.extra, "margin": None if test is None else test.to_dict()})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evaluation:
@@ -92,6 +105,19 @@ def auc(truth: np.ndarray, score: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score  # imported when scoring: a run that only predicts never pays for it
 
     return _f(roc_auc_score(truth, score))
+
+
+def auc_rows(truth: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC AUC by ranks (Mann-Whitney), ties shared: what the bootstrap re-scores many times (no sklearn call)."""
+    from scipy.stats import rankdata
+
+    ok = np.isfinite(score)
+    t, s = truth[ok].astype(bool), score[ok]
+    n1 = int(t.sum())
+    n0 = len(t) - n1
+    if n1 == 0 or n0 == 0:
+        return None
+    return float((rankdata(s)[t].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ from models.errors import NoData
 from models.inputs import ModelInputs
 from models.labels import REGIME_HORIZON, forward_regime, trailing_fall, trailing_regime, trailing_return
 from models.metrics import Evaluation, accuracy, balanced_accuracy, js_divergence, log_loss, span
+from models.significance import Scored
 from models.scaling import Standardizer
 from models.training import ModelSpec, Rows, fit_window
 from models.training import evaluate_between as training_evaluate_between
@@ -169,6 +170,10 @@ def evaluate(model: RegimeEnsemble, data: Rows) -> Evaluation:
     mean = (gru + tf) / 2
     pred, flat = mean.argmax(axis=1), np.full(len(y), model.state["majority"])
     prior = np.asarray(model.state["class_counts"], dtype=float) + 1.0
+    block, persist = int(model.horizon), data.data["persist"]
+    scored = {"model": Scored(data.dates, lambda r, _: balanced_accuracy(y[r], pred[r]), block),
+              "majority": Scored(data.dates, lambda r, _: balanced_accuracy(y[r], flat[r]), block),
+              "persistence": Scored(data.dates, lambda r, _: balanced_accuracy(y[r], persist[r]), block)}
     return Evaluation(
         "balanced_accuracy", balanced_accuracy(y, pred),
         {"majority": balanced_accuracy(y, flat), "persistence": balanced_accuracy(y, data.data["persist"])},
@@ -179,7 +184,7 @@ def evaluate(model: RegimeEnsemble, data: Rows) -> Evaluation:
                "mean_disagreement": round(float(js_divergence(gru, tf).mean()), 6),
                "climatology_log_loss": log_loss(y, np.tile(prior / prior.sum(), (len(y), 1))),
                "majority_accuracy": accuracy(y, flat), "persistence_accuracy": accuracy(y, data.data["persist"]),
-               "label_counts": np.bincount(y, minlength=K).tolist()})
+               "label_counts": np.bincount(y, minlength=K).tolist()}, scored=scored)
 
 
 SPEC = ModelSpec(name=NAME, prefix="regime-gru-tf", model_cls=RegimeEnsemble, default_recipe=default_recipe,

@@ -31,7 +31,7 @@ from typing import Any, TypeVar, cast
 
 from models.base import META_FILE, STATUS_FILE, TrainedModel
 from models.errors import ModelFileError
-from models.promotion import Decision, Evidence, judge
+from models.promotion import Decision, Evidence, Promotion, judge
 from models.snapshot import RegistrySnapshot
 
 _TEMP_PREFIX = ".tmp-"
@@ -81,8 +81,10 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 class ModelRegistry:
     """Saved models under ``root``, with an in-process cache of loaded versions."""
 
-    def __init__(self, root: Path, loaders: Mapping[str, str] | None = None) -> None:
+    def __init__(self, root: Path, loaders: Mapping[str, str] | None = None,
+                 promotion: Promotion | None = None) -> None:
         self.root = Path(root)
+        self.promotion = promotion or Promotion()
         self._loaders = dict(LOADERS if loaders is None else loaders)
         self._cache: dict[tuple[str, str], TrainedModel] = {}
 
@@ -173,7 +175,7 @@ class ModelRegistry:
             if (current["version"] if current else None) != evidence.incumbent:
                 raise StaleEvidence(f"{name}: the incumbent is now {current and current['version']}, "
                                     f"not {evidence.incumbent}")
-            decision = judge(evidence, current["metrics"] if current else None)
+            decision = judge(evidence, current["metrics"] if current else None, self.promotion)
             _write_json_atomic(Path(row["path"]) / STATUS_FILE, {
                 "status": decision.status, "reason": decision.reason, "incumbent": decision.incumbent,
                 "evidence": decision.evidence, "decided_at": datetime.now(UTC).isoformat(timespec="microseconds")})

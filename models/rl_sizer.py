@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from models.metrics import Evaluation, span
+from models.significance import Scored
 from models.errors import NoModel
 from models.small import SmallModel, SmallSpec, evaluate_small, fit_small
 from models.vol_state import VOL_STATES, features_of, posteriors_at, window_features
@@ -253,11 +254,12 @@ def evaluate(model: RLSizer, r: dict[str, np.ndarray], inputs: Any) -> Evaluatio
     n_dates, first, last = span(r["dates"])
     if len(r["ret"]) == 0:
         return Evaluation("sharpe", None, {"kelly": None, "fixed": None}, 0, 0, first, last)
-    h = model.horizon
-    value = _sharpe(r["dates"], model.act(model.rows_obs(r)), r["ret"], h)
-    kelly = _sharpe(r["dates"], _kelly_size(model.state, r["obs"]), r["ret"], h)
-    fixed = _sharpe(r["dates"], np.ones(len(r["ret"])), r["ret"], h)
-    return Evaluation("sharpe", value, {"kelly": kelly, "fixed": fixed}, len(r["ret"]), n_dates, first, last)
+    h, ret = model.horizon, r["ret"]
+    sizes = {"model": model.act(model.rows_obs(r)), "kelly": _kelly_size(model.state, r["obs"]), "fixed": np.ones(len(ret))}
+    value, kelly, fixed = (_sharpe(r["dates"], sizes[k], ret, h) for k in ("model", "kelly", "fixed"))
+    scored = {k: Scored(r["dates"], lambda i, days, size=size: _sharpe(days, size[i], ret[i], h), h)
+              for k, size in sizes.items()}
+    return Evaluation("sharpe", value, {"kelly": kelly, "fixed": fixed}, len(ret), n_dates, first, last, scored=scored)
 
 
 SPEC = SmallSpec(name=NAME, prefix="rl-ppo", model_cls=RLSizer, default_recipe=default_recipe, rows=rows, fit=fit,

@@ -116,7 +116,7 @@ def fit_small(spec: SmallSpec, inputs: Any, cutoff: date, recipe: dict[str, Any]
         return model
 
     val_model = build(head, "+val", "validation fit")
-    validation = spec.evaluate(val_model, spec.take(rows, tail), known)
+    validation = spec.evaluate(val_model, spec.take(rows, tail), known).with_margin()
     model = build(np.ones(len(dates), dtype=bool), "", "final fit")
     in_sample = spec.evaluate(model, rows, known)
     model.metrics = {"metric": validation.metric, "validation": validation.to_dict(), "in_sample": in_sample.to_dict(),

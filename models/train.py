@@ -24,6 +24,7 @@ from models.errors import NoData
 from models.inputs import ModelInputs
 from models.metrics import Evaluation
 from models.promotion import Evidence
+from models.significance import paired_test
 from models.registry import ModelRegistry, StaleEvidence
 from models.walkforward import Fold, cutoff_for, folds
 
@@ -83,7 +84,10 @@ def _evidence(registry: ModelRegistry, name: str, model: Any, inputs: ModelInput
                 shared = (mine, theirs)
         except NoData:
             shared = None
-    return Evidence(job.metric, candidate, row["version"], shared)
+    test = None
+    if shared is not None and shared[0].scored and shared[1].scored:
+        test = paired_test(shared[0].scored["model"], shared[1].scored["model"], f"the incumbent {row['version']}")
+    return Evidence(job.metric, candidate, row["version"], shared, test)
 
 
 def train_one(registry: ModelRegistry, inputs: ModelInputs, name: str, cutoff: date,

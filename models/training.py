@@ -105,7 +105,7 @@ def fit_window(spec: ModelSpec, inputs: ModelInputs, cutoff: date, recipe: dict[
                               torch_nets=nets)
 
     val_model = build(rows.take(head_mask & thin), "validation fit", "+val")
-    validation = spec.evaluate(val_model, rows.take(val_mask))
+    validation = spec.evaluate(val_model, rows.take(val_mask)).with_margin()
     full = rows.take(thin)
     model = build(full, "final fit", "")
     in_sample = spec.evaluate(model, full)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models.metrics import Evaluation, span
+from models.significance import Scored
 from models.small import SmallModel, SmallSpec, evaluate_small, fit_small
 from vocab.terms import VOL_STATE_NAMES
 
@@ -94,9 +95,14 @@ def evaluate(model: SmallModel, r: dict[str, np.ndarray], inputs: Any) -> Evalua
     if len(r["X"]) == 0:
         return Evaluation("loglik", None, {"iid_gaussian": None}, 0, 0, None, None)
     z = (r["X"] - np.asarray(s["mu"])) / np.asarray(s["sd"])
-    value = _hmm(s).score(z) / len(z)
-    base = _iid_loglik(z, np.asarray(s["iid_mean"]), np.asarray(s["iid_cov"]))
-    return Evaluation("loglik", round(float(value), 6), {"iid_gaussian": round(base, 6)}, len(z), n_dates, first, last)
+    hmm, mean, cov = _hmm(s), np.asarray(s["iid_mean"]), np.asarray(s["iid_cov"])
+    value = hmm.score(z) / len(z)
+    base = _iid_loglik(z, mean, cov)
+    block = int(model.horizon)
+    scored = {"model": Scored(r["dates"], lambda i, _: float(hmm.score(z[i]) / len(i)) if len(i) else None, block),
+              "iid_gaussian": Scored(r["dates"], lambda i, _: _iid_loglik(z[i], mean, cov) if len(i) else None, block)}
+    return Evaluation("loglik", round(float(value), 6), {"iid_gaussian": round(base, 6)}, len(z), n_dates, first, last,
+                      scored=scored)
 
 
 def _log_density(s: dict[str, Any], z: np.ndarray) -> np.ndarray:

@@ -45,7 +45,10 @@ def market_frames(home: Path) -> dict[str, Any]:
 def evaluation(value: float | None, baseline: float = 0.5, metric: str = "auc", n_rows: int = 500,
                start: str = "2010-01-04", end: str = "2010-12-31") -> Evaluation:
     n_dates = 250
-    return Evaluation(metric, value, {"zero_skill": baseline}, n_rows, n_dates, start, end)
+    ahead = value is not None and value > baseline
+    margin = {"versus": "zero_skill", "margin": (value or 0.0) - baseline, "low": 0.01 if ahead else -0.01,
+              "high": 0.05, "p_value": 0.001 if ahead else 0.6, "n_dates": n_dates, "resamples": 300, "block": 5}
+    return Evaluation(metric, value, {"zero_skill": baseline}, n_rows, n_dates, start, end, extra={"margin": margin})
 
 
 def passing_evidence(metric: str = "auc", incumbent: str | None = None) -> Evidence:

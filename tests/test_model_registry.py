@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from models.base import CorruptArtifact
-from models.promotion import Evidence
+from models.promotion import Evidence, Promotion
 from models.registry import ModelRegistry, StaleEvidence
 from models.snapshot import gap_sessions
 from tests.model_kit import TOY_LOADERS, evaluation, passing_evidence, payload_for, toy
@@ -25,7 +25,7 @@ SESSIONS = pd.bdate_range("2000-01-03", "2003-12-31")
 
 @pytest.fixture
 def registry(tmp_path) -> ModelRegistry:
-    return ModelRegistry(tmp_path / "models", loaders=TOY_LOADERS)
+    return ModelRegistry(tmp_path / "models", loaders=TOY_LOADERS, promotion=Promotion(test="point"))
 
 
 def _promote(registry: ModelRegistry, model, incumbent: str | None = None) -> None:

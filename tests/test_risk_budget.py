@@ -204,3 +204,14 @@ def test_a_flat_stretch_in_an_eval_is_marked_with_the_rule_that_kept_the_book_em
     assert (stretch.start, stretch.end, stretch.sessions) == ("2018-02-04", "2018-02-23", 20)
     assert stretch.cause.startswith("zero_size:tier denied") and stretch.nights_with_cause == 15
     assert flat_stretches(dates, [0.0] * 5 + [0.3] * 23, [None] * 28) == []   # a short gap is ordinary turnover
+
+
+def test_the_correlations_equal_pandas_pairwise_ones_with_a_gap_in_one_symbol():
+    rng = np.random.default_rng(5)
+    index = pd.bdate_range("2016-01-04", periods=200)
+    close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (200, 3)), axis=0)), index=index,
+                         columns=SYMBOLS)
+    close.iloc[120:140, 2] = np.nan                      # C has a gap: its pairs are read pairwise
+    got = correlation(close_arrays(close), SYMBOLS, index[-1].date())
+    want = np.log(close.iloc[-127:]).diff().corr(min_periods=42).to_numpy()
+    assert np.allclose(got, want, atol=1e-9)

@@ -59,8 +59,14 @@ def correlation(arrays: CloseArrays, symbols: list[str], day: date, window: int 
         r = np.diff(np.log(px), axis=0)
     r[:, cols < 0] = np.nan
     ok = np.isfinite(r)
+    full = ok.all(axis=0)
+    if full.sum() >= 2 and len(r) >= MIN_RETURNS:   # the usual night: one matrix for every column without a gap
+        k = np.flatnonzero(full)
+        out[np.ix_(k, k)] = np.corrcoef(r[:, k], rowvar=False)
     for i in range(n):
         for j in range(i + 1, n):
+            if full[i] and full[j] and len(r) >= MIN_RETURNS:
+                continue
             both = ok[:, i] & ok[:, j]
             if both.sum() < MIN_RETURNS:
                 continue
