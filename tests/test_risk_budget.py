@@ -20,7 +20,7 @@ from tests import kit
 from tests.test_cascade_node import DAY, Models, desk_with
 from tools.budget import book_scale, correlation
 from tools.closes import close_arrays
-from tools.contracts import AgentStyle, Regime
+from vocab.terms import AgentStyle, Regime
 from tools.sizing import weather_share
 from tools.trust import AgentRecord
 
@@ -185,7 +185,7 @@ def test_why_tells_of_a_later_night_a_bought_symbol_was_a_pick_and_was_not_bough
 
 
 def test_the_hard_rules_summary_counts_the_rules_that_denied():
-    from tools.contracts import Denial
+    from vocab.contracts import Denial
 
     counts = risk.rule_counts({"A": [Denial(rule="max_weight", reason="x"), Denial(rule="min_order", reason="y")],
                                "B": [Denial(rule="min_order", reason="z")], "C": [Denial(rule="halted", reason="h")]})
