@@ -164,12 +164,12 @@ def test_a_night_whose_entries_are_sized_to_zero_says_which_factor_did_it(home):
     state["view"] = d.ctx.provider.weather(state["weather"])
     out = kit.run_nodes(d, [picks.picks, sizing.sizing, risk.hard_rules, intents.write_intents], state)
     assert out["sized"] == []
-    (denial,) = [x for x in out["denials"]["KO"] if x.rule.startswith("zero_size")]
-    assert denial.rule == "zero_size:tier" and "f* 0.000" in denial.reason
+    (denial,) = [x for x in out["denials"]["KO"] if x.rule == "zero_size"]
+    assert denial.reason.startswith("sized to 0 by the tier factor") and "f* 0.000" in denial.reason
     said = intents.report(out, kit.runtime(d))
-    assert said["flat_cause"].startswith("zero_size:tier denied 1 of 1 candidate(s)")
-    assert "no exposure: zero_size:tier" in said["summary"]
-    with pytest.raises(DeskError, match="KO.*selected pick.*not bought: zero_size:tier: sized to 0 by the tier"):
+    assert said["flat_cause"].startswith("zero_size denied 1 of 1 candidate(s), e.g. sized to 0 by the tier factor")
+    assert "no exposure: zero_size" in said["summary"]
+    with pytest.raises(DeskError, match="KO.*selected pick.*not bought: zero_size: sized to 0 by the tier"):
         commands.why(d.store, "KO")
 
 
@@ -178,10 +178,11 @@ def test_why_tells_of_a_later_night_a_bought_symbol_was_a_pick_and_was_not_bough
     d.store.save_intents("r1", [kit.intent(as_of=date(2017, 2, 1), symbol="KO")])
     d.store.save_picks("r2", DAY, [{"symbol": "KO", "score": 200.0, "threshold": 150.0, "selected": 1,
                                     "horizon_days": 5, "reference_price": 40.0, "payload": {}}])
-    d.store.save_pick_denials(DAY, {"KO": [{"rule": "risk_budget", "reason": "the held book fills the budget"}]})
+    why = "sized to 0 by the budget factor: the held book fills the budget"
+    d.store.save_pick_denials(DAY, {"KO": [{"rule": "zero_size", "reason": why}]})
     got = commands.why(d.store, "KO")
     assert got.intent_id.startswith("2017-02-01") and got.not_entered.as_of == DAY
-    assert got.not_entered.denials[0].rule == "risk_budget"
+    assert got.not_entered.denials[0].rule == "zero_size"
 
 
 def test_the_hard_rules_summary_counts_the_rules_that_denied():
@@ -198,11 +199,11 @@ def test_a_flat_stretch_in_an_eval_is_marked_with_the_rule_that_kept_the_book_em
 
     dates = [f"2018-02-{d:02d}" for d in range(1, 29)]
     invested = [0.3] * 3 + [0.0] * 20 + [0.2] * 5
-    causes = [None] * 3 + ["zero_size:tier denied 8 of 8 candidate(s), e.g. sized to 0 by the tier factor"] * 15 \
+    causes = [None] * 3 + ["zero_size denied 8 of 8 candidate(s), e.g. sized to 0 by the tier factor"] * 15 \
         + ["no pick cleared the threshold 181 (hit rate 0.19)"] * 5 + [None] * 5
     (stretch,) = flat_stretches(dates, invested, causes)
     assert (stretch.start, stretch.end, stretch.sessions) == ("2018-02-04", "2018-02-23", 20)
-    assert stretch.cause.startswith("zero_size:tier denied") and stretch.nights_with_cause == 15
+    assert stretch.cause.startswith("zero_size denied") and stretch.nights_with_cause == 15
     assert flat_stretches(dates, [0.0] * 5 + [0.3] * 23, [None] * 28) == []   # a short gap is ordinary turnover
 
 

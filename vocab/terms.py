@@ -98,5 +98,6 @@ ModelStatus = Literal["candidate", "promoted", "rejected"]
 RuleName = Literal[
     "halted", "stale_data", "invalid", "already_held", "duplicate", "max_positions", "max_weight", "cash_reserve",
     "max_gross", "min_order", "no_verdict", "risk_reviewer", "emergency_flat", "broker_units",
+    "zero_size",   # the sizing chain sized the entry to nothing; the reason names the factor (graph/nodes/sizing.py)
 ]
 RULE_NAMES: tuple[str, ...] = get_args(RuleName)

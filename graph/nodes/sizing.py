@@ -226,9 +226,8 @@ def drop_zero(sized: list[Sized], denials: dict[str, list[Denial]]) -> tuple[lis
             kept.append(s)
             continue
         f = next((f for f in s.factors if f.multiplier <= 0), None)
-        rule = f"zero_size:{f.name}" if f else "zero_size"
         reason = f"sized to 0 by the {f.name} factor: {f.reason}" if f else "sized to 0"
-        denials[s.symbol] = [*denials.get(s.symbol, []), Denial(rule=rule, reason=reason)]
+        denials[s.symbol] = [*denials.get(s.symbol, []), Denial(rule="zero_size", reason=reason)]
         why.setdefault(f.name if f else "?", []).append(s.symbol)
     return kept, "; ".join(f"sized to 0 by {k}: {', '.join(v)}" for k, v in why.items())
 
