@@ -182,6 +182,8 @@ class RulesSettings(_Section):
     review_regime: bool = Field(False, description="a risk-off book keeps only its 2 highest-scored new entries")
     review_fragility: bool = Field(False, description="a fragile market (fragility > 0.6) shrinks every entry x0.75 "
                                                       "(off: the fusion gates in the regime factor alone)")
+    rsi_veto: bool = Field(False, description="veto a non-mean-reversion long with rsi_14 above 85 (off: noted, not "
+                                              "vetoed; its vetoes did better than the confirmed entries before 2019)")
 
 
 class MoonshotSettings(_Section):

@@ -227,8 +227,13 @@ def test_review_does_not_veto_a_short_entry_in_high_vol_panic():
     assert verdict.decision == "confirm"
 
 
-def test_review_vetoes_overextended_long_when_rsi_above_85():
+def test_review_by_default_notes_an_overextended_long_and_does_not_veto_it():
     verdict = rules.review(proposal(), snapshot(), features(rsi_14=88.0))
+    assert verdict.decision == "confirm" and "rsi_14 88.0 > 85: over-extended, not vetoed" in verdict.reason
+
+
+def test_review_vetoes_overextended_long_when_rsi_above_85():
+    verdict = old.review(proposal(), snapshot(), features(rsi_14=88.0))
     assert verdict.decision == "veto"
     assert "rsi_14 88.0 > 85" in verdict.reason and "over-extended" in verdict.reason
 
@@ -312,7 +317,7 @@ def test_review_always_confirms_exits_and_holds_even_in_panic_with_extreme_featu
 
 
 def test_review_reads_proposal_inputs_when_features_lack_a_value():
-    verdict = rules.review(proposal(inputs={"rsi_14": 90.0}), snapshot(), {"close": 100.0, "vol_21d": 0.2})
+    verdict = old.review(proposal(inputs={"rsi_14": 90.0}), snapshot(), {"close": 100.0, "vol_21d": 0.2})
     assert verdict.decision == "veto"
 
 

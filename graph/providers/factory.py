@@ -86,7 +86,7 @@ def rules_policy(config: DeskConfig) -> RulesPolicy:
     """The rules provider's policy from ``rules.*``."""
     r = config.rules
     return RulesPolicy(regime_entries=r.regime_entries, vol_shrink=r.vol_shrink, review_regime=r.review_regime,
-                       review_fragility=r.review_fragility)
+                       review_fragility=r.review_fragility, rsi_veto=r.rsi_veto)
 
 
 def chat_ready(config: DeskConfig, environ: Mapping[str, str] | None = None) -> None:

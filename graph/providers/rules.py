@@ -48,10 +48,11 @@ class RulesPolicy:
     vol_shrink: bool = False        # vol_21d above HIGH_VOL shrinks an entry (its stop is tightened either way)
     review_regime: bool = False     # a risk-off book keeps only its RISK_OFF_KEEP highest-scored entries
     review_fragility: bool = False  # a fragile market shrinks every entry
+    rsi_veto: bool = False          # an over-extended long (rsi_14 above RSI_OVEREXTENDED) is vetoed
 
     @classmethod
     def before_issue_18(cls) -> RulesPolicy:
-        return cls(regime_entries=True, vol_shrink=True, review_regime=True, review_fragility=True)
+        return cls(regime_entries=True, vol_shrink=True, review_regime=True, review_fragility=True, rsi_veto=True)
 
 
 REGIME_ONCE = "left to the sizing's regime factor (the weather shapes a size once; rules.regime_entries is off)"
@@ -112,6 +113,9 @@ def _overextended_long(case: _Case) -> _Finding | None:
         return _Finding(f"rsi_14 {rsi:.1f} <= {RSI_OVEREXTENDED:g}")
     if case.style_is(AgentStyle.MEAN_REVERSION):
         return _Finding(f"rsi_14 {rsi:.1f} > {RSI_OVEREXTENDED:g} accepted from a mean-reversion agent")
+    if not case.policy.rsi_veto:
+        return _Finding(f"rsi_14 {rsi:.1f} > {RSI_OVEREXTENDED:g}: over-extended, not vetoed (rules.rsi_veto is off: "
+                        f"the entries it vetoed did better than those confirmed before 2019)")
     return _Finding(f"rsi_14 {rsi:.1f} > {RSI_OVEREXTENDED:g}: over-extended long", objects=True, veto=True)
 
 
