@@ -56,6 +56,8 @@ class Evaluation:
         best = self.best_baseline
         if not self.scored or best is None or "model" not in self.scored or best[0] not in self.scored:
             return self
+        if not self.beats_baseline:   # behind on the point: rejected whatever the test says, so none is run
+            return self
         test = paired_test(self.scored["model"], self.scored[best[0]], best[0])
         return replace(self, extra={**self.extra, "margin": None if test is None else test.to_dict()})
 
@@ -109,15 +111,24 @@ def auc(truth: np.ndarray, score: np.ndarray) -> float | None:
 
 def auc_rows(truth: np.ndarray, score: np.ndarray) -> float | None:
     """ROC AUC by ranks (Mann-Whitney), ties shared: what the bootstrap re-scores many times (no sklearn call)."""
-    from scipy.stats import rankdata
-
     ok = np.isfinite(score)
     t, s = truth[ok].astype(bool), score[ok]
     n1 = int(t.sum())
     n0 = len(t) - n1
     if n1 == 0 or n0 == 0:
         return None
-    return float((rankdata(s)[t].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return float((_average_ranks(s)[t].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their mean rank (scipy's rankdata 'average', without importing scipy.stats)."""
+    order = np.argsort(x)
+    xs = x[order]
+    group = np.cumsum(np.r_[True, xs[1:] != xs[:-1]]) - 1
+    mean = np.bincount(group, weights=np.arange(1, len(x) + 1, dtype=float)) / np.bincount(group)
+    out = np.empty(len(x))
+    out[order] = mean[group]
+    return out
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-RESAMPLES = 300
+RESAMPLES = 200
 SEED = 20050101
 
 
@@ -60,33 +60,43 @@ class MarginTest:
                 f"{self.resamples} resamples, mean block {self.block})")
 
 
-def _groups(dates: np.ndarray, days: np.ndarray) -> list[np.ndarray]:
-    """Row indices of each of ``days`` (sorted unique) in ``dates``."""
-    order = np.argsort(dates, kind="stable")
-    sorted_dates = dates[order]
-    lo = np.searchsorted(sorted_dates, days, side="left")
-    hi = np.searchsorted(sorted_dates, days, side="right")
-    return [order[a:b] for a, b in zip(lo, hi, strict=True)]
+@dataclass(frozen=True)
+class _Groups:
+    """Rows of each common date, as contiguous ranges of the rows sorted by date."""
+
+    order: np.ndarray   # row indices sorted by date
+    lo: np.ndarray      # each date's first position in ``order``
+    size: np.ndarray    # each date's number of rows
+
+    @classmethod
+    def of(cls, dates: np.ndarray, days: np.ndarray) -> _Groups:
+        order = np.argsort(dates, kind="stable")
+        sorted_dates = dates[order]
+        lo = np.searchsorted(sorted_dates, days, side="left")
+        return cls(order, lo, np.searchsorted(sorted_dates, days, side="right") - lo)
+
+    def pick(self, draw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the drawn dates (a date drawn twice gives its rows twice) and each row's draw label."""
+        sizes = self.size[draw]
+        total = int(sizes.sum())
+        starts = np.cumsum(sizes) - sizes
+        offset = np.arange(total) - np.repeat(starts, sizes)
+        rows = self.order[np.repeat(self.lo[draw], sizes) + offset]
+        return rows, np.repeat(np.arange(len(draw)), sizes).astype("datetime64[D]")
 
 
 def _stationary(n: int, block: int, rng: np.random.Generator) -> np.ndarray:
     """One stationary-bootstrap draw of n positions in 0..n-1 (circular), blocks of geometric length."""
-    out = np.empty(n, dtype=int)
-    p = 1.0 / max(1, block)
-    i = 0
-    while i < n:
-        start = rng.integers(n)
-        length = min(n - i, int(rng.geometric(p)))
-        out[i:i + length] = (start + np.arange(length)) % n
-        i += length
-    return out
-
-
-def _pick(groups: list[np.ndarray], draw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    rows = [groups[k] for k in draw]
-    idx = np.concatenate(rows) if rows else np.array([], dtype=int)
-    days = np.repeat(np.arange(len(draw)), [len(r) for r in rows]).astype("datetime64[D]")
-    return idx, days
+    k = n // max(1, block) * 3 + 16                      # more blocks than n positions can need, nearly always
+    lengths = rng.geometric(1.0 / max(1, block), size=k)
+    while lengths.sum() < n:
+        lengths = np.r_[lengths, rng.geometric(1.0 / max(1, block), size=k)]
+    starts = rng.integers(n, size=len(lengths))
+    ends = np.cumsum(lengths)
+    pos = np.arange(n)
+    which = np.searchsorted(ends, pos, side="right")
+    offset = pos - (ends - lengths)[which]
+    return (starts[which] + offset) % n
 
 
 def paired_test(model: Scored, other: Scored, versus: str, resamples: int = RESAMPLES,
@@ -96,10 +106,9 @@ def paired_test(model: Scored, other: Scored, versus: str, resamples: int = RESA
     days = np.intersect1d(np.unique(model.dates), np.unique(other.dates))
     if len(days) < 2:
         return None
-    mine, theirs = _groups(model.dates, days), _groups(other.dates, days)
+    mine, theirs = _Groups.of(model.dates, days), _Groups.of(other.dates, days)
     everything = np.arange(len(days))
-    a, b = _pick(mine, everything), _pick(theirs, everything)
-    first, second = model.score(*a), other.score(*b)
+    first, second = model.score(*mine.pick(everything)), other.score(*theirs.pick(everything))
     if first is None or second is None:
         return None
     rng = np.random.default_rng(seed)
@@ -107,7 +116,7 @@ def paired_test(model: Scored, other: Scored, versus: str, resamples: int = RESA
     margins = []
     for _ in range(resamples):
         draw = _stationary(len(days), block, rng)
-        x, y = model.score(*_pick(mine, draw)), other.score(*_pick(theirs, draw))
+        x, y = model.score(*mine.pick(draw)), other.score(*theirs.pick(draw))
         if x is not None and y is not None:
             margins.append(x - y)
     if not margins:
