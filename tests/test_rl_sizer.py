@@ -50,8 +50,10 @@ def test_rl_sizer_is_promoted_only_if_it_beats_kelly_out_of_sample(inputs, tmp_p
     v = out.validation
     assert set(v["baselines"]) == {"kelly", "fixed"}
     beats = v["value"] is not None and all(b is None or v["value"] > b for b in v["baselines"].values())
-    assert (out.status == "promoted") == beats
-    if not beats:
+    margin = v["extra"].get("margin")   # the paired bootstrap over its best baseline, run when it is ahead
+    significant = beats and margin is not None and margin["p_value"] < 0.05
+    assert (out.status == "promoted") == significant
+    if not significant:
         assert "naive baseline" in out.reason
     usable = registry.snapshot().usable("rl_sizer", date(2012, 9, 4), inputs.sessions)
     assert usable.usable == (out.status == "promoted")
