@@ -27,8 +27,8 @@ from models.inputs import ModelInputs
 from models.kernels import WiredCfC
 from models.labels import ANNUAL, forward, log_returns, trailing_return, trailing_vol
 from models.metrics import Evaluation, accuracy, auc, auc_rows, span
-from models.significance import Scored
 from models.scaling import Standardizer
+from models.significance import Scored
 from models.training import ModelSpec, Rows, fit_window
 from models.training import evaluate_between as training_evaluate_between
 

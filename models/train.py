@@ -24,8 +24,8 @@ from models.errors import NoData
 from models.inputs import ModelInputs
 from models.metrics import Evaluation
 from models.promotion import Evidence
-from models.significance import paired_test
 from models.registry import ModelRegistry, StaleEvidence
+from models.significance import paired_test
 from models.walkforward import Fold, cutoff_for, folds
 
 MIN_SHARED_DATES = 21

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,9 +21,9 @@ from tests import kit
 from tests.test_cascade_node import DAY, Models, desk_with
 from tools.budget import book_scale, correlation
 from tools.closes import close_arrays
-from vocab.terms import AgentStyle, Regime
 from tools.sizing import weather_share
 from tools.trust import AgentRecord
+from vocab.terms import AgentStyle, Regime
 
 SYMBOLS = ["A", "B", "C"]
 IDENTITY = np.eye(3)
