@@ -207,9 +207,10 @@ def eval_decisions(
 
 @eval_app.command("edge")
 def eval_edge(
-        start: Annotated[str, typer.Option("--from", help="first night YYYY-MM-DD")] = "2005-01-01",
-        end: Annotated[str, typer.Option("--to", help="last night YYYY-MM-DD (by 2018-12-31 unless --holdout)")]
-        = "2018-12-31",
+        start: Annotated[Optional[str], typer.Option("--from", help="first night YYYY-MM-DD (default 2005-01-01)")]
+        = None,
+        end: Annotated[Optional[str], typer.Option("--to", help="last night YYYY-MM-DD (default 2018-12-31; "
+                                                                "2019 on only with --holdout)")] = None,
         layers: Annotated[Optional[str], typer.Option(
             "--layers", help="comma-separated layers to weigh (default: every layer the desk uses): weather, "
                              "agent:NAME, model:NAME, overlay, trust, kelly, rl, risk, tiers, exits, moonshot")] = None,
@@ -221,13 +222,22 @@ def eval_edge(
         save: Annotated[Optional[Path], typer.Option("--save", help="also write ledger.md and ledger.json to this "
                                                                     "folder (e.g. evals/edge/)")] = None,
         resamples: Annotated[int, typer.Option("--resamples", help="paired bootstrap resamples over folds")] = 10_000,
+        again: Annotated[Optional[str], typer.Option("--eval", help="read the ledger again from a finished "
+                                                                    "ledger's eval id (nothing replayed)")] = None,
         json: JsonOpt = False) -> None:
     """The edge ledger: the desk beside the ablation of each layer it uses, folds by year, each layer's effect on
     Sharpe, CAGR, max drawdown and selection with a paired bootstrap interval, in-sample and validation apart."""
     from desk import edge
     from desk.edge_print import print_edge
 
-    a, b = commands.parse_date(start), commands.parse_date(end)
+    if again is not None:
+        given = [flag for flag, v in (("--from", start), ("--to", end), ("--layers", layers), ("--workers", workers),
+                                      ("--ray", ray)) if v is not None] + (["--holdout"] if holdout else [])
+        if given:
+            raise DeskError(f"--eval reads a finished ledger again: {', '.join(given)} do not apply")
+        result = edge.again(settings(), again, resamples=resamples, save=save, progress=_progress(json))
+        return _json(result) if json else print_edge(out, result)
+    a, b = commands.parse_date(start) or edge.FIRST, commands.parse_date(end) or edge.LAST
     names = [n for n in layers.split(",") if n.strip()] if layers is not None else None
     if layers is not None and not names:
         raise DeskError("--layers names no layer: give them comma-separated, e.g. --layers overlay,trust")

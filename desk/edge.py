@@ -24,7 +24,7 @@ from desk.results import Actor
 from evals.case import EvalCase, prepare_case
 from evals.edge import LEDGER, RESAMPLES, EdgeLedger, build
 from evals.edge_text import ledger_markdown
-from evals.layers import choose, usage
+from evals.layers import BY_NAME, LAYERS, choose, usage
 from evals.metrics import VALIDATION_END
 from memory.locks import desk_lock
 from memory.store import open_store
@@ -75,11 +75,45 @@ def edge(settings: Settings, start: date = FIRST, end: date = LAST, *, layers: S
              + (f"; not in use: {', '.join(idle)}" if idle else ""))
     cases = [desk_case, *(EvalCase(start=start, end=end, ablate=(layer.name,)) for layer in weighed)]
     result = evals.decisions(settings, cases, workers=workers, ray=ray, pool=pool, actor=actor, progress=progress)
+    progress(f"cases done, kept as decision eval {result.eval_id} (`desk eval edge --eval {result.eval_id}` reads "
+             f"the ledger from them again, nothing replayed)")
     by_spec = {tuple(c.case.ablate): c for c in result.cases}
     ledger = build(result.eval_id, by_spec[()], {layer.name: by_spec[(layer.name,)] for layer in weighed},
                    [(layer.name, layer.what, *used[layer.name]) for layer in chosen], start=start, end=end,
                    holdout=holdout, resamples=resamples, seconds=time.perf_counter() - t0)
-    _write(Path(result.path).parent / LEDGER, ledger.model_dump_json(indent=1))
+    return _keep(ledger, Path(result.path).parent, save)
+
+
+def again(settings: Settings, eval_id: str, *, resamples: int = RESAMPLES, save: Path | None = None,
+          progress: Progress = lambda msg: None) -> EdgeLedger:
+    """The ledger read again from a finished ledger's cases (a decision eval of the desk and single-layer
+    ablations over one range): nothing is replayed. The layers not weighed are those the desk does not use now."""
+    if resamples < 100:
+        raise DeskError(f"--resamples {resamples}: use at least 100 bootstrap resamples")
+    result = evals.load_eval(settings, eval_id)
+    by_spec = {tuple(c.case.ablate): c for c in result.cases}
+    desk = by_spec.get(())
+    spans = {(c.case.start, c.case.end) for c in result.cases}
+    if desk is None or len(spans) > 1 or any(len(k) > 1 or (k and k[0] not in BY_NAME) for k in by_spec):
+        raise DeskError(f"decision eval {eval_id} is not an edge ledger's (the desk and one layer's ablation per "
+                        f"case, over one range): run `desk eval edge`")
+    start, end = desk.case.start, desk.case.end
+    progress(f"reading the ledger again from eval {eval_id} ({len(result.cases)} cases, {start} .. {end})")
+    with desk_lock(settings, "eval", "reading the models for the edge ledger"):
+        usable = prepare_case(settings.model_dump(mode="json"), desk.case.model_dump(mode="json", by_alias=True),
+                              progress)
+    used = usage(settings, usable)
+    weighed = {k[0]: c for k, c in by_spec.items() if k}
+    layers = [(layer.name, layer.what, *((True, used[layer.name][1]) if layer.name in weighed
+                                          else used[layer.name]))
+              for layer in LAYERS if layer.name in weighed or not used[layer.name][0]]
+    ledger = build(eval_id, desk, weighed, layers, start=start, end=end, holdout=end > VALIDATION_END,
+                   resamples=resamples)
+    return _keep(ledger, Path(result.path).parent, save)
+
+
+def _keep(ledger: EdgeLedger, folder: Path, save: Path | None) -> EdgeLedger:
+    _write(folder / LEDGER, ledger.model_dump_json(indent=1))
     if save is not None:
         write_summary(ledger, save)
     return ledger

@@ -197,8 +197,10 @@ def _read(cfg: DeskConfig, ec: EvalCase, result: ReplayResult, store: Store, reg
     idx = equity.index
     spend = _night_spend(cfg, store)
     series = Series(
-        dates=[d.date().isoformat() for d in idx], desk=_list(equity), sp500_buy_hold=_list(bench.reindex(idx).ffill()),
-        equal_weight=_list(ew.reindex(idx).ffill()), exposure_matched=_list(matched.reindex(idx).ffill()),
+        dates=[d.date().isoformat() for d in idx], desk=_list(equity),
+        sp500_buy_hold=_list(bench.reindex(idx).ffill().fillna(capital)),  # a start before the first session: capital
+        equal_weight=_list(ew.reindex(idx).ffill().fillna(capital)),
+        exposure_matched=_list(matched.reindex(idx).ffill().fillna(capital)),
         invested=_list(gross.reindex(idx).ffill().fillna(0.0)),
         regime=[regimes.get(d.date().isoformat()) for d in idx],
         llm_usd=[round(spend.get(d.date().isoformat(), 0.0), 6) for d in idx],

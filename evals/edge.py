@@ -90,6 +90,8 @@ class LayerRow(_Frozen):
     eras: list[LayerEra] = Field(default_factory=list)
     helps_both_eras: bool | None = Field(
         description="the desk without it has a lower Sharpe in both in-sample and validation (None: not run)")
+    identical: bool = Field(False, description="the ablation's curve is the desk's in every fold: it changed "
+                                               "nothing over the range (the layer never acted, or the switch failed)")
 
 
 class DeskEra(_Frozen):
@@ -123,8 +125,11 @@ def _curves(case: CaseResult, end: date) -> tuple[pd.Series, pd.Series]:
     """The case's curve and its twin's to the last night's close (the morning after it is past the range)."""
     idx = pd.DatetimeIndex(case.series.dates)
     keep = idx <= pd.Timestamp(end)
-    return (pd.Series(case.series.desk, index=idx, dtype=float)[keep],
-            pd.Series(case.series.exposure_matched, index=idx, dtype=float)[keep])
+    desk = pd.Series(case.series.desk, index=idx, dtype=float)[keep]
+    twin = pd.Series(case.series.exposure_matched, index=idx, dtype=float)[keep]
+    # an eval written before its series filled a start before the first session held 0 there: the twin opens at
+    # the desk's opening capital
+    return desk, twin.mask(twin <= 0).ffill().fillna(desk.iloc[0])
 
 
 def spans(index: pd.DatetimeIndex, bounds: Mapping[str, tuple[date, date]]) -> dict[str, slice]:
@@ -247,7 +252,7 @@ def build(eval_id: str, desk: CaseResult, ablated: Mapping[str, CaseResult],
         per_era = layer_eras(desk_eras, folds_of[desk.label], case_figures(case, end, eras), folds_of[case.label],
                              resamples=resamples, level=level)
         rows.append(LayerRow(layer=name, what=what, in_use=in_use, reason=why, case=case.label, eras=per_era,
-                             helps_both_eras=helps_both(per_era)))
+                             helps_both_eras=helps_both(per_era), identical=case.series.desk == desk.series.desk))
     desk_rows = [DeskEra(era=era, desk=f, folds=sum(1 for y in folds_of[desk.label] if era_of(int(y)) == era),
                          permutation=desk.permutation.get(era)) for era, f in desk_eras.items()]
     return EdgeLedger(eval_id=eval_id, created=datetime.now(UTC).isoformat(timespec="seconds"), start=start,

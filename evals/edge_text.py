@@ -36,7 +36,9 @@ def interval(metric: str, e: Effect) -> str:
     return f"{fmt(metric, e.fold_mean)} [{fmt(metric, e.ci_low)}, {fmt(metric, e.ci_high)}]"
 
 
-def verdict(helps: bool | None, era: str) -> str:
+def verdict(helps: bool | None, era: str, identical: bool = False) -> str:
+    if identical:
+        return "identical to the desk: changed nothing"
     if helps is None or era == "holdout":
         return ""
     return "helps in both eras" if helps else "not in both eras"
@@ -52,7 +54,7 @@ def layer_rows(ledger: EdgeLedger) -> list[tuple[str, ...]]:
                          interval("sharpe", s), f"{s.helped}/{s.folds}", fmt("cagr", le.effects["cagr"].effect),
                          fmt("max_drawdown", le.effects["max_drawdown"].effect),
                          fmt("selection", le.effects["selection"].effect),
-                         verdict(row.helps_both_eras, le.era) if i == 0 else ""))
+                         verdict(row.helps_both_eras, le.era, row.identical) if i == 0 else ""))
     return rows
 
 

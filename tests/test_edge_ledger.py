@@ -174,6 +174,24 @@ def test_without_trailing_exits_a_holding_falls_to_its_initial_stop():
     assert stopped is not None and "initial stop" in stopped.reason
 
 
+def test_without_trailing_exits_the_morning_sells_only_through_the_initial_stop(home):
+    """The morning's stop check is where most stops fire: it must not trail either when stops do not trail."""
+    from graph.nodes import morning
+
+    day, session = date(2017, 3, 1), date(2017, 3, 2)
+
+    def validate(settings):
+        d = kit.desk(home, settings=settings)
+        price = d.ctx.market.price("PG", session)
+        kit.hold(d, "PG", 20.0, price, stop=price * 0.8, peak=price * 1.2)  # 10% under the peak, above the stop
+        state = kit.run_nodes(d, [morning.quotes], {"run_id": "m", "night_date": day, "session": session,
+                                                    "intent_ids": []})
+        return morning.validate(state, kit.runtime(d))["accepted"]
+
+    assert validate(None) == [f"{day}:PG:sell:morning_stop"]
+    assert validate({"risk": {"trailing_exits": False}}) == []
+
+
 def test_an_unknown_layer_gets_a_hint():
     with pytest.raises(DeskError, match="did you mean overlay"):
         choose(["overlya"])
@@ -209,11 +227,12 @@ def test_save_to_a_file_is_refused(home, tmp_path, capsys):
 # ---------------------------------------------------------------------------------------------- a small ledger
 @pytest.fixture(scope="module")
 def ledger(seeded_home, tmp_path_factory):
-    """A ledger across the in-sample / validation boundary (two folds: 2014 and 2015), three layers, run here."""
+    """A ledger across the in-sample / validation boundary (two folds: 2014 and 2015), three layers, run here; it
+    starts on a Saturday (the curve opens before the first session)."""
     home = kit.clone_home(seeded_home, tmp_path_factory.mktemp("edge") / "home")
     settings = load_settings(home=home)
     save = tmp_path_factory.mktemp("save") / "edge"
-    out = core.edge(settings, date(2014, 11, 14), date(2015, 2, 13), layers=["kelly", "trust", "model:regime"],
+    out = core.edge(settings, date(2014, 11, 15), date(2015, 2, 13), layers=["kelly", "trust", "model:regime"],
                     pool=False, save=save, resamples=500, actor=ACTOR)
     return settings, out, save
 
@@ -326,3 +345,39 @@ def test_a_damaged_ledger_file_is_one_line_when_its_report_is_asked_for(ledger, 
         path.write_text(whole)
     assert code == 2 and "edge ledger" in err and "run `desk eval edge` again" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_every_curve_of_an_eval_opens_at_the_capital_even_before_the_first_session(ledger):
+    settings, out, _ = ledger
+    from desk import evals
+
+    for case in evals.load_eval(settings, out.eval_id).cases:
+        s = case.series
+        assert s.dates[0] == "2014-11-15"
+        assert s.desk[0] == s.exposure_matched[0] == s.equal_weight[0] == s.sp500_buy_hold[0] == 100_000.0
+
+
+@pytest.mark.slow
+def test_the_ledger_is_read_again_from_its_eval_without_a_replay(ledger, capsys):
+    settings, out, _ = ledger
+    again = core.again(settings, out.eval_id, resamples=500)
+    same = {"created", "seconds", "layers"}
+    assert again.model_dump(exclude=same) == out.model_dump(exclude=same)
+    weighed = [r for r in out.layers if r.case is not None]
+    assert [r for r in again.layers if r.case is not None] == weighed
+    assert {r.layer for r in again.layers if r.case is None} >= {"model:regime", "rl"}  # every layer not in use
+    code, _, err = kit.run_cli(capsys, "--home", str(settings.home), "eval", "edge", "--eval", out.eval_id,
+                               "--from", "2014-01-02")
+    assert code == 2 and "--from" in err and "do not apply" in err
+
+
+def test_an_eval_that_is_not_a_ledgers_is_not_read_as_one(home):
+    from desk import evals
+    from evals.case import EvalCase
+
+    settings = load_settings(home=home)
+    result = evals.decisions(settings, [EvalCase(start=date(2018, 3, 1), end=date(2018, 3, 9),
+                                                 ablate=("overlay", "trust"))], pool=False, actor=ACTOR)
+    with pytest.raises(DeskError, match="not an edge ledger's"):
+        core.again(settings, result.eval_id)

@@ -28,9 +28,10 @@ def _in(x: float, lo: float, hi: float, lo_open: bool = True, hi_open: bool = Tr
     return ok and (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
 
 
-def stop_level(initial_stop: float, peak: float, trail_pct: float) -> float:
-    """The price at or below which a long holding is exited: its initial stop or its trailing stop, the higher."""
-    return max(initial_stop, peak * (1 - trail_pct))
+def stop_level(initial_stop: float, peak: float, trail_pct: float, trailing: bool = True) -> float:
+    """The price at or below which a long holding is exited: its initial stop or its trailing stop, the higher
+    (the initial stop alone when stops do not trail: ``risk.trailing_exits`` off)."""
+    return max(initial_stop, peak * (1 - trail_pct)) if trailing else initial_stop
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def update_and_check(pos: PositionState, price: float, regime: str, support: flo
         return state, ExitDecision(symbol=pos.symbol, kind="exit", fraction=1.0, reason=reason, trigger=trigger,
                                    new_peak=peak, new_trail=pos.trail_pct, new_tiers_hit=pos.tiers_hit)
 
-    if price <= (state.stop if policy.trailing else pos.initial_stop):
+    if price <= stop_level(pos.initial_stop, peak, pos.trail_pct, policy.trailing):
         if price <= pos.initial_stop:
             return exit_("trailing_stop", f"price {price:.2f} at or below the initial stop {pos.initial_stop:.2f}")
         return exit_("trailing_stop", f"price {price:.2f} at or below the trailing stop {state.stop:.2f}"

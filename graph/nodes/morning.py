@@ -174,7 +174,7 @@ def stop_exits(ctx: DeskContext, state: MorningState, selling: set[str]) -> list
     out = []
     for sym, pos in ctx.store.positions().items():
         price = state["quotes"].get(sym)
-        stop = stop_level(pos["initial_stop"], pos["peak"], pos["trail_pct"])
+        stop = stop_level(pos["initial_stop"], pos["peak"], pos["trail_pct"], ctx.config.risk.trailing_exits)
         if sym in selling or price is None or price > stop:
             continue
         iid = f"{state['night_date'].isoformat()}:{sym}:sell:morning_stop"
