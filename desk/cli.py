@@ -213,7 +213,7 @@ def eval_edge(
                                                                 "2019 on only with --holdout)")] = None,
         layers: Annotated[Optional[str], typer.Option(
             "--layers", help="comma-separated layers to weigh (default: every layer the desk uses): weather, "
-                             "agent:NAME, model:NAME, overlay, trust, kelly, rl, risk, tiers, exits, moonshot")] = None,
+                             "agent:NAME, model:NAME, overlay, trust, kelly, rl, budget, risk, tiers, exits, moonshot")] = None,
         workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="parallel cases (default: the "
                                                                                    "CPUs)")] = None,
         ray: Annotated[Optional[str], typer.Option("--ray", help="run the cases on Ray: local | ADDRESS")] = None,

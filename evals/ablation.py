@@ -12,6 +12,7 @@
 | ``trust`` | the agents' trust weights: every agent weighs 1 (``trust.mode = equal``), not its Thompson draw |
 | ``kelly`` | Kelly sizing, and the RL tiers above it: every entry at the base weight (``sizing.mode = fixed``), the tier below |
 | ``rl`` | the RL sizer: Kelly sizes every entry (``sizing.mode = kelly``), the tier below |
+| ``budget`` | the book's risk budget: the entries keep their cascade sizes (``sizing.budget = off``) |
 | ``tiers`` | the profit tiers: no trims at 1R … 8R (``risk.profit_tiers = []``) |
 | ``exits`` | the trailing exits: a holding's stop stays its initial stop (``risk.trailing_exits = false``) |
 | ``moonshot`` | the moonshot track (``moonshot.enabled = false``) |
@@ -66,6 +67,7 @@ SWITCHES: Mapping[str, tuple[str, str]] = {
     "trust": ("trust", "trust ablated: equal agent weights, no Thompson draw"),
     "kelly": ("sizing", "Kelly ablated: the base weight sizes every entry"),
     "rl": ("sizing", "RL sizer ablated: Kelly sizes every entry"),
+    "budget": ("sizing", "risk budget ablated: the entries keep their cascade sizes"),
     "tiers": ("exits", "profit tiers ablated: no trims"),
     "exits": ("exits", "trailing exits ablated: stops stay at the initial stop"),
     "moonshot": ("moonshot", "moonshot track ablated"),
@@ -147,6 +149,8 @@ class Ablation(BaseModel):
             sizing = sizing.model_copy(update={"mode": "fixed"})
         elif "rl" in on and sizing.mode in ("cascade", "rl"):
             sizing = sizing.model_copy(update={"mode": "kelly"})
+        if "budget" in on:
+            sizing = sizing.model_copy(update={"budget": "off"})
         risk = config.risk
         if "tiers" in on:
             risk = risk.model_copy(update={"profit_tiers": (), "tier_trails": ()})

@@ -155,6 +155,7 @@ def test_the_switched_ablations_turn_their_layer_off_by_its_own_setting(home):
     assert out.trust.mode == "equal" and out.sizing.mode == "kelly" and out.risk.profit_tiers == ()
     assert out.risk.trailing_exits is False and out.moonshot.enabled is False
     assert Ablation.parse(["kelly"]).configure(cfg).sizing.mode == "fixed"
+    assert cfg.sizing.budget == "scale" and Ablation.parse(["budget"]).configure(cfg).sizing.budget == "off"
     assert Ablation.parse(["overlay"]).configure(cfg) is cfg
     assert Ablation.parse(["moonshot", "trust"]).label == "trust+moonshot"
 
