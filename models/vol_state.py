@@ -83,10 +83,29 @@ def fit(r: dict[str, np.ndarray], recipe: dict[str, Any]) -> dict[str, Any]:
             "names": list(_NAMES[int(recipe["n_states"])])}
 
 
-def _iid_loglik(z: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
+def _iid_rows(z: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Each row's log-density under the one Gaussian of the i.i.d. baseline."""
     d = z - mean
     inv, (_, logdet) = np.linalg.inv(cov), np.linalg.slogdet(cov)
-    return float(np.mean(-0.5 * (np.einsum("ij,jk,ik->i", d, inv, d) + logdet + z.shape[1] * np.log(2 * np.pi))))
+    return -0.5 * (np.einsum("ij,jk,ik->i", d, inv, d) + logdet + z.shape[1] * np.log(2 * np.pi))
+
+
+def _iid_loglik(z: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
+    return float(np.mean(_iid_rows(z, mean, cov)))
+
+
+def _hmm_rows(s: dict[str, Any], z: np.ndarray) -> np.ndarray:
+    """Each row's one-step predictive log-likelihood log p(z_t | z_1..z_t-1) under the HMM, from one forward pass
+    over the whole ordered sequence (they sum to its log-likelihood): what a bootstrap over dates may resample.
+    Scoring a resampled sequence instead would join unrelated blocks as if one followed the other and charge the
+    HMM for transitions that never happened."""
+    from hmmlearn._hmmc import forward_scaling
+
+    logd = _log_density(s, z)
+    shift = logd.max(axis=1)
+    _, _, scaling = forward_scaling(np.asarray(s["startprob"], dtype=float), np.asarray(s["transmat"], dtype=float),
+                                    np.exp(logd - shift[:, None]))
+    return shift - np.log(scaling)
 
 
 def evaluate(model: SmallModel, r: dict[str, np.ndarray], inputs: Any) -> Evaluation:
@@ -98,9 +117,11 @@ def evaluate(model: SmallModel, r: dict[str, np.ndarray], inputs: Any) -> Evalua
     hmm, mean, cov = _hmm(s), np.asarray(s["iid_mean"]), np.asarray(s["iid_cov"])
     value = hmm.score(z) / len(z)
     base = _iid_loglik(z, mean, cov)
-    block = int(model.horizon)
-    scored = {"model": Scored(r["dates"], lambda i, _: float(hmm.score(z[i]) / len(i)) if len(i) else None, block),
-              "iid_gaussian": Scored(r["dates"], lambda i, _: _iid_loglik(z[i], mean, cov) if len(i) else None, block)}
+    # per-row log-likelihoods, resampled by date; they are as persistent as volatility, so blocks of a month
+    block = max(int(model.horizon), VOL_WINDOW)
+    rows_hmm, rows_iid = _hmm_rows(s, z), _iid_rows(z, mean, cov)
+    scored = {"model": Scored(r["dates"], lambda i, _: float(rows_hmm[i].mean()) if len(i) else None, block),
+              "iid_gaussian": Scored(r["dates"], lambda i, _: float(rows_iid[i].mean()) if len(i) else None, block)}
     return Evaluation("loglik", round(float(value), 6), {"iid_gaussian": round(base, 6)}, len(z), n_dates, first, last,
                       scored=scored)
 

@@ -152,3 +152,21 @@ def test_garch_filter_is_the_recursion_exactly_with_and_without_missing_returns(
     # a night's forecast takes the last row in closed form: the same value, to rounding
     assert np.allclose(garch._filter_last(ret, p), _garch_by_hand(ret, p)[-1], rtol=1e-12, atol=0)
     assert np.allclose(garch._filter_last(ret[:1], p), _garch_by_hand(ret[:1], p)[-1], rtol=1e-12, atol=0)
+
+
+def test_the_hmms_margin_test_resamples_its_one_step_predictive_rows_never_a_rejoined_sequence(inputs, hmm):
+    """The bootstrap of vol_state's margin resamples each date's one-step predictive log-likelihood (from one
+    forward pass over the ordered tail): they sum to the HMM's own score, and its resampled margin stays centred on
+    the point margin. Scoring each resampled sequence afresh would join unrelated blocks as if one followed the
+    other, charge the HMM for jumps that never happened and reject a model that beats its baseline by a mile."""
+    from models.significance import paired_test
+
+    r = vol_state.rows(inputs, pd.Timestamp(CUTOFF), pd.Timestamp(END), hmm.params)
+    z = (r["X"] - np.asarray(hmm.state["mu"])) / np.asarray(hmm.state["sd"])
+    assert vol_state._hmm_rows(hmm.state, z).sum() == pytest.approx(vol_state._hmm(hmm.state).score(z), rel=1e-9)
+    e = vol_state.evaluate(hmm, r, inputs)
+    test = paired_test(e.scored["model"], e.scored["iid_gaussian"], "iid_gaussian")
+    assert test.margin == pytest.approx(e.value - e.baselines["iid_gaussian"], abs=1e-5)
+    assert test.low <= test.margin <= test.high
+    if test.margin > 0.2:
+        assert test.p_value < 0.05
