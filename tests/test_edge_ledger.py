@@ -365,8 +365,8 @@ def test_the_ledger_is_read_again_from_its_eval_without_a_replay(ledger, capsys)
     again = core.again(settings, out.eval_id, resamples=500)
     same = {"created", "seconds", "layers"}
     assert again.model_dump(exclude=same) == out.model_dump(exclude=same)
-    weighed = [r for r in out.layers if r.case is not None]
-    assert [r for r in again.layers if r.case is not None] == weighed
+    weighed = {r.layer: r for r in out.layers if r.case is not None}   # the same rows (again: in LAYERS order)
+    assert {r.layer: r for r in again.layers if r.case is not None} == weighed
     assert {r.layer for r in again.layers if r.case is None} >= {"model:regime", "rl"}  # every layer not in use
     code, _, err = kit.run_cli(capsys, "--home", str(settings.home), "eval", "edge", "--eval", out.eval_id,
                                "--from", "2014-01-02")
