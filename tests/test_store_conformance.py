@@ -72,6 +72,9 @@ def scenario(store: Store) -> dict[str, Any]:
     out["verdicts"] = store.verdicts(D1)
     out["picks"] = store.picks(D1)
     out["picks_between"] = store.picks_between(D1, D2)
+    store.save_pick_denials(D1, {"XOM": [{"rule": "max_weight", "reason": "over the cap"}], "KO": []})
+    out["denied_pick"] = store.latest_denied_pick("XOM")
+    out["no_denied_pick"] = store.latest_denied_pick("KO")
     out["proposals_for"] = store.proposals_for(D1, "XOM")
     out["night_proposals"] = store.night_proposals(D1)
     out["decisions"] = store.decisions_between(D1, D2)
@@ -167,6 +170,9 @@ def test_every_aggregate_writes_and_reads_back(store_location) -> None:
     assert got["order_new"] is True and got["order_again"] is False   # no order twice
     assert got["positions"]["XOM"]["peak"] == 95.0 and got["advanced"] == 1
     assert got["step_seconds"] == [["ingest", 1.5]]
+    assert got["denied_pick"] == {"as_of": "2017-03-01", "score": 250.0,
+                                  "denials": [{"rule": "max_weight", "reason": "over the cap"}]}
+    assert got["no_denied_pick"] is None
     assert got["fills_between"] == [1, 1.25]
     assert got["llm_spend"] == [1, 0.01] and got["llm_by_provider"][0][3] == 0.0
     assert got["veto"] == [True, False] and got["enqueued"] == [True, False]
