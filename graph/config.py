@@ -376,12 +376,28 @@ class SlackSettings(_Section):
         default_factory=lambda: {"run": "on", "step": "silent", "warning": "on", "error": "on", "approval": "on",
                                  "override": "on"},
         description="per message kind: on (posted, shown in the channel), silent (in the run's thread only), off")
+    timezone: str = Field("America/New_York", description="the desk's time zone: every time Slack shows (IANA name)")
+    all_steps: bool = Field(False, description="post every step in a run's thread, not only the steps that decided "
+                                               "something (failed, warned, or a decision: regime, verdicts, exits, "
+                                               "rules, intents, the book check, approval, execution, reconcile)")
     timeout_seconds: float = Field(10.0, gt=0, le=120, description="one Web API call's timeout")
     retry_max_seconds: float = Field(300.0, gt=0, description="the outbox's backoff never waits longer than this")
     bot_token: SecretStr | None = Field(None, description="xoxb-…: from SLACK_BOT_TOKEN")
     app_token: SecretStr | None = Field(None, description="xapp-…: Socket Mode, from SLACK_APP_TOKEN")
     signing_secret: SecretStr | None = Field(None, description="HTTP mode's request signing secret, from "
                                                                 "SLACK_SIGNING_SECRET")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone: {v!r} (an IANA name such as America/New_York or Europe/London)") \
+                from None
+        return v
 
     @field_validator("operators")
     @classmethod

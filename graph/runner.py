@@ -188,7 +188,7 @@ class Runner:
         if out.get(INTERRUPT):
             asked = [i.value for i in out[INTERRUPT]]
             ctx.store.finish_run(run_id, "paused", {"phase": kind, "waiting": asked})
-            ctx.reporter.run_finished(run_id, "paused", f"waiting: {asked}")
+            ctx.reporter.run_finished(run_id, "paused", "; ".join(_waiting(a) for a in asked))
             return out
         fresh = out.get("freshness")
         if kind == "night" and fresh is not None and fresh.stale:  # the gate refused entries: a failed run
@@ -215,6 +215,15 @@ class Runner:
         except (StoreError, OSError) as record_error:  # the caller's one line says what failed; the next run closes
             # this one from its checkpoint (close_dead_runs), so nothing more is printed in front of the user
             log.info("run %s failed (%s) and could not be recorded: %s", run_id, why, record_error)
+
+
+def _waiting(asked: Any) -> str:
+    """What a paused run waits for, in words (never the interrupt's raw value)."""
+    if isinstance(asked, dict) and "approval" in asked:
+        entries = asked.get("entries") or []
+        return (f"waiting for approval: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, "
+                f"{asked.get('exits', 0)} exits run whatever is decided (the approval message says until when)")
+    return "waiting for an operator"
 
 
 def _thread(run_id: str) -> dict:

@@ -28,7 +28,9 @@ class Outbox:
                 thread_key: str | None = None, target_key: str | None = None, run_id: str | None = None,
                 broadcast: bool = False, replace: bool = False) -> bool:
         """Write one message; False when ``key`` is already taken (and ``replace`` is off). With ``replace``, a row
-        of that key still pending is replaced and moves to the back of the queue (a newer edit of one message)."""
+        of that key still pending is replaced and moves to the back of the queue (a newer edit of one message); one
+        already sent (or dead) keeps its place in the record under ``KEY#id``, and the newer edit is sent too — a
+        parent message edited when its run paused is edited again when it is approved and finishes."""
         now = now_utc()
         row = {"key": key, "created": now, "kind": kind, "op": op, "channel": channel, "run_id": run_id,
                "thread_key": thread_key, "target_key": target_key, "broadcast": int(broadcast),
@@ -39,6 +41,7 @@ class Outbox:
         with self.store.transaction():
             if key is not None and replace:
                 self.db.execute("DELETE FROM outbox WHERE key = ? AND status = 'pending'", [key])
+                self.db.execute("UPDATE outbox SET key = key || '#' || id WHERE key = ?", [key])
             cur = self.db.execute(f"INSERT INTO outbox ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
                                   list(row.values()))
         return cur.rowcount == 1

@@ -99,6 +99,30 @@ class Watch:
         return [StepNote(node=n, status=s, summary=t or "") for n, s, t in self.db.execute(
             "SELECT node, status, summary FROM steps WHERE run_id = ? AND status <> 'ok' ORDER BY id", [run_id])]
 
+    def trade_pnl(self, client_order_id: str) -> float | None:
+        """The realized P&L of a sell: its filled quantity times its price, less the average cost of the holding it
+        sold from (the symbol's fills before it, at average cost) and its commission. None for a buy, an order
+        without a fill, or a sell from no recorded holding."""
+        rows = self.db.query("SELECT client_order_id, side, quantity, price, commission FROM fills WHERE symbol = "
+                             "(SELECT symbol FROM fills WHERE client_order_id = ? LIMIT 1) ORDER BY session, side",
+                             [client_order_id])
+        held = cost = 0.0
+        for r in rows:
+            q, price = float(r["quantity"]), float(r["price"])
+            if r["client_order_id"] == client_order_id:
+                if r["side"] != "sell" or held <= 0:
+                    return None
+                sold = [x for x in rows if x["client_order_id"] == client_order_id]
+                qty = sum(float(x["quantity"]) for x in sold)
+                value = sum(float(x["quantity"]) * float(x["price"]) for x in sold)
+                return value - qty * cost / held - sum(float(x["commission"]) for x in sold)
+            if r["side"] == "buy":
+                held, cost = held + q, cost + q * price
+            elif held > 0:
+                cost -= min(q, held) * cost / held
+                held = max(0.0, held - q)
+        return None
+
     def llm_use(self) -> list[LlmUse]:
         """Every call the LLM record holds, by provider and status (a call served from the record or skipped by the
         budget costs nothing, and says so by its status)."""

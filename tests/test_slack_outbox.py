@@ -19,10 +19,16 @@ from memory.outbox import Outbox
 from memory.store import Store
 from tests import kit
 from tests.kit import run_cli
-from tests.slack_kit import BOT_TOKEN, CHANNEL, FakeSlack, blocks_text, settings
+from tests.slack_kit import BOT_TOKEN, CHANNEL, FakeSlack, blocks_text
+from tests.slack_kit import settings as slack_settings
 
 NIGHT = date(2017, 3, 1)
 STEPS = len(NIGHT_NODES)  # one threaded reply per node; a run adds its parent message and the parent's update
+
+
+def settings(home, fake=None, *, slack=None, **sections):
+    """These tests count every step's reply: the thread carries them all (slack.all_steps)."""
+    return slack_settings(home, fake, slack={"all_steps": True, **(slack or {})}, **sections)
 
 
 class Clock:
@@ -200,6 +206,7 @@ def test_desk_run_with_slack_configured_reports_and_says_what_waits_when_slack_i
                                                                                           monkeypatch):
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("DESK_SLACK__CHANNEL", CHANNEL)
+    monkeypatch.setenv("DESK_SLACK__ALL_STEPS", "true")  # every step counted below
     monkeypatch.setenv("DESK_SLACK__API_URL", fake.api_url)
     fake.stop()
     code, out, err = run_cli(capsys, "run", "--date", "2017-03-01", "--phase", "night")

@@ -8,7 +8,9 @@ Limits kept: a section's text ≤ 3000 characters, a header ≤ 150, at most 50 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from desk.ops.render import Rendered
 from desk.ops.results import OverrideResult
@@ -17,6 +19,17 @@ MAX_SECTION, MAX_HEADER, MAX_BLOCKS, MAX_TEXT = 3000, 150, 50, 3000
 APPROVE, REJECT, VETO = "desk_approve", "desk_reject", "desk_veto"
 PHASE_ICON = {"night": "🌙", "morning": "☀️"}
 STATUS_ICON = {"ok": "✅", "error": "❌", "paused": "⏸️", "running": "⏳"}
+
+
+def when(iso: str | None, zone: str, *, day: bool = True) -> str:
+    """A stored UTC time (ISO text) in the desk's time zone: ``2017-03-02 09:45:03 EST`` (``day`` off: the time)."""
+    if not iso:
+        return "-"
+    try:
+        at = datetime.fromisoformat(iso).astimezone(ZoneInfo(zone))
+    except ValueError:
+        return str(iso)
+    return at.strftime(f"{'%Y-%m-%d ' if day else ''}%H:%M:%S %Z")
 
 
 def esc(text: str) -> str:
@@ -74,12 +87,12 @@ def run_parent(run_id: str, kind: str, as_of: str, status: str, lines: Iterable[
 
 
 def step(run_id: str, node: str, status: str, summary: str, warnings: list[str], started: str,
-         ended: str) -> dict[str, Any]:
+         ended: str, zone: str = "America/New_York") -> dict[str, Any]:
     mark = {"ok": "✓", "warning": "⚠"}.get(status, "✗")
     blocks = [section(f"{mark} {node} — {summary}")]
     if warnings:
         blocks += lines_blocks([f"⚠ {w}" for w in warnings])
-    blocks.append(context(f"{run_id} · {started} → {ended}"))
+    blocks.append(context(f"{run_id} · {when(started, zone)} → {when(ended, zone, day=False)}"))
     return message(f"{node}: {summary}", blocks)
 
 
@@ -93,13 +106,13 @@ def failure(run_id: str, where: str, why: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- approvals
-def approval_request(asked: Mapping[str, Any]) -> dict[str, Any]:
+def approval_request(asked: Mapping[str, Any], zone: str = "America/New_York") -> dict[str, Any]:
     """The intents of a paused morning with Approve / Reject, and Veto on each entry."""
     run_id = asked["run_id"]
     entries = [i for i in asked["intents"] if i["side"] == "buy"]
     exits = [i for i in asked["intents"] if i["side"] == "sell"]
     blocks = [header(f"⏸️ morning {asked['session']} waits for approval"),
-              section(f"{len(entries)} entries wait for an operator until {asked['deadline']} (UTC); "
+              section(f"{len(entries)} entries wait for an operator until {when(asked['deadline'], zone)}; "
                       f"{len(exits)} exits and stops run whatever is decided. Unapproved by the deadline, no entry "
                       f"is executed.")]
     for n, it in enumerate(entries[:40]):
@@ -120,7 +133,7 @@ def approval_request(asked: Mapping[str, Any]) -> dict[str, Any]:
     return message(f"morning {asked['session']}: {len(entries)} entries wait for approval", blocks)
 
 
-def approval_decided(asked: Mapping[str, Any]) -> dict[str, Any]:
+def approval_decided(asked: Mapping[str, Any], zone: str = "America/New_York") -> dict[str, Any]:
     """The approval message once decided: the same intents, no buttons, who decided."""
     entries = [i for i in asked["intents"] if i["side"] == "buy"]
     said = {"approve": "✅ approved", "reject": "🚫 rejected", "expired": "⌛ not approved by the deadline"}.get(
@@ -128,16 +141,16 @@ def approval_decided(asked: Mapping[str, Any]) -> dict[str, Any]:
     lines = [f"{i['symbol']}: buy {i['quantity']:g}" for i in entries]
     return message(f"morning {asked['session']}: {said} by {asked['actor']}",
                    [header(f"morning {asked['session']}: {said}"),
-                    section(f"by {asked['actor']} at {asked['decided']}" + (f": {asked['reason']}"
+                    section(f"by {asked['actor']} at {when(asked['decided'], zone)}" + (f": {asked['reason']}"
                                                                              if asked.get("reason") else "")),
                     *lines_blocks(lines), context(f"run {asked['run_id']}")])
 
 
 # ---------------------------------------------------------------------- commands and overrides
-def override_echo(r: OverrideResult) -> dict[str, Any]:
+def override_echo(r: OverrideResult, zone: str = "America/New_York") -> dict[str, Any]:
     """Who, when, what, why and the effect of an override, for the channel."""
     return message(f"override: {r.action} {r.target} by {r.actor}",
-                   [section(f"🛂 {r.action} {r.target} — by {r.actor} at {r.at}"),
+                   [section(f"🛂 {r.action} {r.target} — by {r.actor} at {when(r.at, zone)}"),
                     *lines_blocks(([f"why: {r.reason}"] if r.reason else []) + [f"effect: {r.effect}", *r.details])])
 
 

@@ -19,6 +19,7 @@ from graph.redact import Redactor
 from memory.outbox import UPDATE, Outbox
 from memory.overrides import Overrides
 from memory.store import Store
+from memory.watch import Watch
 
 log = logging.getLogger("desk.slack")
 Facts = Callable[[str], Mapping[str, Any]]  # run_id -> the run's final state values (regime, intents, results…)
@@ -41,6 +42,26 @@ def scrub(value: Any, redact: Redactor) -> Any:
     if isinstance(value, dict):
         return {k: scrub(v, redact) for k, v in value.items()}
     return value
+
+
+# the steps whose reply says what the run decided (the others are in the store, and in the thread with all_steps)
+DECIDING = frozenset({"weather", "overlay", "exits", "hard_rules", "write_intents", "check_book", "validate",
+                      "approval", "execute", "reconcile"})
+
+
+def decided(node: str, summary: str) -> bool:
+    """Whether a step that went well decided something worth its line in the thread."""
+    said = summary.strip().lower()
+    return node in DECIDING and not said.startswith(("no ", "nothing", "0 "))
+
+
+def fill_line(r: Any, pnl: float | None = None) -> str:
+    """One fill of the morning: side, quantity, symbol, price (and where the price came from); a sell's realized
+    P&L against the holding's average cost, after its commission."""
+    source = f" ({r.price_source})" if getattr(r, "price_source", None) else ""
+    price = "?" if r.price is None else f"{r.price:,.2f}"
+    made = "" if pnl is None else f", P&L {pnl:+,.2f}"
+    return f"{r.side} {r.quantity:g} {r.symbol} @ {price}{source}{made}"
 
 
 class SlackOutbox:
@@ -96,7 +117,9 @@ class SlackReporter:
         failed = status not in ("ok", "warning")
         warnings = [] if failed else self._warnings(run_id, node)
         kind = "error" if failed else ("warning" if warnings or status == "warning" else "step")
-        payload = fmt.step(run_id, node, status, summary, warnings, started, ended)
+        if kind == "step" and not self.out.slack.all_steps and not decided(node, summary):
+            return  # nothing decided here: the thread stays short (slack.all_steps posts every step)
+        payload = fmt.step(run_id, node, status, summary, warnings, started, ended, self.out.slack.timezone)
         self.out.post(kind, payload, thread=parent_key(run_id), run_id=run_id)
         if failed:
             self.out.error(fmt.failure(run_id, node, summary), run_id)
@@ -113,9 +136,9 @@ class SlackReporter:
             self.out.error(fmt.failure(run_id, "the run", summary), run_id)
         asked = Overrides(self.store).approval(run_id)
         if asked is not None and status == "paused":
-            self.out.post("approval", fmt.approval_request(asked), key=approval_key(run_id), run_id=run_id)
+            self.out.post("approval", fmt.approval_request(asked, self.out.slack.timezone), key=approval_key(run_id), run_id=run_id)
         elif asked is not None and asked["decision"]:
-            self.out.update("approval", approval_key(run_id), fmt.approval_decided(asked), run_id)
+            self.out.update("approval", approval_key(run_id), fmt.approval_decided(asked, self.out.slack.timezone), run_id)
 
     # ------------------------------------------------------------------ what the messages say
     def _kind_of(self, run_id: str) -> tuple[str, str]:
@@ -164,6 +187,9 @@ class SlackReporter:
             for r in res:
                 counts[r.status] = counts.get(r.status, 0) + 1
             lines.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no orders")
+            watch = Watch(self.store)
+            lines += [fill_line(r, watch.trade_pnl(r.client_order_id) if r.side == "sell" and r.client_order_id
+                                else None) for r in res if r.status == "filled"][:40]
             if v.get("equity") is not None:
                 lines.append(f"book {v['equity']:,.2f} (cash {v.get('cash') or 0:,.2f})")
         return lines
@@ -178,6 +204,6 @@ class SlackEcho:
     def __call__(self, result) -> None:
         store = Store(self.store_path)
         try:
-            SlackOutbox(store, self.slack, self.redact).post("override", fmt.override_echo(result))
+            SlackOutbox(store, self.slack, self.redact).post("override", fmt.override_echo(result, self.slack.timezone))
         finally:
             store.close()
