@@ -33,7 +33,6 @@ from tests.test_schedule import FakeClock, ManualScheduler
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 DATA_ENDS = date(2022, 12, 7)
-KILLED_NIGHT = date(2022, 11, 25)  # its morning (on Monday 11-28) is killed after its first fill
 
 
 def ny(*args) -> datetime:
@@ -85,21 +84,29 @@ def test_a_month_of_serve_with_stale_data_slack_down_and_a_kill_loses_nothing_an
     clock = FakeClock(ny(2022, 11, 23, 8, 0))
     desk = Desk(s, clock, monkeypatch)
     try:
-        _until(desk, s, store, clock, ny(2022, 11, 28, 9, 40))
-        assert desk.health()[0] == 200, desk.health()[1]["reasons"]  # Thanksgiving and a weekend: all is well
+        night = date(2022, 11, 23)  # the first night that plans entries: its morning is the one killed
+        while True:
+            _until(desk, s, store, clock, ny(night.year, night.month, night.day, 22, 30))
+            if any(i["side"] == "buy" for i in store.intents(as_of=night)):
+                break
+            night = _next_session(night)
+            assert night < DATA_ENDS, "no night planned an entry before the data ends: nothing to kill mid-order"
+        session = _next_session(night)
+        _until(desk, s, store, clock, ny(session.year, session.month, session.day, 9, 40))
+        assert desk.health()[0] == 200, desk.health()[1]["reasons"]  # fresh data, every run ok: all is well
 
         # the process is killed during the 09:45 morning: after the broker filled the first order, before the desk
         # recorded it (a real SIGKILL, in a process of its own, on the same home)
         desk.stop()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("DESK_")}, "DESK_HOME": str(home)}
         killed = subprocess.run([sys.executable, "-m", "tests.crash_harness", str(home), "morning",
-                                 KILLED_NIGHT.isoformat(), "submit-after:1"], check=False, cwd=ROOT, env=env, capture_output=True,
-                                text=True, timeout=600)
+                                 night.isoformat(), "submit-after:1"], check=False, cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=600)
         assert killed.returncode == -9, killed.stderr
-        clock.now = ny(2022, 11, 28, 9, 55)  # restarted within the misfire grace: the morning resumes
+        clock.now = ny(session.year, session.month, session.day, 9, 55)  # restarted within the misfire grace
         desk = Desk(s, clock, monkeypatch)
-        desk.schedule.catch_up()
-        [morning] = [r for r in store.runs(limit=50, kind="morning") if r["as_of"] == KILLED_NIGHT.isoformat()]
+        desk.schedule.catch_up()  # the morning resumes from its checkpoint
+        [morning] = [r for r in store.runs(limit=50, kind="morning") if r["as_of"] == night.isoformat()]
         assert morning["status"] == "ok"
 
         _until(desk, s, store, clock, ny(2022, 11, 29, 8, 0))
@@ -154,6 +161,14 @@ def test_a_month_of_serve_with_stale_data_slack_down_and_a_kill_loses_nothing_an
         fake.stop()
     clock_line = run_cli(capsys, "status")[1].splitlines()[0]
     assert clock_line.startswith("ATTENTION")
+
+
+def _next_session(day: date) -> date:
+    import pandas as pd
+
+    from desk.serve.schedule import Calendar
+
+    return Calendar().cal.next_session(pd.Timestamp(day)).date()
 
 
 def _broker(home: Path):
