@@ -178,3 +178,27 @@ def test_metrics_watch_the_money_the_data_age_and_the_last_good_runs(home, fake,
     assert "desk_day_pnl" not in values  # one snapshot: no day to compare with
     assert 'desk_overlay_verdicts_total{fallback="false",provider="rules"}' in text
     assert "desk_llm_calls_total{" not in text and "desk_llm_cost_usd_total{" not in text
+
+
+def test_metrics_count_real_llm_calls_and_dollars_by_provider_and_never_the_rules_verdicts(home, fake, capsys,
+                                                                                           monkeypatch):
+    from tests.llm_kit import ScriptedLLM
+
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    with ScriptedLLM() as llm:
+        for k, v in llm.env("openai").items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("DESK_LLM__PROVIDER", "openai")
+        assert run_cli(capsys, "run", "--date", NIGHT.isoformat(), "--phase", "night")[0] == 0
+        sent = len(llm.requests)
+    store = Store(home / "desk.sqlite")
+    usd = store.db.execute("SELECT sum(cost_usd) FROM llm_calls WHERE provider = 'openai'").fetchone()[0]
+    server = _serve(home, fake)
+    try:
+        text = _get(server.url + "/metrics")[1]
+    finally:
+        server.stop()
+    assert sent > 0 and f'desk_llm_calls_total{{provider="openai",status="ok"}} {float(sent)}' in text
+    assert f'desk_llm_cost_usd_total{{provider="openai"}} {usd}' in text and usd > 0
+    assert 'provider="rules",status=' not in text
