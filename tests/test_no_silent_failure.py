@@ -202,3 +202,26 @@ def test_metrics_count_real_llm_calls_and_dollars_by_provider_and_never_the_rule
     assert sent > 0 and f'desk_llm_calls_total{{provider="openai",status="ok"}} {float(sent)}' in text
     assert f'desk_llm_cost_usd_total{{provider="openai"}} {usd}' in text and usd > 0
     assert 'provider="rules",status=' not in text
+
+
+def test_a_morning_whose_entries_a_halt_stops_is_a_warning_and_exits_4(home, capsys):
+    assert run_cli(capsys, "run", "--phase", "night", "--date", NIGHT.isoformat())[0] == 0
+    assert run_cli(capsys, "halt", "--reason", "drill")[0] == 0
+    code, out, err = run_cli(capsys, "run", "--phase", "morning", "--date", NIGHT.isoformat())
+    assert code == 4, err
+    assert "⚠ validate" in out and "halted: desk halted: drill" in err
+
+
+def test_health_is_503_when_the_scheduler_it_should_run_is_not_running(home, fake):
+    s = settings(home, fake, slack={"mode": "http"})
+    server = Serve(s, host="127.0.0.1", port=0, clock=lambda: FRESH).start()
+    try:
+        url = f"http://127.0.0.1:{server.port.port}/health"
+        code, body = _get(url)
+        assert code == 200 and json.loads(body)["scheduler"]["running"] is True, body
+        server.apscheduler.shutdown(wait=False)  # its thread gone: nothing will run by itself
+        code, body = _get(url)
+        assert code == 503 and "the scheduler is not running" in " ".join(json.loads(body)["reasons"])
+    finally:
+        server.apscheduler = None
+        server.stop()

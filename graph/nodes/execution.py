@@ -54,7 +54,7 @@ def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
         results += [_result(it, "waiting", waiting) for it in intents.values()]
         return {"results": results, "summary": f"nothing sent, waiting: {waiting}"}
     held = {s: p.quantity for s, p in broker.positions().items()}
-    submitted = 0
+    submitted, halted = 0, []
     for iid, it in sorted(intents.items(), key=lambda kv: (kv[1].side != "sell", kv[0])):
         coid = client_order_id(iid)
         existing = ctx.store.order(coid)
@@ -64,6 +64,7 @@ def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
         blocked = entries_blocked(ctx, session) if it.side == "buy" else None  # read now, not at validate
         if blocked:
             results.append(_halted(ctx, it, coid, existing, blocked))
+            halted.append(blocked)
             continue
         qty = existing["quantity"] if existing is not None else (
             min(it.quantity, held.get(it.symbol, 0.0)) if it.side == "sell" else it.quantity)
@@ -78,7 +79,9 @@ def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
         _record(ctx, it, status, session)
         results.append(_result(it, status.status, status.reason or "", coid, status))
     filled = [r for r in results if r.status == "filled"]
-    return {"results": results, "summary": f"{len(filled)} filled, {submitted} submitted"}
+    stopped = f"{len(halted)} entr{'y' if len(halted) == 1 else 'ies'} halted: {halted[0]}" if halted else ""
+    return {"results": results, "summary": f"{len(filled)} filled, {submitted} submitted"
+            + (f"; {stopped}" if stopped else ""), **({"warning": stopped} if stopped else {})}
 
 
 def market_wait(ctx: DeskContext, session: date) -> str | None:

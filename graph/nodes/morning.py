@@ -113,10 +113,13 @@ def validate(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
             accepted.append(iid)
     selling = {intents[i].symbol for i in accepted if intents[i].side == "sell"} | set(flat)
     stops = stop_exits(ctx, state, selling)
-    return {"accepted": accepted + flat_ids + stops, "results": results,
+    halted = sum(r.reason == blocked for r in results) if blocked else 0
+    stopped = f"{halted} entr{'y' if halted == 1 else 'ies'} halted: {blocked}" if halted else ""
+    return {"accepted": accepted + flat_ids + stops, "results": results, **({"warning": stopped} if stopped else {}),
             "summary": f"{len(accepted)} accepted, {len(results)} skipped"
                        + (f", {len(flat_ids)} flattened at the operator's request" if flat_ids else "")
-                       + (f", {len(stops)} holdings through their stop at the morning quote" if stops else "")}
+                       + (f", {len(stops)} holdings through their stop at the morning quote" if stops else "")
+                       + (f"; {stopped}" if stopped else "")}
 
 
 def flatten_exits(ctx: DeskContext, state: MorningState) -> tuple[dict[str, str], list[str], str | None]:
