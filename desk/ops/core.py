@@ -11,7 +11,6 @@ and why, and is written to the audit log.
 from __future__ import annotations
 
 import difflib
-import importlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -225,23 +224,12 @@ def _count(text: str) -> int:
 
 
 def ask(settings: Settings, question: str, chat: Chat | None = None) -> AskResult:
-    """A free question for the chat agent (a tool-calling LLM over the desk's tools and memory). With the ``rules``
-    provider there is no agent to ask: refused in one line."""
-    if settings.llm.provider == "rules":
-        raise DeskError("`ask` needs an LLM provider: set llm.provider (e.g. anthropic or openai) — the rules "
-                        "provider answers no free questions; `why`, `status` and the other commands work without one")
-    agent = chat or chat_agent()
-    return AskResult(question=question, answer=agent(settings, question))
+    """A free question for the chat agent — the same as `desk ask` (``desk.commands.ask``: a tool-calling LLM over
+    the desk's record and tools), or ``chat`` when one is injected. Without an LLM provider: refused in one line."""
+    if chat is not None:
+        return AskResult(question=question, answer=chat(settings, question))
+    from desk.commands import ask as desk_ask
 
-
-def chat_agent() -> Chat:
-    """The chat agent, ``graph.chat.answer(settings, question) -> str``, when this build has one."""
-    try:
-        module = importlib.import_module("graph.chat")
-    except ModuleNotFoundError:
-        raise DeskError("this build has no chat agent (graph.chat): `ask` is unavailable; the other commands work") \
-            from None
-    answer = getattr(module, "answer", None)
-    if not callable(answer):
-        raise DeskError("graph.chat has no answer(settings, question): `ask` is unavailable")
-    return answer
+    got = desk_ask(settings, question)
+    tools = f" (tools: {', '.join(got.tools_used)})" if got.tools_used else ""
+    return AskResult(question=question, answer=got.answer + tools)
