@@ -89,6 +89,11 @@ class Watch:
                              f"ORDER BY started DESC{self.db.newest_last}", [kind, as_of.isoformat()])
         return [(r["run_id"], r["status"], _error(r["summary"])) for r in rows]
 
+    def run_end(self, run_id: str) -> tuple[str, str | None] | None:
+        """How the run ``run_id`` ended (or ``running``) and its error if it failed; None if there is no such run."""
+        rows = self.db.query("SELECT status, summary FROM runs WHERE run_id = ?", [run_id])
+        return (rows[0]["status"], _error(rows[0]["summary"])) if rows else None
+
     def last_ok(self) -> dict[str, str]:
         """Each kind of run -> when its latest successful run ended (UTC ISO text)."""
         return {k: t for k, t in self.db.execute(

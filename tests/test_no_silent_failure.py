@@ -225,3 +225,23 @@ def test_health_is_503_when_the_scheduler_it_should_run_is_not_running(home, fak
     finally:
         server.apscheduler = None
         server.stop()
+
+
+def test_a_scheduled_live_night_that_fails_on_stale_data_under_the_datas_last_session_is_a_failure(home):
+    """A live scheduled night for today plans the data's latest session and fails it as stale: the run is recorded
+    under that session, not under the trigger's key — the ledger still counts it as the trigger's failure."""
+    from desk.serve import ledger
+    from desk.serve.schedule import Fire
+
+    store = Store(home / "desk.sqlite")
+    store.start_run("night-2022-12-28-abcdef", "night", "night", date(2022, 12, 28))
+    store.finish_run("night-2022-12-28-abcdef", "error", {"phase": "night", "error": "stale data: data ends "
+                                                          "2022-12-28, 1 session before …"})
+
+    class Outcome:
+        status, run_id, reason = "ran", "night-2022-12-28-abcdef", "finished"
+
+    fire = Fire("night", "run", date(2022, 12, 29), date(2022, 12, 29), None, "the session closed at 16:00")
+    got = ledger.settle(store, fire, Outcome(), at=FRESH, before=ledger.runs_of(store, "night", date(2022, 12, 29)))
+    assert (got.outcome, got.failure, got.run_id) == ("failed", "stale_data", "night-2022-12-28-abcdef")
+    assert ScheduleLog(store).failures() == [("night", "stale_data", 1)]

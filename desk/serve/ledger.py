@@ -88,9 +88,11 @@ def settle(store: Store, fire: Fire, outcome: Any, *, at: datetime, before: Befo
         return _log(store, stamp, fire, "paused", reason, run_id=run_id)
     if status == "skipped":  # the key had already run
         return _log(store, stamp, fire, "done", reason, run_id=run_id)
-    ended = next((s for r, s, _ in runs if r == run_id), None)
+    # the run that was made may be under another date than the trigger's key: a live night on data that stopped
+    # updating plans (and fails) the data's latest session, measured against the calendar
+    ended, error = (watch.run_end(run_id) if run_id else None) or (None, None)
     if ended == "error":
-        error = next((e for r, _, e in runs if r == run_id), None) or "the run ended in error"
+        error = error or "the run ended in error"
         cls: FailureClass = "stale_data" if error.startswith("stale data") else "error"
         return _failed(store, stamp, fire, "failed", cls, error, run_id, alert)
     return _log(store, stamp, fire, "ran", reason or "finished", run_id=run_id)
