@@ -20,7 +20,7 @@ from tests import kit
 from tests.kit import run_cli
 
 CORPUS = tomllib.loads((Path(__file__).parent / "bad_inputs.toml").read_text())["case"]
-DAY = "2018-09-04"  # its block's mean-reversion model is promoted: a run reads it
+DAY = "2018-09-04"  # its block's GARCH model is promoted (by a significant margin): a run reads it
 
 
 @pytest.fixture(scope="session")
