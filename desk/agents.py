@@ -46,8 +46,8 @@ def agents(settings: Settings, on_or_before: date | None = None) -> AgentsResult
         store.close()
     if not rows:
         raise DeskError("no agent weights recorded yet: `desk run` samples them each night")
-    return AgentsResult(as_of=date.fromisoformat(rows[0]["as_of"]), mode=settings.trust.mode, agents=[
-        AgentTrust(agent=r["agent"], weight=r["weight"], alpha=r["alpha"], beta=r["beta"],
-                   posterior_mean=r["alpha"] / (r["alpha"] + r["beta"]), sample=r["sample"], resolved=r["resolved"],
-                   hit_rate=r["hit_rate"], ic=r["ic"], live_rate=r["live_rate"], reference_rate=r["reference_rate"],
-                   drift=bool(r["drift"]), reason=r["reason"]) for r in rows])
+    return AgentsResult(as_of=rows[0].as_of, mode=settings.trust.mode, agents=[
+        AgentTrust(agent=r.agent, weight=r.weight, alpha=r.alpha, beta=r.beta,
+                   posterior_mean=r.alpha / (r.alpha + r.beta), sample=r.sample, resolved=r.resolved,
+                   hit_rate=r.hit_rate, ic=r.ic, live_rate=r.live_rate, reference_rate=r.reference_rate,
+                   drift=bool(r.drift), reason=r.reason) for r in rows])

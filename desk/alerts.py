@@ -46,8 +46,8 @@ class Alerts(BaseModel):
 def alerts(store: Store, settings: Settings, now: datetime, *, scheduler: bool | None = None) -> Alerts:
     """The desk's alerts as of ``now`` (``scheduler``: whether this process's scheduler runs; None: not asked)."""
     state = store.desk_state()
-    halted = bool(state["halted"])
-    reasons = [f"desk halted: {state['reason']} (since {state['since']})"] if halted else []
+    halted = bool(state.halted)
+    reasons = [f"desk halted: {state.reason} (since {state.since})"] if halted else []
     watch = Watch(store)
     sessions = watch.sessions(settings.data.benchmark)
     book = watch.book(settings.broker.initial_cash)

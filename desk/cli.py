@@ -479,18 +479,18 @@ def slack_status(json: JsonOpt = False) -> None:
 
     box = Outbox(_store(settings()))
     depth = box.depth()
-    dead = [r for r in box.rows() if r["status"] == "dead"]
+    dead = [r for r in box.rows() if r.status == "dead"]
     waiting = box.pending(limit=1)
     if json:
-        out.print_json(data={**depth, "refused": [{"id": r["id"], "kind": r["kind"], "error": r["last_error"]}
+        out.print_json(data={**depth, "refused": [{"id": r.id, "kind": r.kind, "error": r.last_error}
                                                   for r in dead]})
         return
     _say(out, f"outbox: {depth['pending']} waiting, {depth['sent']} sent, {depth['dead']} refused")
     if waiting:
-        _say(out, f"  next attempt {waiting[0]['next_attempt']}" + (f" — {waiting[0]['last_error']}"
-                                                                    if waiting[0]["last_error"] else ""))
+        _say(out, f"  next attempt {waiting[0].next_attempt}" + (f" — {waiting[0].last_error}"
+                                                                    if waiting[0].last_error else ""))
     for r in dead[-10:]:
-        _say(out, f"  refused #{r['id']} ({r['kind']} to {r['channel']}): {r['last_error']}")
+        _say(out, f"  refused #{r.id} ({r.kind} to {r.channel}): {r.last_error}")
 
 
 @slack_app.command("manifest")
@@ -549,7 +549,8 @@ def data_status(json: JsonOpt = False) -> None:
     until = store.get_meta("data_until")
     if json:
         out.print_json(data={"data_until": until, "symbols": [
-            {k: s[k] for k in ("symbol", "kind", "source", "first_date", "last_date", "rows", "stale", "note")}
+            s.model_dump(mode="json", include={"symbol", "kind", "source", "first_date", "last_date", "rows", "stale",
+                                               "note"})
             for s in rows]})
         return
     if until:
@@ -558,9 +559,9 @@ def data_status(json: JsonOpt = False) -> None:
         _say(out, f"the store holds no market data: `desk data load` loads data.source ({s.data.source}), or "
                   f"`desk run` loads the bundled history first")
     for r in rows:
-        _say(out, f"  {r['symbol']:<6} {r['kind']:<7} {r['source']:<9} {r['first_date']} .. {r['last_date']} "
-                  f"{r['rows']:>6} rows" + ("  STALE" if r["stale"] else ""))
-    for source, note in dict.fromkeys((r["source"], r["note"]) for r in rows if r["note"]):  # each note once
+        _say(out, f"  {r.symbol:<6} {r.kind:<7} {r.source:<9} {r.first_date} .. {r.last_date} "
+                  f"{r.rows:>6} rows" + ("  STALE" if r.stale else ""))
+    for source, note in dict.fromkeys((r.source, r.note) for r in rows if r.note):  # each note once
         _say(out, f"{source}: {note}")
 
 

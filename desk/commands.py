@@ -44,7 +44,6 @@ from tools.data.base import DataSourceError, DataValidationError, MarketDataProv
 from tools.data.loader import load_into_store
 from tools.exits import stop_level
 from tools.market import MarketView
-from vocab.contracts import Denial, Intent
 
 Progress = Callable[[str], None]
 PHASES = ("night", "morning", "all")
@@ -107,7 +106,7 @@ def open_for_run(store: Store, settings: Settings, *, day: date | None, phase: s
 
 def benchmark_source(store: Store, settings: Settings) -> str | None:
     """The source the store's benchmark was last loaded from (None: not loaded yet)."""
-    return next((s["source"] for s in store.symbols() if s["symbol"] == settings.data.benchmark), None)
+    return next((s.source for s in store.symbols() if s.symbol == settings.data.benchmark), None)
 
 
 def check_llm_record(store: Store, settings: Settings, nights: Sequence[date]) -> None:
@@ -125,7 +124,7 @@ def check_llm_record(store: Store, settings: Settings, nights: Sequence[date]) -
 def check_universe(store: Store, settings: Settings) -> None:
     """Every symbol the settings trade, and the benchmark, must be in the store: say which are not, and the
     closest known name."""
-    known = {s["symbol"] for s in store.symbols()}
+    known = {s.symbol for s in store.symbols()}
     wanted = [*settings.data.universe, settings.data.benchmark]
     missing = [s for s in wanted if s not in known]
     if missing:
@@ -300,19 +299,19 @@ def status(store: Store, settings: Settings | None = None, now: datetime | None 
     calls, usd = llm_today(store)
     symbols = store.symbols()
     return StatusResult(
-        halted=bool(state["halted"]), halt_reason=state["reason"], halted_since=state["since"],
+        halted=bool(state.halted), halt_reason=state.reason, halted_since=state.since,
         data_until=store.get_meta("data_until") or (None if found is None or found.freshness.last_bar is None
                                                      else found.freshness.last_bar.isoformat()),
-        breakers=[BreakerInfo(**{k: b[k] for k in ("name", "tripped", "sessions", "reason")})
-                  for b in store.breakers()],
-        symbols=len(symbols), stale=[s["symbol"] for s in symbols if s["stale"]],
-        positions={s: PositionInfo(quantity=round(p["quantity"], 4), avg_price=round(p["avg_price"], 4),
-                                   stop=round(stop_level(p["initial_stop"], p["peak"], p["trail_pct"]), 4))
+        breakers=[BreakerInfo(**b.model_dump(mode="json")) for b in store.breakers()],
+        symbols=len(symbols), stale=[s.symbol for s in symbols if s.stale],
+        positions={s: PositionInfo(quantity=round(p.quantity, 4), avg_price=round(p.avg_price, 4),
+                                   stop=round(stop_level(p.initial_stop, p.peak, p.trail_pct), 4))
                    for s, p in store.positions().items()},
-        equity=None if last is None else round(float(last["equity"]), 2),
-        cash=None if last is None else round(float(last["cash"]), 2),
-        as_of=None if last is None else last["date"],
-        last_runs=[RunInfo(**{k: r[k] for k in ("run_id", "kind", "as_of", "status")}) for r in store.runs(limit=4)],
+        equity=None if last is None else round(float(last.equity), 2),
+        cash=None if last is None else round(float(last.cash), 2),
+        as_of=None if last is None else last.date.isoformat(),
+        last_runs=[RunInfo(run_id=r.run_id, kind=r.kind, as_of=r.as_of.isoformat(), status=r.status)
+                   for r in store.runs(limit=4)],
         llm_calls_today=calls, llm_usd_today=round(usd, 6),
         alerts=[] if found is None else [r for r in found.reasons if not r.startswith("desk halted")],
         data_age_sessions=None if found is None else found.freshness.age_sessions,
@@ -325,38 +324,39 @@ def why(store: Store, target: str) -> WhyResult:
     row = store.intent(target)
     if row is None:
         sym = target.upper()
-        rows = [r for r in store.intents() if r["symbol"] == sym]
+        rows = [r for r in store.intents() if r.symbol == sym]
         denied = store.latest_denied_pick(sym)
         if not rows and denied:
-            last = Denial.model_validate(denied["denials"][-1])
-            raise DeskError(f"no intents for {sym}: on {denied['as_of']} it was a selected pick (score "
-                            f"{denied['score']:.0f}) and was not bought: {last.rule}: {last.reason}")
-        if not rows and any(s["symbol"] == sym for s in store.symbols()):
+            last = denied.denials[-1]
+            raise DeskError(f"no intents for {sym}: on {denied.as_of} it was a selected pick (score "
+                            f"{denied.score:.0f}) and was not bought: {last.rule}: {last.reason}")
+        if not rows and any(s.symbol == sym for s in store.symbols()):
             raise DeskError(f"no intents for {sym} yet; run `desk run` first or see `desk status`")
         if not rows:
-            known = sorted({r["symbol"] for r in store.intents()} | {s["symbol"] for s in store.symbols()})
+            known = sorted({r.symbol for r in store.intents()} | {s.symbol for s in store.symbols()})
             hint = difflib.get_close_matches(sym, known, n=1)
             more = f"; did you mean {hint[0]}?" if hint else "; try `desk status` or an intent id"
             raise DeskError(f"no intent or symbol {target!r} in the store{more}")
-        row = max(rows, key=lambda r: (r["as_of"], r["intent_id"]))
-    intent = Intent.model_validate_json(row["payload"])
+        row = max(rows, key=lambda r: (r.as_of, r.intent_id))
+    intent = row.intent
     later = store.latest_denied_pick(intent.symbol)
-    not_entered = (NotEntered(as_of=later["as_of"], score=later["score"],
-                              denials=[Denial.model_validate(d) for d in later["denials"]])
-                   if later and later["as_of"] > intent.as_of.isoformat() else None)
-    orders = [o for o in store.orders() if o["intent_id"] == intent.intent_id]
-    ids = {o["client_order_id"] for o in orders}
-    fills = [f for f in store.fills() if f["client_order_id"] in ids]
+    not_entered = (NotEntered(as_of=later.as_of, score=later.score, denials=later.denials)
+                   if later and later.as_of > intent.as_of else None)
+    orders = [o for o in store.orders() if o.intent_id == intent.intent_id]
+    ids = {o.client_order_id for o in orders}
+    fills = [f for f in store.fills() if f.client_order_id in ids]
     return WhyResult(
         intent_id=intent.intent_id, as_of=intent.as_of, symbol=intent.symbol, side=intent.side, kind=intent.kind,
-        quantity=intent.quantity, status=row["status"], status_reason=row["status_reason"], reasons=intent.reasons,
-        models=[f"{p['agent']}: {p['action']} by {p['model_version']}"
+        quantity=intent.quantity, status=row.status, status_reason=row.status_reason, reasons=intent.reasons,
+        models=[f"{p.agent}: {p.action} by {p.model_version}"
                 for p in store.proposals_for(intent.as_of, intent.symbol)],
         sizing=intent.sizing, tier=intent.tier, gates=intent.gates, track=intent.track, verdicts=intent.verdicts,
         denials=intent.denials,
-        orders=[OrderInfo(**{k: o[k] for k in ("client_order_id", "status", "session", "quantity")}) for o in orders],
-        fills=[FillInfo(**{k: f[k] for k in ("quantity", "price", "commission", "session", "price_source")})
-               for f in fills], not_entered=not_entered)
+        orders=[OrderInfo(**o.model_dump(mode="json", include={"client_order_id", "status", "session", "quantity"}))
+                for o in orders],
+        fills=[FillInfo(**f.model_dump(mode="json", include={"quantity", "price", "commission", "session",
+                                                              "price_source"})) for f in fills],
+        not_entered=not_entered)
 
 
 # ---------------------------------------------------------------------- overrides
@@ -369,7 +369,7 @@ def halt(store: Store, reason: str, actor: Actor) -> HaltResult:
 
 def resume(store: Store, actor: Actor) -> HaltResult:
     """Lift an operator's halt and clear any circuit breaker early (both audited)."""
-    halted, breakers = store.desk_state()["halted"], store.breakers()
+    halted, breakers = store.desk_state().halted, store.breakers()
     if not halted and not breakers:
         raise DeskError("the desk is not halted and no circuit breaker is set")
     if halted:

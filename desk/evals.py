@@ -113,7 +113,7 @@ def decisions(settings: Settings, cases: Sequence[EvalCase], *, workers: int | N
                                {"label": r.label, "eval_id": eval_id, "sharpe": r.replay.desk.sharpe,
                                 "cagr": r.replay.desk.cagr, "max_drawdown": r.replay.desk.max_drawdown})
         trials = store.trial_count(TRIAL_KIND)
-        sharpes = [t["metrics"].get("sharpe", float("nan")) for t in store.trials(TRIAL_KIND)]
+        sharpes = [t.metrics.get("sharpe", float("nan")) for t in store.trials(TRIAL_KIND)]
         results = [_deflated(r, trials, sharpes) for r in results]
         folder = evals_dir(settings) / eval_id
         folder.mkdir(parents=True, exist_ok=True)

@@ -85,10 +85,10 @@ def _scored(values: list[float | None]) -> tuple[int, float | None, float | None
 def _entries(store: Store) -> list[dict]:
     rows = []
     for p in store.proposals():
-        if p["action"] != ENTRY:
+        if p.action != ENTRY:
             continue
-        payload = json.loads(p["payload"])
-        rows.append({"key": p["key"], "as_of": p["as_of"], "symbol": p["symbol"], "agent": p["agent"],
+        payload = json.loads(p.payload)
+        rows.append({"key": p.key, "as_of": p.as_of, "symbol": p.symbol, "agent": p.agent,
                      "horizon_days": payload["horizon_days"]})
     return rows
 
@@ -98,8 +98,8 @@ def overlay_effect(store: Store, close: pd.DataFrame) -> list[OverlayEffect]:
     entries = {r["key"]: r for r in _entries(store)}
     groups: dict[str, list[dict]] = defaultdict(list)
     for v in store.verdicts():
-        if v["proposal_key"] in entries:
-            groups[v["decision"]].append(entries[v["proposal_key"]])
+        if v.proposal_key in entries:
+            groups[v.decision].append(entries[v.proposal_key])
     out = []
     for decision in ("confirm", "adjust", "veto"):
         rows = groups.get(decision, [])
@@ -111,10 +111,10 @@ def overlay_effect(store: Store, close: pd.DataFrame) -> list[OverlayEffect]:
 
 def position_pnl(store: Store, close: pd.DataFrame, end: date) -> dict[str, float]:
     """Each agent's share of the P&L of the positions it opened (realised, and unrealised at ``end``'s close)."""
-    intents = {r["intent_id"]: r for r in store.intents()}
-    orders = {o["client_order_id"]: o for o in store.orders()}
-    agents_of = {(p["as_of"], p["symbol"]): json.loads(p["payload"]).get("agents", []) for p in store.picks()
-                 if p["selected"]}
+    intents = {r.intent_id: r for r in store.intents()}
+    orders = {o.client_order_id: o for o in store.orders()}
+    agents_of = {(p.as_of, p.symbol): json.loads(p.payload).get("agents", []) for p in store.picks()
+                 if p.selected}
     qty: dict[str, float] = defaultdict(float)
     cost: dict[str, float] = defaultdict(float)
     owners: dict[str, set[str]] = defaultdict(set)
@@ -125,13 +125,13 @@ def position_pnl(store: Store, close: pd.DataFrame, end: date) -> dict[str, floa
         for a in who:
             pnl[a] += amount / len(who)
 
-    for f in sorted(store.fills(), key=lambda f: (f["session"], f["side"] != "buy", f["fill_id"])):
-        sym, q, price, fee = f["symbol"], float(f["quantity"]), float(f["price"]), float(f["commission"])
-        order = orders.get(f["client_order_id"])
-        intent = intents.get(order["intent_id"]) if order else None
-        if f["side"] == "buy":
+    for f in sorted(store.fills(), key=lambda f: (f.session, f.side != "buy", f.fill_id)):
+        sym, q, price, fee = f.symbol, float(f.quantity), float(f.price), float(f.commission)
+        order = orders.get(f.client_order_id)
+        intent = intents.get(order.intent_id) if order else None
+        if f.side == "buy":
             if intent is not None:
-                owners[sym].update(agents_of.get((intent["as_of"], sym), []))
+                owners[sym].update(agents_of.get((intent.as_of, sym), []))
             qty[sym] += q
             cost[sym] += q * price + fee
         elif qty[sym] > 0:
@@ -158,11 +158,11 @@ def agent_figures(store: Store, close: pd.DataFrame, end: date, capital: float) 
         by_agent[r["agent"]].append(r)
     pnl = position_pnl(store, close, end)
     opened: dict[str, int] = defaultdict(int)
-    filled = {o["intent_id"] for o in store.orders() if o["status"] == "filled"}
-    entered = {(r["as_of"], r["symbol"]) for r in store.intents() if r["kind"] == "entry" and r["intent_id"] in filled}
+    filled = {o.intent_id for o in store.orders() if o.status == "filled"}
+    entered = {(r.as_of, r.symbol) for r in store.intents() if r.kind == "entry" and r.intent_id in filled}
     for p in store.picks():
-        if p["selected"] and (p["as_of"], p["symbol"]) in entered:
-            for a in json.loads(p["payload"]).get("agents", []):
+        if p.selected and (p.as_of, p.symbol) in entered:
+            for a in json.loads(p.payload).get("agents", []):
                 opened[a] += 1
     out = {}
     for agent in sorted(set(by_agent) | set(pnl)):
@@ -176,8 +176,8 @@ def agent_figures(store: Store, close: pd.DataFrame, end: date, capital: float) 
 
 def costs(store: Store, slippage_bps: float, average_equity: float, days: int) -> Costs:
     fills = store.fills()
-    notional = float(sum(f["quantity"] * f["price"] for f in fills))
-    commissions = float(sum(f["commission"] for f in fills))
+    notional = float(sum(f.quantity * f.price for f in fills))
+    commissions = float(sum(f.commission for f in fills))
     slippage = notional * slippage_bps / 1e4
     years = max(days, 1) / 252
     total = commissions + slippage

@@ -41,10 +41,10 @@ def _recorded_latency_ms(home: Path) -> tuple[float, int]:
     """The recorded calls' latency (the desk's home store keeps the LLM record, replays included)."""
     store = Store(home / "desk.sqlite")
     try:
-        ok = [c for c in store.llm_calls() if c["status"] == "ok"]
+        ok = [c for c in store.llm_calls() if c.status == "ok"]
     finally:
         store.close()
-    return float(sum(c["latency_ms"] for c in ok)), len(ok)
+    return float(sum(c.latency_ms for c in ok)), len(ok)
 
 
 def main() -> None:

@@ -81,11 +81,10 @@ def tiers(store_path: str) -> dict[str, int]:
     from collections import Counter
 
     from memory.store import Store
-    from vocab.contracts import Intent
 
     store = Store(store_path)
     try:
-        entries = [Intent.model_validate_json(r["payload"]) for r in store.intents() if r["kind"] == "entry"]
+        entries = [r.intent for r in store.intents() if r.kind == "entry"]
     finally:
         store.close()
     return dict(Counter("moonshot" if i.track == "moonshot" else str(i.tier) for i in entries))

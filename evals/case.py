@@ -239,7 +239,8 @@ def _night_spend(cfg: DeskConfig, store: Store) -> dict[str, float]:
     try:
         out: dict[str, float] = {}
         for run in store.runs(limit=100_000, kind="night"):
-            out[run["as_of"]] = out.get(run["as_of"], 0.0) + record.llm_spend(run_id=run["run_id"])[1]
+            day = run.as_of.isoformat()
+            out[day] = out.get(day, 0.0) + record.llm_spend(run_id=run.run_id)[1]
         return out
     finally:
         record.close()

@@ -143,7 +143,7 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     result = summarize(store, market, config, nights, seconds, setup_s)
     if record is None:
         return result
-    runs = [r["run_id"] for r in store.runs(limit=10 * len(nights) + 10)]
+    runs = [r.run_id for r in store.runs(limit=10 * len(nights) + 10)]
     calls, usd = 0, 0.0
     for run_id in runs:
         n, paid = record.llm_spend(run_id=run_id)
@@ -159,7 +159,7 @@ def summarize(store: Store, market: MarketView, config: DeskConfig, nights: list
                         snaps["equity"]]).sort_index()
     equity = equity[~equity.index.duplicated(keep="last")]
     fills = store.fills()
-    notional = float(sum(f["quantity"] * f["price"] for f in fills))
+    notional = float(sum(f.quantity * f.price for f in fills))
     desk_m = performance(equity, trades=len(fills), traded_notional=notional)
     a, b = equity.index[0].date(), equity.index[-1].date()
     close = market.close

@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from memory.agents import Moonshot
+from memory.book import FillRecord, OrderRecord
+
 
 class TrackLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -23,26 +26,26 @@ class TrackLine(BaseModel):
     wins: int
 
 
-def moonshot_line(moonshots: Sequence[Mapping], orders: Sequence[Mapping], fills: Sequence[Mapping],
+def moonshot_line(moonshots: Sequence[Moonshot], orders: Sequence[OrderRecord], fills: Sequence[FillRecord],
                   last_close: Mapping[str, float], initial_cash: float) -> TrackLine:
     """The moonshot track's P&L from the store's moonshot intents, orders and fills (see the module docstring)."""
-    shot_intents = {m["intent_id"] for m in moonshots}
-    shot_orders = {o["client_order_id"] for o in orders if o["intent_id"] in shot_intents}
-    by_symbol: dict[str, list[Mapping]] = {}
-    for f in sorted(fills, key=lambda f: (f["session"], f["fill_id"])):
-        by_symbol.setdefault(f["symbol"], []).append(f)
+    shot_intents = {m.intent_id for m in moonshots}
+    shot_orders = {o.client_order_id for o in orders if o.intent_id in shot_intents}
+    by_symbol: dict[str, list[FillRecord]] = {}
+    for f in sorted(fills, key=lambda f: (f.session, f.fill_id)):
+        by_symbol.setdefault(f.symbol, []).append(f)
     pnl, trades, still_open, wins = 0.0, 0, 0, 0
     for symbol, rows in by_symbol.items():
         qty, cash, active = 0.0, 0.0, False
         for f in rows:
-            if f["side"] == "buy" and f["client_order_id"] in shot_orders and not active and qty <= 1e-9:
+            if f.side == "buy" and f.client_order_id in shot_orders and not active and qty <= 1e-9:
                 active, qty, cash = True, 0.0, 0.0
                 trades += 1
             if not active:
                 continue
-            sign = 1.0 if f["side"] == "buy" else -1.0
-            qty += sign * f["quantity"]
-            cash -= sign * f["quantity"] * f["price"] + f["commission"]
+            sign = 1.0 if f.side == "buy" else -1.0
+            qty += sign * f.quantity
+            cash -= sign * f.quantity * f.price + f.commission
             if qty <= 1e-9:
                 pnl += cash
                 wins += int(cash > 0)

@@ -22,7 +22,6 @@ from graph.providers.llm.exchange import Exchanger
 from graph.providers.prompting import delimited, render_prompt, split_prompt
 from memory.store import Store
 from tools.agents import AgentToolkit
-from vocab.contracts import Intent
 
 MAX_TURNS = 6
 MAX_ROWS = 20
@@ -63,44 +62,46 @@ def read_tools(store: Store, toolkit: AgentToolkit | None = None) -> list[BaseTo
     """The chat agent's tools over one store (and the agent tools, when given): each returns JSON."""
 
     def intents(symbol: str | None = None, as_of: date | None = None) -> str:
-        rows = [r for r in store.intents(as_of=as_of) if symbol is None or r["symbol"] == symbol.upper()]
-        rows = sorted(rows, key=lambda r: (r["as_of"], r["intent_id"]))[-MAX_ROWS:]
-        return _json([{k: r[k] for k in ("intent_id", "as_of", "symbol", "side", "kind", "quantity", "status",
-                                          "status_reason")} for r in rows])
+        rows = [r for r in store.intents(as_of=as_of) if symbol is None or r.symbol == symbol.upper()]
+        rows = sorted(rows, key=lambda r: (r.as_of, r.intent_id))[-MAX_ROWS:]
+        return _json([r.model_dump(mode="json", include={"intent_id", "as_of", "symbol", "side", "kind", "quantity",
+                                                         "status", "status_reason"}) for r in rows])
 
     def why(target: str) -> str:
         row = store.intent(target)
         if row is None:
-            rows = [r for r in store.intents() if r["symbol"] == target.upper()]
+            rows = [r for r in store.intents() if r.symbol == target.upper()]
             if not rows:
                 return _json({"error": f"no intent or symbol {target!r} in the record"})
-            row = max(rows, key=lambda r: (r["as_of"], r["intent_id"]))
-        intent = Intent.model_validate_json(row["payload"])
-        orders = [o for o in store.orders() if o["intent_id"] == intent.intent_id]
-        ids = {o["client_order_id"] for o in orders}
-        fills = [f for f in store.fills() if f["client_order_id"] in ids]
-        return _json({"intent": intent.model_dump(mode="json"), "status": row["status"],
-                      "status_reason": row["status_reason"],
-                      "orders": [{k: o[k] for k in ("client_order_id", "status", "session", "quantity")}
+            row = max(rows, key=lambda r: (r.as_of, r.intent_id))
+        intent = row.intent
+        orders = [o for o in store.orders() if o.intent_id == intent.intent_id]
+        ids = {o.client_order_id for o in orders}
+        fills = [f for f in store.fills() if f.client_order_id in ids]
+        return _json({"intent": intent.model_dump(mode="json"), "status": row.status,
+                      "status_reason": row.status_reason,
+                      "orders": [o.model_dump(mode="json", include={"client_order_id", "status", "session", "quantity"})
                                  for o in orders],
-                      "fills": [{k: f[k] for k in ("quantity", "price", "commission", "session")} for f in fills]})
+                      "fills": [f.model_dump(mode="json", include={"quantity", "price", "commission", "session"})
+                                for f in fills]})
 
     def proposals(symbol: str | None = None, as_of: date | None = None) -> str:
         day = as_of or store.latest_night()
         if day is None:
             return _json({"error": "no night has run yet"})
-        rows = [r for r in store.night_proposals(day) if symbol is None or r["symbol"] == symbol.upper()]
+        rows = [r for r in store.night_proposals(day) if symbol is None or r.symbol == symbol.upper()]
         return _json({"as_of": day, "proposals": [
-            {"key": r["key"], "symbol": r["symbol"], "agent": r["agent"], "action": r["action"],
-             "strength": r["strength"], "confidence": r["confidence"],
-             "rationale": json.loads(r["payload"]).get("rationale"), "verdict": r["verdict"]}
+            {"key": r.key, "symbol": r.symbol, "agent": r.agent, "action": r.action,
+             "strength": r.strength, "confidence": r.confidence,
+             "rationale": r.rationale, "verdict": r.verdict and r.verdict.model_dump(mode="json")}
             for r in rows[:MAX_ROWS * 3]]})
 
     def book() -> str:
         snap = store.latest_snapshot()
-        return _json({"positions": store.positions(), "as_of": snap and snap["date"],
-                      "equity": snap and snap["equity"], "cash": snap and snap["cash"],
-                      "halted": bool(store.desk_state()["halted"])})
+        return _json({"positions": {s: h.model_dump(mode="json") for s, h in store.positions().items()},
+                      "as_of": snap and snap.date.isoformat(),
+                      "equity": snap and snap.equity, "cash": snap and snap.cash,
+                      "halted": bool(store.desk_state().halted)})
 
     tools: list[BaseTool] = [
         StructuredTool.from_function(intents, name="intents", args_schema=SymbolDate,

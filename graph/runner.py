@@ -27,6 +27,7 @@ from graph.morning import build_morning
 from graph.night import build_night
 from graph.nodes.ingest import night_freshness
 from graph.reporting import record_unrun
+from memory.runs import Run
 from memory.store import StoreError
 from tools.breakers import consecutive_errors
 from tools.calendar import next_session
@@ -97,15 +98,15 @@ class Runner:
         if not started:
             return None
         first = started[-1]
-        return f"its morning {first['run_id']} started {first['started']}"
+        return f"its morning {first.run_id} started {first.started}"
 
-    def _began(self, row: Mapping[str, Any]) -> bool:
+    def _began(self, row: Run) -> bool:
         """Whether a recorded run's graph began: not ``killed`` or ``skipped`` (it never reached a checkpoint), and
         not a failure recorded before its graph ran (a scheduled morning that could not start)."""
-        if row["status"] in ("killed", "skipped"):
+        if row.status in ("killed", "skipped"):
             return False
-        if row["status"] == "error" and self.checkpointer is not None:
-            return bool(self.graph(row["kind"]).get_state(_thread(row["run_id"])).values)
+        if row.status == "error" and self.checkpointer is not None:
+            return bool(self.graph(row.kind).get_state(_thread(row.run_id)).values)
         return True
 
     def finished(self, kind: str, day: date) -> dict | None:
@@ -113,7 +114,7 @@ class Runner:
         if self.checkpointer is None:
             return None
         for row in self.store.runs_for(kind, day):
-            snap = self.graph(kind).get_state(_thread(row["run_id"]))
+            snap = self.graph(kind).get_state(_thread(row.run_id))
             if snap.values and not snap.next:
                 return dict(snap.values)
         return None
@@ -132,13 +133,13 @@ class Runner:
         if self.checkpointer is not None:
             self.close_dead_runs()
         last = self.store.last_run(kind, as_of) if self.checkpointer is not None else None
-        if last is not None and last["status"] in RESUMABLE:
-            snap = graph.get_state(_thread(last["run_id"]))
+        if last is not None and last.status in RESUMABLE:
+            snap = graph.get_state(_thread(last.run_id))
             if snap.next:
-                self.progress(f"resuming {kind} run {last['run_id']} at {', '.join(snap.next)}")
-                return self._invoke(kind, last["run_id"], as_of, None, durability)
-        if last is not None and last["status"] == "paused":
-            raise DeskError(f"{kind} run {last['run_id']} for {as_of} is paused waiting for approval; "
+                self.progress(f"resuming {kind} run {last.run_id} at {', '.join(snap.next)}")
+                return self._invoke(kind, last.run_id, as_of, None, durability)
+        if last is not None and last.status == "paused":
+            raise DeskError(f"{kind} run {last.run_id} for {as_of} is paused waiting for approval; "
                             f"approve or reject it first")
         run_id = f"{kind}-{as_of.isoformat()}-{uuid.uuid4().hex[:6]}"
         return self._invoke(kind, run_id, as_of, {**state, "run_id": run_id}, durability)
@@ -147,19 +148,19 @@ class Runner:
         """Close every run left ``running`` by a process that died; (run_id, new status) for each."""
         closed = []
         for row in self.store.runs(limit=1000, status="running"):
-            if row["kind"] not in self._builders:
+            if row.kind not in self._builders:
                 continue
-            snap = self.graph(row["kind"]).get_state(_thread(row["run_id"]))
+            snap = self.graph(row.kind).get_state(_thread(row.run_id))
             if snap.next:
                 status, why = "interrupted", f"its process stopped before {', '.join(snap.next)}; the next run " \
-                                             f"for {row['as_of']} resumes it"
+                                             f"for {row.as_of} resumes it"
             elif snap.values:
                 status, why = "ok", "its graph had finished when its process stopped; closed on restart"
             else:
                 status, why = "killed", "its process stopped before the first checkpoint; nothing to resume"
-            self.store.finish_run(row["run_id"], status, {"phase": row["kind"], "closed": why})
-            self.progress(f"run {row['run_id']} was left running by a stopped process: {status} ({why})")
-            closed.append((row["run_id"], status))
+            self.store.finish_run(row.run_id, status, {"phase": row.kind, "closed": why})
+            self.progress(f"run {row.run_id} was left running by a stopped process: {status} ({why})")
+            closed.append((row.run_id, status))
         return closed
 
     def resume(self, run_id: str, value: Any, durability: str = "sync") -> dict:
@@ -167,11 +168,11 @@ class Runner:
         row = self.store.run(run_id)
         if row is None:
             raise DeskError(f"no run {run_id!r}; see `desk status` for the latest runs")
-        if row["status"] != "paused":
-            raise DeskError(f"run {run_id} is {row['status']}, not paused: nothing to resume")
+        if row.status != "paused":
+            raise DeskError(f"run {run_id} is {row.status}, not paused: nothing to resume")
         if self.checkpointer is None:
             raise DeskError("this desk runs without checkpoints: a paused run cannot be resumed")
-        return self._invoke(row["kind"], run_id, date.fromisoformat(row["as_of"]), Command(resume=value),
+        return self._invoke(row.kind, run_id, row.as_of, Command(resume=value),
                             durability)
 
     def _invoke(self, kind: str, run_id: str, as_of: date, payload: Any, durability: str) -> dict:
@@ -208,7 +209,7 @@ class Runner:
         try:
             ctx.store.finish_run(run_id, "error", {"error": why})
             ctx.reporter.run_finished(run_id, "error", why)
-            tripped = consecutive_errors((x["status"] for x in ctx.store.runs(limit=r.max_consecutive_errors)),
+            tripped = consecutive_errors((x.status for x in ctx.store.runs(limit=r.max_consecutive_errors)),
                                          r.max_consecutive_errors)
             if tripped:
                 ctx.store.trip_breaker("errors", as_of, r.breaker_sessions, f"{tripped}; latest: {why}")

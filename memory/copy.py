@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from memory.checkpoint import has_checkpoints, open_checkpointer
-from memory.db import safe_url
-from memory.store import TABLES, Store, StoreError, copy_rows
+from memory.db import copy_rows, safe_url
+from memory.store import TABLES, Store, StoreError
 
 # the store's tables in a fixed order (meta and the desk's state first)
 ORDER = ("meta", "desk_state", *sorted(TABLES - {"meta", "desk_state"}))

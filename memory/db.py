@@ -383,3 +383,22 @@ def open_database(location: Path | str, what: str, damaged: str) -> Database:
     if is_postgres(location):
         return PostgresDatabase(str(location))
     return SqliteDatabase(Path(location), what, damaged)
+
+
+def same_database(a: Database, b: Database) -> bool:
+    """Two PostgreSQL connections to one database of one server (their schemas may differ)."""
+    ask = "SELECT current_database(), inet_server_addr()::text, inet_server_port()"
+    return a.execute(ask).fetchone() == b.execute(ask).fetchone()
+
+
+def copy_rows(source: Database, target: Database, table: str, chunk: int = 20_000) -> int:
+    """Stream every row of ``table`` from one store's database into another's (any two backends); the count."""
+    cur = source.execute(f"SELECT * FROM {table}")
+    cols = [d[0] for d in cur.description]
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    sql = f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(cols))})"
+    n = 0
+    while rows := cur.fetchmany(chunk):
+        target.executemany(sql, rows)
+        n += len(rows)
+    return n

@@ -14,9 +14,40 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import field_validator
+
+from memory.records import Record
 from memory.store import Store, now_utc
 
 POST, UPDATE = "post", "update"
+
+
+class OutboxRow(Record):
+    """One message waiting to be sent, sent (``ts``, ``channel_id``), or refused for good (``dead``)."""
+
+    id: int
+    key: str | None
+    created: str
+    kind: str
+    op: str
+    channel: str
+    run_id: str | None
+    thread_key: str | None
+    target_key: str | None
+    broadcast: bool
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt: str
+    last_error: str | None
+    ts: str | None
+    channel_id: str | None
+    sent_at: str | None
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _parsed(cls, v: Any) -> Any:
+        return json.loads(v) if isinstance(v, str) else v
 
 
 class Outbox:
@@ -49,17 +80,17 @@ class Outbox:
     def has(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM outbox WHERE key = ?", [key]).fetchone() is not None
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> OutboxRow | None:
         rows = self.db.query("SELECT * FROM outbox WHERE key = ?", [key])
-        return _decoded(rows[0]) if rows else None
+        return OutboxRow.from_row(rows[0]) if rows else None
 
-    def pending(self, limit: int = 500) -> list[dict[str, Any]]:
+    def pending(self, limit: int = 500) -> list[OutboxRow]:
         """Pending rows, oldest first (the sender decides which are due)."""
-        return [_decoded(r) for r in self.db.query(
-            "SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", [limit])]
+        return OutboxRow.from_rows(self.db.query(
+            "SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", [limit]))
 
-    def rows(self, limit: int = 1000) -> list[dict[str, Any]]:
-        return [_decoded(r) for r in self.db.query("SELECT * FROM outbox ORDER BY id LIMIT ?", [limit])]
+    def rows(self, limit: int = 1000) -> list[OutboxRow]:
+        return OutboxRow.from_rows(self.db.query("SELECT * FROM outbox ORDER BY id LIMIT ?", [limit]))
 
     def mark_sent(self, row_id: int, ts: str | None, channel_id: str | None) -> None:
         self.db.execute("UPDATE outbox SET status = 'sent', ts = ?, channel_id = ?, sent_at = ?, last_error = NULL "
@@ -93,9 +124,3 @@ class Outbox:
         row = self.db.execute("SELECT min(next_attempt) FROM outbox WHERE status = 'pending'").fetchone()
         return row[0] if row else None
 
-
-def _decoded(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    out["payload"] = json.loads(out["payload"])
-    out["broadcast"] = bool(out["broadcast"])
-    return out

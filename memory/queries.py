@@ -7,9 +7,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
+from memory.book import Snapshot
+from memory.records import Record
 from memory.store import Store
+
+
+class AgentActivity(Record):
+    """What one agent did on a night: its style and model version, its proposals by action, the verdicts on them."""
+
+    name: str
+    style: str
+    model_version: str
+    proposals: dict[str, int]
+    verdicts: dict[str, int]
 
 
 class Queries:
@@ -32,7 +45,7 @@ class Queries:
     def latest_proposal_date(self) -> str | None:
         return self.db.execute("SELECT max(as_of) FROM proposals").fetchone()[0]
 
-    def agents_on(self, as_of: str) -> list[dict[str, Any]]:
+    def agents_on(self, as_of: str) -> list[AgentActivity]:
         """Per agent on a night: style and model version, proposals by action, verdicts by decision."""
         agents: dict[str, dict[str, Any]] = {}
         for key, agent, action, payload in self.db.execute(
@@ -48,16 +61,16 @@ class Queries:
             for key in a.pop("keys"):
                 if key in decisions:
                     a["verdicts"][decisions[key]] = a["verdicts"].get(decisions[key], 0) + 1
-        return list(agents.values())
+        return [AgentActivity.model_validate(a) for a in agents.values()]
 
-    def snapshot_on_or_before(self, day: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT date, equity, cash FROM snapshots WHERE date <= ? ORDER BY date DESC LIMIT 1",
-                              [day]).fetchone()
-        return None if row is None else {"date": row[0], "equity": float(row[1]), "cash": float(row[2])}
+    def snapshot_on_or_before(self, day: date) -> Snapshot | None:
+        rows = self.db.query("SELECT date, cash, equity, positions_value, gross FROM snapshots WHERE date <= ? "
+                             "ORDER BY date DESC LIMIT 1", [day.isoformat()])
+        return Snapshot.from_row(rows[0]) if rows else None
 
-    def first_snapshot(self) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT date, equity, cash FROM snapshots ORDER BY date LIMIT 1").fetchone()
-        return None if row is None else {"date": row[0], "equity": float(row[1]), "cash": float(row[2])}
+    def first_snapshot(self) -> Snapshot | None:
+        rows = self.db.query("SELECT date, cash, equity, positions_value, gross FROM snapshots ORDER BY date LIMIT 1")
+        return Snapshot.from_row(rows[0]) if rows else None
 
     def fills_between(self, after: str | None, through: str) -> tuple[int, float]:
         """(number of fills, commissions paid) in sessions after ``after`` (None: from the start) through

@@ -84,13 +84,13 @@ class TrackRecord:
         else:
             return
         for r in rows:
-            at = self._index(date.fromisoformat(r["as_of"]))
-            horizon = int(r["horizon_days"] or 0)
-            if at < 0 or horizon < 1 or r["decision"] not in DECISIONS:
+            at = self._index(r.as_of)
+            horizon = int(r.horizon_days or 0)
+            if at < 0 or horizon < 1 or r.decision not in DECISIONS:
                 continue
-            agent = self._agents.setdefault(r["agent"], len(self._agents))
-            self._rows[r["symbol"]].add(at, at + horizon, agent, DECISIONS.index(r["decision"]),
-                                        1.0 if r["action"] == "BUY_LONG" else -1.0)
+            agent = self._agents.setdefault(r.agent, len(self._agents))
+            self._rows[r.symbol].add(at, at + horizon, agent, DECISIONS.index(r.decision),
+                                     1.0 if r.action == "BUY_LONG" else -1.0)
 
     def on(self, day: date, symbols: Iterable[str]) -> dict[str, dict[str, list[Outcomes]]]:
         """symbol -> agent (and ``"*"``, every agent) -> outcomes by decision, resolved by ``day``."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import sys
@@ -116,9 +117,19 @@ def run_nodes(d, nodes: Iterable[Callable[..., dict]], state: dict) -> dict:
 def hold(d, symbol: str, quantity: float, price: float, *, stop: float, peak: float, trail: float = 0.10,
          entry_date: str = "2017-01-03", tiers_hit: int = 0) -> None:
     """Seed a holding in the desk's store (the book the night and morning read)."""
-    d.store.upsert_position({"symbol": symbol, "quantity": quantity, "avg_price": price, "entry_date": entry_date,
-                             "peak_date": entry_date, "initial_stop": stop, "peak": peak, "trail_pct": trail,
-                             "tiers_hit": tiers_hit})
+    d.store.upsert_position(holding(symbol=symbol, quantity=quantity, avg_price=price, entry_date=entry_date,
+                                    initial_stop=stop, peak=peak, trail_pct=trail, tiers_hit=tiers_hit))
+
+
+def holding(**kw: Any):
+    """A holding in the store's book: 10 XOM bought at 100 on 2017-01-03, stop 90, peak 100, trail 10%."""
+    from memory.book import Holding
+
+    fields = dict(symbol="XOM", quantity=10.0, avg_price=100.0, entry_date="2017-01-03", initial_stop=90.0,
+                  peak=100.0, trail_pct=0.10, tiers_hit=0)
+    fields.update(kw)
+    fields.setdefault("peak_date", fields["entry_date"])
+    return Holding.model_validate(fields)
 
 
 # ---------------------------------------------------------------------- the CLI and the files
@@ -139,6 +150,12 @@ def run_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
     return code, cap.out, cap.err
 
 
+def child_env() -> dict[str, str]:
+    """The environment for a desk process a test starts: no stray DESK_* variable, except the store's location
+    (the test's backend: a test home on PostgreSQL keeps its database in the child)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("DESK_") or k == "DESK_STORE__URL"}
+
+
 def settings_of(home: Path):
     """The settings a command on ``home`` reads (its store on SQLite or, with DESK_STORE__URL, PostgreSQL)."""
     from desk.config import load_settings
@@ -151,6 +168,14 @@ def open_store(home: Path):
     from memory.store import open_store as open_
 
     return open_(settings_of(home))
+
+
+def replay_store(home: Path, folder: str):
+    """The store of a replay run on ``home`` (its folder's SQLite file, or its schema of the desk's database)."""
+    from memory.store import Store, replay_url
+
+    url = settings_of(home).store.url
+    return Store(replay_url(url, folder) if url else home / "replays" / folder / "desk.sqlite")
 
 
 def store_fingerprint(where: Path) -> str:
@@ -194,6 +219,10 @@ def home_fingerprint(home: Path) -> dict[str, str]:
         if rel.startswith("locks/") or rel.endswith(("-wal", "-shm", "-journal")):
             continue
         out[rel] = _sqlite_rows(path) if path.suffix == ".sqlite" else hashlib.sha256(path.read_bytes()).hexdigest()
+    if os.environ.get("DESK_STORE__URL", "").startswith("postgresql://"):   # the test's store is a database
+        from tests.pg_kit import fingerprint
+
+        out["<store>"] = fingerprint(os.environ["DESK_STORE__URL"])
     return out
 
 

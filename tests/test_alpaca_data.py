@@ -13,7 +13,6 @@ from brokers.alpaca.loopback import serve
 from desk.commands import data_load
 from desk.config import load_settings
 from desk.results import Actor
-from memory.store import Store
 from tests import kit
 from tools.data.base import DataSourceError
 
@@ -51,10 +50,10 @@ def test_alpaca_load_writes_adjusted_bars_with_the_sp500_through_spy_and_says_so
     assert result.written == {**dict.fromkeys(UNIVERSE, N), "SP500": N}
     assert "Adjustment.ALL" in result.note and "SP500 is SPY (ETF proxy for the S&P 500" in result.note
     assert {q["adjustment"] for q in server.app.bar_queries} == {"all"} and len(server.app.bar_queries) == 2
-    rows = {r["symbol"]: r for r in Store(home / "desk.sqlite").symbols()}
-    assert rows["SP500"]["source"] == "alpaca" and "Adjustment.ALL" in rows["SP500"]["note"]
-    assert rows["SP500"]["kind"] == "etf"
-    assert rows["AAA"]["last_date"] == kit.bars([0] * N, "2016-01-04").index[-1].date().isoformat()
+    rows = {r.symbol: r for r in kit.open_store(home).symbols()}
+    assert rows["SP500"].source == "alpaca" and "Adjustment.ALL" in rows["SP500"].note
+    assert rows["SP500"].kind == "etf"
+    assert rows["AAA"].last_date == kit.bars([0] * N, "2016-01-04").index[-1].date()
 
 
 def test_alpaca_load_refuses_an_index_it_has_no_proxy_for_and_a_series_that_jumps(alpaca_home):
@@ -62,7 +61,7 @@ def test_alpaca_load_refuses_an_index_it_has_no_proxy_for_and_a_series_that_jump
     with pytest.raises(DataSourceError, match="alpaca served usable bars for 1 of the 3 symbols asked") as err:
         _load(home, universe=("AAA", "BAD"), benchmark="^VIX")  # a live load serves every symbol, or loads nothing
     assert "no ETF holds it" in str(err.value) and "jump" in str(err.value)
-    assert Store(home / "desk.sqlite").symbols() == []
+    assert kit.open_store(home).symbols() == []
 
 
 def test_alpaca_load_replaces_a_restated_history_instead_of_rejecting_the_seam(alpaca_home):
@@ -71,18 +70,18 @@ def test_alpaca_load_replaces_a_restated_history_instead_of_rejecting_the_seam(a
     server.app.history = _history({"AAA": 0.5})  # a 2-for-1 split: Alpaca restates the whole adjusted series
     result = _load(home)
     assert result.written["AAA"] == N and "AAA" not in result.rejected
-    close = Store(home / "desk.sqlite").frame("close")["AAA"].dropna()
+    close = kit.open_store(home).frame("close")["AAA"].dropna()
     assert len(close) == N and close.iloc[0] == pytest.approx(5.0) and close.iloc[-1] == pytest.approx(10.0)
 
 
 def test_alpaca_load_when_unreachable_is_an_error_that_writes_and_flags_nothing(alpaca_home):
     home, server = alpaca_home
     _load(home)
-    before = Store(home / "desk.sqlite").symbols()
+    before = kit.open_store(home).symbols()
     server.set_faults("error5xx")
     with pytest.raises(DataSourceError, match="^Alpaca's market data API unreachable: no bars loaded"):
         _load(home)
-    assert Store(home / "desk.sqlite").symbols() == before and not any(r["stale"] for r in before)
+    assert kit.open_store(home).symbols() == before and not any(r.stale for r in before)
 
 
 def test_alpaca_load_with_refused_keys_is_one_line(alpaca_home, monkeypatch):
@@ -91,7 +90,7 @@ def test_alpaca_load_with_refused_keys_is_one_line(alpaca_home, monkeypatch):
     with pytest.raises(DataSourceError, match="refused the API keys") as err:
         _load(home)
     assert "not-the-loopback-secret" not in str(err.value) and "\n" not in str(err.value)
-    assert Store(home / "desk.sqlite").symbols() == []
+    assert kit.open_store(home).symbols() == []
 
 
 def test_alpaca_load_without_keys_exits_2_in_one_line(desk_home, capsys, monkeypatch):

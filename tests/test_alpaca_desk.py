@@ -52,10 +52,10 @@ def test_a_morning_through_alpaca_places_each_order_once_and_the_books_agree(hom
         outbox = sqlite3.connect(home / "desk.sqlite").execute("SELECT payload FROM outbox").fetchall()
         assert any("Alpaca paper account" in row[0] for row in outbox), "the outbox holds the morning's messages"
         store = kit.desk(home).store
-        sent = [o for o in store.orders() if o["status"] == "filled"]
-        assert sent and all(server.book.booked(o["client_order_id"]) == 1 for o in sent)
+        sent = [o for o in store.orders() if o.status == "filled"]
+        assert sent and all(server.book.booked(o.client_order_id) == 1 for o in sent)
         held = {p["symbol"]: p["qty"] for p in server.book.positions()}
-        assert {s: round(p["quantity"], 6) for s, p in store.positions().items()} == \
+        assert {s: round(p.quantity, 6) for s, p in store.positions().items()} == \
             {s: round(float(q), 6) for s, q in held.items()}
         again = _ok(_desk(home, server, "run", "--phase", "morning", "--date", FIRST.isoformat()))
         assert len(server.book.orders()) == len(sent), again.stdout  # a re-run sends nothing again
@@ -95,12 +95,12 @@ def alpaca_seed(seeded_home, tmp_path_factory):
     with serve(prices=FIRST_MORNING) as server:
         _ok(_desk(home, server, "run", "--date", FIRST.isoformat()))
         d = kit.desk(home)
-        gains = {s: d.ctx.market.price(s, DAY) / p["avg_price"] - 1 for s, p in d.store.positions().items()}
+        gains = {s: d.ctx.market.price(s, DAY) / p.avg_price - 1 for s, p in d.store.positions().items()}
         sym = max(gains, key=gains.get)
         assert gains[sym] > 0, "the seed needs a holding that gained by 2017-03-08"
         row = d.store.positions()[sym]
-        gain = d.ctx.market.price(sym, DAY) - row["avg_price"]
-        d.store.upsert_position({**row, "initial_stop": row["avg_price"] - gain / 2.2})
+        gain = d.ctx.market.price(sym, DAY) - row.avg_price
+        d.store.upsert_position(row.model_copy(update={"initial_stop": row.avg_price - gain / 2.2}))
         d.store.close()
         _ok(_desk(home, server, "run", "--phase", "night", "--date", DAY.isoformat()))
         return home, server.book.state()
@@ -164,7 +164,7 @@ def test_an_alpaca_morning_killed_anywhere_then_rerun_places_no_order_twice_and_
 
 def _steps(d, run_kind: str = "morning") -> dict[str, str]:
     run = d.store.runs(kind=run_kind)[0]
-    return {s["node"]: s["summary"] for s in d.store.steps(run["run_id"])}
+    return {s.node: s.summary for s in d.store.steps(run.run_id)}
 
 
 @pytest.mark.parametrize(("faults", "prices", "words"), [
@@ -181,12 +181,12 @@ def test_a_morning_the_broker_cannot_trade_now_sends_nothing_says_why_and_trades
         d.morning(FIRST)
         assert server.book.orders() == [] and d.store.orders() == []
         assert words in _steps(d)["execute"] and "nothing sent, waiting" in _steps(d)["execute"]
-        assert {i["status"] for i in d.store.intents(as_of=FIRST)} <= {"pending", "skipped"}
+        assert {i.status for i in d.store.intents(as_of=FIRST)} <= {"pending", "skipped"}
         server.set_faults(None)
         server.set_session(FIRST_MORNING)
         d.morning(FIRST)  # the next morning run of the same session trades the intents that waited
-        placed = [o for o in d.store.orders() if o["status"] == "filled"]
-        assert placed and all(server.book.booked(o["client_order_id"]) == 1 for o in placed)
+        placed = [o for o in d.store.orders() if o.status == "filled"]
+        assert placed and all(server.book.booked(o.client_order_id) == 1 for o in placed)
 
 
 def test_a_live_account_is_named_in_the_report_of_every_run_and_the_mornings_book_check(home):

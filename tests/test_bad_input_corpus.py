@@ -104,10 +104,18 @@ def _immutable(path: Path):
             path.chmod(mode)
 
 
-@pytest.mark.parametrize("case", CORPUS, ids=[c["id"] for c in CORPUS])
-def test_bad_input_gets_one_line_exit_2_and_changes_nothing(case, home, ran_home, tmp_path, capsys, monkeypatch):
+def _on_sqlite_file(case: dict) -> bool:
+    """A case about the SQLite store or checkpoint file itself (damaged, read-only, locked)."""
+    files = [case.get("damage", {}).get("file"), case.get("readonly"), case.get("locked")]
+    return any(f in ("desk.sqlite", "checkpoints.sqlite") for f in files)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=[pytest.mark.sqlite_only] if _on_sqlite_file(c) else [])
+                                  for c in CORPUS], ids=[c["id"] for c in CORPUS])
+def test_bad_input_gets_one_line_exit_2_and_changes_nothing(case, home, ran_home, on_backend, tmp_path, capsys,
+                                                            monkeypatch):
     if case.get("home") == "ran":
-        home = kit.clone_home(ran_home, tmp_path / "ran-home")
+        home = on_backend(kit.clone_home(ran_home, tmp_path / "ran-home"), ran_home)
         monkeypatch.setenv("DESK_HOME", str(home))
     csv = tmp_path / "acme.csv"
     if "csv" in case:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from langgraph.runtime import Runtime
 
+from memory.audit import Breaker
 from memory.schema import MIGRATIONS, SCHEMA_VERSION
 from memory.store import Store
 from tests import kit
@@ -31,7 +32,7 @@ def test_error_breaker_needs_the_latest_runs_all_failed():
 
 
 def test_a_breaker_is_active_for_its_sessions_then_clears_itself():
-    b = [{"name": "daily_loss", "tripped": "2020-01-06", "sessions": 5, "reason": "test"}]
+    b = [Breaker(name="daily_loss", tripped=date(2020, 1, 6), sessions=5, reason="test")]
     assert active(b, date(2020, 1, 6), SESSIONS) and active(b, date(2020, 1, 10), SESSIONS)
     assert active(b, date(2020, 1, 13), SESSIONS) == []
     assert active(b, date(2020, 1, 3), SESSIONS) == []  # not before it tripped
@@ -47,7 +48,7 @@ def test_a_one_session_loss_beyond_the_limit_blocks_entries_for_the_cool_off(hom
     out = desk.morning(night)
     assert out["equity"] < 110_000
     [breaker] = desk.store.breakers()
-    assert breaker["name"] == "daily_loss" and breaker["tripped"] == session.isoformat()
+    assert breaker.name == "daily_loss" and breaker.tripped == session
     blocked = kit.desk(home).night(session)  # a restart: the breaker is in the store
     assert not [i for i in blocked["intents"] if i.side == "buy"]
     assert all(d.rule in ("halted", "emergency_flat") and "circuit breaker daily_loss" in d.reason
@@ -65,7 +66,7 @@ def test_resume_clears_a_breaker_early_and_audits_it(home, capsys):
     code, out, err = run_cli(capsys, "resume")
     assert code == 0 and "cleared 1 circuit breaker" in out
     assert desk.store.breakers() == []
-    assert desk.store.audit_log()[0]["action"] == "clear_breakers"
+    assert desk.store.audit_log()[0].action == "clear_breakers"
 
 
 class _BrokenTools:
@@ -83,8 +84,8 @@ def test_three_failed_runs_in_a_row_trip_the_error_breaker(home):
         with pytest.raises(RuntimeError):
             desk.night(day)
     [breaker] = desk.store.breakers()
-    assert breaker["name"] == "errors" and "the last 3 runs failed" in breaker["reason"]
-    assert "model file unreadable" in breaker["reason"]
+    assert breaker.name == "errors" and "the last 3 runs failed" in breaker.reason
+    assert "model file unreadable" in breaker.reason
 
 
 def test_a_v1_store_is_migrated_to_the_current_schema_keeping_its_data(tmp_path):
@@ -115,4 +116,4 @@ def test_trials_count_distinct_configurations_whatever_their_key_order(tmp_path)
     store.record_trial("tune", {"a": 2}, date(2017, 1, 2), date(2018, 12, 31), {"sharpe": 0.1})
     assert store.trial_count() == 2 and store.trial_count("eval") == 1 and store.trial_count("tune") == 1
     rows = store.trials("eval")
-    assert [r["metrics"]["sharpe"] for r in rows] == [0.5, 0.6] and rows[0]["config"] == {"a": 1, "b": [2]}
+    assert [r.metrics["sharpe"] for r in rows] == [0.5, 0.6] and rows[0].config == {"a": 1, "b": [2]}

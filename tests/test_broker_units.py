@@ -75,9 +75,9 @@ def test_night_writes_a_trim_in_whole_shares_with_the_rounding_in_its_reasons(ho
 def test_desk_why_shows_the_rounding_to_whole_shares_as_its_own_factor(home, capsys) -> None:
     kit.desk(home).night(date(2017, 3, 1))
     store = kit.desk(home).store
-    buys = [r for r in store.intents(as_of=date(2017, 3, 1)) if r["side"] == "buy"]
-    assert buys and all(float(r["quantity"]).is_integer() for r in buys)  # whole shares at the paper broker
-    code, out, err = kit.run_cli(capsys, "why", buys[0]["intent_id"])
+    buys = [r for r in store.intents(as_of=date(2017, 3, 1)) if r.side == "buy"]
+    assert buys and all(float(r.quantity).is_integer() for r in buys)  # whole shares at the paper broker
+    code, out, err = kit.run_cli(capsys, "why", buys[0].intent_id)
     assert code == 0, err
     [line] = [ln for ln in out.splitlines() if "broker_units" in ln]
     assert "rounded down to" in line and "shares (whole shares at the broker)" in " ".join(out.split())

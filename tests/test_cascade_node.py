@@ -150,7 +150,7 @@ def test_trust_weights_are_persisted_and_the_same_night_samples_the_same_weights
     one = kit.run_nodes(d, [trust.trust], {"run_id": "a", "as_of": DAY, "proposals": props})["agent_weights"]
     two = kit.run_nodes(d, [trust.trust], {"run_id": "b", "as_of": DAY, "proposals": props})["agent_weights"]
     assert one == two and set(one) == {"ema", "trend", "mean_reversion"}
-    assert {r["agent"]: r["weight"] for r in d.store.agent_weights()} == pytest.approx(one)
+    assert {r.agent: r.weight for r in d.store.agent_weights()} == pytest.approx(one)
 
 
 def pick(symbol, price, *, score=100.0, threshold=150.0, stop=None, target=None, selected=False):
@@ -177,16 +177,19 @@ def test_a_moonshot_gets_its_own_capped_track_and_the_hard_rules_still_apply(hom
 def test_the_moonshot_line_counts_an_episode_from_its_entry_to_flat():
     from evals.tracks import moonshot_line
 
-    moon = [{"intent_id": "2017-03-01:KO:buy:entry", "as_of": "2017-03-01", "symbol": "KO", "weight": 0.005}]
-    orders = [{"client_order_id": "c1", "intent_id": "2017-03-01:KO:buy:entry"},
-              {"client_order_id": "c2", "intent_id": "2017-03-09:KO:sell:exit"},
-              {"client_order_id": "c3", "intent_id": "2017-03-02:PG:buy:entry"}]
-    fills = [{"fill_id": "1", "client_order_id": "c1", "symbol": "KO", "side": "buy", "quantity": 10, "price": 40.0,
-              "commission": 1.0, "session": "2017-03-02"},
-             {"fill_id": "2", "client_order_id": "c2", "symbol": "KO", "side": "sell", "quantity": 10, "price": 44.0,
-              "commission": 1.0, "session": "2017-03-10"},
-             {"fill_id": "3", "client_order_id": "c3", "symbol": "PG", "side": "buy", "quantity": 5, "price": 90.0,
-              "commission": 1.0, "session": "2017-03-03"}]
+    from memory.agents import Moonshot
+    from memory.book import FillRecord, OrderRecord
+
+    moon = [Moonshot(intent_id="2017-03-01:KO:buy:entry", as_of=date(2017, 3, 1), symbol="KO", weight=0.005)]
+    orders = [OrderRecord(client_order_id=c, intent_id=i, run_id="r", symbol=i.split(":")[1], side=i.split(":")[2],
+                          quantity=1.0, status="filled", session=date(2017, 3, 2), created="", updated="", detail=None)
+              for c, i in (("c1", "2017-03-01:KO:buy:entry"), ("c2", "2017-03-09:KO:sell:exit"),
+                           ("c3", "2017-03-02:PG:buy:entry"))]
+    fills = [FillRecord(fill_id=f, client_order_id=c, symbol=sym, side=side, quantity=q, price=p, commission=1.0,
+                        session=date.fromisoformat(d), price_source="next_open")
+             for f, c, sym, side, q, p, d in (("1", "c1", "KO", "buy", 10, 40.0, "2017-03-02"),
+                                              ("2", "c2", "KO", "sell", 10, 44.0, "2017-03-10"),
+                                              ("3", "c3", "PG", "buy", 5, 90.0, "2017-03-03"))]
     line = moonshot_line(moon, orders, fills, {"KO": 45.0, "PG": 95.0}, 100_000)
     assert line.trades == 1 and line.open == 0 and line.wins == 1
     assert line.pnl == pytest.approx(10 * 4.0 - 2.0)   # the PG main-track trade is not in it

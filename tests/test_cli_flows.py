@@ -67,7 +67,7 @@ def test_status_shows_the_book_after_a_run(home, capsys):
 
 
 def test_replay_reports_metrics_beside_benchmarks_and_leaves_the_live_store_alone(home, capsys):
-    before = store_fingerprint(home / "desk.sqlite")
+    before = store_fingerprint(home)
     code, out, err = run_cli(capsys, "replay", "--from", "2017-01-03", "--to", "2017-03-31", "--json")
     assert code == 0, err
     r = json.loads(out)
@@ -78,7 +78,7 @@ def test_replay_reports_metrics_beside_benchmarks_and_leaves_the_live_store_alon
     assert r["desk"]["trades"] > 0 and r["desk"]["turnover"] > 0
     assert set(r["periods"]) == {"validation"}
     assert set(r["benchmark_periods"]["sp500_buy_hold"]) == {"validation"}
-    assert store_fingerprint(home / "desk.sqlite") == before
+    assert store_fingerprint(home) == before
 
 
 def test_yfinance_offline_load_is_one_line_exit_2_and_changes_nothing(home, capsys, monkeypatch):
@@ -92,7 +92,7 @@ def test_yfinance_offline_load_is_one_line_exit_2_and_changes_nothing(home, caps
                                          "loaded, the store is as it was")
     assert store.symbols() == before[0] and store.frame("close").equals(before[1])
     [failed] = store.runs(kind="data_load", status="error")  # no failure is silent
-    assert "SourceUnserved: yfinance returned nothing" in failed["summary"]
+    assert "SourceUnserved: yfinance returned nothing" in failed.summary
 
 
 def test_the_process_entry_keeps_the_exit_code_and_freezes_the_collector_on_the_way_out(monkeypatch, capsys):

@@ -3,8 +3,6 @@ changes nothing — and racing processes never write a row twice or trip over ea
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _start(home: Path, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    env = kit.child_env()
     return subprocess.Popen([sys.executable, "-m", "desk.cli", *args], cwd=ROOT, env={**env, "DESK_HOME": str(home)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -29,11 +27,11 @@ def _both(home: Path, first: tuple[str, ...], second: tuple[str, ...]) -> list[t
 
 
 def _counts(home: Path) -> dict[str, int]:
-    conn = sqlite3.connect(home / "desk.sqlite")
-    out = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    store = kit.open_store(home)
+    out = {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
            for t in ("picks", "verdicts", "proposals", "intents", "orders", "fills", "positions")}
-    out["running"] = conn.execute("SELECT count(*) FROM runs WHERE status='running'").fetchone()[0]
-    conn.close()
+    out["running"] = store.db.execute("SELECT count(*) FROM runs WHERE status='running'").fetchone()[0]
+    store.close()
     return out
 
 
@@ -66,9 +64,9 @@ def test_two_new_homes_built_at_once_share_one_schema_and_one_cache(tmp_path):
     assert [code for code, _ in results] == [0, 0], results
     from memory.schema import SCHEMA_VERSION
 
-    conn = sqlite3.connect(home / "desk.sqlite")
-    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
-    conn.close()
+    store = kit.open_store(home)
+    assert store.schema_version() == SCHEMA_VERSION
+    store.close()
 
 
 def test_two_replays_of_one_range_at_once_do_not_corrupt_each_other(home):

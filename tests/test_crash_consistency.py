@@ -85,12 +85,12 @@ def crash_seed(seeded_home, tmp_path_factory) -> Path:
     d = kit.desk(home, checkpointing=True)
     d.night(FIRST)
     d.morning(FIRST)
-    gains = {s: d.ctx.market.price(s, DAY) / p["avg_price"] - 1 for s, p in d.store.positions().items()}
+    gains = {s: d.ctx.market.price(s, DAY) / p.avg_price - 1 for s, p in d.store.positions().items()}
     sym = max(gains, key=gains.get)
     assert gains[sym] > 0, "the seed needs a holding that gained by 2017-03-08"
     row = d.store.positions()[sym]
-    gain = d.ctx.market.price(sym, DAY) - row["avg_price"]
-    d.store.upsert_position({**row, "initial_stop": row["avg_price"] - gain / 2.2})
+    gain = d.ctx.market.price(sym, DAY) - row.avg_price
+    d.store.upsert_position(row.model_copy(update={"initial_stop": row.avg_price - gain / 2.2}))
     d.store.close()
     return home
 
@@ -191,9 +191,9 @@ def test_a_killed_run_is_resumed_and_never_left_running(crash_seed, tmp_path):
     store = kit.desk(home).store
     [killed] = store.runs(kind="night", status="running")
     _recover(home, "night")
-    row = store.run(killed["run_id"])
-    assert row["status"] == "ok"  # resumed from its checkpoint, on its own thread
-    assert [r["run_id"] for r in store.runs(kind="night") if r["as_of"] == DAY.isoformat()] == [killed["run_id"]]
+    row = store.run(killed.run_id)
+    assert row.status == "ok"  # resumed from its checkpoint, on its own thread
+    assert [r.run_id for r in store.runs(kind="night") if r.as_of == DAY] == [killed.run_id]
 
 
 def test_a_run_killed_before_its_first_checkpoint_is_closed_as_killed(crash_seed, tmp_path):
@@ -201,8 +201,8 @@ def test_a_run_killed_before_its_first_checkpoint_is_closed_as_killed(crash_seed
     d = kit.desk(home, checkpointing=True)
     d.store.start_run("night-2017-03-08-dead00", "night", "night", DAY)  # a process died right after this
     _recover(home, "night")
-    assert d.store.run("night-2017-03-08-dead00")["status"] == "killed"
-    assert "before the first checkpoint" in d.store.run("night-2017-03-08-dead00")["summary"]
+    assert d.store.run("night-2017-03-08-dead00").status == "killed"
+    assert "before the first checkpoint" in d.store.run("night-2017-03-08-dead00").summary
 
 
 def test_a_halt_issued_while_a_killed_morning_waits_holds_when_it_is_resumed(crash_seed, reference, tmp_path):

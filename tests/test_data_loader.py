@@ -26,7 +26,7 @@ def snapshot(store: Store) -> tuple:
 
 
 def rows(store: Store) -> dict[str, int]:
-    return {r["symbol"]: r["rows"] for r in store.symbols()}
+    return {r.symbol: r.rows for r in store.symbols()}
 
 
 @pytest.fixture
@@ -46,13 +46,13 @@ def loaded(store) -> Store:
 def test_full_bundled_load_writes_every_symbol_in_the_store(store):
     messages: list[str] = []
     report = load_into_store(store, BundledProvider(), progress=messages.append)
-    held = {r["symbol"]: r for r in store.symbols()}
+    held = {r.symbol: r for r in store.symbols()}
     assert len(held) == 32 and report.rejected == {}
     assert report.written == rows(store)
-    assert (held["AAPL"]["first_date"], held["AAPL"]["last_date"]) == ("1990-01-02", "2022-12-28")
-    assert (held["AAA"]["kind"], held["AAA"]["first_date"], held["AAA"]["last_date"]) == (
-        "macro", "1919-02-01", "2019-01-01")
-    assert held["MTUM"]["kind"] == "etf" and held["GSPC"]["kind"] == "index"
+    assert (held["AAPL"].first_date, held["AAPL"].last_date) == (date(1990, 1, 2), date(2022, 12, 28))
+    assert (held["AAA"].kind, held["AAA"].first_date, held["AAA"].last_date) == (
+        "macro", date(1919, 2, 1), date(2019, 1, 1))
+    assert held["MTUM"].kind == "etf" and held["GSPC"].kind == "index"
     assert store.get_meta("data_until") is None
     assert messages[0] == "fetching all symbols from bundled" and messages[-1] == report.summary()
 
@@ -86,7 +86,7 @@ def test_until_truncates_the_store_and_remembers_the_date(store):
 def test_loader_revalidates_with_its_own_jump_limit_and_reports_the_rejection(store):
     report = load_into_store(store, BundledProvider(), ["RRC", "KO"], max_jump=0.5)
     assert set(report.written) == {"KO"} and "close jumps" in report.rejected["RRC"]
-    assert [r["symbol"] for r in store.symbols()] == ["KO"]
+    assert [r.symbol for r in store.symbols()] == ["KO"]
 
 
 def test_unknown_bundled_symbol_is_reported_and_the_others_still_load(store):
@@ -129,8 +129,8 @@ def test_strict_multi_symbol_csv_with_one_bad_symbol_writes_nothing(loaded, tmp_
 def test_good_csv_is_written_next_to_the_bundled_symbols(loaded, tmp_path):
     report = load_csv(loaded, tmp_path / "user.csv", GOOD)
     assert report.written == {"USER": 2} and report.source == "csv"
-    held = {r["symbol"]: r for r in loaded.symbols()}
-    assert held["USER"]["source"] == "csv" and set(SUBSET) < set(held)
+    held = {r.symbol: r for r in loaded.symbols()}
+    assert held["USER"].source == "csv" and set(SUBSET) < set(held)
     assert loaded.bars("USER")["close"].tolist() == [10.5, 11]
 
 
@@ -142,7 +142,7 @@ def test_yfinance_offline_is_an_error_that_writes_and_flags_nothing(loaded, monk
     before = snapshot(loaded)
     with pytest.raises(DataSourceError, match=f"^{re.escape(UNREACHABLE)}: no bars loaded, the store is as it was$"):
         load_into_store(loaded, YFinanceProvider(), ["AAPL", "MSFT"])
-    assert snapshot(loaded) == before and not any(r["stale"] for r in loaded.symbols())
+    assert snapshot(loaded) == before and not any(r.stale for r in loaded.symbols())
 
 
 def test_a_live_load_missing_a_symbol_asked_for_names_each_and_writes_nothing(loaded, monkeypatch):

@@ -45,9 +45,9 @@ def test_the_overlay_ablation_confirms_every_entry_while_the_desk_reviews_each_b
     _, _, cases, _ = evaluated
     ml_only = {o.decision: o.entries for o in cases["overlay"].overlay}
     assert ml_only["veto"] == ml_only["adjust"] == 0 and ml_only["confirm"] > 0
-    reasons = {v["reason"] for v in _replay_store(cases["overlay"]).verdicts()}
+    reasons = {v.reason for v in _replay_store(cases["overlay"]).verdicts()}
     assert all(r.startswith("overlay ablated") for r in reasons)
-    mine = {v["reason"] for v in _replay_store(cases["desk"]).verdicts()}
+    mine = {v.reason for v in _replay_store(cases["desk"]).verdicts()}
     assert mine and not any(r.startswith("overlay ablated") for r in mine)
     assert any("regime" in r and "rsi_14" in r for r in mine)   # each entry reviewed by its named rules
 
@@ -62,13 +62,13 @@ def test_an_ablated_model_never_decides_and_its_agent_stays_out(evaluated):
     _, _, cases, _ = evaluated
     assert "mean_reversion" in cases["desk"].agents
     assert "mean_reversion" not in cases["model:mean_reversion"].agents
-    agents = {p["agent"] for p in _replay_store(cases["model:mean_reversion"]).proposals()}
+    agents = {p.agent for p in _replay_store(cases["model:mean_reversion"]).proposals()}
     assert agents == {"trend", "ema"}
 
 
 def test_one_agent_alone_is_the_only_one_proposing(evaluated):
     _, _, cases, _ = evaluated
-    assert {p["agent"] for p in _replay_store(cases["only:ema"]).proposals()} == {"ema"}
+    assert {p.agent for p in _replay_store(cases["only:ema"]).proposals()} == {"ema"}
 
 
 def test_agent_contributions_add_up_to_the_books_profit(evaluated):

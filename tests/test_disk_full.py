@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # the home's disk fills under the SQLite store
 ROOT = Path(__file__).resolve().parents[1]
 
 

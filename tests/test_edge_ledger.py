@@ -282,12 +282,12 @@ def test_the_switched_layers_say_in_their_step_that_they_are_ablated(ledger):
     trust = Store(cases["trust"].replay.store)
     kelly = Store(cases["kelly"].replay.store)
     try:
-        runs = {r["run_id"] for r in trust.runs(limit=10, kind="night")}
-        steps = [s for run in runs for s in trust.steps(run) if s["node"] == "trust"]
-        assert steps and all(s["summary"].startswith("trust ablated") for s in steps)
-        assert {w["weight"] for w in trust.agent_weights()} == {1.0}
-        sizing = [s for r in kelly.runs(limit=10, kind="night") for s in kelly.steps(r["run_id"]) if s["node"] == "sizing"]
-        assert sizing and all(s["summary"].startswith("Kelly ablated") for s in sizing)
+        runs = {r.run_id for r in trust.runs(limit=10, kind="night")}
+        steps = [s for run in runs for s in trust.steps(run) if s.node == "trust"]
+        assert steps and all(s.summary.startswith("trust ablated") for s in steps)
+        assert {w.weight for w in trust.agent_weights()} == {1.0}
+        sizing = [s for r in kelly.runs(limit=10, kind="night") for s in kelly.steps(r.run_id) if s.node == "sizing"]
+        assert sizing and all(s.summary.startswith("Kelly ablated") for s in sizing)
     finally:
         trust.close()
         kelly.close()

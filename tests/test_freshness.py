@@ -71,7 +71,7 @@ def test_a_night_in_history_is_measured_against_its_own_date(home) -> None:
     s = load_settings(home=home, data={"source": "yfinance"})
     got = commands.run(s, day=date(2017, 3, 8), phase="night", actor=Actor.local(), now=ny("2026-12-07 22:00"))
     assert (got.night.freshness.age_sessions, got.night.freshness.live, got.night.stale) == (0, False, None)
-    assert kit.desk(home).store.last_run("night", date(2017, 3, 8))["status"] == "ok"
+    assert kit.desk(home).store.last_run("night", date(2017, 3, 8)).status == "ok"
 
 
 def test_a_live_night_on_the_last_closed_sessions_data_is_fresh(home) -> None:
@@ -99,7 +99,7 @@ def test_a_live_night_on_stale_data_plans_exits_only_is_a_failed_run_and_exits_3
     assert night["denials"] and all(any(x.startswith("stale_data") for x in ds) for ds in night["denials"].values()
                                     if not all(x.startswith("risk_reviewer") for x in ds))
     run = kit.desk(home).store.last_run("night", LAST)
-    assert run["status"] == "error" and "stale data: data ends" in run["summary"]
+    assert run.status == "error" and "stale data: data ends" in run.summary
 
 
 def test_a_live_night_whose_last_night_already_ran_is_still_a_failed_run(home) -> None:
@@ -110,8 +110,8 @@ def test_a_live_night_whose_last_night_already_ran_is_still_a_failed_run(home) -
     assert got.night.frozen and got.night.stale and got.night.freshness.age_sessions == 8
     store = kit.desk(home).store
     refused = store.last_run("night", date(2023, 1, 10))
-    assert refused["status"] == "error" and "already ran and is frozen" in refused["summary"]
-    assert [s["node"] for s in store.steps(refused["run_id"])] == ["refused"]
+    assert refused.status == "error" and "already ran and is frozen" in refused.summary
+    assert [s.node for s in store.steps(refused.run_id)] == ["refused"]
 
 
 def test_desk_run_without_a_date_on_the_bundled_history_runs_it_as_history_and_says_so(home, capsys) -> None:

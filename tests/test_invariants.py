@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import date
@@ -80,8 +79,8 @@ def test_morning_crash_inside_execution_then_rerun_submits_each_order_once(home)
     assert len(ids) == len(set(ids))
     assert len([o for o in orders if o.status == "filled"]) == len(again.store.fills())
     accepted = {r.intent_id for r in result["results"] if r.status in ("filled", "already_done", "rejected")}
-    assert {i.intent_id for i in entries if again.store.intent(i.intent_id)["status"] != "skipped"} <= accepted | {
-        o["intent_id"] for o in again.store.orders()}
+    assert {i.intent_id for i in entries if again.store.intent(i.intent_id).status != "skipped"} <= accepted | {
+        o.intent_id for o in again.store.orders()}
 
 
 def _decisions(home: Path, day: date) -> dict:
@@ -124,7 +123,7 @@ def test_truncated_store_stays_truncated_after_a_run(home, capsys):
 
 
 def _cli_process(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    env = kit.child_env()
     env["DESK_HOME"] = str(home)
     return subprocess.run([sys.executable, "-m", "desk.cli", *args], env=env, capture_output=True, text=True,
                           timeout=300)
@@ -143,7 +142,7 @@ def test_halt_survives_a_restart_and_blocks_every_entry(home):
     assert any(d.rule == "halted" for ds in out["denials"].values() for d in ds)
     morning = desk.morning(day)
     assert not [r for r in morning["results"] if r.side == "buy" and r.status == "filled"]
-    assert desk.store.audit_log()[0]["action"] == "halt"
+    assert desk.store.audit_log()[0].action == "halt"
 
 
 def test_a_second_night_run_for_a_date_starts_clean_not_from_the_last_runs_state(home):

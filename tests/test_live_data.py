@@ -50,8 +50,8 @@ def test_the_source_is_a_setting_sp500_is_yahoos_gspc_and_the_next_run_is_live(h
     assert code == 0, err
     assert "^GSPC" in asked[0] and "SP500" not in asked[0]
     store = kit.desk(home).store
-    row = {r["symbol"]: r for r in store.symbols()}["SP500"]
-    assert (row["source"], row["last_date"], row["note"]) == ("yfinance", "2022-12-30", "SP500 is Yahoo's ^GSPC")
+    row = {r.symbol: r for r in store.symbols()}["SP500"]
+    assert (row.source, row.last_date, row.note) == ("yfinance", date(2022, 12, 30), "SP500 is Yahoo's ^GSPC")
     monkeypatch.delenv("DESK_DATA__SOURCE")  # the setting back to bundled: the store's data is live all the same
     settings = load_settings(home=home)
     now = pd.Timestamp("2023-01-03 22:00", tz=NEW_YORK).to_pydatetime()
@@ -72,7 +72,7 @@ def test_a_live_load_with_fewer_symbols_than_asked_is_one_line_exit_2_naming_the
     assert "KO (yfinance returned no rows;" in line and "SP500 (yfinance returned no rows (Yahoo's ^GSPC);" in line
     assert line.endswith("no bars loaded, the store is as it was")
     assert store.symbols() == before[0] and store.frame("close").equals(before[1])
-    assert store.runs(kind="data_load", status="error")[0]["summary"].count("served usable bars for 19 of") == 1
+    assert store.runs(kind="data_load", status="error")[0].summary.count("served usable bars for 19 of") == 1
 
 
 def _noisy(*args, **kwargs):

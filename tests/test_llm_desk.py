@@ -43,17 +43,17 @@ def test_desk_run_with_openai_takes_its_verdicts_from_the_model_bounded_costed_a
     code, out, err = run_cli(capsys, "run", "--date", DAY.isoformat(), "--phase", "night", "--json")
     assert code == 0, err
     night = json.loads(out)["night"]
-    store = Store(home / "desk.sqlite")
+    store = kit.open_store(home)
     calls = store.llm_calls(as_of=DAY)
     assert 1 <= len(calls) <= 3 and len(llm.requests) == len(calls)  # at most weather, overlay, risk
-    assert {c["role"] for c in calls} <= {"weather", "overlay", "risk"} and all(c["status"] == "ok" for c in calls)
+    assert {c.role for c in calls} <= {"weather", "overlay", "risk"} and all(c.status == "ok" for c in calls)
     assert night["narrative"] == "The layers are mixed; the regime stands."
-    assert night["llm_calls"] == len(calls) and night["llm_usd"] == pytest.approx(sum(c["cost_usd"] for c in calls))
+    assert night["llm_calls"] == len(calls) and night["llm_usd"] == pytest.approx(sum(c.cost_usd for c in calls))
     verdicts = [json.loads(r["payload"]) for r in store.db.query("SELECT payload FROM verdicts WHERE as_of = ?",
                                                                    [DAY.isoformat()])]
     entries = [v for v in verdicts if v["provenance"]["provider"] == "openai"]
     assert entries and all(v["reason"] == "inputs support the trade" for v in entries)
-    assert KEY not in json.dumps(calls) + out + err + (home / "desk.sqlite").read_bytes().decode("latin-1")
+    assert KEY not in json.dumps([c.model_dump(mode="json") for c in calls]) + out + err + (home / "desk.sqlite").read_bytes().decode("latin-1")
     code, out, _ = run_cli(capsys, "status", "--json")
     status = json.loads(out)
     assert status["llm_calls_today"] == len(calls) and status["llm_usd_cap_day"] == 2.0
@@ -73,7 +73,7 @@ def test_a_night_killed_after_its_llm_calls_resumes_without_paying_twice(home, l
     served = [v for v in out["verdicts"] if v.provenance.replayed]
     assert served, "the overlay's answer came from the record"
     calls = again.store.llm_calls(run_id=out["run_id"])
-    assert [c["role"] for c in calls].count("overlay") == 1
+    assert [c.role for c in calls].count("overlay") == 1
     assert len(llm.requests) - asked <= 1  # only the risk review (never asked before the kill) may be new
 
 
@@ -117,7 +117,7 @@ def test_desk_replay_from_the_record_is_identical_free_and_fails_clearly_on_a_mi
 
 def _decisions(home) -> list:
     """Everything a replay decided, without wall-clock fields (run ids, timestamps) and rules latencies."""
-    store = Store(home / "replays" / "2017-03-01_2017-03-14" / "desk.sqlite")
+    store = kit.replay_store(home, "2017-03-01_2017-03-14")
     out = []
     for table, cols in (("intents", "as_of, symbol, side, kind, quantity, payload"),
                         ("verdicts", "as_of, proposal_key, decision, size_multiplier, reason, payload"),
@@ -163,7 +163,7 @@ def test_desk_ask_answers_from_the_record_through_the_tools(home, llm, capsys, m
     assert result["answer"] == f"We bought {symbol} because the agents agreed." and result["tools_used"] == ["why"]
     second = llm.requests[1].text  # the tool's answer went back to the model, from the store, as data
     assert "<data>" in second and (target is None or target.intent_id in second)
-    assert [c["role"] for c in Store(home / "desk.sqlite").llm_calls()] == ["chat", "chat"]
+    assert [c.role for c in kit.open_store(home).llm_calls()] == ["chat", "chat"]
 
 
 def test_the_chat_agent_reads_through_the_model_tools_too_and_hears_when_a_date_has_no_model(home, llm, capsys,

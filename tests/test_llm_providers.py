@@ -45,7 +45,7 @@ class Desk:
         self.provider = provider_for(self.config, store=self.store)
 
     def calls(self) -> list[dict]:
-        return self.store.llm_calls()
+        return [c.model_dump(mode="json") for c in self.store.llm_calls()]
 
 
 @pytest.fixture(params=PROVIDERS)

@@ -104,7 +104,7 @@ def test_a_regime_ensemble_whose_inputs_are_incomplete_tonight_stays_out_and_the
     assert any("regime ensemble out tonight" in n and "macro_credit" in n for n in snap.notes)
     assert not any("not yet available" in n for n in snap.notes)
     out = d.night(DAY)
-    assert d.store.run(out["run_id"])["status"] == "ok"
+    assert d.store.run(out["run_id"]).status == "ok"
 
 
 def test_asset_health_moves_a_symbols_bar_and_a_collapse_sells_the_holding(home):
@@ -137,7 +137,7 @@ def test_the_direction_model_weighs_on_trend_longs_and_the_proposal_says_which_d
 def test_a_run_trains_its_mean_reversion_walk_forward_and_only_a_promoted_version_decides(home):
     d = kit.desk(home)
     out = d.night(date(2018, 9, 4))
-    [ready] = [s["summary"] for s in d.store.steps(out["run_id"]) if s["node"] == "models"]
+    [ready] = [s.summary for s in d.store.steps(out["run_id"]) if s.node == "models"]
     table = {r["version"]: r for r in ModelRegistry(home / "models").snapshot().table()}
     mr = [p for p in out["proposals"] if p.agent == "mean_reversion"]
     used = {p.model_version for p in mr if p.action != Action.HOLD}

@@ -67,10 +67,10 @@ def test_a_scheduled_run_that_fails_before_its_graph_is_a_stored_run_counted_ale
         fire, outcome = schedule.fire("night")
         assert (fire.action, fire.night) == ("run", date(2022, 12, 29)) and isinstance(outcome, Exception)
         store = Store(home / "desk.sqlite")
-        [run] = [r for r in store.runs(limit=20) if r["kind"] == "night" and r["as_of"] == "2022-12-29"]
-        assert run["status"] == "error" and "2022-12-29" in run["summary"]
+        [run] = [r for r in store.runs(limit=20) if r.kind == "night" and r.as_of == date(2022, 12, 29)]
+        assert run.status == "error" and "2022-12-29" in run.summary
         [fired] = ScheduleLog(store).fires(phase="night", limit=1)
-        assert (fired.outcome, fired.failure, fired.run_id) == ("failed", "refused", run["run_id"])
+        assert (fired.outcome, fired.failure, fired.run_id) == ("failed", "refused", run.run_id)
         code, body = _get(server.url + "/health")
         health = json.loads(body)
         assert code == 503 and any("the last scheduled night (2022-12-29) failed" in r for r in health["reasons"])
@@ -98,8 +98,8 @@ def test_a_scheduled_run_while_another_process_holds_the_book_is_a_skipped_run_w
             _, outcome = schedule.fire("night")
         assert outcome.status == "busy"
         store = Store(home / "desk.sqlite")
-        [run] = [r for r in store.runs(limit=20) if r["kind"] == "night" and r["as_of"] == "2022-12-29"]
-        assert run["status"] == "skipped" and "a drill holding the book" in run["summary"]
+        [run] = [r for r in store.runs(limit=20) if r.kind == "night" and r.as_of == date(2022, 12, 29)]
+        assert run.status == "skipped" and "a drill holding the book" in run.summary
         [fired] = ScheduleLog(store).fires(phase="night", limit=1)
         assert (fired.outcome, fired.failure) == ("skipped", "busy")
         health = json.loads(_get(server.url + "/health")[1])
@@ -121,9 +121,9 @@ def test_a_time_missed_while_serve_was_stopped_is_a_skipped_run_found_at_start(h
         schedule = DeskSchedule(s.schedule, server.scheduled_run, clock=lambda: when, heard=server.heard)
         assert [f.action for f, _ in schedule.catch_up()] == ["missed", "missed"]
         schedule.catch_up()  # a second start records nothing more
-        skipped = [r for r in store.runs(limit=20) if r["status"] == "skipped"]
-        assert [(r["kind"], r["as_of"]) for r in skipped] == [("morning", "2022-12-27")]
-        assert "not running" in skipped[0]["summary"] and "desk ops run morning 2022-12-27" in skipped[0]["summary"]
+        skipped = [r for r in store.runs(limit=20) if r.status == "skipped"]
+        assert [(r.kind, r.as_of) for r in skipped] == [("morning", date(2022, 12, 27))]
+        assert "not running" in skipped[0].summary and "desk ops run morning 2022-12-27" in skipped[0].summary
         assert ScheduleLog(store).failures() == [("morning", "missed", 1)]
     finally:
         server.stop()

@@ -84,8 +84,8 @@ def test_every_night_node_reports_its_step(home):
     desk = kit.desk(home)
     out = desk.night(DAY)
     steps = desk.store.steps(out["run_id"])
-    assert [s["node"] for s in steps] == [name for name, _ in NIGHT_NODES]
-    assert all(s["status"] == "ok" and s["summary"] for s in steps)
+    assert [s.node for s in steps] == [name for name, _ in NIGHT_NODES]
+    assert all(s.status == "ok" and s.summary for s in steps)
 
 
 class _BrokenLLM:
@@ -123,7 +123,7 @@ def test_a_failing_reporter_never_fails_the_run(home):
     desk = kit.desk(home, reporters=[_DeadSlack()])
     out = desk.night(DAY)
     assert out["intents"] is not None
-    assert desk.store.runs(limit=1)[0]["status"] == "ok"
+    assert desk.store.runs(limit=1)[0].status == "ok"
     assert len(desk.store.steps(out["run_id"])) == len(NIGHT_NODES)
 
 
@@ -143,7 +143,7 @@ def test_morning_sells_a_holding_whose_quote_is_through_its_stop(home):
     out = _validate(desk, [])
     assert out["accepted"] == [f"{DAY}:PG:sell:morning_stop"]
     intent = desk.store.intent(out["accepted"][0])
-    assert intent["quantity"] == 20.0 and "morning stop" in intent["payload"]
+    assert intent.quantity == 20.0 and "morning stop" in intent.payload
     again = _validate(desk, [])  # a re-run of the same morning does not write a second exit
     assert again["accepted"] == out["accepted"]
-    assert len([i for i in desk.store.intents(as_of=DAY) if i["symbol"] == "PG"]) == 1
+    assert len([i for i in desk.store.intents(as_of=DAY) if i.symbol == "PG"]) == 1

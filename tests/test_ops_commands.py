@@ -4,7 +4,6 @@ effect; a run key runs once; `ask` needs an LLM provider."""
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import date
 
@@ -16,7 +15,6 @@ from desk.ops.core import SPECS, Ops, Refused, parse
 from desk.ops.render import render
 from desk.results import Actor
 from memory.overrides import Overrides
-from memory.store import Store
 from tests import kit
 from tests.broker_kit import order
 from tests.slack_kit import OPERATOR, READER, READER_CHANNEL, STRANGER, settings
@@ -69,11 +67,11 @@ def test_every_read_command_answers_with_a_typed_result_that_renders(night, home
     ("approve nope", "no run 'nope'"), ("flatten ZZZZ", "ZZZZ is not held"), ("unveto NOSUCH", "no intent"),
 ])
 def test_a_bad_command_is_one_line_and_changes_nothing(home, text, message):
-    before = kit.store_fingerprint(home / "desk.sqlite")
+    before = kit.store_fingerprint(home)
     with pytest.raises(DeskError) as err:
         _ops(home).run_text(text, Actor.local())
     assert message in str(err.value) and "\n" not in str(err.value)
-    assert kit.store_fingerprint(home / "desk.sqlite") == before
+    assert kit.store_fingerprint(home) == before
 
 
 def test_free_text_keeps_quotes_and_apostrophes():
@@ -93,10 +91,10 @@ def test_a_stranger_is_refused_even_read_only_and_the_attempt_is_audited(home):
         ops.run_text("status", Actor(who=STRANGER, via="slack"), channel="CSOMEWHERE")
     with pytest.raises(Refused, match="only operators may `halt`"):
         ops.run_text("halt markets look odd", Actor(who=STRANGER, via="slack"), channel=READER_CHANNEL)
-    audit = Store(home / "desk.sqlite").audit_log()
-    assert [(a["actor"], a["action"], a["target"]) for a in audit[:2]] == [
+    audit = kit.open_store(home).audit_log()
+    assert [(a.actor, a.action, a.target) for a in audit[:2]] == [
         ("slack:USTRANGER1", "refused", "halt"), ("slack:USTRANGER1", "refused", "status")]
-    assert not Store(home / "desk.sqlite").desk_state()["halted"]
+    assert not kit.open_store(home).desk_state().halted
 
 
 def test_a_reader_reads_in_any_channel_a_reader_channel_lets_anyone_read_neither_may_override(home):
@@ -111,9 +109,9 @@ def test_an_override_is_audited_with_who_what_why_and_effect_and_echoed(home):
     heard = []
     result = _ops(home, listeners=[heard.append]).run_text("halt  news on the wire", OP, READER_CHANNEL)
     assert isinstance(result, R.OverrideResult) and heard == [result]
-    row = next(a for a in Store(home / "desk.sqlite").audit_log() if a["action"] == "override")
-    assert (row["actor"], row["target"], row["reason"]) == ("slack:UOPERATOR1", "halt desk", "news on the wire")
-    payload = json.loads(row["payload"])
+    row = next(a for a in kit.open_store(home).audit_log() if a.action == "override")
+    assert (row.actor, row.target, row.reason) == ("slack:UOPERATOR1", "halt desk", "news on the wire")
+    payload = row.payload
     assert "new entries are blocked" in payload["effect"] and payload["via"] == "slack" and payload["at"]
 
 
@@ -122,7 +120,7 @@ def test_an_echo_that_fails_never_undoes_the_override(home):
         raise RuntimeError("Slack exploded")
 
     _ops(home, listeners=[broken]).run_text("halt drill", OP)
-    assert Store(home / "desk.sqlite").desk_state()["halted"]
+    assert kit.open_store(home).desk_state().halted
 
 
 # ---------------------------------------------------------------------- overrides take effect
@@ -133,7 +131,7 @@ def test_a_vetoed_intent_is_skipped_in_the_morning_with_the_veto_in_its_reason_c
     out = d.morning(NIGHT)
     [res] = [r for r in out["results"] if r.intent_id == target]
     assert res.status == "vetoed" and "earnings tomorrow <!channel>" in res.reason
-    assert not [o for o in d.store.orders() if o["intent_id"] == target]
+    assert not [o for o in d.store.orders() if o.intent_id == target]
     why = _ops(home).run_text(f"why {target}", Actor.local())
     assert why.status == "vetoed" and any("operator veto: vetoed by slack:UOPERATOR1" in x for x in why.reasons)
     others = [r for r in out["results"] if r.intent_id in {b.intent_id for b in buys[1:]}]
@@ -191,10 +189,10 @@ def test_flatten_closes_the_holding_at_the_next_execution_even_while_halted(home
     sells = [r for r in out["results"] if r.symbol == "XOM" and r.side == "sell"]
     assert [(r.status, r.quantity) for r in sells] == [("filled", 10.0)]
     assert "XOM" not in d.store.positions() and "XOM" not in d.ctx.broker.positions()
-    assert [f["status"] for f in Overrides(d.store).flattens()] == ["closed"]
+    assert [f.status for f in Overrides(d.store).flattens()] == ["closed"]
     again = d.morning(NIGHT)  # a re-run sells nothing twice
     assert [r.status for r in again["results"] if r.symbol == "XOM" and r.side == "sell"] in ([], ["already_done"])
-    assert len([o for o in d.store.orders() if o["symbol"] == "XOM" and o["side"] == "sell"]) == 1
+    assert len([o for o in d.store.orders() if o.symbol == "XOM" and o.side == "sell"]) == 1
 
 
 def test_flatten_all_sells_everything_and_skips_that_mornings_entries(night, home):
@@ -225,7 +223,7 @@ def test_a_run_key_runs_once_however_often_it_is_triggered(home):
     assert first.status == "ran" and first.run_id
     again = ops.run_text(f"run night {NIGHT}", OP)
     assert again.status == "skipped" and again.run_id == first.run_id and "already ran" in again.reason
-    assert [r["run_id"] for r in Store(home / "desk.sqlite").runs(kind="night", limit=10)] == [first.run_id]
+    assert [r.run_id for r in kit.open_store(home).runs(kind="night", limit=10)] == [first.run_id]
 
 
 def test_two_triggers_at_once_run_the_key_once_the_other_is_busy_or_skipped(home):
@@ -240,7 +238,7 @@ def test_two_triggers_at_once_run_the_key_once_the_other_is_busy_or_skipped(home
     [t.start() for t in threads]
     [t.join(120) for t in threads]
     assert sorted(got) in (["busy", "ran"], ["ran", "skipped"])
-    assert len(Store(home / "desk.sqlite").runs(kind="night", limit=10)) == 1
+    assert len(kit.open_store(home).runs(kind="night", limit=10)) == 1
 
 
 def test_ask_with_the_rules_provider_refuses_in_one_line(home):

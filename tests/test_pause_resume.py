@@ -4,7 +4,6 @@ own thread — by another process too. LangGraph's control flow is never reporte
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import date
@@ -41,30 +40,30 @@ def test_a_run_that_calls_interrupt_is_recorded_paused_with_its_question(home):
     [asked] = out["__interrupt__"]
     assert asked.value == {"question": "execute the morning of 2017-03-01?"}
     row = runner.store.run(out["run_id"])
-    assert row["status"] == "paused" and "execute the morning" in row["summary"]
+    assert row.status == "paused" and "execute the morning" in row.summary
     steps = runner.store.steps(out["run_id"])
-    assert [s["node"] for s in steps] == ["prepare"] and all(s["status"] == "ok" for s in steps)
+    assert [s.node for s in steps] == ["prepare"] and all(s.status == "ok" for s in steps)
 
 
 def test_a_paused_run_is_resumed_by_a_second_process(home):
     runner, out = _paused(home)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    env = kit.child_env()
     proc = subprocess.run([sys.executable, "-c", RESUME_IN_ANOTHER_PROCESS, str(home), out["run_id"], "approve"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"decision": "approve", "done": "yes"}
     row = runner.store.run(out["run_id"])
-    assert row["status"] == "ok"
-    nodes = [(s["node"], s["status"]) for s in runner.store.steps(out["run_id"])]
+    assert row.status == "ok"
+    nodes = [(s.node, s.status) for s in runner.store.steps(out["run_id"])]
     assert nodes == [("prepare", "ok"), ("approve", "ok"), ("finish", "ok")]
-    assert runner.store.audit_log()[0]["action"] == "finished"
+    assert runner.store.audit_log()[0].action == "finished"
 
 
 def test_a_branch_routes_a_rejected_run_to_its_end(home):
     runner, out = _paused(home)
     done = runner.resume(out["run_id"], "reject")
     assert done["decision"] == "reject" and "done" not in done
-    assert [s["node"] for s in runner.store.steps(out["run_id"])] == ["prepare", "approve"]
+    assert [s.node for s in runner.store.steps(out["run_id"])] == ["prepare", "approve"]
 
 
 def test_a_paused_run_blocks_a_new_run_for_its_date_and_cannot_be_resumed_twice(home):

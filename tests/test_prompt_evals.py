@@ -65,9 +65,9 @@ def test_two_prompt_versions_side_by_side_recorded_then_served_from_the_record_f
     assert v1["calls"] == v2["calls"] == 6 and v1["usd"] > 0 and v1["tokens"] > 0
     asked = len(llm.requests)
     assert asked == 12
-    trials = Store(home / "desk.sqlite").trials(prompt_evals.TRIAL_KIND)
-    assert [t["config"]["prompt_version"] for t in trials] == ["v1", "v2"]
-    assert trials[0]["metrics"]["agreement"] == pytest.approx(2 / 3)
+    trials = kit.open_store(home).trials(prompt_evals.TRIAL_KIND)
+    assert [t.config["prompt_version"] for t in trials] == ["v1", "v2"]
+    assert trials[0].metrics["agreement"] == pytest.approx(2 / 3)
 
     llm.responder = lambda seen: error(500, "the model is down")  # from the record the server is never needed
     code, again, err = _prompts(capsys, "--prompt", "v1,v2", "--llm-replay", "only", "--gate", "--baselines",

@@ -4,7 +4,6 @@ trigger — two threads, two processes — runs a key once; a missed fire within
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -16,7 +15,6 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from desk.serve.schedule import NY, DeskSchedule, decide, Calendar
 from graph.config import ScheduleSettings
-from memory.store import Store
 from tests import kit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,16 +159,16 @@ def test_a_double_trigger_runs_the_key_once(home, monkeypatch):
     desk = DeskSchedule(ScheduleSettings(), run, clock=clock)
     desk.fire("night")
     desk.fire("night")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DESK_")}, "DESK_HOME": str(home)}
+    env = {**kit.child_env(), "DESK_HOME": str(home)}
     proc = subprocess.run([sys.executable, "-m", "desk.cli", "ops", "run", "night", "2017-03-01"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert [o.status for o in outcomes] == ["ran", "skipped"] and "skipped" in proc.stdout
-    assert len(Store(home / "desk.sqlite").runs(kind="night", limit=10)) == 1
+    assert len(kit.open_store(home).runs(kind="night", limit=10)) == 1
 
 
 def test_two_processes_triggering_one_key_at_once_run_it_once(home):
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DESK_")}, "DESK_HOME": str(home)}
+    env = {**kit.child_env(), "DESK_HOME": str(home)}
     procs = [subprocess.Popen([sys.executable, "-m", "desk.cli", "ops", "--json", "run", "night", "2017-03-01"],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
@@ -180,4 +178,4 @@ def test_two_processes_triggering_one_key_at_once_run_it_once(home):
 
     statuses = sorted(json.loads(o[0][o[0].index("{"):])["status"] for o in outs)
     assert statuses in (["busy", "ran"], ["ran", "skipped"])
-    assert len(Store(home / "desk.sqlite").runs(kind="night", limit=10)) == 1
+    assert len(kit.open_store(home).runs(kind="night", limit=10)) == 1

@@ -27,11 +27,11 @@ def test_a_night_for_a_past_date_leaves_the_live_books_peaks_alone(home):
     d.store.db.execute("UPDATE positions SET peak_date = '2017-03-10'")  # the book is known through 03-10
     before = d.store.positions()["KO"]
     d.night(date(2017, 3, 2))  # its close is above the stored peak, but the night is in the book's past
-    assert d.store.positions()["KO"]["peak"] == before["peak"]
+    assert d.store.positions()["KO"].peak == before.peak
     d.night(date(2017, 3, 13))
     after = d.store.positions()["KO"]
-    assert after["peak_date"] == "2017-03-13"
-    assert after["peak"] == max(before["peak"], d.ctx.market.price("KO", date(2017, 3, 13)))
+    assert after.peak_date == date(2017, 3, 13)
+    assert after.peak == max(before.peak, d.ctx.market.price("KO", date(2017, 3, 13)))
 
 
 def test_a_night_before_a_holdings_entry_does_not_move_its_peak(home):
@@ -39,7 +39,7 @@ def test_a_night_before_a_holdings_entry_does_not_move_its_peak(home):
     price = d.ctx.market.price("XOM", date(2017, 3, 10))
     kit.hold(d, "XOM", 5.0, price, stop=price * 0.9, peak=price * 0.5, entry_date="2017-03-10")
     d.night(date(2017, 3, 2))  # a re-run of a night before the holding was bought
-    assert d.store.positions()["XOM"]["peak"] == price * 0.5
+    assert d.store.positions()["XOM"].peak == price * 0.5
 
 
 # ---------------------------------------------------------------------- caches
@@ -115,12 +115,11 @@ def test_the_first_run_loads_data_and_trains_models_as_reported_steps(desk_home,
     code, out, err = run_cli(capsys, "run", "--phase", "night")
     assert code == 0, err
     assert "✓ load" in out and "✓ models" in out and "trained in" in out
-    from memory.store import Store
 
-    store = Store(desk_home / "desk.sqlite")
-    kinds = {r["kind"]: r["status"] for r in store.runs()}
+    store = kit.open_store(desk_home)
+    kinds = {r.kind: r.status for r in store.runs()}
     assert kinds == {"data_load": "ok", "night": "ok"}
-    audit = [(a["action"], a["actor"]) for a in store.audit_log()]
+    audit = [(a.action, a.actor) for a in store.audit_log()]
     assert ("data_load", audit[0][1]) in audit and audit[0][0] == "run" and audit[0][1].startswith("cli:")
 
 
@@ -128,7 +127,7 @@ def test_halt_and_resume_record_the_actor(home, capsys):
     assert run_cli(capsys, "halt", "--reason", "drill")[0] == 0
     assert run_cli(capsys, "resume")[0] == 0
     d = kit.desk(home)
-    actors = [a["actor"] for a in d.store.audit_log()[:2]]
+    actors = [a.actor for a in d.store.audit_log()[:2]]
     assert all(a.startswith("cli:") for a in actors)
 
 
@@ -156,9 +155,9 @@ def test_an_adapters_secret_never_reaches_a_run_record_a_step_or_a_breaker(home,
                  settings={"risk": {"max_consecutive_errors": 1}})
     with pytest.raises(ConnectionError):
         d.morning(day)
-    [run] = [r for r in d.store.runs() if r["kind"] == "morning"]
-    texts = [run["summary"], *(s["summary"] for s in d.store.steps(run["run_id"])),
-             *(b["reason"] for b in d.store.breakers())]
+    [run] = [r for r in d.store.runs() if r.kind == "morning"]
+    texts = [run.summary, *(s.summary for s in d.store.steps(run.run_id)),
+             *(b.reason for b in d.store.breakers())]
     assert any("login rejected" in t for t in texts)
     assert not any(secret in t or "xoxb-1234567890" in t for t in texts)
 

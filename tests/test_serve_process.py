@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from memory.store import Store
+from tests import kit
 from tests.slack_kit import (BOT_TOKEN, CHANNEL, OPERATOR, SIGNING_SECRET, FakeSlack, post_signed)
 from urllib.parse import urlencode
 
@@ -37,7 +37,7 @@ def test_sigterm_lets_a_running_graph_finish_then_serve_exits(home):
                           "text": "run night 2017-03-01", "response_url": fake.response_url, "trigger_id": "t"})
         status, _, seconds = post_signed(base + "/slack/events", body)
         assert status == 200 and seconds < 3.0
-        store = Store(home / "desk.sqlite")
+        store = kit.open_store(home)
         tick, end = threading.Event(), time.monotonic() + 120
         while not store.runs(kind="night", limit=1) and time.monotonic() < end:
             tick.wait(0.02)
@@ -48,12 +48,12 @@ def test_sigterm_lets_a_running_graph_finish_then_serve_exits(home):
         except subprocess.TimeoutExpired:   # say where it stood: the run's record and steps, and what serve printed
             proc.kill()
             out, err = proc.communicate()
-            steps = [(s["node"], s["status"]) for s in store.steps(run["run_id"])][-5:]
-            pytest.fail(f"desk serve did not exit 300 s after SIGTERM; run {store.run(run['run_id'])['status']}, "
+            steps = [(s.node, s.status) for s in store.steps(run.run_id)][-5:]
+            pytest.fail(f"desk serve did not exit 300 s after SIGTERM; run {store.run(run.run_id).status}, "
                         f"last steps {steps}; stdout {out[-500:]!r}; stderr {err[-1500:]!r}")
         assert proc.returncode == 0, err
         assert "stopping" in out
-        assert store.run(run["run_id"])["status"] == "ok" and not store.runs(status="running")
+        assert store.run(run.run_id).status == "ok" and not store.runs(status="running")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -298,19 +298,19 @@ def test_stored_picks_read_as_arrays_equal_the_rows_and_follow_another_connectio
     rows, arrays = store.agent_picks_between(lo, hi), store.agent_picks_between(lo, hi, arrays=True)
     assert {k: [str(x) for x in v] for k, v in arrays.items()} == {k: [str(x) for x in v] for k, v in rows.items()}
     assert arrays["as_of"].dtype == "datetime64[D]"
-    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["AAA"] == list(store.picks_between(lo, hi,
+    assert [r.symbol for r in store.picks_between(lo, hi)] == ["AAA"] == list(store.picks_between(lo, hi,
                                                                                                     arrays=True)["symbol"])
     other = Store(tmp_path / "desk.sqlite")        # another process re-runs the night: the first store must see it
     other.save_agent_picks("r2", date(2016, 1, 4), [agent_row("CCC")])
     other.save_picks("r2", date(2016, 1, 4), [pick_row("CCC")])
     assert list(store.agent_picks_between(lo, hi, arrays=True)["symbol"]) == ["CCC"]
-    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["CCC"]
+    assert [r.symbol for r in store.picks_between(lo, hi)] == ["CCC"]
     store.save_picks("r3", date(2016, 1, 4), [pick_row("DDD")])            # and its own re-run, from memory
-    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["DDD"] == [
-        r["symbol"] for r in Store(tmp_path / "desk.sqlite").picks_between(lo, hi)]
+    assert [r.symbol for r in store.picks_between(lo, hi)] == ["DDD"] == [
+        r.symbol for r in Store(tmp_path / "desk.sqlite").picks_between(lo, hi)]
     store.save_picks("r4", date(2016, 1, 6), [pick_row("EEE")])
-    assert [r["symbol"] for r in store.picks_between(date(2016, 1, 5), hi)] == ["EEE"]   # a window moving on
-    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["DDD", "EEE"]          # and one reaching back
+    assert [r.symbol for r in store.picks_between(date(2016, 1, 5), hi)] == ["EEE"]   # a window moving on
+    assert [r.symbol for r in store.picks_between(lo, hi)] == ["DDD", "EEE"]          # and one reaching back
     empty = store.picks_between(date(2017, 1, 1), date(2017, 2, 1), arrays=True)
     assert all(len(v) == 0 for v in empty.values())
 
@@ -342,12 +342,12 @@ def test_a_rolled_back_night_leaves_no_picks_in_the_stores_memory(tmp_path):
            "reference_price": 10.0, "payload": {}}
     store.save_picks("r1", date(2016, 1, 4), [row])
     lo, hi = date(2016, 1, 1), date(2016, 1, 8)
-    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["AAA"]
+    assert [r.symbol for r in store.picks_between(lo, hi)] == ["AAA"]
     try:
         with store.transaction():
             store.save_picks("r2", date(2016, 1, 4), [{**row, "symbol": "ZZZ"}])
-            assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["ZZZ"]
+            assert [r.symbol for r in store.picks_between(lo, hi)] == ["ZZZ"]
             raise RuntimeError("the night fails after its picks")
     except RuntimeError:
         pass
-    assert [r["symbol"] for r in store.picks_between(lo, hi)] == ["AAA"]
+    assert [r.symbol for r in store.picks_between(lo, hi)] == ["AAA"]

@@ -22,7 +22,6 @@ from desk.serve.main import Serve
 from desk.slack.app import SlackCommands, build_app
 from desk.slack.sender import web_client
 from memory.overrides import Overrides
-from memory.store import Store
 from tests import kit
 from tests.slack_kit import (CHANNEL, OPERATOR, READER, STRANGER, FakeSlack, blocks_text, post_signed, settings)
 
@@ -71,7 +70,7 @@ def test_a_signed_slash_command_is_answered_in_its_acknowledgement_within_3_seco
 
 
 def test_a_forged_signature_and_a_stale_timestamp_are_refused_and_change_nothing(serve, fake, home):
-    before = kit.store_fingerprint(home / "desk.sqlite")
+    before = kit.store_fingerprint(home)
     body = _slash(fake, "halt forged")
     assert post_signed(serve.url + "/slack/events", body, forge=True)[0] == 401
     assert post_signed(serve.url + "/slack/events", body, timestamp=int(time.time()) - 600)[0] == 401
@@ -79,8 +78,8 @@ def test_a_forged_signature_and_a_stale_timestamp_are_refused_and_change_nothing
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(unsigned, timeout=10)
     assert err.value.code == 401
-    assert kit.store_fingerprint(home / "desk.sqlite") == before
-    assert not Store(home / "desk.sqlite").desk_state()["halted"]
+    assert kit.store_fingerprint(home) == before
+    assert not kit.open_store(home).desk_state().halted
 
 
 def test_an_unauthorised_user_is_refused_with_a_message_and_the_attempt_is_audited(serve, fake, home):
@@ -89,16 +88,16 @@ def test_an_unauthorised_user_is_refused_with_a_message_and_the_attempt_is_audit
     answer = json.loads(body)
     assert status == 200 and answer["response_type"] == "ephemeral"
     assert "only operators may `halt`" in blocks_text(answer) and "<!channel>" not in body
-    store = Store(home / "desk.sqlite")
-    assert not store.desk_state()["halted"]
-    [row] = [a for a in store.audit_log() if a["action"] == "refused"]
-    assert row["actor"] == "slack:USTRANGER1" and row["target"] == "halt"
+    store = kit.open_store(home)
+    assert not store.desk_state().halted
+    [row] = [a for a in store.audit_log() if a.action == "refused"]
+    assert row.actor == "slack:USTRANGER1" and row.target == "halt"
 
 
 def test_an_operators_halt_takes_effect_and_is_echoed_in_the_channel(serve, fake, home):
     status, body, _ = post_signed(serve.url + "/slack/events", _slash(fake, "halt CPI print at 8:30"))
     assert status == 200 and "halt desk by slack:UOPERATOR1" in blocks_text(json.loads(body))
-    assert Store(home / "desk.sqlite").desk_state()["reason"] == "CPI print at 8:30"
+    assert kit.open_store(home).desk_state().reason == "CPI print at 8:30"
     echo = _until(lambda: [p for p in fake.posts() if "override: halt desk" in p["text"]])
     assert "effect: new entries are blocked" in blocks_text(echo[0])
 
@@ -113,12 +112,12 @@ def test_a_long_command_is_acknowledged_at_once_and_answered_in_a_thread(serve, 
     [reply] = _until(answered)
     top = next(p for p in fake.posts() if "run night 2017-03-01 — asked by UOPERATOR1" in blocks_text(p))
     assert top.get("thread_ts") is None
-    assert Store(home / "desk.sqlite").runs(kind="night", limit=1)[0]["status"] == "ok"
+    assert kit.open_store(home).runs(kind="night", limit=1)[0].status == "ok"
 
 
 def test_a_slash_command_is_acknowledged_within_3_seconds_while_a_graph_runs(serve, fake, home):
     post_signed(serve.url + "/slack/events", _slash(fake, f"run night {NIGHT}"))
-    _until(lambda: Store(home / "desk.sqlite").runs(kind="night", limit=1))  # the night has started
+    _until(lambda: kit.open_store(home).runs(kind="night", limit=1))  # the night has started
     timings = [post_signed(serve.url + "/slack/events", _slash(fake, "positions", user=READER))
                for _ in range(5)]
     assert all(status == 200 and seconds < 3.0 for status, _, seconds in timings)
@@ -157,15 +156,15 @@ def test_the_approve_button_resumes_a_paused_morning_and_a_strangers_click_is_re
         assert click(STRANGER, "desk_approve", run_id) == 200
         refused = _until(lambda: [c for c in fake.calls if c.method.startswith("response")])
         assert "only operators may `approve`" in json.dumps(refused[0].args)
-        assert Store(home / "desk.sqlite").run(run_id)["status"] == "paused"
-        entries = [i["intent_id"] for i in Overrides(d.store).approval(run_id)["intents"] if i["side"] == "buy"]
+        assert kit.open_store(home).run(run_id).status == "paused"
+        entries = [i.intent_id for i in Overrides(d.store).approval(run_id).intents if i.side == "buy"]
         assert click(OPERATOR, "desk_veto:0", entries[0]) == 200
-        _until(lambda: Overrides(Store(home / "desk.sqlite")).vetoes([entries[0]]))
+        _until(lambda: Overrides(kit.open_store(home)).vetoes([entries[0]]))
         assert click(OPERATOR, "desk_approve", run_id) == 200
-        _until(lambda: Store(home / "desk.sqlite").run(run_id)["status"] == "ok")
-        store = Store(home / "desk.sqlite")
-        assert store.intent(entries[0])["status"] == "vetoed"
-        assert Overrides(store).approval(run_id)["actor"] == "slack:UOPERATOR1"
+        _until(lambda: kit.open_store(home).run(run_id).status == "ok")
+        store = kit.open_store(home)
+        assert store.intent(entries[0]).status == "vetoed"
+        assert Overrides(store).approval(run_id).actor == "slack:UOPERATOR1"
         _until(lambda: [p for p in fake.posts() if p.get("thread_ts") == "1005.000100"])
     finally:
         server.stop()
@@ -187,7 +186,7 @@ def test_socket_mode_dispatches_the_same_commands(home, fake):
 
 def test_health_and_metrics(serve, fake, home):
     kit.desk(home, checkpointing=True).night(NIGHT)
-    Store(home / "desk.sqlite").set_halted(True, "drill", "test")
+    kit.open_store(home).set_halted(True, "drill", "test")
     with pytest.raises(urllib.error.HTTPError) as answer:
         urllib.request.urlopen(serve.url + "/health", timeout=10)
     health = json.loads(answer.value.read())

@@ -64,4 +64,4 @@ def test_ask_from_slack_is_answered_by_a_model_that_calls_the_desks_tools(home, 
         assert "tools: why" in blocks_text(reply)
         told = llm.requests[1].text  # the tool's answer went back to the model, from the store, as data
         assert "<data>" in told and "XOM" in told
-    assert [c["role"] for c in Store(home / "desk.sqlite").llm_calls()] == ["chat", "chat"]
+    assert [c.role for c in Store(home / "desk.sqlite").llm_calls()] == ["chat", "chat"]

@@ -32,7 +32,7 @@ def fake():
 
 def _edits(fake, home, key: str) -> list[str]:
     """The text of every chat.update Slack accepted for the message of ``key``, in order."""
-    ts = Outbox(Store(home / "desk.sqlite")).get(key)["ts"]
+    ts = Outbox(Store(home / "desk.sqlite")).get(key).ts
     return [blocks_text(u) + str(u.get("blocks")) for u in fake.posts("chat.update") if u["ts"] == ts]
 
 
@@ -115,11 +115,11 @@ def test_a_sell_carries_its_realized_pnl_against_the_average_cost(home, fake):
     d.night(NIGHT)
     out = d.morning(NIGHT)
     [sold] = [r for r in out["results"] if r.symbol == "XOM" and r.status == "filled"]
-    [fill] = [f for f in d.store.fills() if f["client_order_id"] == sold.client_order_id]
-    expected = sold.quantity * (fill["price"] - (price - 7)) - fill["commission"]
+    [fill] = [f for f in d.store.fills() if f.client_order_id == sold.client_order_id]
+    expected = sold.quantity * (fill.price - (price - 7)) - fill.commission
     assert Watch(d.store).trade_pnl(sold.client_order_id) == pytest.approx(expected)
     assert Watch(d.store).trade_pnl("seed0") is None  # a buy realizes nothing
     assert wiring.flush(s, timeout=5).waiting == 0
     final = _edits(fake, home, f"run:{out['run_id']}")[-1]
-    assert f"sell {sold.quantity:g} XOM @ {fill['price']:,.2f}" in final
+    assert f"sell {sold.quantity:g} XOM @ {fill.price:,.2f}" in final
     assert f"P&amp;L {expected:+,.2f}" in final  # the & as Slack's entity (format.esc)

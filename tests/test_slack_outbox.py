@@ -16,7 +16,6 @@ from desk.slack.sender import OutboxSender, web_client
 from graph.night import NIGHT_NODES
 from graph.redact import Redactor
 from memory.outbox import Outbox
-from memory.store import Store
 from tests import kit
 from tests.kit import run_cli
 from tests.slack_kit import BOT_TOKEN, CHANNEL, FakeSlack, blocks_text
@@ -50,7 +49,7 @@ def fake():
 
 
 def _sender(home, s, clock) -> OutboxSender:
-    return OutboxSender(Store(home / "desk.sqlite"), web_client(s.slack), s.slack, clock=clock,
+    return OutboxSender(kit.open_store(home), web_client(s.slack), s.slack, clock=clock,
                         redact=wiring.redactor(s))
 
 
@@ -81,7 +80,7 @@ def test_slack_down_the_run_completes_and_the_outbox_drains_when_it_is_back(home
     fake.stop()  # nothing listens: connection refused
     out = _night(home, s)
     clock = Clock()  # after the night: every row it wrote is due
-    assert Store(home / "desk.sqlite").run(out["run_id"])["status"] == "ok"
+    assert kit.open_store(home).run(out["run_id"]).status == "ok"
     sender = _sender(home, s, clock)
     first = sender.drain()
     assert first.sent == 0 and first.waiting == STEPS + 2 and "Slack unreachable" in first.errors[0]
@@ -98,7 +97,7 @@ def test_slack_down_the_run_completes_and_the_outbox_drains_when_it_is_back(home
 def test_a_429_is_honoured_nothing_is_sent_before_retry_after(home, fake):
     s = settings(home, fake)
     clock = Clock()
-    box = SlackOutbox(Store(home / "desk.sqlite"), s.slack, Redactor())
+    box = SlackOutbox(kit.open_store(home), s.slack, Redactor())
     for n in range(3):
         box.post("run", {"text": f"m{n}", "blocks": []}, key=f"k{n}")
     fake.rate_limit(times=1, retry_after=7)
@@ -116,7 +115,7 @@ def test_a_429_is_honoured_nothing_is_sent_before_retry_after(home, fake):
 def test_a_429_storm_never_loses_or_duplicates_a_message(home, fake):
     s = settings(home, fake)
     clock = Clock()
-    box = SlackOutbox(Store(home / "desk.sqlite"), s.slack, Redactor())
+    box = SlackOutbox(kit.open_store(home), s.slack, Redactor())
     for n in range(5):
         box.post("run", {"text": f"m{n}", "blocks": []}, key=f"k{n}")
     sender = _sender(home, s, clock)
@@ -131,7 +130,7 @@ def test_a_429_storm_never_loses_or_duplicates_a_message(home, fake):
 def test_a_server_error_backs_off_exponentially_and_then_delivers(home, fake):
     s = settings(home, fake)
     clock = Clock()
-    SlackOutbox(Store(home / "desk.sqlite"), s.slack, Redactor()).post("run", {"text": "hello", "blocks": []},
+    SlackOutbox(kit.open_store(home), s.slack, Redactor()).post("run", {"text": "hello", "blocks": []},
                                                                          key="k")
     fake.fail(times=3, status=500)
     sender = _sender(home, s, clock)
@@ -148,18 +147,18 @@ def test_a_server_error_backs_off_exponentially_and_then_delivers(home, fake):
 def test_a_message_slack_refuses_for_good_is_dead_with_its_reason_and_the_rest_goes_on(home, fake):
     s = settings(home, fake, slack={"errors_channel": "CNOSUCH"})
     fake.refuse["CNOSUCH"] = "channel_not_found"
-    box = SlackOutbox(Store(home / "desk.sqlite"), s.slack, Redactor())
+    box = SlackOutbox(kit.open_store(home), s.slack, Redactor())
     box.error({"text": "boom", "blocks": []})
     box.post("run", {"text": "fine", "blocks": []}, key="fine")
     got = wiring.flush(s, timeout=5)
     assert (got.sent, got.dead, got.waiting) == (1, 1, 0)
-    [dead] = [r for r in Outbox(Store(home / "desk.sqlite")).rows() if r["status"] == "dead"]
-    assert "channel_not_found" in dead["last_error"]
+    [dead] = [r for r in Outbox(kit.open_store(home)).rows() if r.status == "dead"]
+    assert "channel_not_found" in dead.last_error
 
 
 def test_a_failed_step_goes_to_the_errors_channel_and_the_thread_broadcast(home, fake):
     s = settings(home, fake, slack={"errors_channel": "CERRORS1"})
-    reporter = SlackReporter(Store(home / "desk.sqlite"), s.slack, Redactor())
+    reporter = SlackReporter(kit.open_store(home), s.slack, Redactor())
     reporter.run_started("night-x", "night", "2017-03-01")
     reporter.step("night-x", "agents", "error", "a", "b", "ValueError: model file damaged")
     reporter.run_finished("night-x", "error", "ValueError: model file damaged")
@@ -176,7 +175,7 @@ def test_levels_off_silent_on_per_message_kind(home, fake):
     wiring.flush(s, timeout=5)
     assert len(fake.posts()) == 1 and len(fake.posts("chat.update")) == 1  # the parent, no steps
     s2 = settings(home, fake, slack={"levels": {"run": "off", "step": "on"}})
-    reporter = SlackReporter(Store(home / "desk.sqlite"), s2.slack, Redactor())
+    reporter = SlackReporter(kit.open_store(home), s2.slack, Redactor())
     reporter.run_started("r2", "night", "2017-03-01")
     reporter.step("r2", "ingest", "ok", "a", "b", "20 symbols")
     wiring.flush(s2, timeout=5)
@@ -188,7 +187,7 @@ def test_no_secret_and_no_markup_ever_reaches_slack(home, fake, monkeypatch):
     secret = "sk-live-0123456789abcdefXYZ"
     monkeypatch.setenv("VENDOR_API_KEY", secret)
     s = settings(home, fake)
-    reporter = SlackReporter(Store(home / "desk.sqlite"), s.slack, wiring.redactor(s))
+    reporter = SlackReporter(kit.open_store(home), s.slack, wiring.redactor(s))
     reporter.run_started("r3", "morning", "2017-03-01")
     hostile = (f"broker said token={BOT_TOKEN} key={secret} <!channel> <!here> <@U12345> "
                f"<https://evil.example|approve> `code` *bold*")

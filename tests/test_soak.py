@@ -87,7 +87,7 @@ def test_a_month_of_serve_with_stale_data_slack_down_and_a_kill_loses_nothing_an
         night = date(2022, 11, 23)  # the first night that plans entries: its morning is the one killed
         while True:
             _until(desk, s, store, clock, ny(night.year, night.month, night.day, 22, 30))
-            if any(i["side"] == "buy" for i in store.intents(as_of=night)):
+            if any(i.side == "buy" for i in store.intents(as_of=night)):
                 break
             night = _next_session(night)
             assert night < DATA_ENDS, "no night planned an entry before the data ends: nothing to kill mid-order"
@@ -106,14 +106,14 @@ def test_a_month_of_serve_with_stale_data_slack_down_and_a_kill_loses_nothing_an
         clock.now = ny(session.year, session.month, session.day, 9, 55)  # restarted within the misfire grace
         desk = Desk(s, clock, monkeypatch)
         desk.schedule.catch_up()  # the morning resumes from its checkpoint
-        [morning] = [r for r in store.runs(limit=50, kind="morning") if r["as_of"] == night.isoformat()]
-        assert morning["status"] == "ok"
+        [morning] = [r for r in store.runs(limit=50, kind="morning") if r.as_of == night]
+        assert morning.status == "ok"
 
         _until(desk, s, store, clock, ny(2022, 11, 29, 8, 0))
         fake.stop()  # Slack down for three days: reports wait in the outbox, runs do not wait for Slack
         _until(desk, s, store, clock, ny(2022, 12, 2, 8, 0))
         waiting = Outbox(store).depth()["pending"]
-        assert waiting > 0 and all(r["status"] == "ok" for r in store.runs(limit=6) if r["kind"] == "night")
+        assert waiting > 0 and all(r.status == "ok" for r in store.runs(limit=6) if r.kind == "night")
         fake.start()
         _drain(s, store, clock, force=True)
         _until(desk, s, store, clock, ny(2022, 12, 5, 9, 40))
@@ -129,7 +129,7 @@ def test_a_month_of_serve_with_stale_data_slack_down_and_a_kill_loses_nothing_an
         for phase in ("night", "morning"):
             decided = {f.session for f in fires if f.phase == phase and f.outcome != "deferred"}
             assert decided >= set(sessions), phase
-        ok_keys = [(r["kind"], r["as_of"]) for r in store.runs(limit=500, status="ok") if r["kind"] in
+        ok_keys = [(r.kind, r.as_of.isoformat()) for r in store.runs(limit=500, status="ok") if r.kind in
                    ("night", "morning")]
         assert len(ok_keys) == len(set(ok_keys))
         assert ("night", "2022-12-07") in ok_keys and ("night", "2022-12-08") not in ok_keys
@@ -137,13 +137,13 @@ def test_a_month_of_serve_with_stale_data_slack_down_and_a_kill_loses_nothing_an
         # -- no order twice: one broker order per client order id, the store's fills equal the broker's
         broker_orders = [r[0] for r in _broker(home).execute("SELECT client_order_id FROM orders")]
         assert len(broker_orders) == len(set(broker_orders)) > 0
-        assert sorted(broker_orders) == sorted(o["client_order_id"] for o in store.orders()
-                                               if o["status"] in ("filled", "rejected"))
+        assert sorted(broker_orders) == sorted(o.client_order_id for o in store.orders()
+                                               if o.status in ("filled", "rejected"))
 
         # -- every failure visible: the ledger, the store's runs, /health, /metrics, desk status, the outbox
         failed_nights = [f for f in fires if f.phase == "night" and f.outcome == "failed"]
         assert {f.night for f in failed_nights} == {d for d in sessions if d > DATA_ENDS}
-        assert all(f.run_id and store.run(f.run_id)["status"] == "error" for f in failed_nights)
+        assert all(f.run_id and store.run(f.run_id).status == "error" for f in failed_nights)
         code, health = desk.health()
         assert code == 503
         assert any(r.startswith("stale data: data ends 2022-12-07") for r in health["reasons"])
@@ -155,7 +155,7 @@ def test_a_month_of_serve_with_stale_data_slack_down_and_a_kill_loses_nothing_an
         errors = [c.args for c in fake.delivered if c.args.get("channel") == "CERRORS"]
         assert sum("scheduled night for" in json.dumps(e) for e in errors) == n
         assert Outbox(store).depth()["pending"] == 0 and Outbox(store).depth()["dead"] == 0
-        assert morning["run_id"] in json.dumps([c.args for c in fake.delivered])
+        assert morning.run_id in json.dumps([c.args for c in fake.delivered])
     finally:
         desk.stop()
         fake.stop()

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import pytest
+from pydantic import BaseModel
 
+from memory.book import FillRecord
 from memory.db import schema_of, with_schema
 from memory.locks import LockHeld, ServerLock
 from memory.outbox import Outbox
-from memory.overrides import Overrides
+from memory.overrides import ApprovalItem, Overrides
 from memory.queries import Queries
 from memory.schema import MIGRATIONS, SCHEMA_VERSION
 from memory.store import Store, StoreError, drop_store, replay_url
@@ -33,7 +35,9 @@ TIMES = {"started", "ended", "created", "updated", "loaded_at", "at", "since", "
 
 
 def _masked(value: Any) -> Any:
-    """Rows with their wall-clock times masked (they differ run to run, not backend to backend)."""
+    """Records as JSON, their wall-clock times masked (they differ run to run, not backend to backend)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
     if isinstance(value, dict):
         return {k: ("<time>" if k in TIMES and v is not None else _masked(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -80,17 +84,16 @@ def scenario(store: Store) -> dict[str, Any]:
     out["decisions"] = store.decisions_between(D1, D2)
     out["latest_night"] = str(store.latest_night())
     intent_id = kit.intent(as_of=D1).intent_id
-    store.set_intent_status(intent_id, "executed", "filled")
+    store.set_intent_status(intent_id, "filled", "filled at the open")
     out["intent"] = store.intent(intent_id)
     # book and orders
-    out["order_new"] = store.record_order("c1", intent_id, "morning-1", "XOM", "buy", 10.0, D2, "submitted")
-    out["order_again"] = store.record_order("c1", intent_id, "morning-1", "XOM", "buy", 10.0, D2, "submitted")
+    out["order_new"] = store.record_order("c1", intent_id, "morning-1", "XOM", "buy", 10.0, D2, "submitting")
+    out["order_again"] = store.record_order("c1", intent_id, "morning-1", "XOM", "buy", 10.0, D2, "submitting")
     store.update_order("c1", "filled", "ok")
-    store.record_fill({"fill_id": "c1", "client_order_id": "c1", "symbol": "XOM", "side": "buy", "quantity": 10.0,
-                       "price": 92.5, "commission": 1.25, "session": "2017-03-02", "price_source": "open"})
-    store.upsert_position({"symbol": "XOM", "quantity": 10.0, "avg_price": 92.5, "entry_date": "2017-03-02",
-                           "peak_date": "2017-03-02", "initial_stop": 83.0, "peak": 92.5, "trail_pct": 0.1,
-                           "tiers_hit": 0})
+    store.record_fill(FillRecord(fill_id="c1", client_order_id="c1", symbol="XOM", side="buy", quantity=10.0,
+                                 price=92.5, commission=1.25, session=D2, price_source="open"))
+    store.upsert_position(kit.holding(quantity=10.0, avg_price=92.5, entry_date="2017-03-02", initial_stop=83.0,
+                                      peak=92.5))
     out["advanced"] = store.advance_peaks(D2, {"XOM": 95.0})
     out["advanced_past"] = store.advance_peaks(D1, {"XOM": 99.0})  # a night before the entry changes nothing
     store.save_snapshot(D2, 99_000.0, 99_950.0, 950.0, 0.0095, {"note": "test"})
@@ -113,7 +116,9 @@ def scenario(store: Store) -> dict[str, Any]:
     overrides.add_reason(intent_id, "vetoed by U1")
     out["flatten"] = overrides.request_flatten("XOM", "U1", "risk")
     out["open_flattens"] = overrides.open_flattens()
-    out["approval"] = overrides.ask_approval("night-1", "2017-03-02", "2017-03-02T15:00:00", [{"id": intent_id}])
+    out["approval"] = overrides.ask_approval("night-1", "2017-03-02", "2017-03-02T15:00:00", [
+        ApprovalItem(intent_id=intent_id, symbol="XOM", side="buy", kind="entry", quantity=10.0, price=92.25,
+                     weight=0.05, why="a trend entry")])
     overrides.decide_approval("night-1", "approve", "U1", "fine")
     out["audit"] = store.audit_log()
     # outbox
@@ -121,7 +126,7 @@ def scenario(store: Store) -> dict[str, Any]:
     out["enqueued"] = [box.enqueue(kind="run", channel="C1", payload={"text": "hi"}, key="k1"),
                        box.enqueue(kind="run", channel="C1", payload={"text": "hi"}, key="k1")]
     row = box.get("k1")
-    box.defer(row["id"], "slow", "2017-03-02T10:00:00")
+    box.defer(row.id, "slow", "2017-03-02T10:00:00")
     box.hold_all("2017-03-02T11:00:00", "rate limited")
     out["outbox"] = box.rows()
     out["depth"] = box.depth()
@@ -156,7 +161,7 @@ def scenario(store: Store) -> dict[str, Any]:
     out["step_seconds"] = [(node, round(seconds, 3)) for node, seconds in q.step_durations()]
     out["llm_by_provider"] = q.llm_calls()
     out["agents_on"] = q.agents_on(D1.isoformat())
-    return _masked(json.loads(json.dumps(out, default=str)))
+    return json.loads(json.dumps(_masked(out), default=str))
 
 
 def test_every_aggregate_writes_and_reads_back(store_location) -> None:
@@ -214,7 +219,7 @@ def test_an_old_store_is_migrated_to_the_current_schema(store_location) -> None:
     store = Store(store_location)
     try:
         assert store.schema_version() == SCHEMA_VERSION
-        assert store.positions()["XOM"]["peak_date"] == "2017-01-03"
+        assert store.positions()["XOM"].peak_date == date(2017, 1, 3)
         assert store.trial_count() == 0   # the later tables exist
     finally:
         store.close()
@@ -228,7 +233,7 @@ def test_two_writers_at_once_record_each_order_once(store_location) -> None:
     def write(who: int, store: Store) -> None:
         for i in range(40):
             with store.transaction():
-                if store.record_order(f"c{i}", "i", "r", "XOM", "buy", 1.0, D1, "submitted"):
+                if store.record_order(f"c{i}", "i", "r", "XOM", "buy", 1.0, D1, "submitting"):
                     won.append((who, f"c{i}"))
                 store.audit(f"writer{who}", "order", f"c{i}", None)
 
@@ -418,3 +423,20 @@ def test_checkpoints_round_trip_on_postgres_with_the_allow_list(pg_store) -> Non
         assert graph.compile(checkpointer=again).get_state(config).values == {"regime": Regime.CALM_UPTREND}
     finally:
         again.conn.close()
+
+
+def test_the_store_implements_every_aggregates_protocol() -> None:
+    """Each aggregate's Protocol (memory/<aggregate>.py) names methods ``Store`` has, with the same parameters."""
+    import inspect
+
+    from memory.store import DeskStore
+
+    protocols = [b for b in DeskStore.__mro__ if getattr(b, "_is_protocol", False) and b.__module__ != "typing"]
+    assert len(protocols) >= 9
+    for proto in protocols:
+        for name, member in vars(proto).items():
+            if name.startswith("_") or not callable(member):
+                continue
+            assert hasattr(Store, name), f"Store lacks {proto.__name__}.{name}"
+            wanted = list(inspect.signature(member).parameters)
+            assert list(inspect.signature(getattr(Store, name)).parameters) == wanted, f"{proto.__name__}.{name}"

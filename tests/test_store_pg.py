@@ -46,8 +46,8 @@ def test_two_hosts_see_one_book_halt_and_run_history(pg_home, second_host, capsy
     assert not [r for r in json.loads(out)["morning"]["results"] if r["side"] == "buy" and r["status"] == "filled"]
     store = kit.open_store(pg_home)
     try:
-        assert store.desk_state()["reason"] == "CPI print at 8:30"
-        assert any(a["action"] == "halt" for a in store.audit_log())
+        assert store.desk_state().reason == "CPI print at 8:30"
+        assert any(a.action == "halt" for a in store.audit_log())
     finally:
         store.close()
 
@@ -79,7 +79,7 @@ def test_store_copy_moves_a_desk_and_every_count_matches(home, pg_store, capsys,
         for table, n in copied["rows"].items():
             assert pg.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == n + (table == "audit")
         assert pg.positions() == lite.positions() and pg.runs() == lite.runs()
-        assert pg.audit_log(limit=1)[0]["action"] == "store_copy"
+        assert pg.audit_log(limit=1)[0].action == "store_copy"
         assert copied["checkpoints"] == 2
         pg.record_llm_call({"call_key": "k", "role": "overlay", "provider": "p", "model": "m", "prompt_id": "o",
                             "prompt_version": "v1", "input_hash": "h", "status": "ok", "prompt": "p"})  # ids go on
@@ -103,7 +103,7 @@ def test_store_copy_refuses_a_target_that_holds_a_desk_and_changes_nothing(home,
     code, out, err = kit.run_cli(capsys, "store", "copy", "--to", pg_store, "--force")
     assert code == 0 and "replacing the desk it held" in " ".join(out.split()), err
     target = Store(pg_store)
-    assert not target.desk_state()["halted"]
+    assert not target.desk_state().halted
     target.close()
 
 

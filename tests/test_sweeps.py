@@ -14,6 +14,7 @@ from desk.errors import DeskError
 from models.catalog import entry
 from evals.sweep import load_sweep
 from memory.store import Store
+from tests import kit
 from tests.kit import run_cli
 
 SWEEP = """
@@ -43,7 +44,7 @@ def _sweep(capsys, tmp_path: Path, *args: str) -> dict:
 
 def _versions(case: dict) -> set[str]:
     store = Store(case["replay"]["store"])
-    return {json.loads(p["payload"])["model_version"] for p in store.proposals() if p["agent"] == "mean_reversion"}
+    return {json.loads(p.payload)["model_version"] for p in store.proposals() if p.agent == "mean_reversion"}
 
 
 def test_a_sweep_file_names_its_cases_and_takes_the_range_from_the_command_line(tmp_path):
@@ -69,9 +70,9 @@ def test_a_sweep_runs_in_a_process_pool_and_every_case_lands_in_the_store(home, 
     recipe = entry("mean_reversion").recipe({"train_years": 5, "horizon": 5})
     digest = entry("mean_reversion").version(date(2018, 1, 1), recipe).rsplit("-", 1)[1]
     assert five and {v.rsplit("-", 1)[1] for v in five} == {digest}
-    trials = Store(home / "desk.sqlite").trials("decision_eval")
-    assert [t["metrics"]["label"] for t in trials] == list(cases)
-    assert trials[2]["config"]["settings"]["models"]["train_years"] == 5
+    trials = kit.open_store(home).trials("decision_eval")
+    assert [t.metrics["label"] for t in trials] == list(cases)
+    assert trials[2].config["settings"]["models"]["train_years"] == 5
 
 
 @pytest.mark.slow

@@ -12,19 +12,19 @@ from desk.config import load_settings
 from desk.errors import DeskError
 from evals import tune as engine
 from graph.config import DeskConfig
-from memory.store import Store
+from tests import kit
 from tests.kit import run_cli
 
 SMALL = ["--folds", "2014-03-03:2014-03-07", "--validation", "2015-03-02:2015-03-06"]
 
 
 def test_a_fold_or_a_validation_span_in_the_hold_out_is_refused_before_anything_runs(home, capsys):
-    before = Store(load_settings(home=home).store_path).trial_count()
+    before = kit.open_store(home).trial_count()
     code, _, err = run_cli(capsys, "tune", "--trials", "1", "--folds", "2018-06-01:2019-02-01")
     assert code == 2 and "hold-out" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(capsys, "tune", "--trials", "1", "--validation", "2019")
     assert code == 2 and "hold-out" in err
-    assert Store(load_settings(home=home).store_path).trial_count() == before
+    assert kit.open_store(home).trial_count() == before
 
 
 def test_a_tuned_set_that_does_not_beat_the_incumbent_is_refused():
@@ -60,11 +60,11 @@ def _small_tune(capsys, *extra):
 def test_a_small_tune_runs_three_trials_in_a_local_pool_and_records_every_one(home, capsys):
     result = _small_tune(capsys, "--workers", "2")
     assert len(result["trials"]) == 3 and "process pool" in result["executor"]
-    store = Store(load_settings(home=home).store_path)
+    store = kit.open_store(home)
     rows = store.trials("tune")
-    assert len(rows) == 3 and {json.dumps(r["config"], sort_keys=True) for r in rows} == \
+    assert len(rows) == 3 and {json.dumps(r.config, sort_keys=True) for r in rows} == \
         {json.dumps(t["params"], sort_keys=True) for t in result["trials"]}
-    assert all(r["end"] < "2019-01-01" for r in store.trials())
+    assert all(r.end < date(2019, 1, 1) for r in store.trials())
     assert len(store.trials("tune-validation")) == 2
     assert result["adopted"] == (result["best_validation_sharpe"] > result["incumbent_validation_sharpe"])
     assert (home / "tuned.toml").exists() == result["adopted"]
@@ -76,7 +76,7 @@ def test_a_small_tune_runs_the_same_trials_on_local_ray(home, capsys):
     result = _small_tune(capsys, "--workers", "2", "--ray", "local")
     assert len(result["trials"]) == 3 and result["executor"].startswith("ray local")
     assert "Ray Tune" in result["executor"]
-    assert Store(load_settings(home=home).store_path).trial_count("tune") == 3
+    assert kit.open_store(home).trial_count("tune") == 3
     runs = list((home / "ray_tune").glob("tune-*"))      # the search ran as a Ray Tune experiment under the home
     assert len(runs) == 1 and any(runs[0].iterdir())
     assert len({json.dumps(t["params"], sort_keys=True) for t in result["trials"]}) == 3

@@ -40,17 +40,16 @@ def test_a_web_morning_places_each_order_once_reconciles_and_photographs_every_s
         assert len(server.book.orders()) == len(booked)  # a re-run places nothing twice
         assert all(r.status in ("already_done", "skipped") or r.client_order_id in booked for r in rerun["results"])
         held = {h.symbol: h.quantity for h in server.book.holdings()}
-        assert {s: p["quantity"] for s, p in d.store.positions().items()} == pytest.approx(held)
+        assert {s: p.quantity for s, p in d.store.positions().items()} == pytest.approx(held)
         shots = list((home / "artifacts" / out["run_id"]).glob("*.png"))
         assert len(shots) >= len(booked) and (home / "artifacts" / out["run_id"] / "steps.jsonl").is_file()
-        assert not [b for b in d.store.breakers() if b["name"] == "reconcile"]
+        assert not [b for b in d.store.breakers() if b.name == "reconcile"]
     finally:
         server.stop()
 
 
 def test_desk_run_with_broker_kind_web_executes_the_morning_in_a_browser(night_home, browser, tmp_path):
     import json
-    import os
     import subprocess
     import sys
     from pathlib import Path
@@ -58,7 +57,7 @@ def test_desk_run_with_broker_kind_web_executes_the_morning_in_a_browser(night_h
     home = kit.clone_home(night_home, tmp_path / "home")
     server = serve(0, prices=f"bundled:{SESSION}")
     c = server.credentials
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    env = kit.child_env()
     env.update(DESK_HOME=str(home), DESK_BROKER__KIND="web", DESK_BROKER__URL=server.url, BROKER_WEB_USER=c.user,
                BROKER_WEB_PASSWORD=c.password, BROKER_WEB_TOTP_SECRET=c.totp_secret)
     try:

@@ -6,22 +6,34 @@ fewer than that many sessions have passed since it tripped. Exits are never bloc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Protocol
 
 import pandas as pd
 
 from tools.calendar import sessions_between
 
 
-def active(breakers: Iterable[Mapping[str, Any]], day: date, sessions: pd.DatetimeIndex) -> list[str]:
+class TrippedBreaker(Protocol):
+    """A breaker as the store records it (``memory.audit.Breaker``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def tripped(self) -> date: ...
+    @property
+    def sessions(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+
+
+def active(breakers: Iterable[TrippedBreaker], day: date, sessions: pd.DatetimeIndex) -> list[str]:
     """The reasons of the breakers still active on ``day``."""
     out = []
     for b in breakers:
-        tripped = date.fromisoformat(b["tripped"])
-        if tripped <= day and sessions_between(tripped, day, sessions) < b["sessions"]:
-            out.append(f"circuit breaker {b['name']} (tripped {tripped}, {b['sessions']} sessions): {b['reason']}")
+        if b.tripped <= day and sessions_between(b.tripped, day, sessions) < b.sessions:
+            out.append(f"circuit breaker {b.name} (tripped {b.tripped}, {b.sessions} sessions): {b.reason}")
     return out
 
 

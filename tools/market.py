@@ -92,7 +92,8 @@ class MarketView:
         return None if value != value else float(value)
 
     def fingerprint(self) -> str:
-        rows = [(s["symbol"], s["first_date"], s["last_date"], s["rows"]) for s in self.store.symbols()]
+        rows = [(s.symbol, s.first_date and s.first_date.isoformat(), s.last_date and s.last_date.isoformat(), s.rows)
+                for s in self.store.symbols()]
         key = json.dumps([CACHE_VERSION, self.universe, self.benchmark, rows])
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 

@@ -10,6 +10,7 @@ from desk import commands
 from desk.errors import DeskError
 from desk.ops.results import OverrideResult
 from desk.results import Actor
+from memory.decisions import IntentRecord
 from memory.overrides import ALL, Overrides
 from memory.store import Store, now_utc
 
@@ -22,51 +23,51 @@ def _result(action: str, target: str, reason: str | None, effect: str, actor: Ac
                           details=details or [])
 
 
-def find_intent(store: Store, target: str) -> dict:
+def find_intent(store: Store, target: str) -> IntentRecord:
     """An intent by id, or the one pending entry of a symbol; else a one-line error naming the candidates."""
     row = store.intent(target)
     if row is not None:
         return row
     sym = target.upper()
-    pending = [r for r in store.intents(status="pending") if r["symbol"] == sym]
+    pending = [r for r in store.intents(status="pending") if r.symbol == sym]
     if len(pending) == 1:
         return pending[0]
     if len(pending) > 1:
-        raise DeskError(f"{sym} has {len(pending)} pending intents: name one of {', '.join(r['intent_id'] for r in pending)}")
+        raise DeskError(f"{sym} has {len(pending)} pending intents: name one of {', '.join(r.intent_id for r in pending)}")
     raise DeskError(f"no intent {target!r} (and no pending intent for a symbol of that name); see `intents`")
 
 
 def veto(store: Store, target: str, reason: str | None, actor: Actor) -> OverrideResult:
     row = find_intent(store, target)
-    iid = row["intent_id"]
-    if row["side"] != "buy":
-        raise DeskError(f"{iid} is an exit ({row['kind']}): exits are never blocked, so they cannot be vetoed; "
+    iid = row.intent_id
+    if row.side != "buy":
+        raise DeskError(f"{iid} is an exit ({row.kind}): exits are never blocked, so they cannot be vetoed; "
                         f"`halt` stops new entries only")
-    if row["status"] != "pending":
-        raise DeskError(f"{iid} is {row['status']}" + (f" ({row['status_reason']})" if row["status_reason"] else "")
+    if row.status != "pending":
+        raise DeskError(f"{iid} is {row.status}" + (f" ({row.status_reason})" if row.status_reason else "")
                         + ": only a pending intent can be vetoed")
     overrides = Overrides(store)
     existing = overrides.vetoes([iid]).get(iid)
     if existing is not None:
-        raise DeskError(f"{iid} is already vetoed by {existing['actor']} at {existing['at']}: {existing['reason']}")
+        raise DeskError(f"{iid} is already vetoed by {existing.actor} at {existing.at}: {existing.reason}")
     why = (reason or "").strip() or NO_REASON
     overrides.veto(iid, str(actor), why)
-    return _result("veto", iid, why, f"{row['symbol']} {row['side']} {row['quantity']:g} will not be executed",
+    return _result("veto", iid, why, f"{row.symbol} {row.side} {row.quantity:g} will not be executed",
                    actor)
 
 
 def unveto(store: Store, target: str, actor: Actor) -> OverrideResult:
     row = find_intent(store, target)
-    iid = row["intent_id"]
+    iid = row.intent_id
     overrides = Overrides(store)
     existing = overrides.vetoes([iid]).get(iid)
     if existing is None:
         raise DeskError(f"{iid} is not vetoed")
-    if row["status"] != "pending":
-        raise DeskError(f"{iid} is already {row['status']}: the morning acted on the veto, it cannot be lifted")
+    if row.status != "pending":
+        raise DeskError(f"{iid} is already {row.status}: the morning acted on the veto, it cannot be lifted")
     overrides.unveto(iid)
-    return _result("unveto", iid, None, f"{row['symbol']} {row['side']} {row['quantity']:g} is back for the next "
-                                        f"execution (veto by {existing['actor']} lifted)", actor)
+    return _result("unveto", iid, None, f"{row.symbol} {row.side} {row.quantity:g} is back for the next "
+                                        f"execution (veto by {existing.actor} lifted)", actor)
 
 
 def halt(store: Store, reason: str | None, actor: Actor) -> OverrideResult:
@@ -94,12 +95,12 @@ def flatten(store: Store, target: str, reason: str | None, actor: Actor) -> Over
                                                  "; nothing is held"))
     overrides = Overrides(store)
     for req in overrides.open_flattens():
-        if req["symbol"] in (sym, ALL):
-            raise DeskError(f"a flatten of {'the book' if req['symbol'] == ALL else req['symbol']} is already "
-                            f"pending (asked by {req['actor']} at {req['at']})")
+        if req.symbol in (sym, ALL):
+            raise DeskError(f"a flatten of {'the book' if req.symbol == ALL else req.symbol} is already "
+                            f"pending (asked by {req.actor} at {req.at})")
     why = (reason or "").strip() or NO_REASON
     overrides.request_flatten(sym, str(actor), why)
-    what = "every holding (" + ", ".join(sorted(held)) + ")" if everything else f"{sym} ({held[sym]['quantity']:g})"
+    what = "every holding (" + ", ".join(sorted(held)) + ")" if everything else f"{sym} ({held[sym].quantity:g})"
     extra = "; that morning's new entries are skipped" if everything else f"; no new entry in {sym} that morning"
     return _result("flatten", "all" if everything else sym, why,
                    f"{what} will be sold at the next execution{extra}", actor)

@@ -39,13 +39,13 @@ def run_once(settings: Settings, phase: str, day: date | None, actor: Actor, *, 
         with open_for_run(store, settings, day=day, phase=phase, actor=actor, reporters=reporters,
                           progress=progress) as (desk, day):
             last = store.last_run(phase, day)
-            if last is not None and last["status"] == "ok":
-                return RunOutcome(phase=phase, day=day, status="skipped", run_id=last["run_id"],
-                                  reason=f"the {phase} of {day} already ran ({last['run_id']}, "
-                                         f"finished {last['ended']})")
-            if last is not None and last["status"] == "paused":
-                return RunOutcome(phase=phase, day=day, status="paused", run_id=last["run_id"],
-                                  reason=f"{last['run_id']} waits for approval: `approve {last['run_id']}` or `reject`")
+            if last is not None and last.status == "ok":
+                return RunOutcome(phase=phase, day=day, status="skipped", run_id=last.run_id,
+                                  reason=f"the {phase} of {day} already ran ({last.run_id}, "
+                                         f"finished {last.ended})")
+            if last is not None and last.status == "paused":
+                return RunOutcome(phase=phase, day=day, status="paused", run_id=last.run_id,
+                                  reason=f"{last.run_id} waits for approval: `approve {last.run_id}` or `reject`")
             store.audit(str(actor), "run", f"{phase} {day.isoformat()}", None)
             out = desk.night(day) if phase == "night" else desk.morning(day)
     finally:
@@ -78,10 +78,10 @@ def paused_run(store: Store, run_id: str | None) -> str:
         return run_id
     waiting = Overrides(store).open_approvals()
     if len(waiting) == 1:
-        return waiting[0]["run_id"]
+        return waiting[0].run_id
     if not waiting:
         raise DeskError("no run is waiting for approval; see `runs`")
-    raise DeskError(f"{len(waiting)} runs wait for approval: name one of {', '.join(a['run_id'] for a in waiting)}")
+    raise DeskError(f"{len(waiting)} runs wait for approval: name one of {', '.join(a.run_id for a in waiting)}")
 
 
 def decide(settings: Settings, run_id: str | None, decision: str, actor: Actor, reason: str | None = None, *,
@@ -94,21 +94,21 @@ def decide(settings: Settings, run_id: str | None, decision: str, actor: Actor, 
     if run is None:
         raise DeskError(f"no run {run_id!r}; see `runs`")
     asked = Overrides(store).approval(run_id)
-    if run["status"] != "paused" or asked is None:
-        said = (f" ({asked['decision']} by {asked['actor']} at {asked['decided']})"
-                if asked and asked["decision"] else "")
-        raise DeskError(f"run {run_id} is {run['status']}{said}, not waiting for approval")
-    late = decision == "approve" and now_utc() > asked["deadline"]
+    if run.status != "paused" or asked is None:
+        said = (f" ({asked.decision} by {asked.actor} at {asked.decided})"
+                if asked and asked.decision else "")
+        raise DeskError(f"run {run_id} is {run.status}{said}, not waiting for approval")
+    late = decision == "approve" and now_utc() > asked.deadline
     if late:
-        decision, reason = "expired", f"approved by {actor} after the deadline {asked['deadline']}"
+        decision, reason = "expired", f"approved by {actor} after the deadline {asked.deadline}"
     with desk_lock(settings, "book", f"resuming {run_id} ({decision})"):
         desk = open_desk(settings, store=store, reporters=reporters, progress=progress)
         out = desk.resume(run_id, {"decision": decision, "actor": str(actor), "reason": reason})
-    entries = sum(i["side"] == "buy" for i in asked["intents"])
+    entries = sum(i.side == "buy" for i in asked.intents)
     filled = [r for r in out.get("results", []) if r.status == "filled"]
     effect = {"approve": f"{len(filled)} orders filled ({entries} entries were put to approval)",
               "reject": f"{entries} entries not executed; exits and stops ran ({len(filled)} filled)",
-              "expired": f"deadline {asked['deadline']} passed: {entries} entries not executed; exits and stops "
+              "expired": f"deadline {asked.deadline} passed: {entries} entries not executed; exits and stops "
                          f"ran ({len(filled)} filled)"}[decision]
     return OverrideResult(action={"approve": "approve", "reject": "reject", "expired": "expire"}[decision],
                           target=run_id, reason=reason, effect=effect, actor=str(actor), at=now_utc(),
@@ -121,7 +121,7 @@ def expire_due(settings: Settings, *, reporters: Sequence[Reporter] = ()) -> lis
     now = now_utc()
     done = []
     for asked in Overrides(store).open_approvals():
-        if asked["deadline"] < now:
-            done.append(decide(settings, asked["run_id"], "expired", DEADLINE, "the approval deadline passed",
+        if asked.deadline < now:
+            done.append(decide(settings, asked.run_id, "expired", DEADLINE, "the approval deadline passed",
                                reporters=reporters))
     return done

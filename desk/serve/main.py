@@ -216,7 +216,7 @@ class Serve:
             try:
                 found = alerts(store, self.settings, self.clock(), scheduler=running if self.want_scheduler else None)
                 state = store.desk_state()
-                out.update(halted=found.halted, halt_reason=state["reason"], breakers=found.breakers,
+                out.update(halted=found.halted, halt_reason=state.reason, breakers=found.breakers,
                            data=found.freshness.model_dump(mode="json") | {"stale": found.freshness.stale},
                            failed=[f.model_dump(mode="json") for f in found.failed],
                            paused_runs=len(store.runs(limit=100, status="paused")),

@@ -81,7 +81,7 @@ class StoreCollector:
             yield from self._desk(store)
             state = store.desk_state()
             yield GaugeMetricFamily("desk_halted", "1 while an operator's halt blocks new entries",
-                                    value=int(bool(state["halted"])))
+                                    value=int(bool(state.halted)))
             yield GaugeMetricFamily("desk_breakers", "Circuit breakers on record", value=len(store.breakers()))
             depth = GaugeMetricFamily("desk_outbox_depth", "Slack messages in the outbox", labels=["status"])
             for status, n in Outbox(store).depth().items():

@@ -43,7 +43,7 @@ def _run_seconds(s, with_slack: bool) -> tuple[float, int]:
     desk.night(NIGHT)
     desk.morning(NIGHT)
     seconds = time.perf_counter() - t0
-    steps = sum(len(desk.ctx.store.steps(r["run_id"])) for r in desk.ctx.store.runs(limit=2))
+    steps = sum(len(desk.ctx.store.steps(r.run_id)) for r in desk.ctx.store.runs(limit=2))
     return seconds, steps
 
 

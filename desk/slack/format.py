@@ -7,13 +7,14 @@ Limits kept: a section's text ≤ 3000 characters, a header ≤ 150, at most 50 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from desk.ops.render import Rendered
 from desk.ops.results import OverrideResult
+from memory.overrides import ApprovalRequest
 
 MAX_SECTION, MAX_HEADER, MAX_BLOCKS, MAX_TEXT = 3000, 150, 50, 3000
 APPROVE, REJECT, VETO = "desk_approve", "desk_reject", "desk_veto"
@@ -106,23 +107,23 @@ def failure(run_id: str, where: str, why: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- approvals
-def approval_request(asked: Mapping[str, Any], zone: str = "America/New_York") -> dict[str, Any]:
+def approval_request(asked: ApprovalRequest, zone: str = "America/New_York") -> dict[str, Any]:
     """The intents of a paused morning with Approve / Reject, and Veto on each entry."""
-    run_id = asked["run_id"]
-    entries = [i for i in asked["intents"] if i["side"] == "buy"]
-    exits = [i for i in asked["intents"] if i["side"] == "sell"]
-    blocks = [header(f"⏸️ morning {asked['session']} waits for approval"),
-              section(f"{len(entries)} entries wait for an operator until {when(asked['deadline'], zone)}; "
+    run_id = asked.run_id
+    entries = [i for i in asked.intents if i.side == "buy"]
+    exits = [i for i in asked.intents if i.side == "sell"]
+    blocks = [header(f"⏸️ morning {asked.session} waits for approval"),
+              section(f"{len(entries)} entries wait for an operator until {when(asked.deadline, zone)}; "
                       f"{len(exits)} exits and stops run whatever is decided. Unapproved by the deadline, no entry "
                       f"is executed.")]
     for n, it in enumerate(entries[:40]):
-        price = f" @ ~{it['price']:.2f}" if it.get("price") else ""
-        blocks.append({"type": "section", "text": plain(f"{it['symbol']}: buy {it['quantity']:g}{price} "
-                                                        f"({it['weight']:.1%}) — {it['why']}", 600),
+        price = f" @ ~{it.price:.2f}" if it.price else ""
+        blocks.append({"type": "section", "text": plain(f"{it.symbol}: buy {it.quantity:g}{price} "
+                                                        f"({it.weight:.1%}) — {it.why}", 600),
                        "accessory": {"type": "button", "action_id": f"{VETO}:{n}", "style": "danger",
-                                     "text": plain("Veto", 75), "value": it["intent_id"]}})
+                                     "text": plain("Veto", 75), "value": it.intent_id}})
     if exits:
-        blocks.append(section("Exits: " + ", ".join(f"{i['symbol']} sell {i['quantity']:g}" for i in exits)))
+        blocks.append(section("Exits: " + ", ".join(f"{i.symbol} sell {i.quantity:g}" for i in exits)))
     blocks.append({"type": "actions", "block_id": f"approval:{run_id}"[:255], "elements": [
         {"type": "button", "action_id": APPROVE, "style": "primary", "text": plain("Approve", 75), "value": run_id},
         {"type": "button", "action_id": REJECT, "style": "danger", "text": plain("Reject", 75), "value": run_id,
@@ -130,20 +131,20 @@ def approval_request(asked: Mapping[str, Any], zone: str = "America/New_York") -
              "No entry of this morning will be executed; exits and stops still run.", 300),
              "confirm": plain("Reject", 30), "deny": plain("Back", 30)}}]})
     blocks.append(context(f"run {run_id}", "or: /desk approve RUN · /desk reject RUN · desk ops approve RUN"))
-    return message(f"morning {asked['session']}: {len(entries)} entries wait for approval", blocks)
+    return message(f"morning {asked.session}: {len(entries)} entries wait for approval", blocks)
 
 
-def approval_decided(asked: Mapping[str, Any], zone: str = "America/New_York") -> dict[str, Any]:
+def approval_decided(asked: ApprovalRequest, zone: str = "America/New_York") -> dict[str, Any]:
     """The approval message once decided: the same intents, no buttons, who decided."""
-    entries = [i for i in asked["intents"] if i["side"] == "buy"]
+    entries = [i for i in asked.intents if i.side == "buy"]
     said = {"approve": "✅ approved", "reject": "🚫 rejected", "expired": "⌛ not approved by the deadline"}.get(
-        asked["decision"], asked["decision"])
-    lines = [f"{i['symbol']}: buy {i['quantity']:g}" for i in entries]
-    return message(f"morning {asked['session']}: {said} by {asked['actor']}",
-                   [header(f"morning {asked['session']}: {said}"),
-                    section(f"by {asked['actor']} at {when(asked['decided'], zone)}" + (f": {asked['reason']}"
-                                                                             if asked.get("reason") else "")),
-                    *lines_blocks(lines), context(f"run {asked['run_id']}")])
+        asked.decision, asked.decision)
+    lines = [f"{i.symbol}: buy {i.quantity:g}" for i in entries]
+    return message(f"morning {asked.session}: {said} by {asked.actor}",
+                   [header(f"morning {asked.session}: {said}"),
+                    section(f"by {asked.actor} at {when(asked.decided, zone)}" + (f": {asked.reason}"
+                                                                             if asked.reason else "")),
+                    *lines_blocks(lines), context(f"run {asked.run_id}")])
 
 
 # ---------------------------------------------------------------------- commands and overrides

@@ -137,31 +137,29 @@ class SlackReporter:
         asked = Overrides(self.store).approval(run_id)
         if asked is not None and status == "paused":
             self.out.post("approval", fmt.approval_request(asked, self.out.slack.timezone), key=approval_key(run_id), run_id=run_id)
-        elif asked is not None and asked["decision"]:
+        elif asked is not None and asked.decision:
             self.out.update("approval", approval_key(run_id), fmt.approval_decided(asked, self.out.slack.timezone), run_id)
 
     # ------------------------------------------------------------------ what the messages say
     def _kind_of(self, run_id: str) -> tuple[str, str]:
         row = self.store.run(run_id)
-        return (row["kind"], row["as_of"]) if row else ("run", "?")
+        return (row.kind, row.as_of.isoformat()) if row else ("run", "?")
 
     def _warnings(self, run_id: str, node: str) -> list[str]:
         """What an operator should notice after a step, read from the store (never parsed from its text)."""
         try:
             if node in ("ingest", "validate_data"):
-                return [f"{s['symbol']} is stale: {s['note'] or 'flagged by the loader'}"
-                        for s in self.store.symbols() if s["stale"]]
+                return [f"{s.symbol} is stale: {s.note or 'flagged by the loader'}"
+                        for s in self.store.symbols() if s.stale]
             if node in ("validate", "approval", "execute"):
                 row = self.store.run(run_id)
                 if row is None:
                     return []
-                from datetime import date
-
-                return [f"{i['symbol']} {i['side']} {i['status']}: {i['status_reason']}"
-                        for i in self.store.intents(as_of=date.fromisoformat(row["as_of"]))
-                        if i["status"] in ("skipped", "vetoed", "rejected", "cancelled")]
+                return [f"{i.symbol} {i.side} {i.status}: {i.status_reason}"
+                        for i in self.store.intents(as_of=row.as_of)
+                        if i.status in ("skipped", "vetoed", "rejected", "cancelled")]
             if node == "reconcile":
-                return [f"circuit breaker {b['name']} (tripped {b['tripped']}): {b['reason']}"
+                return [f"circuit breaker {b.name} (tripped {b.tripped}): {b.reason}"
                         for b in self.store.breakers()]
         except Exception as exc:  # an enricher fails open: the step is still reported, without its warnings
             log.warning("could not read the warnings of %s/%s: %s", run_id, node, exc)

@@ -28,7 +28,7 @@ from slack_sdk.errors import SlackApiError
 
 from graph.config import SlackSettings
 from graph.redact import Redactor
-from memory.outbox import UPDATE, Outbox
+from memory.outbox import UPDATE, Outbox, OutboxRow
 from memory.store import Store
 
 log = logging.getLogger("desk.slack.sender")
@@ -78,8 +78,8 @@ class OutboxSender:
         done = Drained()
         blocked: set[str] = set()  # threads (by their parent's key) held back in this pass
         for row in self.outbox.pending(limit):
-            thread = row["thread_key"] or row["target_key"] or row["key"] or f"#{row['id']}"
-            if thread in blocked or (not force and row["next_attempt"] > _iso(now)):
+            thread = row.thread_key or row.target_key or row.key or f"#{row.id}"
+            if thread in blocked or (not force and row.next_attempt > _iso(now)):
                 blocked.add(thread)
                 continue
             outcome = self._send(row)
@@ -99,27 +99,27 @@ class OutboxSender:
         return done
 
     # ------------------------------------------------------------------ one message
-    def _send(self, row: dict[str, Any]) -> str:
-        payload = dict(row["payload"])
+    def _send(self, row: OutboxRow) -> str:
+        payload = dict(row.payload)
         args: dict[str, Any] = {"text": self.redact(payload.get("text", "")),
                                 "blocks": payload.get("blocks")}
-        if row["op"] == UPDATE:
-            target = self.outbox.get(row["target_key"])
-            if target is None or target["status"] == "dead":
-                self.outbox.mark_dead(row["id"], "the message to edit was never posted")
+        if row.op == UPDATE:
+            target = self.outbox.get(row.target_key)
+            if target is None or target.status == "dead":
+                self.outbox.mark_dead(row.id, "the message to edit was never posted")
                 return "dead"
-            if target["status"] != "sent":
+            if target.status != "sent":
                 return "wait"
-            call = lambda: self.client.chat_update(channel=target["channel_id"], ts=target["ts"], **args)  # noqa: E731
+            call = lambda: self.client.chat_update(channel=target.channel_id, ts=target.ts, **args)  # noqa: E731
         else:
-            channel, thread_ts = row["channel"], None
-            if row["thread_key"]:
-                parent = self.outbox.get(row["thread_key"])
-                if parent is not None and parent["status"] == "pending":
+            channel, thread_ts = row.channel, None
+            if row.thread_key:
+                parent = self.outbox.get(row.thread_key)
+                if parent is not None and parent.status == "pending":
                     return "wait"
-                if parent is not None and parent["status"] == "sent":
-                    channel, thread_ts = parent["channel_id"] or channel, parent["ts"]
-            extra = {"thread_ts": thread_ts, "reply_broadcast": True} if thread_ts and row["broadcast"] else (
+                if parent is not None and parent.status == "sent":
+                    channel, thread_ts = parent.channel_id or channel, parent.ts
+            extra = {"thread_ts": thread_ts, "reply_broadcast": True} if thread_ts and row.broadcast else (
                 {"thread_ts": thread_ts} if thread_ts else {})
             call = lambda: self.client.chat_postMessage(channel=channel, unfurl_links=False,  # noqa: E731
                                                         unfurl_media=False, **extra, **args)
@@ -129,10 +129,10 @@ class OutboxSender:
             return self._refused(row, exc)
         except NETWORK_ERRORS as exc:
             return self._down(row, f"Slack unreachable: {type(exc).__name__}: {exc}")
-        self.outbox.mark_sent(row["id"], resp.get("ts") or (row.get("ts")), resp.get("channel"))
+        self.outbox.mark_sent(row.id, resp.get("ts") or row.ts, resp.get("channel"))
         return "sent"
 
-    def _refused(self, row: dict[str, Any], exc: SlackApiError) -> str:
+    def _refused(self, row: OutboxRow, exc: SlackApiError) -> str:
         status = getattr(exc.response, "status_code", None)
         code = (exc.response.get("error") if hasattr(exc.response, "get") else None) or f"HTTP {status}"
         if status == 429 or code == "ratelimited":
@@ -148,14 +148,14 @@ class OutboxSender:
             self.last_error = f"Slack refused the bot token ({code}): fix SLACK_BOT_TOKEN; the messages wait"
             self.outbox.hold_all(_iso(until), self.last_error)
             return "stop"
-        self.outbox.mark_dead(row["id"], f"Slack refused the message: {code}")
+        self.outbox.mark_dead(row.id, f"Slack refused the message: {code}")
         return "dead"
 
-    def _down(self, row: dict[str, Any], why: str) -> str:
-        delay = min(self.slack.retry_max_seconds, 2.0 ** min(row["attempts"], 16)) * (0.5 + self.rng.random() / 2)
+    def _down(self, row: OutboxRow, why: str) -> str:
+        delay = min(self.slack.retry_max_seconds, 2.0 ** min(row.attempts, 16)) * (0.5 + self.rng.random() / 2)
         until = _iso(self.clock() + timedelta(seconds=delay))
         self.last_error = why
-        self.outbox.defer(row["id"], why, until)
+        self.outbox.defer(row.id, why, until)
         self.outbox.hold_all(until, why)
         return "stop"
 

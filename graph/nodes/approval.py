@@ -26,7 +26,7 @@ from langgraph.types import interrupt
 from graph.context import DeskContext
 from graph.nodes.morning import intents_by_id, skip_vetoed
 from graph.state import Approval, Execution, MorningState
-from memory.overrides import Overrides
+from memory.overrides import ApprovalItem, Overrides
 from memory.store import now_utc
 from vocab.contracts import Intent
 
@@ -48,14 +48,14 @@ def approval(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     minutes = ctx.config.execution.approval_minutes
     deadline = (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
     asked = overrides.ask_approval(state["run_id"], state["session"].isoformat(), deadline, [
-        {"intent_id": i, "symbol": it.symbol, "side": it.side, "kind": it.kind, "quantity": it.quantity,
-         "price": state["quotes"].get(it.symbol), "weight": it.target_weight, "why": (it.reasons or [""])[0],
-         "digest": digest(it)} for i, it in intents.items()])
+        ApprovalItem(intent_id=i, symbol=it.symbol, side=it.side, kind=it.kind, quantity=it.quantity,
+                     price=state["quotes"].get(it.symbol), weight=it.target_weight, why=(it.reasons or [""])[0],
+                     digest=digest(it)) for i, it in intents.items()])
     answer = interrupt({"approval": state["run_id"], "entries": entries, "exits": exits,
-                        "deadline": asked["deadline"]})
+                        "deadline": asked.deadline})
     decision, actor, reason = _answer(answer)
-    if decision == "approve" and now_utc() > asked["deadline"]:
-        decision, reason = "expired", f"approved by {actor} after the deadline {asked['deadline']}"
+    if decision == "approve" and now_utc() > asked.deadline:
+        decision, reason = "expired", f"approved by {actor} after the deadline {asked.deadline}"
     overrides.decide_approval(state["run_id"], decision, actor, reason)
     results = list(state.get("results", []))
     vetoes = overrides.vetoes(entries)  # a veto clicked while the run waited counts
@@ -65,7 +65,7 @@ def approval(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
         results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="vetoed", reason=why))
     go = [i for i in entries if i not in vetoes]
     if decision == "approve":  # an approval is bound to the intents it saw (DESIGN §5.10)
-        seen = {r["intent_id"]: r.get("digest") for r in asked["intents"]}
+        seen = {r.intent_id: r.digest for r in asked.intents}
         for iid in [i for i in go if seen.get(i) != digest(intents[i])]:
             it = intents[iid]
             why = (f"changed after the approval was asked (approved {seen.get(iid) or 'without a digest'}, now "
@@ -74,14 +74,14 @@ def approval(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
             results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="skipped", reason=why))
             go.remove(iid)
     if decision != "approve":
-        why = _why_not(decision, actor, reason, asked["deadline"])
+        why = _why_not(decision, actor, reason, asked.deadline)
         for iid in go:
             it = intents[iid]
             ctx.store.set_intent_status(iid, "skipped", why)
             results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="skipped", reason=why))
         go = []
     accepted = [i for i in state["accepted"] if intents[i].side == "sell"] + go
-    outcome = Approval(decision=decision, actor=actor, reason=reason, deadline=asked["deadline"], entries=entries)
+    outcome = Approval(decision=decision, actor=actor, reason=reason, deadline=asked.deadline, entries=entries)
     said = {"approve": f"approved by {actor}: {len(go)} entries go", "reject": f"rejected by {actor}",
             "expired": "not approved by the deadline"}[decision]
     more = f" ({len(vetoes)} vetoed while waiting)" if vetoes else ""

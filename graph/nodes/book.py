@@ -12,8 +12,8 @@ def book_view(ctx: DeskContext, day: date) -> BookView:
     positions = ctx.store.positions()
     values = {}
     for sym, p in positions.items():
-        price = ctx.market.price(sym, day) or p["avg_price"]
-        values[sym] = p["quantity"] * price
+        price = ctx.market.price(sym, day) or p.avg_price
+        values[sym] = p.quantity * price
     snap = ctx.store.latest_snapshot(day)
-    cash = snap["cash"] if snap else ctx.config.broker.initial_cash
+    cash = snap.cash if snap else ctx.config.broker.initial_cash
     return BookView(equity=cash + sum(values.values()), cash=cash, positions=values)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Any
 
 import pandas as pd
 from langgraph.runtime import Runtime
@@ -28,6 +27,7 @@ from graph.nodes.guard import entries_blocked
 from graph.nodes.morning import broker_at, intents_by_id
 from graph.nodes.sizing import policy
 from graph.state import Execution, MorningState
+from memory.book import FillRecord, Holding, OrderRecord
 from tools.breakers import daily_loss
 from tools.calendar import xnys_sessions
 from tools.exits import open_position
@@ -58,15 +58,15 @@ def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     for iid, it in sorted(intents.items(), key=lambda kv: (kv[1].side != "sell", kv[0])):
         coid = client_order_id(iid)
         existing = ctx.store.order(coid)
-        if existing is not None and existing["status"] in FINAL:
-            results.append(_result(it, "already_done", f"order {coid} already {existing['status']}", coid))
+        if existing is not None and existing.status in FINAL:
+            results.append(_result(it, "already_done", f"order {coid} already {existing.status}", coid))
             continue
         blocked = entries_blocked(ctx, session) if it.side == "buy" else None  # read now, not at validate
         if blocked:
             results.append(_halted(ctx, it, coid, existing, blocked))
             halted.append(blocked)
             continue
-        qty = existing["quantity"] if existing is not None else (
+        qty = existing.quantity if existing is not None else (
             min(it.quantity, held.get(it.symbol, 0.0)) if it.side == "sell" else it.quantity)
         if qty <= 0:
             ctx.store.set_intent_status(iid, "skipped", "nothing held to sell")
@@ -98,7 +98,7 @@ def market_wait(ctx: DeskContext, session: date) -> str | None:
     return why_wait(clock, session, exchange)
 
 
-def _halted(ctx: DeskContext, it: Intent, coid: str, existing: dict | None, why: str) -> Execution:
+def _halted(ctx: DeskContext, it: Intent, coid: str, existing: OrderRecord | None, why: str) -> Execution:
     """An entry the halt stops. One a killed run left in flight may have reached the broker before the halt:
     the broker's book says, and what it placed is recorded; what it never saw is cancelled here."""
     if existing is not None:
@@ -107,7 +107,7 @@ def _halted(ctx: DeskContext, it: Intent, coid: str, existing: dict | None, why:
         except BrokerError:
             status = None
         if status is not None and status.status != "unknown":
-            _record(ctx, it, status, date.fromisoformat(existing["session"]))
+            _record(ctx, it, status, existing.session)
             return _result(it, status.status, f"placed before the halt: {status.reason or status.status}", coid,
                            status)
         with ctx.store.transaction():
@@ -124,10 +124,12 @@ def _record(ctx: DeskContext, it: Intent, status: OrderStatus, session: date) ->
     with ctx.store.transaction():
         ctx.store.update_order(coid, status.status, status.reason)
         if status.filled_qty > 0:
-            ctx.store.record_fill({"fill_id": coid, "client_order_id": coid, "symbol": it.symbol, "side": it.side,
-                                   "quantity": status.filled_qty, "price": status.avg_price,
-                                   "commission": status.commission, "session": session.isoformat(),
-                                   "price_source": status.price_source or "unknown"})
+            if status.avg_price is None:   # fail closed: a fill the book cannot value is not recorded as one
+                raise BrokerError(f"the broker reported {coid} filled ({status.filled_qty:g}) without a price")
+            ctx.store.record_fill(FillRecord(fill_id=coid, client_order_id=coid, symbol=it.symbol, side=it.side,
+                                             quantity=status.filled_qty, price=status.avg_price,
+                                             commission=status.commission, session=session,
+                                             price_source=status.price_source or "unknown"))
             row = _holding_after(ctx, it, status, session)
             if row is None:
                 ctx.store.delete_position(it.symbol)
@@ -136,26 +138,26 @@ def _record(ctx: DeskContext, it: Intent, status: OrderStatus, session: date) ->
         ctx.store.set_intent_status(it.intent_id, status.status, status.reason)
 
 
-def _holding_after(ctx: DeskContext, it: Intent, status: OrderStatus, session: date) -> dict[str, Any] | None:
-    """The store's row for the holding after this fill: a buy opens it with the intent's stop; a sell carries the
-    trail and tiers the exit rules decided. Quantities are provisional until reconcile copies the broker's."""
+def _holding_after(ctx: DeskContext, it: Intent, status: OrderStatus, session: date) -> Holding | None:
+    """The store's holding after this fill: a buy opens it with the intent's stop; a sell carries the trail and
+    tiers the exit rules decided. Quantities are provisional until reconcile copies the broker's."""
     row = ctx.store.positions().get(it.symbol)
+    price = status.avg_price or 0.0   # set: _record refuses a fill without a price
     if it.side == "buy":
         if row is not None:  # a partial fill completing: same holding, metadata already set
-            return {**row, "quantity": status.filled_qty, "avg_price": status.avg_price}
-        opened = open_position(it.symbol, status.filled_qty, status.avg_price, session, it.stop, policy(ctx.config))
-        return {"symbol": it.symbol, "quantity": status.filled_qty, "avg_price": status.avg_price,
-                "entry_date": session.isoformat(), "peak_date": session.isoformat(),
-                "initial_stop": opened.initial_stop, "peak": opened.peak, "trail_pct": opened.trail_pct,
-                "tiers_hit": opened.tiers_hit}
+            return row.model_copy(update={"quantity": status.filled_qty, "avg_price": price})
+        opened = open_position(it.symbol, status.filled_qty, price, session, it.stop, policy(ctx.config))
+        return Holding(symbol=it.symbol, quantity=status.filled_qty, avg_price=price, entry_date=session,
+                       peak_date=session, initial_stop=opened.initial_stop, peak=opened.peak,
+                       trail_pct=opened.trail_pct, tiers_hit=opened.tiers_hit)
     if row is None:
         return None
-    left = row["quantity"] - status.filled_qty
+    left = row.quantity - status.filled_qty
     if left <= 1e-9:
         return None
-    return {**row, "quantity": left,
-            "trail_pct": it.trail_pct if it.trail_pct is not None else row["trail_pct"],
-            "tiers_hit": it.tiers_hit if it.tiers_hit is not None else row["tiers_hit"]}
+    return row.model_copy(update={
+        "quantity": left, "trail_pct": it.trail_pct if it.trail_pct is not None else row.trail_pct,
+        "tiers_hit": it.tiers_hit if it.tiers_hit is not None else row.tiers_hit})
 
 
 def _result(it: Intent, status: str, reason: str, coid: str | None = None,
@@ -171,9 +173,9 @@ def book_differences(ctx: DeskContext, live: dict) -> tuple[list[str], list[str]
     ours = ctx.store.positions()
     pending = ctx.store.symbols_with_orders_not_in(FINAL)
     diffs = [f"broker holds {s} ({live[s].quantity:g}) the store did not" for s in sorted(set(live) - set(ours))]
-    diffs += [f"store held {s} ({ours[s]['quantity']:g}) the broker does not" for s in sorted(set(ours) - set(live))]
-    diffs += [f"{s}: broker {live[s].quantity:g}, store {ours[s]['quantity']:g}" for s in sorted(set(live) & set(ours))
-              if abs(live[s].quantity - ours[s]["quantity"]) > 1e-6 * max(1.0, abs(live[s].quantity))]
+    diffs += [f"store held {s} ({ours[s].quantity:g}) the broker does not" for s in sorted(set(ours) - set(live))]
+    diffs += [f"{s}: broker {live[s].quantity:g}, store {ours[s].quantity:g}" for s in sorted(set(live) & set(ours))
+              if abs(live[s].quantity - ours[s].quantity) > 1e-6 * max(1.0, abs(live[s].quantity))]
     return [d for d in diffs if not any(d.startswith((f"broker holds {s} ", f"store held {s} ", f"{s}: "))
                                         for s in pending)], pending
 
@@ -223,10 +225,10 @@ def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
             row = ours.get(sym)
             if row is None:
                 opened = open_position(sym, p.quantity, p.avg_price, session, None, policy(ctx.config))
-                row = {"symbol": sym, "entry_date": session.isoformat(), "peak_date": session.isoformat(),
-                       "initial_stop": opened.initial_stop, "peak": opened.peak, "trail_pct": opened.trail_pct,
-                       "tiers_hit": 0}
-            ctx.store.upsert_position({**row, "quantity": p.quantity, "avg_price": p.avg_price})
+                row = Holding(symbol=sym, quantity=p.quantity, avg_price=p.avg_price, entry_date=session,
+                              peak_date=session, initial_stop=opened.initial_stop, peak=opened.peak,
+                              trail_pct=opened.trail_pct, tiers_hit=0)
+            ctx.store.upsert_position(row.model_copy(update={"quantity": p.quantity, "avg_price": p.avg_price}))
         if diffs:
             _trip_mismatch(ctx, session, diffs, "after execution")
         acct = broker.account()
@@ -234,7 +236,7 @@ def reconcile(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
         prev = ctx.store.latest_snapshot(before=session)
         ctx.store.save_snapshot(session, acct.cash, acct.equity, acct.positions_value,
                                 acct.positions_value / acct.equity if acct.equity else 0.0, marks)
-        tripped = daily_loss(prev["equity"] if prev else None, acct.equity, r.daily_loss_limit)
+        tripped = daily_loss(prev.equity if prev else None, acct.equity, r.daily_loss_limit)
         if tripped:
             ctx.store.trip_breaker("daily_loss", session, r.breaker_sessions, tripped)
     notes = ([f"MISMATCH, entries halted: {'; '.join(diffs)}"] if diffs else []) + \

@@ -10,6 +10,6 @@ from tools.breakers import active
 
 def entries_blocked(ctx: DeskContext, day: date) -> str | None:
     desk = ctx.store.desk_state()
-    reasons = [f"desk halted: {desk['reason']}"] if desk["halted"] else []
+    reasons = [f"desk halted: {desk.reason}"] if desk.halted else []
     reasons += active(ctx.store.breakers(), day, ctx.market.sessions)
     return "; ".join(reasons) or None

@@ -18,9 +18,9 @@ def ingest(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     block their own."""
     ctx = runtime.context
     stale: dict[str, str] = {}
-    flagged = [s for s in ctx.store.symbols() if s["stale"]]
+    flagged = [s for s in ctx.store.symbols() if s.stale]
     for s in flagged:
-        stale[s["symbol"]] = s["note"] or "flagged stale by the loader"
+        stale[s.symbol] = s.note or "flagged stale by the loader"
     fresh = night_freshness(ctx, state["as_of"], state.get("reference"))
     if fresh.stale:
         stale["*"] = f"{fresh.reason}: no new entries (exits still run)"

@@ -42,14 +42,14 @@ def write_intents(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     for e in state["exits"]:
         if e.quantity <= 0:
             continue
-        units = sell_in_units(e.quantity, held[e.symbol]["quantity"] if e.symbol in held else e.quantity,
+        units = sell_in_units(e.quantity, held[e.symbol].quantity if e.symbol in held else e.quantity,
                               ctx.broker.quantity_rules(e.symbol))
         intents.append(Intent(
             intent_id=f"{day.isoformat()}:{e.symbol}:sell:{e.kind}", as_of=day, symbol=e.symbol, side="sell",
             kind=e.kind, target_weight=0.0, quantity=units.quantity, reference_price=e.price,
             reasons=[f"{e.trigger}: {e.reason}", *([units.note] if units.note else [])], trail_pct=e.new_trail,
             tiers_hit=e.new_tiers_hit))
-    existing = {r["intent_id"]: r["status"] for r in ctx.store.intents(as_of=day)}
+    existing = {r.intent_id: r.status for r in ctx.store.intents(as_of=day)}
     fresh = [i for i in intents if existing.get(i.intent_id, "pending") == "pending"]
     with ctx.store.transaction():
         stale_ids = [k for k, st in existing.items() if st == "pending" and k not in {i.intent_id for i in fresh}]

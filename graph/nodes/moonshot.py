@@ -4,7 +4,7 @@ reviewer and the hard rules like every entry; their intents are marked so replay
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from langgraph.runtime import Runtime
 
@@ -25,10 +25,10 @@ def held_moonshots(ctx: DeskContext, book: BookView) -> dict[str, float]:
     positions = ctx.store.positions()
     out = {}
     for row in ctx.store.moonshots():
-        sym = row["symbol"]
+        sym = row.symbol
         if sym in positions and sym in book.positions:
-            entered = date.fromisoformat(positions[sym]["entry_date"])
-            if date.fromisoformat(row["as_of"]) <= entered <= date.fromisoformat(row["as_of"]) + FILL_WINDOW:
+            entered = positions[sym].entry_date
+            if row.as_of <= entered <= row.as_of + FILL_WINDOW:
                 out[sym] = book.positions[sym]
     return out
 

@@ -12,7 +12,7 @@ from brokers.base import Broker
 from graph.context import DeskContext, live_notice
 from graph.nodes.guard import entries_blocked
 from graph.state import Execution, MorningState
-from memory.overrides import ALL, Overrides
+from memory.overrides import ALL, Overrides, Veto
 from tools.calendar import sessions_between
 from tools.exits import stop_level
 from vocab.contracts import Intent
@@ -30,7 +30,10 @@ def broker_at(ctx: DeskContext, session: date) -> Broker:
 
 
 def _intent(ctx: DeskContext, intent_id: str) -> Intent:
-    return Intent.model_validate_json(ctx.store.intent(intent_id)["payload"])
+    row = ctx.store.intent(intent_id)
+    if row is None:
+        raise KeyError(f"intent {intent_id} is not in the store")
+    return row.intent
 
 
 def intents_by_id(ctx: DeskContext, intent_ids) -> dict[str, Intent]:
@@ -41,7 +44,7 @@ def intents_by_id(ctx: DeskContext, intent_ids) -> dict[str, Intent]:
 def load_intents(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     rows = ctx.store.intents(as_of=state["night_date"])
-    ids = [r["intent_id"] for r in rows if r["status"] in OPEN]
+    ids = [r.intent_id for r in rows if r.status in OPEN]
     return {"intent_ids": ids, "summary": f"{len(ids)} intents from the night of {state['night_date']}"}
 
 
@@ -59,12 +62,12 @@ def quotes(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     return {"quotes": q, "quote_source": src, "summary": f"{len(q)} quotes for {state['session']}{note}"}
 
 
-def vetoed_reason(veto: dict) -> str:
+def vetoed_reason(veto: Veto) -> str:
     """How an operator's veto reads in an intent's reason chain and status."""
-    return f"vetoed by {veto['actor']} at {veto['at']}: {veto['reason']}"
+    return f"vetoed by {veto.actor} at {veto.at}: {veto.reason}"
 
 
-def skip_vetoed(ctx: DeskContext, iid: str, veto: dict) -> str:
+def skip_vetoed(ctx: DeskContext, iid: str, veto: Veto) -> str:
     """Record an intent an operator vetoed: its status, and the veto in its reason chain."""
     why = vetoed_reason(veto)
     with ctx.store.transaction():
@@ -132,12 +135,12 @@ def flatten_exits(ctx: DeskContext, state: MorningState) -> tuple[dict[str, str]
     ids: list[str] = []
     flat_all = None
     for req in overrides.open_flattens():
-        asked = f"by {req['actor']} at {req['at']}: {req['reason']}"
-        symbols = sorted(held) if req["symbol"] == ALL else [req["symbol"]]
-        if req["symbol"] == ALL:
+        asked = f"by {req.actor} at {req.at}: {req.reason}"
+        symbols = sorted(held) if req.symbol == ALL else [req.symbol]
+        if req.symbol == ALL:
             flat_all = asked
         if not any(s in held for s in symbols):
-            overrides.close_flatten(req["id"], f"nothing held to flatten at the morning of {state['session']}")
+            overrides.close_flatten(req.id, f"nothing held to flatten at the morning of {state.session}")
             continue
         todo = [s for s in symbols if s in held and state["quotes"].get(s) is not None]  # unquoted: next morning
         for sym in todo:
@@ -148,12 +151,12 @@ def flatten_exits(ctx: DeskContext, state: MorningState) -> tuple[dict[str, str]
                 price = state["quotes"][sym]
                 ctx.store.save_intents(state["run_id"], [Intent(
                     intent_id=iid, as_of=state["night_date"], symbol=sym, side="sell", kind="exit",
-                    target_weight=0.0, quantity=held[sym]["quantity"], reference_price=price,
+                    target_weight=0.0, quantity=held[sym].quantity, reference_price=price,
                     reasons=[f"operator flatten {asked}"])])
-            elif existing["status"] not in OPEN:
+            elif existing.status not in OPEN:
                 continue
-            if req["symbol"] != ALL:
-                overrides.link_flatten(req["id"], iid)
+            if req.symbol != ALL:
+                overrides.link_flatten(req.id, iid)
             if iid not in ids:
                 ids.append(iid)
     return flat, ids, flat_all
@@ -165,9 +168,9 @@ def settle_flattens(ctx: DeskContext) -> int:
     held = ctx.store.positions()
     closed = 0
     for req in overrides.open_flattens():
-        symbols = sorted(held) if req["symbol"] == ALL else [req["symbol"]]
+        symbols = sorted(held) if req.symbol == ALL else [req.symbol]
         if not any(s in held for s in symbols):
-            overrides.close_flatten(req["id"], "flattened" + (f" by {req['intent_id']}" if req["intent_id"] else ""))
+            overrides.close_flatten(req.id, "flattened" + (f" by {req.intent_id}" if req.intent_id else ""))
             closed += 1
     return closed
 
@@ -177,7 +180,7 @@ def stop_exits(ctx: DeskContext, state: MorningState, selling: set[str]) -> list
     out = []
     for sym, pos in ctx.store.positions().items():
         price = state["quotes"].get(sym)
-        stop = stop_level(pos["initial_stop"], pos["peak"], pos["trail_pct"], ctx.config.risk.trailing_exits)
+        stop = stop_level(pos.initial_stop, pos.peak, pos.trail_pct, ctx.config.risk.trailing_exits)
         if sym in selling or price is None or price > stop:
             continue
         iid = f"{state['night_date'].isoformat()}:{sym}:sell:morning_stop"
@@ -185,10 +188,10 @@ def stop_exits(ctx: DeskContext, state: MorningState, selling: set[str]) -> list
         if existing is None:
             ctx.store.save_intents(state["run_id"], [Intent(
                 intent_id=iid, as_of=state["night_date"], symbol=sym, side="sell", kind="exit",
-                target_weight=0.0, quantity=pos["quantity"], reference_price=price,
+                target_weight=0.0, quantity=pos.quantity, reference_price=price,
                 reasons=[f"morning stop: quote {price:.2f} at or below the stop {stop:.2f} "
-                         f"(peak {pos['peak']:.2f}, trail {pos['trail_pct']:.0%}, initial stop {pos['initial_stop']:.2f})"])])
-        elif existing["status"] not in OPEN:
+                         f"(peak {pos.peak:.2f}, trail {pos.trail_pct:.0%}, initial stop {pos.initial_stop:.2f})"])])
+        elif existing.status not in OPEN:
             continue
         out.append(iid)
     return out

@@ -272,15 +272,15 @@ def exits(state: NightState, runtime: Runtime[DeskContext]) -> dict:
         price = ctx.market.price(sym, day)
         if price is None:
             continue
-        pos = PositionState(symbol=sym, quantity=row["quantity"], avg_price=row["avg_price"],
-                            entry_date=date.fromisoformat(row["entry_date"]), initial_stop=row["initial_stop"],
-                            peak=row["peak"], trail_pct=row["trail_pct"], tiers_hit=row["tiers_hit"])
+        pos = PositionState(symbol=sym, quantity=row.quantity, avg_price=row.avg_price,
+                            entry_date=row.entry_date, initial_stop=row.initial_stop,
+                            peak=row.peak, trail_pct=row.trail_pct, tiers_hit=row.tiers_hit)
         _, decision = update_and_check(pos, price, state["regime"], agent_support(state["proposals"], sym), pol,
                                        health.get(sym))
         marks[sym] = price
         if decision is not None:
             out.append(ExitOrder(symbol=sym, kind=decision.kind, fraction=decision.fraction,
-                                 quantity=row["quantity"] * decision.fraction, price=price, trigger=decision.trigger,
+                                 quantity=row.quantity * decision.fraction, price=price, trigger=decision.trigger,
                                  reason=decision.reason, new_trail=decision.new_trail,
                                  new_tiers_hit=decision.new_tiers_hit))
     return {"exits": out, "marks": marks,

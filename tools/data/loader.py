@@ -99,7 +99,7 @@ def _revalidate(fetched: Fetched, max_jump: float) -> tuple[dict[str, pd.DataFra
 
 def _continuity(store: Store, frames: dict[str, pd.DataFrame], rejected: dict[str, str], max_jump: float) -> None:
     """Reject a symbol whose new bars jump from the series the store already holds (macro series excepted)."""
-    held = {r["symbol"]: r["kind"] for r in store.symbols()}
+    held = {r.symbol: r.kind for r in store.symbols()}
     close = store.frame("close") if any(s in held for s in frames) else None
     for symbol in [s for s in frames if s in held and held[s] != "macro"]:
         try:

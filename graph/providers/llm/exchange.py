@@ -33,6 +33,7 @@ from graph.providers.llm.errors import BudgetSpent, LLMFailure, ReplayMiss
 from graph.providers.prompting import render_prompt, split_prompt
 from graph.providers.scope import current_scope
 from graph.redact import Redactor
+from memory.llm_record import LlmCall
 from memory.store import Store
 from prompts.catalog import spec
 from vocab.contracts import Provenance
@@ -153,11 +154,11 @@ class Exchanger:
                    as_of=scope.as_of.isoformat() if scope.as_of else None, prompt=self.redact(sent))
         recorded = self._recorded(call_key, scope.run_id, f"{prompt}.{role.prompt_version}")
         if recorded is not None:
-            if recorded["status"] != "ok":
-                raise LLMFailure(recorded["error"] or recorded["status"])
+            if recorded.status != "ok" or recorded.raw is None:
+                raise LLMFailure(recorded.error or recorded.status)
             from langchain_core.messages import AIMessage
 
-            return AIMessage.model_validate_json(recorded["raw"])
+            return AIMessage.model_validate_json(recorded.raw)
         price = self.settings.prices[role.model]
         try:
             check_budget(self.store, self.settings, scope.run_id, worst_case(price, sent, role))
@@ -189,7 +190,7 @@ class Exchanger:
             self.store.set_llm_bounds(int(provenance.call_id), "; ".join(notes))
 
     # ------------------------------------------------------------------ the record
-    def _recorded(self, call_key: str, run_id: str | None, prompt: str) -> dict[str, Any] | None:
+    def _recorded(self, call_key: str, run_id: str | None, prompt: str) -> LlmCall | None:
         mode = self.settings.replay
         if mode == "only":
             row = self.store.llm_call(call_key)
@@ -203,15 +204,15 @@ class Exchanger:
             return self.store.llm_call(call_key, statuses=ANSWERED, run_id=run_id)
         return None
 
-    def _served(self, row: dict[str, Any], schema: type[BaseModel], base: dict[str, str]) -> Exchange:
-        provenance = Provenance(**base, latency_ms=row["latency_ms"], tokens=row["input_tokens"] + row["output_tokens"],
-                                cost_usd=0.0, call_id=str(row["id"]), replayed=True)
-        if row["status"] == "skipped":
-            raise BudgetSpent(row["error"], provenance)
-        if row["status"] == "error":
-            raise LLMFailure(row["error"], provenance)
-        answer = schema.model_validate_json(row["parsed"]) if row["parsed"] else None
-        return Exchange(answer, row["error"], provenance)
+    def _served(self, row: LlmCall, schema: type[BaseModel], base: dict[str, str]) -> Exchange:
+        provenance = Provenance(**base, latency_ms=row.latency_ms, tokens=row.input_tokens + row.output_tokens,
+                                cost_usd=0.0, call_id=str(row.id), replayed=True)
+        if row.status == "skipped":
+            raise BudgetSpent(row.error or "skipped", provenance)
+        if row.status == "error":
+            raise LLMFailure(row.error or "error", provenance)
+        answer = schema.model_validate_json(row.parsed) if row.parsed else None
+        return Exchange(answer, row.error, provenance)
 
 
 def _transport(exc: BaseException) -> str:
