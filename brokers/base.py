@@ -25,9 +25,9 @@ Every adapter passes the one conformance suite in ``tests/test_broker_conformanc
 | ``set_session(day)``           | optional | simulated brokers only: move the broker's clock (replay)         |
 | ``close()``                    | optional | release files, sockets or browsers                               |
 
-Idempotency (DESIGN §5.3, "no order twice"): submitting a ``client_order_id`` the broker already knows returns
-the existing status and never fills again; the same id with a different symbol, side or quantity is a caller
-bug and raises BrokerError. ``check_resubmit`` implements that rule for every adapter.
+Idempotency (ARCHITECTURE.md: invariant 3, "no order twice"): submitting a ``client_order_id`` the broker already knows
+returns the existing status and never fills again; the same id with a different symbol, side or quantity is a caller bug
+and raises BrokerError. ``check_resubmit`` implements that rule for every adapter.
 
 States: ``accepted`` (working, nothing filled), ``partially_filled`` (working, ``filled_qty`` of ``quantity``
 done; cancelling it keeps what filled), ``filled``, ``rejected``, ``cancelled`` (final; a cancelled order may carry
@@ -132,7 +132,7 @@ class Position(_Frozen):
 
 
 class QuantityRules(_Frozen):
-    """The quantities a broker accepts for one symbol (DESIGN §6: whole shares unless the broker allows fractions).
+    """The quantities a broker accepts for one symbol (whole shares unless the broker allows fractions; ARCHITECTURE.md: defaults and real parts).
 
     ``decimals`` 0 is whole shares; ``decimals`` n > 0 allows fractions in steps of 10**-n. An order worth less than
     ``min_notional`` dollars at its reference price is refused. Quantities are read as the decimal they print as

@@ -1,4 +1,4 @@
-"""What needs an operator now (DESIGN §5.9: no failure is silent) — the one list ``/health`` answers 503 with and
+"""What needs an operator now (ARCHITECTURE.md: invariant 9: no failure is silent) — the one list ``/health`` answers 503 with and
 ``desk status`` leads with:
 
 - the desk is halted, or a circuit breaker blocks new entries (a book mismatch, the daily loss, repeated errors) —

@@ -17,10 +17,9 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.text import Text
 
-from desk import commands
+from desk.actor import Actor
 from desk.config import Settings, load_settings
 from desk.errors import DeskError, explain_os_error
-from desk.results import Actor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="An LLM-agent orchestrated trading desk: the night writes intents, the morning executes them.")
@@ -84,64 +83,52 @@ def _json(result: BaseModel) -> None:
     out.print_json(result.model_dump_json(by_alias=True))
 
 
-def _store(s: Settings):
-    from memory.store import open_store
-
-    return open_store(s)
-
-
-@app.command()
-def run(date: Annotated[Optional[str], typer.Option("--date", help="night date YYYY-MM-DD (default: latest)")] = None,
-        phase: Annotated[str, typer.Option("--phase", help="night | morning | all")] = "all",
-        json: JsonOpt = False) -> None:
-    """Run the night and/or morning graph for one date."""
-    from desk.summary import print_morning, print_night
-    from graph.reporting import ConsoleReporter
-
-    day = commands.parse_date(date)
-    if phase not in commands.PHASES:
-        raise DeskError(f"unknown phase {phase!r}: use night, morning or all")
-    s = settings()
-    result = commands.run(s, day=day, phase=phase, actor=Actor.local(),
-                          reporters=[ConsoleReporter(err if json else out, verbose=not json), *_slack_reporters(s)],
-                          progress=_progress(json))
-    if json:
-        _json(result)
-    else:
-        if result.night is not None:
-            print_night(out, result.night)
-        if result.morning is not None:
-            print_morning(out, result.morning)
-    _deliver(s, json)
-    if result.night is not None and result.night.stale:  # the run is recorded as failed: say so, exit STALE
-        err.print(Text(f"error: the night of {result.night.as_of} planned no entries: {result.night.stale}"),
-                  soft_wrap=True)
-        raise typer.Exit(EXIT_STALE)
-    warned = _warnings(s, [x.run_id for x in (result.night, result.morning) if x is not None])
-    if warned:
-        for w in warned:
-            err.print(Text(f"warning: {w}"), soft_wrap=True)
-        raise typer.Exit(EXIT_WARNING)
-
-
-def _warnings(s: Settings, run_ids: list[str]) -> list[str]:
-    """Each step of these runs that halted new entries, one line each."""
-    from memory.watch import Watch
-
-    store = _store(s)
-    try:
-        return [f"{run_id} {n.node}: {n.summary}" for run_id in run_ids for n in Watch(store).notes(run_id)
-                if n.status == "warning"]
-    finally:
-        store.close()
-
-
 def _slack_reporters(s: Settings) -> list:
     if not s.slack.enabled:
         return []
     from desk.slack import wiring
 
     return wiring.reporters(s)
+
+
+def _core(s: Settings, json_mode: bool):
+    """The command core for this home, with the console's reporter and, when Slack is configured, Slack's reporter
+    and override echo: every command here goes through it, as Slack's and the other doors' do."""
+    from desk.core.core import Core
+    from graph.reporting import ConsoleReporter
+
+    listeners = []
+    if s.slack.enabled:
+        from desk.slack import wiring
+
+        listeners = wiring.listeners(s)
+    return Core(s, reporters=[ConsoleReporter(err if json_mode else out, verbose=not json_mode), *_slack_reporters(s)],
+                listeners=listeners)
+
+
+def _do(name: str, args, json_mode: bool, *, show=None, deliver: bool = True):
+    """Run ``name`` through the command core as this machine's user; print its JSON, or draw it (``show``, else
+    its plain lines); then hand what it wrote to Slack's outbox to Slack, briefly."""
+    s = settings()
+    result = _core(s, json_mode).execute(name, args, Actor.local(), progress=_progress(json_mode))
+    if json_mode:
+        _json(result)
+    elif show is not None:
+        show(result)
+    else:
+        _lines(result)
+    if deliver:
+        _deliver(s, json_mode)
+    return result
+
+
+def _lines(result) -> None:
+    from desk.core.render import render
+
+    shown = render(result)
+    out.print(Text(shown.title, style="bold"), soft_wrap=True)
+    for line in shown.lines:
+        out.print(Text(f"  {line}"), soft_wrap=True)
 
 
 def _deliver(s: Settings, json_mode: bool, timeout: float = 5.0) -> None:
@@ -159,6 +146,34 @@ def _deliver(s: Settings, json_mode: bool, timeout: float = 5.0) -> None:
 
 
 @app.command()
+def run(date: Annotated[Optional[str], typer.Option("--date", help="night date YYYY-MM-DD (default: latest)")] = None,
+        phase: Annotated[str, typer.Option("--phase", help="night | morning | all")] = "all",
+        json: JsonOpt = False) -> None:
+    """Run the night and/or morning graph for one date."""
+    from desk.core.args import RunArgs
+
+    args = RunArgs(phase=phase, date=date)  # bad input is refused before the settings are read
+
+    def show(result) -> None:
+        from desk.summary import print_morning, print_night
+
+        if result.night is not None:
+            print_night(out, result.night)
+        if result.morning is not None:
+            print_morning(out, result.morning)
+
+    result = _do("run", args, json, show=show)
+    if result.night is not None and result.night.stale:  # the run is recorded as failed: say so, exit STALE
+        err.print(Text(f"error: the night of {result.night.as_of} planned no entries: {result.night.stale}"),
+                  soft_wrap=True)
+        raise typer.Exit(EXIT_STALE)
+    if result.warnings:
+        for w in result.warnings:
+            err.print(Text(f"warning: {w}"), soft_wrap=True)
+        raise typer.Exit(EXIT_WARNING)
+
+
+@app.command()
 def replay(start: Annotated[Optional[str], typer.Option("--from", help="first night YYYY-MM-DD")] = None,
            end: Annotated[Optional[str], typer.Option("--to", help="last night YYYY-MM-DD")] = None,
            provider: Annotated[Optional[str], typer.Option(
@@ -168,15 +183,14 @@ def replay(start: Annotated[Optional[str], typer.Option("--from", help="first ni
            = None,
            json: JsonOpt = False) -> None:
     """Step both graphs day by day over history against a fresh paper broker; print metrics vs benchmarks."""
-    from desk.summary import print_replay
+    from desk.core.args import ReplayArgs
 
-    if start is None or end is None:
-        raise DeskError("a replay needs a range: desk replay --from YYYY-MM-DD --to YYYY-MM-DD")
-    a, b = commands.parse_date(start), commands.parse_date(end)
-    llm = {k: v for k, v in (("provider", provider), ("replay", llm_replay)) if v is not None}
-    result = commands.replay(settings(**({"llm": llm} if llm else {})), a, b, actor=Actor.local(),
-                             progress=_progress(json))
-    _json(result) if json else print_replay(out, result)
+    def show(result) -> None:
+        from desk.summary import print_replay
+
+        print_replay(out, result)
+
+    _do("replay", ReplayArgs(start=start, end=end, provider=provider, llm_replay=llm_replay), json, show=show)
 
 
 @eval_app.command("decisions")
@@ -195,14 +209,15 @@ def eval_decisions(
             "--llm-replay", help="off | auto | only (llm.replay; only = from the record, nothing paid)")] = None,
         json: JsonOpt = False) -> None:
     """Replay the real graphs over a range, the desk beside its ablations; in-sample, validation and hold-out apart."""
-    from desk import evals
-    from desk.eval_print import print_eval
+    from desk.core.args import EvalDecisionsArgs
 
-    a, b = commands.parse_date(start), commands.parse_date(end)
-    cases = evals.cases_for(a, b, ablate or [], sweep)
-    s = settings(**({"llm": {"replay": llm_replay}} if llm_replay else {}))
-    result = evals.decisions(s, cases, workers=workers, ray=ray, actor=Actor.local(), progress=_progress(json))
-    _json(result) if json else print_eval(out, result)
+    def show(result) -> None:
+        from desk.eval_print import print_eval
+
+        print_eval(out, result)
+
+    _do("eval_decisions", EvalDecisionsArgs(start=start, end=end, ablate=ablate or [], sweep=sweep, workers=workers,
+                                            ray=ray, llm_replay=llm_replay), json, show=show)
 
 
 @eval_app.command("edge")
@@ -227,23 +242,17 @@ def eval_edge(
         json: JsonOpt = False) -> None:
     """The edge ledger: the desk beside the ablation of each layer it uses, folds by year, each layer's effect on
     Sharpe, CAGR, max drawdown and selection with a paired bootstrap interval, in-sample and validation apart."""
-    from desk import edge
-    from desk.edge_print import print_edge
+    from desk.core.args import EvalEdgeArgs
 
-    if again is not None:
-        given = [flag for flag, v in (("--from", start), ("--to", end), ("--layers", layers), ("--workers", workers),
-                                      ("--ray", ray)) if v is not None] + (["--holdout"] if holdout else [])
-        if given:
-            raise DeskError(f"--eval reads a finished ledger again: {', '.join(given)} do not apply")
-        result = edge.again(settings(), again, resamples=resamples, save=save, progress=_progress(json))
-        return _json(result) if json else print_edge(out, result)
-    a, b = commands.parse_date(start) or edge.FIRST, commands.parse_date(end) or edge.LAST
     names = [n for n in layers.split(",") if n.strip()] if layers is not None else None
-    if layers is not None and not names:
-        raise DeskError("--layers names no layer: give them comma-separated, e.g. --layers overlay,trust")
-    result = edge.edge(settings(), a, b, layers=names, workers=workers, ray=ray, holdout=holdout, save=save,
-                       resamples=resamples, actor=Actor.local(), progress=_progress(json))
-    _json(result) if json else print_edge(out, result)
+
+    def show(result) -> None:
+        from desk.edge_print import print_edge
+
+        print_edge(out, result)
+
+    _do("eval_edge", EvalEdgeArgs(start=start, end=end, layers=names, workers=workers, ray=ray, holdout=holdout,
+                                  save=save, resamples=resamples, again=again), json, show=show)
 
 
 @eval_app.command("build-cases")
@@ -258,18 +267,14 @@ def eval_build_cases(
                                                                 "used to choose")] = False,
         json: JsonOpt = False) -> None:
     """Build prompt eval case sets from replay history: what each role saw, decided, and what happened next."""
-    from desk import prompt_evals
+    from desk.core.args import BuildCasesArgs
 
-    if start is None or end is None:
-        raise DeskError("building cases needs a range: desk eval build-cases --from YYYY-MM-DD --to YYYY-MM-DD")
-    a, b = commands.parse_date(start), commands.parse_date(end)
-    roles = prompt_evals.parse_roles(role)
-    data = prompt_evals.build_cases(settings(), a, b, roles=roles, every=every, out_dir=out_dir, holdout=holdout,
-                                    actor=Actor.local(), progress=_progress(json))
-    if json:
-        return _json(data)
-    for r, path in data.files.items():
-        out.print(Text(f"{data.cases[r]:>5} {r} case(s) → {path}"), soft_wrap=True)
+    def show(data) -> None:
+        for r, path in data.files.items():
+            out.print(Text(f"{data.cases[r]:>5} {r} case(s) → {path}"), soft_wrap=True)
+
+    _do("eval_build_cases", BuildCasesArgs(start=start, end=end, role=role, every=every, out_dir=out_dir,
+                                           holdout=holdout), json, show=show)
 
 
 @eval_app.command("prompts")
@@ -293,17 +298,16 @@ def eval_prompts(
     """Score prompt versions over case sets: schema validity, bounds, agreement, veto precision/recall, P&L impact,
     latency, tokens, dollars; an A/B table, and a regression gate against stored baselines."""
     from desk import prompt_evals
-    from desk.eval_print import print_prompts
-    from evals.prompt_eval import BASELINES
+    from desk.core.args import EvalPromptsArgs
 
-    if role is None:
-        raise DeskError("a prompt eval needs a role: desk eval prompts --role overlay|weather|risk --prompt v1,v2")
-    versions = [v.strip() for v in prompt.split(",") if v.strip()]
-    s = settings(**({"llm": {"replay": llm_replay}} if llm_replay else {}))
-    data = prompt_evals.prompts(s, role, versions, provider=provider, case_files=cases or [], check=gate,
-                                save=save_baseline, baselines=baselines or BASELINES, tolerance=tolerance,
-                                progress=_progress(json))
-    _json(data) if json else print_prompts(out, data)
+    def show(data) -> None:
+        from desk.eval_print import print_prompts
+
+        print_prompts(out, data)
+
+    data = _do("eval_prompts", EvalPromptsArgs(role=role, prompt=prompt, provider=provider, cases=cases or [],
+                                               llm_replay=llm_replay, gate=gate, save_baseline=save_baseline,
+                                               baselines=baselines, tolerance=tolerance), json, show=show)
     prompt_evals.raise_if_failed(data)
 
 
@@ -311,124 +315,59 @@ def eval_prompts(
 def report(run: Annotated[str, typer.Argument(help="an eval id, or latest")] = "latest",
            json: JsonOpt = False) -> None:
     """Write a decision eval's report: one self-contained HTML file (opens offline) and its figures as JSON."""
-    from desk import evals
-    from evals.report import write_report
-
-    data = write_report(evals.load_eval(settings(), run))
-    _json(data) if json else out.print(Text(data.html), soft_wrap=True)  # a path is never wrapped
+    _do("report", {"run": run}, json, show=lambda data: out.print(Text(data.html), soft_wrap=True))  # a path is never
+    # wrapped
 
 
 @app.command()
 def status(json: JsonOpt = False) -> None:
-    """The desk's state: halted or not, the book, the latest runs."""
-    s = settings()
-    data = commands.status(_store(s), s)
-    if s.llm.uses_llm:
-        data = data.model_copy(update={"llm_usd_cap_day": s.llm.max_usd_per_day})
-    if json:
-        return _json(data)
-    head, _, rest = data.headline.partition(" — ")
-    out.print(Text.assemble((head, "bold"), f" — {rest}" if rest else ""))
-    for a in data.alerts[0 if data.halted else 1:]:
-        _say(out, f"  needs an operator: {a}")
-    _say(out, f"book {data.equity} cash {data.cash} as of {data.as_of}; data until {data.data_until or '-'}"
-              f"{data.data_age}; "
-              f"{data.symbols} symbols, stale: {', '.join(data.stale) or 'none'}")
-    for b in data.breakers:
-        _say(out, f"  circuit breaker {b.name} tripped {b.tripped} for {b.sessions} sessions: {b.reason}")
-    for sym, p in data.positions.items():
-        _say(out, f"  {sym}: {p.quantity} @ {p.avg_price} stop {p.stop}")
-    for r in data.last_runs:
-        _say(out, f"  run {r.run_id} {r.status}")
-    cap = f" of ${data.llm_usd_cap_day:.2f} (llm.max_usd_per_day)" if data.llm_usd_cap_day is not None else ""
-    _say(out, f"LLM spend today (UTC): {data.llm_calls_today} call(s), ${data.llm_usd_today:.4f}{cap}")
+    """The desk's state: halted or not, the book, the latest runs, what operators have pending."""
+    _do("status", {}, json)
 
 
 @app.command()
 def ask(question: Annotated[str, typer.Argument(help="a question about the desk's record, in quotes")],
         json: JsonOpt = False) -> None:
     """Answer a free question from the record with the chat agent (needs an LLM provider)."""
-    data = commands.ask(settings(), question, progress=_progress(json))
-    if json:
-        return _json(data)
-    _say(out, data.answer)
-    _say(err, f"({data.provider} {data.model}; {data.turns} model turn(s); tools: "
-              f"{', '.join(data.tools_used) or 'none'})")
+
+    def show(data) -> None:
+        _say(out, data.answer)
+        _say(err, f"({data.provider} {data.model}; {data.turns} model turn(s); tools: "
+                  f"{', '.join(data.tools_used) or 'none'})")
+
+    _do("ask", {"question": question}, json, show=show)
 
 
 @app.command()
 def why(target: Annotated[str, typer.Argument(help="SYMBOL or INTENT_ID")], json: JsonOpt = False) -> None:
     """The full reason chain behind an intent: proposals, verdicts, sizing, rules, orders and fills."""
-    data = commands.why(_store(settings()), target)
-    if json:
-        return _json(data)
-    out.print(Text.assemble((data.intent_id, "bold"), f" {data.side} {data.quantity:.2f} {data.symbol} — "
-                            f"{data.status}" + (f" ({data.status_reason})" if data.status_reason else "")))
-    for r in data.reasons:
-        _say(out, f"  • {r}")
-    for m in data.models:
-        _say(out, f"  ⚙ {m}")
-    if data.tier:
-        _say(out, f"  ▸ sizing tier {data.tier}" + (" (moonshot track)" if data.track == "moonshot" else ""))
-        for g in data.gates:
-            _say(out, f"    gate: {g}")
-    for f in data.sizing:
-        _say(out, f"  × {f.name:<14} {f.multiplier:.3f} → {f.weight_after:.2%}  {f.reason}")
-    for d in data.denials:
-        _say(out, f"  ! {d.rule}: {d.reason}")
-    for f in data.fills:
-        _say(out, f"  filled {f.quantity:.2f} @ {f.price:.2f} on {f.session} ({f.price_source})")
-    if data.not_entered:
-        n = data.not_entered
-        _say(out, f"  since: on {n.as_of} {data.symbol} was a selected pick (score {n.score:.0f}), not bought:")
-        for d in n.denials:
-            _say(out, f"  ! {d.rule}: {d.reason}")
+    _do("why", {"target": target}, json)
 
 
 @app.command()
 def halt(reason: Annotated[Optional[str], typer.Option("--reason", help="why the desk is halted")] = None,
          json: JsonOpt = False) -> None:
-    """Halt new entries until `desk resume` (survives restarts)."""
+    """Halt new entries until `desk resume` (survives restarts; audited, and echoed to Slack when configured)."""
     if reason is None:
         raise DeskError("a halt needs a reason: desk halt --reason TEXT")
-    data = commands.halt(_store(settings()), reason, Actor.local())
-    _json(data) if json else _say(out, f"desk halted: {data.reason}")
+    _do("halt", {"reason": reason}, json)
 
 
 @app.command()
 def resume(json: JsonOpt = False) -> None:
-    """Resume new entries."""
-    data = commands.resume(_store(settings()), Actor.local())
-    _json(data) if json else _say(out, "desk resumed" + (
-        f"; cleared {data.breakers_cleared} circuit breaker(s)" if data.breakers_cleared else ""))
+    """Resume new entries and clear tripped circuit breakers (audited, and echoed to Slack when configured)."""
+    _do("resume", {}, json)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def ops(words: Annotated[Optional[list[str]], typer.Argument(help="COMMAND [ARGS…]: `desk ops help` lists them")] = None,
         json: JsonOpt = False) -> None:
-    """The operators' commands, as in Slack: status, positions, intents, why, weather, agents, pnl, runs, veto,
-    unveto, approve, reject, halt, resume, flatten, run, ask."""
-    from desk.ops.core import Ops
-    from desk.ops.render import render
-    from graph.reporting import ConsoleReporter
+    """The operators' commands, as Slack's `/desk` takes them: status, positions, intents, why, weather, agents,
+    pnl, runs, veto, unveto, approve, reject, halt, resume, flatten, run, ask."""
+    from desk.core.text import parse
 
-    s = settings()
-    listeners = []
-    if s.slack.enabled:
-        from desk.slack import wiring
-
-        listeners = wiring.listeners(s)
-    core = Ops(s, reporters=[ConsoleReporter(err if json else out, verbose=not json), *_slack_reporters(s)],
-               listeners=listeners)
-    result = core.run_text(" ".join(words or []), Actor.local())
-    if json:
-        _json(result)
-    else:
-        shown = render(result)
-        out.print(Text(shown.title, style="bold"))
-        for line in shown.lines:
-            _say(out, f"  {line}")
-    _deliver(s, json)
+    request = parse(" ".join(words or []))  # a bad line is refused before the settings are read
+    _do(request.name, request.args, json)
 
 
 @app.command()
@@ -462,35 +401,13 @@ def slack_flush(timeout: Annotated[float, typer.Option("--timeout", help="second
                 revive: Annotated[bool, typer.Option("--revive", help="also resend messages Slack refused")] = False,
                 json: JsonOpt = False) -> None:
     """Deliver the Slack outbox now (honouring Slack's Retry-After within --timeout)."""
-    from desk.slack import wiring
-
-    got = wiring.flush(settings(), timeout=timeout, force=True, revive=revive)
-    if json:
-        out.print_json(data={"sent": got.sent, "waiting": got.waiting, "dead": got.dead, "errors": got.errors})
-        return
-    _say(out, f"{got.sent} sent, {got.waiting} waiting, {got.dead} refused by Slack"
-              + (f" — {got.errors[-1]}" if got.errors else ""))
+    _do("slack_flush", {"timeout": timeout, "revive": revive}, json, deliver=False)
 
 
 @slack_app.command("status")
 def slack_status(json: JsonOpt = False) -> None:
     """The outbox: messages waiting, sent, refused (with Slack's reason)."""
-    from memory.outbox import Outbox
-
-    box = Outbox(_store(settings()))
-    depth = box.depth()
-    dead = [r for r in box.rows() if r.status == "dead"]
-    waiting = box.pending(limit=1)
-    if json:
-        out.print_json(data={**depth, "refused": [{"id": r.id, "kind": r.kind, "error": r.last_error}
-                                                  for r in dead]})
-        return
-    _say(out, f"outbox: {depth['pending']} waiting, {depth['sent']} sent, {depth['dead']} refused")
-    if waiting:
-        _say(out, f"  next attempt {waiting[0].next_attempt}" + (f" — {waiting[0].last_error}"
-                                                                    if waiting[0].last_error else ""))
-    for r in dead[-10:]:
-        _say(out, f"  refused #{r.id} ({r.kind} to {r.channel}): {r.last_error}")
+    _do("slack_status", {}, json, deliver=False)
 
 
 @slack_app.command("manifest")
@@ -509,20 +426,19 @@ def data_load(source: Annotated[Optional[str], typer.Option(
               symbol: Annotated[Optional[str], typer.Option("--symbol", help="symbol for a one-symbol CSV")] = None,
               json: JsonOpt = False) -> None:
     """Load market data into the store (validated; nothing partial is written)."""
-    day = commands.parse_date(until)
-    if source is not None and source not in commands.SOURCES:
-        raise DeskError(f"unknown source {source!r}: use {', '.join(commands.SOURCES)}")
-    s = settings()
-    data = commands.data_load(s, source=source or s.data.source, path=path, until=day, symbol=symbol,
-                              actor=Actor.local(), progress=_progress(json))
-    if json:
-        return _json(data)
-    _say(out, f"{sum(data.written.values()):,} bars written for {len(data.written)} symbols"
-              + (f" (store truncated at {day})" if day else ""))
-    for sym, why_ in data.rejected.items():
-        _say(out, f"  rejected {sym}: {why_}")
-    if data.note:
-        _say(out, data.note)
+    from desk.core.args import DataLoadArgs
+
+    args = DataLoadArgs(source=source, path=path, until=until, symbol=symbol)
+
+    def show(data) -> None:
+        _say(out, f"{sum(data.written.values()):,} bars written for {len(data.written)} symbols"
+                  + (f" (store truncated at {data.until})" if data.until else ""))
+        for sym, why_ in data.rejected.items():
+            _say(out, f"  rejected {sym}: {why_}")
+        if data.note:
+            _say(out, data.note)
+
+    _do("data_load", args, json, show=show)
 
 
 @store_app.command("copy")
@@ -530,39 +446,20 @@ def store_copy(to: Annotated[str, typer.Option("--to", help="the PostgreSQL URL 
                force: Annotated[bool, typer.Option("--force", help="replace a desk the target already holds")] = False,
                json: JsonOpt = False) -> None:
     """Copy this home's SQLite store and checkpoints into PostgreSQL; each table's rows are counted on both sides."""
-    from desk.store_copy import store_copy as copy
 
-    done = copy(settings(), to=to, force=force, actor=Actor.local(), progress=_progress(json))
-    if json:
-        return _json(done)
-    _say(out, f"copied {sum(done.rows.values()):,} rows in {len(done.rows)} tables and the checkpoints of "
-              f"{done.checkpoints} run(s) into {done.target}" + (" (replacing the desk it held)" if done.replaced else ""))
-    _say(out, f"every table's count matches its source; use it with DESK_STORE__URL={done.target}")
+    def show(done) -> None:
+        _say(out, f"copied {sum(done.rows.values()):,} rows in {len(done.rows)} tables and the checkpoints of "
+                  f"{done.checkpoints} run(s) into {done.target}"
+                  + (" (replacing the desk it held)" if done.replaced else ""))
+        _say(out, f"every table's count matches its source; use it with DESK_STORE__URL={done.target}")
+
+    _do("store_copy", {"to": to, "force": force}, json, show=show, deliver=False)
 
 
 @data_app.command("status")
 def data_status(json: JsonOpt = False) -> None:
     """What the store holds, per symbol."""
-    s = settings()
-    store = _store(s)
-    rows = store.symbols()
-    until = store.get_meta("data_until")
-    if json:
-        out.print_json(data={"data_until": until, "symbols": [
-            s.model_dump(mode="json", include={"symbol", "kind", "source", "first_date", "last_date", "rows", "stale",
-                                               "note"})
-            for s in rows]})
-        return
-    if until:
-        _say(out, f"store truncated at {until} (load again to extend)")
-    if not rows:
-        _say(out, f"the store holds no market data: `desk data load` loads data.source ({s.data.source}), or "
-                  f"`desk run` loads the bundled history first")
-    for r in rows:
-        _say(out, f"  {r.symbol:<6} {r.kind:<7} {r.source:<9} {r.first_date} .. {r.last_date} "
-                  f"{r.rows:>6} rows" + ("  STALE" if r.stale else ""))
-    for source, note in dict.fromkeys((r.source, r.note) for r in rows if r.note):  # each note once
-        _say(out, f"{source}: {note}")
+    _do("data_status", {}, json)
 
 
 @app.command()
@@ -572,10 +469,11 @@ def train(until: Annotated[Optional[str], typer.Option("--until", help="decision
     """Retrain the models walk-forward (purged, seeded), each promoted only if it beats its baselines out of sample."""
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from desk import training
+    from desk.core.args import TrainArgs
 
-    day = commands.parse_date(until)
     names = [n.strip() for n in models.split(",") if n.strip()] if models else None
+    args = TrainArgs(until=until, models=names)
+    s = settings()
     with Progress(TextColumn("{task.description}"), BarColumn(), console=err, disable=json, transient=True) as bars:
         tasks: dict[str, object] = {}
 
@@ -585,7 +483,7 @@ def train(until: Annotated[Optional[str], typer.Option("--until", help="decision
                 tasks[key] = bars.add_task(key, total=max(1, event.total))
             bars.update(tasks[key], completed=event.step)
 
-        result = training.train(settings(), until=day, names=names, actor=Actor.local(), progress=progress)
+        result = _core(s, json).execute("train", args, Actor.local(), progress=progress)
     if json:
         return _json(result)
     _say(out, f"models for decisions on {result.until}:")
@@ -606,49 +504,36 @@ def _score(metric: str | None, value: float | None, baseline: str | None, baseli
 @app.command("models")
 def models_(json: JsonOpt = False) -> None:
     """Every saved model version: window, out-of-sample metric beside its best baseline, promoted or rejected."""
-    from desk import training
 
-    result = training.models(settings())
-    if json:
-        return _json(result)
-    if not result.models:
-        _say(out, "no models saved yet: `desk train` trains them (a `desk run` trains the mean reversion itself)")
-    for r in result.models:
-        score = _score(r["metric"], r["validation"], r["best_baseline"], r["baseline_value"])
-        _say(out, f"  {r['name']:<15} {r['version']:<38} {r['status']:<9} cutoff {r['cutoff']}  {score}")
+    def show(result) -> None:
+        if not result.models:
+            _say(out, "no models saved yet: `desk train` trains them (a `desk run` trains the mean reversion itself)")
+        for r in result.models:
+            score = _score(r["metric"], r["validation"], r["best_baseline"], r["baseline_value"])
+            _say(out, f"  {r['name']:<15} {r['version']:<38} {r['status']:<9} cutoff {r['cutoff']}  {score}")
+
+    _do("models", {}, json, show=show)
 
 
 @app.command("tools")
 def tools_(json: JsonOpt = False) -> None:
     """Every tool the graph's nodes call, with its argument schema."""
-    from desk import training
 
-    result = training.tools(settings())
-    if json:
-        return _json(result)
-    for t in result.tools:
-        args = ", ".join(f"{k}: {v.get('type', 'object')}" for k, v in t["args"].get("properties", {}).items())
-        _say(out, f"  {t['name']}({args}) — {t['description']}")
+    def show(result) -> None:
+        for t in result.tools:
+            args = ", ".join(f"{k}: {v.get('type', 'object')}" for k, v in t["args"].get("properties", {}).items())
+            _say(out, f"  {t['name']}({args}) — {t['description']}")
+
+    _do("tools", {}, json, show=show)
 
 
 @app.command("agents")
 def agents_(date: Annotated[Optional[str], typer.Option("--date", help="the night on or before YYYY-MM-DD "
                                                                    "(default: latest)")] = None,
             json: JsonOpt = False) -> None:
-    """Each agent's weight, its Beta posterior and track record, and whether its live results drift."""
-    from desk import agents
-
-    result = agents.agents(settings(), commands.parse_date(date))
-    if json:
-        return _json(result)
-    _say(out, f"agent weights for {result.as_of} ({result.mode}):")
-    for a in result.agents:
-        rate = "n/a" if a.hit_rate is None else f"{a.hit_rate:.2f}"
-        ic = "n/a" if a.ic is None else f"{a.ic:+.3f}"
-        _say(out, f"  {a.agent:<15} weight {a.weight:.2f}  Beta({a.alpha:.0f}, {a.beta:.0f}) mean "
-                  f"{a.posterior_mean:.2f}  {a.resolved} resolved, hit rate {rate}, IC {ic}"
-                  + ("  DRIFT" if a.drift else ""))
-        _say(out, f"    {a.reason}")
+    """Each agent on the latest night: its proposals and verdicts, its weight, Beta posterior and track record,
+    and whether its live results drift."""
+    _do("agents", {"date": date}, json)
 
 
 @app.command()
@@ -663,19 +548,19 @@ def tune(trials: Annotated[int, typer.Option("--trials", help="optuna trials")] 
          json: JsonOpt = False) -> None:
     """Search the decision engine's parameters (optuna, multi-objective, walk-forward CV before 2019); adopt the best
     only if it beats the incumbent on the validation years."""
-    from desk import tuning
 
-    result = tuning.tune(settings(), trials=trials, workers=workers, ray=ray, folds=folds, validation=validation,
-                         seed=seed, actor=Actor.local())
-    if json:
-        return _json(result)
-    _say(out, f"{len(result.trials)} trials on {result.executor}: {result.seconds:.1f} s "
-              f"({result.seconds_per_trial:.1f} s per trial); {result.recorded_trials} recorded tuning configurations")
-    for t in result.trials:
-        _say(out, f"  #{t.number:<3} Sharpe {t.sharpe:+.2f}  Calmar {t.calmar:+.2f}  win {t.win_rate:.2f}  "
-                  f"consistency {t.consistency:.2f}  {t.params}")
-    _say(out, f"best #{result.best.number}; validation Sharpe {result.best_validation_sharpe:+.3f} vs incumbent "
-              f"{result.incumbent_validation_sharpe:+.3f}: {result.reason}")
+    def show(result) -> None:
+        _say(out, f"{len(result.trials)} trials on {result.executor}: {result.seconds:.1f} s "
+                  f"({result.seconds_per_trial:.1f} s per trial); {result.recorded_trials} recorded tuning "
+                  f"configurations")
+        for t in result.trials:
+            _say(out, f"  #{t.number:<3} Sharpe {t.sharpe:+.2f}  Calmar {t.calmar:+.2f}  win {t.win_rate:.2f}  "
+                      f"consistency {t.consistency:.2f}  {t.params}")
+        _say(out, f"best #{result.best.number}; validation Sharpe {result.best_validation_sharpe:+.3f} vs incumbent "
+                  f"{result.incumbent_validation_sharpe:+.3f}: {result.reason}")
+
+    _do("tune", {"trials": trials, "workers": workers, "ray": ray, "folds": folds, "validation": validation,
+                 "seed": seed}, json, show=show)
 
 
 @app.command("sandbox-broker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -741,7 +626,7 @@ def main() -> None:
     except typer.Abort:
         _say(err, "aborted")
         sys.exit(1)
-    except Exception as exc:  # every failure a user sees is one line
+    except Exception as exc:  # noqa: BLE001 - every failure a user sees is one line (a bug's trace goes to the log)
         from typer.exceptions import TyperException
 
         if isinstance(exc, TyperException) and hasattr(exc, "format_message"):  # a usage error: bad command line

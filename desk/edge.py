@@ -17,10 +17,12 @@ from datetime import date
 from pathlib import Path
 
 from desk import evals
-from desk.commands import bootstrap, check_universe
+from desk.actions.setup import bootstrap, check_universe
+from desk.actor import Actor
 from desk.config import Settings
 from desk.errors import DeskError
-from desk.results import Actor
+from desk.core.args import EvalEdgeArgs
+from desk.core.context import CommandContext
 from evals.case import EvalCase, prepare_case
 from evals.edge import LEDGER, RESAMPLES, EdgeLedger, build
 from evals.edge_text import ledger_markdown
@@ -132,3 +134,19 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def edge_command(ctx: CommandContext, args: EvalEdgeArgs) -> EdgeLedger:
+    """`eval edge` for the command core."""
+    if args.again is not None:
+        given = [flag for flag, v in (("--from", args.start), ("--to", args.end), ("--layers", args.layers),
+                                      ("--workers", args.workers), ("--ray", args.ray)) if v is not None] + \
+            (["--holdout"] if args.holdout else [])
+        if given:
+            raise DeskError(f"--eval reads a finished ledger again: {', '.join(given)} do not apply")
+        return again(ctx.settings, args.again, resamples=args.resamples, save=args.save, progress=ctx.progress)
+    if args.layers is not None and not args.layers:
+        raise DeskError("--layers names no layer: give them comma-separated, e.g. --layers overlay,trust")
+    return edge(ctx.settings, args.start or FIRST, args.end or LAST, layers=args.layers, workers=args.workers,
+                ray=args.ray, holdout=args.holdout, save=args.save, resamples=args.resamples, actor=ctx.actor,
+                progress=ctx.progress)

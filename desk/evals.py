@@ -15,12 +15,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from desk.commands import bootstrap, check_llm_record, check_universe
+from desk.actions.setup import bootstrap, check_llm_record, check_universe
+from desk.actor import Actor
 from desk.config import Settings
 from desk.errors import DeskError
-from desk.results import Actor
+from desk.core.args import EvalDecisionsArgs, ReportArgs
+from desk.core.context import CommandContext
+from desk.results import Result
 from evals.case import CaseResult, EvalCase, configured, prepare_case
 from evals.metrics import VALIDATION_END
 from evals.stats import sharpe_stats
@@ -33,10 +36,8 @@ TRIAL_KIND = "decision_eval"
 Progress = Callable[[str], None]
 
 
-class DecisionEval(BaseModel):
+class DecisionEval(Result):
     """Every case of one eval, side by side."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     eval_id: str
     created: str
@@ -63,7 +64,7 @@ def cases_for(start: date | None, end: date | None, ablate: Sequence[str], sweep
     out = [EvalCase(start=start, end=end)]
     for spec in ablate:
         case = EvalCase(start=start, end=end, ablate=tuple(s for s in spec.split(",") if s.strip()))
-        case.ablation  # refused here, before anything runs
+        case.ablation  # noqa: B018 - reading it refuses a bad ablation here, before anything runs
         out.append(case)
     return out
 
@@ -161,3 +162,19 @@ def load_eval(settings: Settings, which: str) -> DecisionEval:
         return DecisionEval.model_validate(json.loads((root / name / "result.json").read_text(encoding="utf-8")))
     except (ValueError, OSError) as exc:
         raise DeskError(f"decision eval {name} cannot be read ({type(exc).__name__}): run it again") from None
+
+
+def decisions_command(ctx: CommandContext, args: EvalDecisionsArgs) -> DecisionEval:
+    """`eval decisions` for the command core."""
+    from desk.actions.setup import with_section
+
+    cases = cases_for(args.start, args.end, args.ablate, args.sweep)
+    settings = with_section(ctx.settings, "llm", {"replay": args.llm_replay} if args.llm_replay else {})
+    return decisions(settings, cases, workers=args.workers, ray=args.ray, actor=ctx.actor, progress=ctx.progress)
+
+
+def report_command(ctx: CommandContext, args: ReportArgs):
+    """`report` for the command core: the eval's HTML report and its figures, written beside it."""
+    from evals.report import write_report
+
+    return write_report(load_eval(ctx.settings, args.run))

@@ -1,4 +1,4 @@
-"""Live or history: which clock a run's data is measured against (DESIGN §5.8, no look-ahead).
+"""Live or history: which clock a run's data is measured against (ARCHITECTURE.md: invariant 8, no look-ahead).
 
 A night in history (a past ``--date``, a replay, or ``desk run`` on history: the bundled data, which ends in 2022,
 or a CSV file) is measured against its own date: what the desk held that night, so history always runs. A live night — ``--date``

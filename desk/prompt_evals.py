@@ -6,12 +6,13 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
-from desk.commands import bootstrap, check_universe
+from desk.actions.setup import bootstrap, check_universe
+from desk.actor import Actor
 from desk.config import Settings
 from desk.errors import DeskError
-from desk.results import Actor
+from desk.core.args import BuildCasesArgs, EvalPromptsArgs
+from desk.core.context import CommandContext
+from desk.results import Result
 from evals.capture import Capturing
 from evals.prompt_cases import CASES_DIR, ROLES, cases_of_night, check_development_range, load_cases, write_cases
 from evals.prompt_eval import BASELINES, baseline_key, case_set_id, gate, read_baselines, run_prompt, save_baseline
@@ -29,9 +30,7 @@ PROVIDERS = ("rules", "openai", "anthropic")
 Progress = Callable[[str], None]
 
 
-class BuiltCases(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class BuiltCases(Result):
     files: dict[str, str]
     cases: dict[str, int]
     nights: int
@@ -42,10 +41,8 @@ class GateFailed(DeskError):
     """A prompt scored below its stored baseline."""
 
 
-class PromptEval(BaseModel):
+class PromptEval(Result):
     """A version A/B table: one score per prompt version, over one case set."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     role: str
     provider: str
@@ -167,3 +164,23 @@ def raise_if_failed(result: PromptEval) -> None:
         v, why = next(iter(failed.items()))
         more = f" (and {len(failed) - 1} more version(s))" if len(failed) > 1 else ""
         raise GateFailed(f"prompt gate failed: {result.role} {v} on {result.case_set}: {'; '.join(why)}{more}")
+
+
+def build_cases_command(ctx: CommandContext, args: BuildCasesArgs) -> BuiltCases:
+    if args.start is None or args.end is None:
+        raise DeskError("building cases needs a range: desk eval build-cases --from YYYY-MM-DD --to YYYY-MM-DD")
+    return build_cases(ctx.settings, args.start, args.end, roles=parse_roles(args.role), every=args.every,
+                       out_dir=args.out_dir, holdout=args.holdout, actor=ctx.actor, progress=ctx.progress)
+
+
+def prompts_command(ctx: CommandContext, args: EvalPromptsArgs) -> PromptEval:
+    """`eval prompts` for the command core; a failed gate is in the result (the command line exits 2 on it)."""
+    from desk.actions.setup import with_section
+
+    if args.role is None:
+        raise DeskError("a prompt eval needs a role: desk eval prompts --role overlay|weather|risk --prompt v1,v2")
+    versions = [v.strip() for v in args.prompt.split(",") if v.strip()]
+    settings = with_section(ctx.settings, "llm", {"replay": args.llm_replay} if args.llm_replay else {})
+    return prompts(settings, args.role, versions, provider=args.provider, case_files=args.cases, check=args.gate,
+                   save=args.save_baseline, baselines=args.baselines or BASELINES, tolerance=args.tolerance,
+                   progress=ctx.progress)

@@ -8,7 +8,9 @@ from pydantic import ValidationError
 
 from desk.config import Settings
 from desk.errors import DeskError
-from desk.results import Actor
+from desk.actor import Actor
+from desk.core.args import StoreCopyArgs
+from desk.core.context import CommandContext
 from graph.config import StoreSettings
 from memory.copy import StoreCopy, copy_desk
 from memory.locks import HomeLock, ServerLock
@@ -35,3 +37,8 @@ def store_copy(settings: Settings, *, to: str, force: bool, actor: Actor,
         finally:
             target.close()
     return result
+
+
+def store_copy_command(ctx: CommandContext, args: StoreCopyArgs) -> StoreCopy:
+    """`store copy` for the command core."""
+    return store_copy(ctx.settings, to=args.to, force=args.force, actor=ctx.actor, progress=ctx.progress)

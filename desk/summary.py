@@ -1,86 +1,21 @@
-"""Readable run summaries: the night's regime, proposals, verdicts and intents; the morning's orders and book."""
+"""A run's summaries from its final state (typed: ``desk.results``), and how the command line draws them and a
+replay's figures."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from evals.replay import ReplayResult
-from tools.freshness import Freshness
-from graph.state import Execution
+from desk.results import MorningSummary, NightIntent, NightSummary, PickLine, ProposalLine
+
+if TYPE_CHECKING:
+    from evals.replay import ReplayResult
 
 
-class _Summary(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ProposalLine(_Summary):
-    symbol: str
-    agent: str
-    action: str
-    strength: float
-    verdict: str | None
-    verdict_reason: str | None
-    rationale: str
-
-
-class PickLine(_Summary):
-    symbol: str
-    score: float
-    selected: bool
-
-
-class IntentLine(_Summary):
-    intent_id: str
-    side: str
-    kind: str
-    quantity: float
-    weight: float
-    reasons: list[str]
-
-
-class NightSummary(_Summary):
-    as_of: str
-    run_id: str
-    regime: str
-    base_regime: str
-    narrative: str
-    threshold: float | None
-    threshold_reason: str | None
-    proposals: list[ProposalLine]
-    picks: list[PickLine]
-    intents: list[IntentLine]
-    denials: dict[str, list[str]]
-    llm_calls: int = 0
-    llm_usd: float = 0.0
-    llm_fallbacks: list[str] = []
-    freshness: Freshness | None = None  # the data's age in sessions, and against what
-    frozen: str | None = None  # the night was not planned again: its morning had started
-
-    @property
-    def stale(self) -> str | None:
-        """Why the freshness gate refused every new entry (a failed run), or None."""
-        return f"stale data: {self.freshness.reason}" if self.freshness and self.freshness.stale else None
-
-
-class MorningSummary(_Summary):
-    session: str
-    run_id: str
-    quote_sources: list[str]
-    results: list[Execution]
-    equity: float | None
-    cash: float | None
-    waiting: str | None = None  # the run paused for an operator's approval: what it waits for
-
-
-class RunResult(_Summary):
-    night: NightSummary | None = None
-    morning: MorningSummary | None = None
-
-
-def night_data(state: dict) -> NightSummary:
+def night_data(state: dict[str, Any]) -> NightSummary:
     verdicts = {v.proposal_key: v for v in state.get("verdicts", [])}
     return NightSummary(
         as_of=state["as_of"].isoformat(), run_id=state["run_id"], regime=state["regime"],
@@ -92,7 +27,7 @@ def night_data(state: dict) -> NightSummary:
                                 rationale=p.rationale)
                    for p in state["proposals"] if str(p.action) != "HOLD"],
         picks=[PickLine(symbol=p.symbol, score=round(p.score, 1), selected=p.selected) for p in state["picks"]],
-        intents=[IntentLine(intent_id=i.intent_id, side=i.side, kind=i.kind, quantity=round(i.quantity, 4),
+        intents=[NightIntent(intent_id=i.intent_id, side=i.side, kind=i.kind, quantity=round(i.quantity, 4),
                             weight=round(i.target_weight, 4), reasons=i.reasons) for i in state["intents"]],
         denials={sym: [f"{d.rule}: {d.reason}" for d in ds] for sym, ds in state.get("denials", {}).items()},
         freshness=state.get("freshness"), frozen=state.get("frozen"),
@@ -100,7 +35,7 @@ def night_data(state: dict) -> NightSummary:
     )
 
 
-def _llm(state: dict) -> dict:
+def _llm(state: dict[str, Any]) -> dict[str, Any]:
     """The night's LLM calls (one per call id; a batch's verdicts share theirs), dollars, and every fallback's cause."""
     answers = [("weather", state.get("view")), ("risk", state.get("review")),
                *(("overlay", v) for v in state.get("verdicts", []))]
@@ -111,7 +46,7 @@ def _llm(state: dict) -> dict:
     return {"llm_calls": len(paid), "llm_usd": round(sum(paid.values()), 6), "llm_fallbacks": causes}
 
 
-def morning_data(state: dict) -> MorningSummary:
+def morning_data(state: dict[str, Any]) -> MorningSummary:
     return MorningSummary(
         session=state["session"].isoformat(), run_id=state["run_id"],
         quote_sources=sorted(set(state.get("quote_source", {}).values())),

@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from desk.config import Settings
 from desk.errors import DeskError
-from desk.results import Actor
+from desk.actor import Actor
+from desk.core.args import NoArgs, TrainArgs
+from desk.core.context import CommandContext
+from desk.results import Result
 from memory.locks import desk_lock
 from memory.store import Store, open_store
 from models.catalog import CATALOG
@@ -25,11 +26,7 @@ from tools.market import MarketView
 from tools.model_tools import describe
 
 
-class _Result(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Trained(_Result):
+class Trained(Result):
     name: str
     version: str
     cutoff: date
@@ -43,21 +40,21 @@ class Trained(_Result):
     reused: bool
 
 
-class TrainResult(_Result):
+class TrainResult(Result):
     until: date
     models: list[Trained]
 
 
-class ModelsResult(_Result):
+class ModelsResult(Result):
     models: list[dict[str, Any]]
 
 
-class ToolsResult(_Result):
+class ToolsResult(Result):
     tools: list[dict[str, Any]]
 
 
 def _market(settings: Settings, actor: Actor) -> tuple[Store, MarketView]:
-    from desk.commands import bootstrap
+    from desk.actions.setup import bootstrap
 
     store = open_store(settings)
     if not store.symbols():
@@ -70,7 +67,7 @@ def _market(settings: Settings, actor: Actor) -> tuple[Store, MarketView]:
 def train(settings: Settings, *, until: date | None, names: Sequence[str] | None, actor: Actor,
           progress: Callable[[Any], None] | None = None) -> TrainResult:
     """Train walk-forward, for decisions on ``until`` (default: the latest session), each model named."""
-    from desk.commands import resolve_date
+    from desk.actions.setup import resolve_date
     from models.train import train_all
 
     wanted = list(names or CATALOG)
@@ -83,8 +80,8 @@ def train(settings: Settings, *, until: date | None, names: Sequence[str] | None
     tools = AgentToolkit(market, ModelRegistry(settings.models_dir, promotion=settings.models.promotion), m.retrain_months, m.train_years, m.horizon_days)
     outcomes = train_all(tools.models.registry, tools.models.inputs.until(day), day, wanted,
                          recipes=tools.models.recipes, retrain_months=m.retrain_months, progress=progress)
-    store.audit(str(actor), "train", ", ".join(wanted), f"for decisions on {day}")
-    rows = {(r["name"], r["version"]): r for r in ModelRegistry(settings.models_dir, promotion=settings.models.promotion).snapshot().table()}
+    rows = {(r["name"], r["version"]): r for r in
+            ModelRegistry(settings.models_dir, promotion=settings.models.promotion).snapshot().table()}
     result = []
     for o in outcomes:
         row = rows.get((o.name, o.version), {})
@@ -109,3 +106,15 @@ def tools(settings: Settings) -> ToolsResult:
     market = MarketView(store, tuple(settings.data.universe), settings.data.benchmark, cache_dir=settings.cache_dir)
     kit = AgentToolkit.from_config(settings, market, ModelRegistry(settings.models_dir, promotion=settings.models.promotion))
     return ToolsResult(tools=describe([*kit.tools, *kit.models.tools]))
+
+
+def train_command(ctx: CommandContext, args: TrainArgs) -> TrainResult:
+    return train(ctx.settings, until=args.until, names=args.models, actor=ctx.actor, progress=ctx.progress)
+
+
+def models_command(ctx: CommandContext, _: NoArgs) -> ModelsResult:
+    return models(ctx.settings)
+
+
+def tools_command(ctx: CommandContext, _: NoArgs) -> ToolsResult:
+    return tools(ctx.settings)

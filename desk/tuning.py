@@ -9,11 +9,12 @@ import re
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from desk.config import Settings
 from desk.errors import DeskError
-from desk.results import Actor
+from desk.actor import Actor
+from desk.core.args import TuneArgs
+from desk.core.context import CommandContext
+from desk.results import Result
 from memory.store import open_store
 
 IN_SAMPLE_FOLDS = ((date(2011, 1, 1), date(2011, 12, 31)), (date(2012, 1, 1), date(2012, 12, 31)),
@@ -22,9 +23,7 @@ VALIDATION = ((date(2015, 1, 1), date(2016, 12, 31)), (date(2017, 1, 1), date(20
 TUNED_FILE = "tuned.toml"
 
 
-class TrialInfo(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class TrialInfo(Result):
     number: int
     params: dict[str, Any]
     sharpe: float
@@ -34,9 +33,7 @@ class TrialInfo(BaseModel):
     seconds: float
 
 
-class TuneResult(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class TuneResult(Result):
     executor: str
     workers: int
     trials: list[TrialInfo]
@@ -123,10 +120,15 @@ def tune(settings: Settings, *, trials: int, workers: int, ray: str | None, fold
         n = store.trial_count("tune")
     finally:
         store.close()
-    info = lambda t: TrialInfo(number=t.number, params=t.params, seconds=t.metrics["seconds"],  # noqa: E731
+    info = lambda t: TrialInfo(number=t.number, params=t.params, seconds=t.metrics["seconds"],
                                **{k: round(t.metrics[k], 6) for k in engine.OBJECTIVES})
     return TuneResult(executor=o.executor, workers=workers, trials=[info(t) for t in o.trials], seconds=o.seconds,
                       seconds_per_trial=round(o.seconds / len(o.trials), 2), best=info(o.best), incumbent=o.incumbent,
                       best_validation_sharpe=round(o.best_validation["sharpe"], 6),
                       incumbent_validation_sharpe=round(o.incumbent_validation["sharpe"], 6), adopted=o.adopted,
                       reason=o.reason, recorded_trials=n)
+
+
+def tune_command(ctx: CommandContext, args: TuneArgs) -> TuneResult:
+    return tune(ctx.settings, trials=args.trials, workers=args.workers, ray=args.ray, folds=args.folds,
+                validation=args.validation, seed=args.seed, actor=ctx.actor)

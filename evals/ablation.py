@@ -46,16 +46,8 @@ from models.snapshot import RegistrySnapshot
 from tools.agents import AgentToolkit
 from tools.market import MarketView
 from tools.model_tools import MODELS, ModelReady, ModelTools
-from vocab.contracts import (
-    WEATHER_LAYERS,
-    BookReview,
-    LayerReading,
-    Proposal,
-    Provenance,
-    Verdict,
-    WeatherSnapshot,
-    WeatherView,
-)
+from vocab.contracts import (WEATHER_LAYERS, BookReview, LayerReading, Proposal, Provenance, Verdict, WeatherSnapshot,
+                             WeatherView)
 from vocab.terms import Regime
 
 AGENT_TOOLS: Mapping[str, str] = {"trend": "trend_momentum", "ema": "ema_crossover",

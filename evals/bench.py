@@ -1,4 +1,4 @@
-"""Performance benchmarks (DESIGN §9): run them with ``python -m evals.bench [--quick]``.
+"""Performance benchmarks (ARCHITECTURE.md: Quality): run them with ``python -m evals.bench [--quick]``.
 
 Measures, on a fresh temporary DESK_HOME:
   - first setup: ``desk run`` from an empty home (bundled data load + feature/weather cache + model training + run)

@@ -69,7 +69,7 @@ def prompt_eval(home: Path, tmp: Path) -> dict:
 
 def sweeps(home: Path, tmp: Path, ray: bool) -> dict:
     lines = []
-    for i, spec in enumerate(SWEEP_CASES):
+    for spec in SWEEP_CASES:
         lines += ["[[case]]", f'name = "{"+".join(spec) or "desk"}"', f"ablate = {json.dumps(list(spec))}", ""]
     path = tmp / "sweep8.toml"
     path.write_text("\n".join(lines))

@@ -115,7 +115,7 @@ def latency(inputs, root: Path, calls: int = 400) -> dict[str, dict[str, float]]
             call(day)
             cpu.append((time.thread_time() - c0) * 1000)
             wall.append((time.perf_counter() - t0) * 1000)
-        pct = lambda xs, q: round(float(np.percentile(xs, q)), 3)  # noqa: E731
+        pct = lambda xs, q: round(float(np.percentile(xs, q)), 3)
         out[name] = {"p50_ms": pct(wall, 50), "p99_ms": pct(wall, 99), "cpu_p50_ms": pct(cpu, 50),
                      "cpu_p99_ms": pct(cpu, 99), "calls": len(wall), "symbols": 1 if name == "regime" else len(symbols)}
         _log(f"{name}: p50 {out[name]['p50_ms']} ms, p99 {out[name]['p99_ms']} ms "

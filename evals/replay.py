@@ -127,7 +127,7 @@ def replay(config: DeskConfig, start: date, end: date, progress: Callable[[str],
     blocks = {retrain_block(d, config.models.retrain_months): d for d in reversed(nights)}
     for d in blocks.values():  # one walk-forward model per retrain block
         desk.ctx.tools.prepare(d)
-    desk.ctx.tools.models.inputs  # every night infers from one build of the model inputs, not one per night
+    desk.ctx.tools.models.inputs  # noqa: B018 - built once here: every night infers from one build of the inputs
     setup_s = time.perf_counter() - t_setup
     gc.collect()
     gc.freeze()  # the long-lived setup objects (frames, models, graphs) need no re-scanning by the cycle collector

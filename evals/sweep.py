@@ -1,5 +1,6 @@
 """Run many eval cases: here (one case), in a local process pool (the default for several), or on Ray — the same
-``evals.case.run_case`` either way, so a sweep moves to a cluster by configuration, not a rewrite (DESIGN §10).
+``evals.case.run_case`` either way, so a sweep moves to a cluster by configuration, not a rewrite (ARCHITECTURE.md:
+Beyond one machine).
 
 A sweep file is TOML, one ``[[case]]`` table per case (``from``/``to`` default to the command line's range)::
 
@@ -59,7 +60,7 @@ def load_sweep(path: Path, start: str | None, end: str | None) -> list[EvalCase]
             e = exc.errors()[0]
             key = ".".join(str(p) for p in e["loc"])
             raise DeskError(f"sweep case {i}, key '{key}': {e['msg']}") from None
-        case.ablation  # a bad ablation is refused before anything runs
+        case.ablation  # noqa: B018 - reading it refuses a bad ablation before anything runs
         if case.end < case.start:
             raise DeskError(f"sweep case {i}: to {case.end} is before from {case.start}")
         cases.append(case)

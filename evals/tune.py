@@ -85,7 +85,7 @@ def _fold_metrics(result: Any) -> dict[str, float]:
     finally:
         store.close()
     daily = equity.pct_change().dropna()
-    finite = lambda x: float(x) if x is not None and math.isfinite(x) else 0.0  # noqa: E731
+    finite = lambda x: float(x) if x is not None and math.isfinite(x) else 0.0
     return {"sharpe": finite(result.desk.sharpe), "calmar": finite(result.desk.calmar),
             "win_rate": float((daily > 0).mean()) if len(daily) else 0.0,
             "total_return": finite(result.desk.total_return)}

@@ -1,4 +1,5 @@
-"""The chat path (DESIGN §2): a LangGraph tool-calling agent that answers an operator's questions from the record.
+"""The chat path (ARCHITECTURE.md: the flow of a day): a LangGraph tool-calling agent that answers an operator's
+questions from the record.
 
 Its tools only read: the stored proposals, verdicts, intents, orders, fills, runs and book (``memory``), and the agent
 tools' readings for a date (``tools.agents``). It cannot trade or override. Every model turn goes through the
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from graph.providers.llm.exchange import Exchanger
 from graph.providers.prompting import delimited, render_prompt, split_prompt
 from memory.store import Store
+from memory.why import NotFound, reason_chain
 from tools.agents import AgentToolkit
 
 MAX_TURNS = 6
@@ -68,22 +70,10 @@ def read_tools(store: Store, toolkit: AgentToolkit | None = None) -> list[BaseTo
                                                          "status", "status_reason"}) for r in rows])
 
     def why(target: str) -> str:
-        row = store.intent(target)
-        if row is None:
-            rows = [r for r in store.intents() if r.symbol == target.upper()]
-            if not rows:
-                return _json({"error": f"no intent or symbol {target!r} in the record"})
-            row = max(rows, key=lambda r: (r.as_of, r.intent_id))
-        intent = row.intent
-        orders = [o for o in store.orders() if o.intent_id == intent.intent_id]
-        ids = {o.client_order_id for o in orders}
-        fills = [f for f in store.fills() if f.client_order_id in ids]
-        return _json({"intent": intent.model_dump(mode="json"), "status": row.status,
-                      "status_reason": row.status_reason,
-                      "orders": [o.model_dump(mode="json", include={"client_order_id", "status", "session", "quantity"})
-                                 for o in orders],
-                      "fills": [f.model_dump(mode="json", include={"quantity", "price", "commission", "session"})
-                                for f in fills]})
+        try:
+            return reason_chain(store, target).model_dump_json()
+        except NotFound as missing:
+            return _json({"error": str(missing)})
 
     def proposals(symbol: str | None = None, as_of: date | None = None) -> str:
         day = as_of or store.latest_night()

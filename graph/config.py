@@ -106,8 +106,8 @@ class PicksSettings(_Section):
 
 class SizingSettings(_Section):
     """The sizing cascade (Trade-Matrix's four tiers) and its Kelly sizing. The gates and fractions are the
-    reference system's published starting points (seed 002), not fitted; `desk tune` may search them on data
-    before 2019 only."""
+    reference system's published starting points (ARCHITECTURE.md: reference systems), not fitted; `desk tune` may
+    search them on data before 2019 only."""
 
     mode: Literal["cascade", "kelly", "rl", "fixed"] = Field(
         "cascade", description="cascade: the four tiers; kelly: always PURE_KELLY; rl: the RL sizer whenever it is "
@@ -203,8 +203,8 @@ class BrokerSettings(_Section):
     slippage_bps: float = Field(5.0, ge=0, allow_inf_nan=False)
     commission_bps: float = Field(1.0, ge=0, allow_inf_nan=False)
     min_commission: float = Field(1.0, ge=0, allow_inf_nan=False)
-    quantity_decimals: int = Field(0, ge=0, le=9, description="the paper broker's units: 0 whole shares (DESIGN §6), "
-                                                              "n fractions to n decimals")
+    quantity_decimals: int = Field(0, ge=0, le=9, description="the paper broker's units: 0 whole shares, n fractions "
+                                                              "to n decimals")
     min_notional: float = Field(0.0, ge=0, allow_inf_nan=False, description="the paper broker's smallest order value")
     url: str | None = Field(None, description="the web broker's address (kind = web); Alpaca's trading API "
                                               "(kind = alpaca; default: Alpaca's paper or live API)")

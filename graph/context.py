@@ -67,7 +67,7 @@ def alpaca_broker(config: DeskConfig) -> Broker:
 
 def live_notice(broker: Broker) -> str:
     """The line every report of a run on a live (real money) account begins with; empty otherwise."""
-    return f"{broker.notice}; " if getattr(broker, "live", False) else ""  # type: ignore[attr-defined]
+    return f"{broker.notice}; " if getattr(broker, "live", False) else ""  # type: ignore[attr-defined]  # only a live broker has one
 
 
 def make_broker(config: DeskConfig, store: Store, market: MarketView) -> Broker:

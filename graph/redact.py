@@ -1,4 +1,5 @@
-"""Scrub secrets from text before it is stored, reported or logged (DESIGN §4: keys never reach state or a record).
+"""Scrub secrets from text before it is stored, reported or logged (ARCHITECTURE.md: Contracts: keys never reach state
+or a record).
 
 A ``Redactor`` knows the secret values it was given (the configuration's ``SecretStr`` fields and the environment's
 keys, tokens, secrets and passwords) and the shapes of the API tokens the desk's adapters use. Exception text from

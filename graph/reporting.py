@@ -71,7 +71,7 @@ class Fanout:
         for r in self.reporters:
             try:
                 getattr(r, method)(*args)
-            except Exception as exc:  # reporting is off the critical path (DESIGN §5.7)
+            except Exception as exc:  # noqa: BLE001 - reporting is off the critical path (ARCHITECTURE.md: invariant 7)
                 log.warning("reporter %s.%s failed: %s", type(r).__name__, method, exc)
 
     def run_started(self, *args: Any) -> None:
@@ -150,7 +150,7 @@ def record_unrun(store: Store, reporter: Reporter, kind: str, as_of: date, statu
                  step: str = "refused") -> str:
     """A run that never ran its graph — refused, failed before it began, or a scheduled run that was skipped —
     recorded (``status``: ``error`` or ``skipped``, with ``why``) and reported like a failed one-step run, so it is
-    in the store, in ``desk status`` and in Slack (DESIGN §5.9). Returns its run id."""
+    in the store, in ``desk status`` and in Slack (ARCHITECTURE.md: invariant 9). Returns its run id."""
     run_id = f"{kind}-{as_of.isoformat()}-{uuid.uuid4().hex[:6]}"
     store.start_run(run_id, kind, kind, as_of)
     reporter.run_started(run_id, kind, as_of.isoformat())

@@ -76,8 +76,9 @@ class Runner:
         """The night graph for ``day``. ``reference``: a live night's session to measure the data against (the
         calendar's last closed session); None is a night in history, measured against ``day``.
 
-        A night whose morning has started is frozen (DESIGN §5.10): it is never planned again, and this returns the
-        finished night's state (``frozen`` says why); a live night on stale data is still recorded as failed."""
+        A night whose morning has started is frozen (ARCHITECTURE.md: invariant 10): it is never planned again, and this
+        returns the finished night's state (``frozen`` says why); a live night on stale data is still recorded as
+        failed."""
         frozen = self.frozen(day)
         if frozen is None:
             return self.run("night", {"as_of": day, "reference": reference}, day, durability)

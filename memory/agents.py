@@ -77,7 +77,7 @@ class AgentRecord:
         found = self._agent_picks.between(self.db, start, end, arrays)
         if arrays:
             return found
-        return ({c: list(v) for c, v in zip(self._AGENT_PICK_COLS, zip(*found), strict=True)} if found
+        return ({c: list(v) for c, v in zip(self._AGENT_PICK_COLS, zip(*found, strict=True), strict=True)} if found
                 else {c: [] for c in self._AGENT_PICK_COLS})
 
     def save_agent_weights(self, as_of: date, rows: Iterable[Mapping[str, Any]]) -> None:

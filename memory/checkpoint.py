@@ -17,13 +17,13 @@ from memory.db import is_postgres, pg_error, safe_url, schema_of
 from memory.sqlite import StoreError, connect
 
 _CONTRACTS = ("WeatherSnapshot", "LayerReading", "Proposal", "Intent", "SizingFactor", "Denial", "WeatherView",
-              "Verdict", "BookReview", "Provenance")
+              "Verdict", "BookReview", "Provenance", "Execution")
 _TERMS = ("Action", "Regime", "AgentStyle", "SizingTier", "VolState")
 STATE_TYPES: tuple[tuple[str, str], ...] = (
     *(("vocab.contracts", name) for name in _CONTRACTS), *(("vocab.terms", name) for name in _TERMS),
     ("tools.moonshot", "MoonshotPick"), ("tools.trust", "AgentRecord"),
-    ("graph.state", "Pick"), ("graph.state", "Sized"), ("graph.state", "ExitOrder"), ("graph.state", "Execution"),
-    ("graph.state", "Approval"), ("tools.freshness", "Freshness"),
+    ("graph.state", "Pick"), ("graph.state", "Sized"), ("graph.state", "ExitOrder"), ("graph.state", "Approval"),
+    ("tools.freshness", "Freshness"),
 )
 
 # Checkpoints written before the vocabulary moved to vocab/ name its types under ``tools.contracts``. The two module
@@ -31,7 +31,8 @@ STATE_TYPES: tuple[tuple[str, str], ...] = (
 # and the enums, which vocab.contracts re-exports, revive under their old name.
 _MOVED = ((b"\xaf" + b"tools.contracts", b"\xaf" + b"vocab.contracts"),)
 assert all(len(old) == len(new) for old, new in _MOVED)
-_LEGACY_TYPES = tuple(("vocab.contracts", name) for name in _TERMS)
+# ... and graph.state's Execution, which moved to vocab.contracts (graph.state re-exports it for these).
+_LEGACY_TYPES = (*(("vocab.contracts", name) for name in _TERMS), ("graph.state", "Execution"))
 
 
 class DeskSerializer(JsonPlusSerializer):

@@ -1,4 +1,5 @@
-"""The outbox: every message for a chat channel is written here first and sent later by a sender (DESIGN §5.7).
+"""The outbox: every message for a chat channel is written here first and sent later by a sender (ARCHITECTURE.md:
+invariant 7).
 
 A row is a ``post`` (a new message, optionally a reply in the thread of the message whose key is ``thread_key``) or
 an ``update`` (an edit of the message whose key is ``target_key``). Rows are sent in id order; a reply waits for its

@@ -1,4 +1,4 @@
-"""The scheduler's ledger: every trigger of ``desk serve``'s scheduler and what it came to (DESIGN §5.9: no failure
+"""The scheduler's ledger: every trigger of ``desk serve``'s scheduler and what it came to (ARCHITECTURE.md: invariant 9: no failure
 is silent). A failed or skipped scheduled run is counted by ``/metrics``, shown by ``desk status`` and ``/health``
 from here — whichever process asks, and after a restart.
 

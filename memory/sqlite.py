@@ -60,19 +60,19 @@ def _translate(conn: Connection, exc: sqlite3.Error) -> Exception:
 
 class _Cursor(sqlite3.Cursor):
     # plain try/except on the hot path (a replay runs ~150 statements a night): no context manager per call
-    def execute(self, *args, **kwargs):  # type: ignore[override]
+    def execute(self, *args, **kwargs):  # type: ignore[override]  # same call, errors translated
         try:
             return super().execute(*args, **kwargs)
         except sqlite3.Error as exc:
             raise _translate(self.connection, exc) from exc
 
-    def executemany(self, *args, **kwargs):  # type: ignore[override]
+    def executemany(self, *args, **kwargs):  # type: ignore[override]  # same call, errors translated
         try:
             return super().executemany(*args, **kwargs)
         except sqlite3.Error as exc:
             raise _translate(self.connection, exc) from exc
 
-    def executescript(self, *args, **kwargs):  # type: ignore[override]
+    def executescript(self, *args, **kwargs):  # type: ignore[override]  # same call, errors translated
         try:
             return super().executescript(*args, **kwargs)
         except sqlite3.Error as exc:
@@ -110,16 +110,16 @@ class Connection(sqlite3.Connection):
     desk_path: Path = Path("?")
     desk_damaged: str = "restore it from a backup"
 
-    def cursor(self, factory=_Cursor):  # type: ignore[override]
+    def cursor(self, factory=_Cursor):  # type: ignore[override]  # the translating cursor by default
         return super().cursor(factory)
 
-    def execute(self, *args, **kwargs):  # type: ignore[override]
+    def execute(self, *args, **kwargs):  # type: ignore[override]  # same call, errors translated
         return self.cursor().execute(*args, **kwargs)
 
-    def executemany(self, *args, **kwargs):  # type: ignore[override]
+    def executemany(self, *args, **kwargs):  # type: ignore[override]  # same call, errors translated
         return self.cursor().executemany(*args, **kwargs)
 
-    def executescript(self, *args, **kwargs):  # type: ignore[override]
+    def executescript(self, *args, **kwargs):  # type: ignore[override]  # same call, errors translated
         return self.cursor().executescript(*args, **kwargs)
 
     def commit(self) -> None:

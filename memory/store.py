@@ -78,7 +78,7 @@ class _DayMemo:
         self.lo, self.until, self.by_day, self.arrays = "", "", {}, {}   # the days in [lo, until] are held
 
     def _columns(self, rows: list[tuple]) -> dict[str, np.ndarray]:
-        c = list(zip(*rows)) if rows else [()] * len(self.cols)
+        c = list(zip(*rows, strict=True)) if rows else [()] * len(self.cols)
         return {n: np.array(v, dtype=self.types[n]) for n, v in zip(self.cols, c, strict=True)}
 
     def revision(self, db: Database) -> str:

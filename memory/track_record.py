@@ -2,7 +2,8 @@
 
 An outcome is the forward return of the proposal's direction over its horizon, from the close of its date to the close
 ``horizon_days`` sessions later. It is *resolved* on a decision date D only when that later close is on or before D:
-nothing after D reaches a prompt for D (DESIGN §5.4). The record looks back ``sessions_back`` sessions from D.
+nothing after D reaches a prompt for D (ARCHITECTURE.md: invariant 4). The record looks back ``sessions_back`` sessions
+from D.
 
 Rows are read from the store once and kept; a later night reads only the dates it has not seen, so a replay pays one
 small query per night.

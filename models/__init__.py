@@ -1,5 +1,5 @@
-"""The desk's models: definitions, walk-forward training and the registry (DESIGN.md §8). Nothing here imports
-graph/, desk/, tools/, Slack or an LLM SDK: models take plain pandas/numpy inputs.
+"""The desk's models: definitions, walk-forward training and the registry (ARCHITECTURE.md: Models). Nothing here
+imports graph/, desk/, tools/, Slack or an LLM SDK: models take plain pandas/numpy inputs.
 
 Entry points for the wiring (tools/ and the CLI):
 - ``models.inputs.ModelInputs.from_view(market)``: the four frames every model reads, from a MarketView;

@@ -11,7 +11,7 @@ not an error: it comes back ``available=False`` with the reason, never a guessed
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,7 @@ from vocab.terms import REGIME_ORDER, Regime, VolState
 
 VolBucket = Literal["low", "medium", "high"]
 Behaviour = Literal["momentum", "mean_reversion", "mixed"]
-assert VolBucket.__args__ == VOL_BUCKETS and Behaviour.__args__ == BEHAVIOURS  # type: ignore[attr-defined]
+assert get_args(VolBucket) == VOL_BUCKETS and get_args(Behaviour) == BEHAVIOURS  # one spelling of each
 Probability = Field(ge=0.0, le=1.0)
 
 
@@ -160,7 +160,7 @@ class ModelService:
     def regime(self, args: AsOfArgs) -> RegimeResult:
         model = self._model("regime", args.as_of)
         out = model.predict_at(self.inputs, args.as_of)
-        named = lambda p: dict(zip(REGIME_ORDER, (float(v) for v in p), strict=True))  # noqa: E731
+        named = lambda p: dict(zip(REGIME_ORDER, (float(v) for v in p), strict=True))
         return RegimeResult(**self._stamp("regime", model, args.as_of, out["session"]),
                             regime=REGIME_ORDER[int(out["mean"].argmax())], probabilities=named(out["mean"]),
                             gru=named(out["gru"]), transformer=named(out["transformer"]),

@@ -1,4 +1,5 @@
-"""What every trained model shares: the protocol, the desk's periods, versions and artifact hashing (DESIGN.md §7, §8).
+"""What every trained model shares: the protocol, the desk's periods, versions and artifact hashing (ARCHITECTURE.md:
+the hold-out, Models).
 
 A trained model is a plain object with a name, a version (its recipe hashed with its cutoff), the cutoff (the last
 date of data any of its labels read), the dates of its first and last training rows, the recipe, its metrics, its

@@ -1,6 +1,6 @@
 """Direction: a dual-branch network - a dense branch over each asset's static features and a liquid-time-constant
 branch (ncps CfC, the closed-form LTC of Hasani et al. 2022, with AutoNCP wiring) over its last 21 sessions -
-predicting P(the close 21 sessions ahead is higher) (mltrade, seeds/003; DESIGN.md §8).
+predicting P(the close 21 sessions ahead is higher) (mltrade; ARCHITECTURE.md: Models, reference systems).
 
 Sequence channels per session, all known at the decision: the asset's daily log return and the benchmark's,
 each divided by its own 63-session daily volatility at the window's end (so a "3" is a three-sigma day whatever
@@ -56,7 +56,7 @@ def sequences(inputs: ModelInputs, length: int) -> np.ndarray:
         n, s = close.shape
         out = np.full((n, s, length, len(SEQUENCE_CHANNELS)), np.nan, dtype=np.float32)
         if n >= length:
-            win = lambda a: sliding_window_view(a, length, axis=0)  # noqa: E731  (n-length+1, ..., length)
+            win = lambda a: sliding_window_view(a, length, axis=0)  # n-length+1, ..., length
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[length - 1:, :, :, 0] = win(log_returns(close)) / scale[length - 1:, :, None]
                 bench_z = win(log_returns(bench)[:, 0]) / bench_scale[length - 1:, None]

@@ -40,7 +40,7 @@ def fit_nets(train: Rows, recipe: dict[str, Any], progress) -> tuple[dict[str, n
     scaler = Standardizer.fit(d["static"])
     tensors = (torch.from_numpy(scaler.transform(d["static"])), torch.from_numpy(np.clip(d["seq"], -5.0, 5.0)),
                torch.from_numpy(d["y"]))
-    loss = lambda net, x, seq, y: nn.functional.binary_cross_entropy_with_logits(net(x, seq), y)  # noqa: E731
+    loss = lambda net, x, seq, y: nn.functional.binary_cross_entropy_with_logits(net(x, seq), y)
     with torch_runtime(recipe["threads"], seed=recipe["seed"]):
         net = build_nets(recipe)["net"]
         fit(net, loss, tensors, epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],

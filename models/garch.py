@@ -1,4 +1,5 @@
-"""GARCH(1,1) volatility forecasts per asset (arch; DESIGN.md §8): the sizing step targets volatility with them.
+"""GARCH(1,1) volatility forecasts per asset (arch; ARCHITECTURE.md: Models): the sizing step targets volatility with
+them.
 
 Per symbol, a constant-mean GARCH(1,1) with normal errors is fitted (arch) on the percent log returns of its
 training window. The forecast on a date runs the variance recursion with those parameters over the returns up to

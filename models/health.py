@@ -1,5 +1,5 @@
 """Asset health: an autoencoder (variational with ``variational=True``) over each asset's feature vector, with three
-heads on its latent code (TraderBot, seeds/001; DESIGN.md §8).
+heads on its latent code (TraderBot; ARCHITECTURE.md: Models, reference systems).
 
 - health score 0-1: trained (binary cross-entropy) against the asset's cross-sectional percentile of its next
   21-session return, so 0.5 is "an average name next month" and 0.35 "expected in the bottom third";

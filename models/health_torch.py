@@ -23,7 +23,7 @@ class HealthAE(nn.Module):
         self.mu = nn.Linear(hidden, latent)
         self.logvar = nn.Linear(hidden, latent) if variational else None
         self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, n_in))
-        head = lambda out: nn.Sequential(nn.Linear(latent, 16), nn.ReLU(), nn.Linear(16, out))  # noqa: E731
+        head = lambda out: nn.Sequential(nn.Linear(latent, 16), nn.ReLU(), nn.Linear(16, out))
         self.health, self.vol, self.behaviour = head(1), head(len(VOL_BUCKETS)), head(len(BEHAVIOURS))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

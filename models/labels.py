@@ -1,4 +1,4 @@
-"""Label rules and their persistence baselines, on sessions × series arrays (DESIGN.md §5.4).
+"""Label rules and their persistence baselines, on sessions × series arrays (ARCHITECTURE.md: invariant 4).
 
 Every statistic is first defined on the *trailing* window ending at t (known at t: the persistence baseline), and
 the label at t is the same statistic on the *forward* window t+1 .. t+h, i.e. the trailing value at t+h shifted

@@ -1,11 +1,11 @@
-"""Mean reversion: a LightGBM classifier of "is the close ``horizon`` sessions ahead higher?" (DESIGN.md §8).
+"""Mean reversion: a LightGBM classifier of "is the close ``horizon`` sessions ahead higher?" (ARCHITECTURE.md: Models).
 
 It reads band z-scores, RSI and related per-asset features (vocab/contracts.py ASSET_FEATURES)
 and is trained walk-forward: ``train`` is a pure function of (panel, closes, cutoff) that reads
 nothing after the cutoff, so one training job can run anywhere (a loop today, Ray later).
 
 The LightGBM parameters are fixed a priori, never tuned on data (the hold-out from 2019 on is
-sacred, DESIGN.md §7). Why these values: daily direction is a low signal-to-noise target
+sacred, ARCHITECTURE.md: the hold-out). Why these values: daily direction is a low signal-to-noise target
 (an out-of-sample AUC of 0.52 is good), so the model is kept small and heavily regularised —
 shallow trees (15 leaves) that each need 200 rows per leaf, 200 trees at a learning rate of 0.05,
 and row and column subsampling of 0.8 to lower variance. ``deterministic``, ``force_row_wise``,

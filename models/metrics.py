@@ -159,7 +159,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=float), 1e-12, 1.0)
     q = np.clip(np.asarray(q, dtype=float), 1e-12, 1.0)
     m = 0.5 * (p + q)
-    kl = lambda a, b: (a * np.log2(a / b)).sum(axis=-1)  # noqa: E731
+    kl = lambda a, b: (a * np.log2(a / b)).sum(axis=-1)
     return np.clip(0.5 * kl(p, m) + 0.5 * kl(q, m), 0.0, 1.0)
 
 

@@ -1,5 +1,5 @@
-"""The promotion rule (DESIGN.md §8): a candidate replaces the incumbent only if it beats it out of sample on its
-stated metric, and a model that does not beat its naive baseline is never promoted.
+"""The promotion rule (ARCHITECTURE.md: Models): a candidate replaces the incumbent only if it beats it out of sample on
+its stated metric, and a model that does not beat its naive baseline is never promoted.
 
 Evidence, gathered by the training driver (models/train.py):
 - ``candidate``: the candidate recipe fitted on the head of its window and scored on the purged tail, beside the

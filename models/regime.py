@@ -1,5 +1,5 @@
 """Regime ensemble: a GRU with attention pooling and a Transformer encoder with a CLS token, over 21-session
-sequences of market context, classifying the next 21 sessions into the desk's five regimes (DESIGN.md §8).
+sequences of market context, classifying the next 21 sessions into the desk's five regimes (ARCHITECTURE.md: Models).
 
 Label: models.labels.forward_regime on the benchmark (rule and thresholds documented there), horizon 21
 sessions, so the purge gap is 21. Inputs: 12 context series per session - the benchmark's 1- and 5-session log
@@ -7,8 +7,8 @@ returns, its trailing 21-session return and fall (the statistics the persistence
 to: a model that cannot see them starts behind its baseline) and eight weather columns available since 1990/91
 (tools.weather.compute_weather).
 VIX, liquidity, sentiment and rotation are left out: they exist only from 1999-2014 on, and the model must learn
-from the 1990s crises too. Sizes follow TraderBot (seeds/001): GRU 2 layers x 64 hidden; Transformer 4 heads x 2
-layers, d_model 32 (the smallest width four heads divide into 8-wide heads), feed-forward 64, sinusoidal
+from the 1990s crises too. Sizes follow TraderBot (ARCHITECTURE.md: reference systems): GRU 2 layers x 64 hidden;
+Transformer 4 heads x 2 layers, d_model 32 (the smallest width four heads divide into 8-wide heads), feed-forward 64, sinusoidal
 positions (Vaswani et al. 2017). Training: every 3rd session (the 21-session labels overlap), 8 epochs of batch
 128, dropout 0.2, weight decay 1e-3, unweighted cross-entropy. Chosen on the in-sample era only (walk-forward
 test years 2011-2014 and validation tails ending before 2015): the first setting tried (every session, 15

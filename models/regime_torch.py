@@ -72,7 +72,7 @@ def fit_nets(train: Rows, recipe: dict[str, Any], progress) -> tuple[dict[str, n
     x = torch.from_numpy(scaler.transform(train.data["x"]))
     y = torch.from_numpy(train.data["y"])
     weights = class_weights(train.data["y"], K) if recipe["class_weighted"] else None
-    loss = lambda net, xb, yb: nn.functional.cross_entropy(net(xb), yb, weight=weights)  # noqa: E731
+    loss = lambda net, xb, yb: nn.functional.cross_entropy(net(xb), yb, weight=weights)
     with torch_runtime(recipe["threads"]):
         nets = {}
         for offset, key in enumerate(("gru", "transformer")):

@@ -1,5 +1,5 @@
 """The model registry: immutable saved versions, their promotion status, and "which model may be used on D"
-(DESIGN.md §5.4, §8).
+(ARCHITECTURE.md: invariant 4, Models).
 
 Layout: ``root/<name>/<version>/`` holds what the model's ``save`` writes, with a ``meta.json`` carrying the
 content hash, training window, features, seed, metrics and code version (models.base), and, once decided, a
@@ -137,7 +137,7 @@ class ModelRegistry:
             return _resolve(self._loaders[name])(directory)
         except ModelFileError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure to read a saved model is a damaged file
+        except Exception as exc:  # any failure to read a saved model is a damaged file
             raise ModelFileError(f"model {name} at {directory} is damaged ({type(exc).__name__}: {exc}); delete that "
                                  f"folder and it is retrained on the next run") from exc
 
@@ -236,7 +236,7 @@ class ModelRegistry:
             final.parent.mkdir(parents=True, exist_ok=True)
             model.save(temp)
             temp.rename(final)
-        except Exception as exc:  # noqa: BLE001 - a model that cannot be written whole is not written at all
+        except Exception as exc:  # a model that cannot be written whole is not written at all
             if not (final / META_FILE).is_file():  # (another process saving the same version first is fine)
                 shutil.rmtree(temp, ignore_errors=True)
                 raise ModelFileError(f"could not write model {model.name} to {final.parent} ({type(exc).__name__}: "

@@ -1,4 +1,4 @@
-"""Is a model's margin real? A paired block bootstrap over the dates of its purged tail (DESIGN §8).
+"""Is a model's margin real? A paired block bootstrap over the dates of its purged tail (ARCHITECTURE.md: Models).
 
 A model and what it is compared with (a naive baseline, or the incumbent) are scored on the same dates. The dates
 are resampled in blocks (a stationary bootstrap, Politis & Romano 1994, mean block length ≈ the label horizon, so

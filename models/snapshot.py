@@ -1,5 +1,5 @@
 """A registry snapshot: every saved version and its status at one instant, and the rule for which version may be
-used on a date (DESIGN.md §5.4).
+used on a date (ARCHITECTURE.md: invariant 4).
 
 A version is usable on decision date D when it is promoted and at least its label horizon of sessions lies
 strictly between its cutoff (the last date any of its labels read) and D's session: trained on data ending

@@ -155,7 +155,7 @@ def walk_forward(inputs: ModelInputs, name: str, start: date, end: date, registr
     ``registry``), then score the shipped model on the fold's decisions beside its baselines.
 
     Unless ``allow_holdout``, the inputs are cut at 2018-12-31 first: no fold, feature or label reads the
-    hold-out (DESIGN.md §7), and test rows whose label would need 2019 data are simply not scored.
+    hold-out (ARCHITECTURE.md: the hold-out), and test rows whose label would need 2019 data are simply not scored.
     """
     if not allow_holdout:
         inputs, end = inputs.until(VALIDATION_END), min(end, VALIDATION_END)

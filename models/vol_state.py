@@ -1,5 +1,5 @@
 """Volatility state: a Gaussian hidden Markov model (hmmlearn) on the benchmark's daily log return and the log of its
-21-session realised volatility (Trade-Matrix sizes its Kelly fraction by such a state; DESIGN.md §8).
+21-session realised volatility (Trade-Matrix sizes its Kelly fraction by such a state; ARCHITECTURE.md: Models).
 
 The states are ordered by their mean volatility and named from calm to crisis (4 states: bull, neutral, bear,
 crisis; 3: bull, neutral, crisis). The state on a date is the *filtered* posterior of its last session: the forward

@@ -1,4 +1,4 @@
-"""Walk-forward schedule and purged splits: which data a model may be trained on (DESIGN.md §5.4, §8).
+"""Walk-forward schedule and purged splits: which data a model may be trained on (ARCHITECTURE.md: invariant 4, Models).
 
 A model is retrained at *anchors*, the first session of every ``retrain_months``-month block
 (January, April, July and October for 3). The model used on a decision date is the one of the

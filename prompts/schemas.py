@@ -1,4 +1,4 @@
-"""What a model writes: the output schema of each LLM prompt (DESIGN §4).
+"""What a model writes: the output schema of each LLM prompt (ARCHITECTURE.md: Contracts).
 
 These are the model-facing answers, kept apart from what the desk records (``vocab.contracts``: ``WeatherView``,
 ``Verdict``, ``BookReview``, each with its ``Provenance``). They are deliberately loose where the bounds are the desk's

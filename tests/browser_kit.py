@@ -53,4 +53,4 @@ def web_settings(server: SandboxServer, artifacts: Path | None, **changes: objec
 def web_broker(server: SandboxServer, browser: object, artifacts: Path | None, **changes: object):
     from brokers.web import WebBroker
 
-    return WebBroker(web_settings(server, artifacts, **changes), browser=browser)  # type: ignore[arg-type]
+    return WebBroker(web_settings(server, artifacts, **changes), browser=browser)  # type: ignore[arg-type]  # the module's shared browser fixture

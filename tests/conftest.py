@@ -100,9 +100,9 @@ def desk_home(tmp_path, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(scope="session")
 def seeded_home(tmp_path_factory) -> Path:
     """A DESK_HOME with the bundled history loaded and the market cache built (once per test process)."""
-    from desk.commands import bootstrap
+    from desk.actions.setup import bootstrap
+    from desk.actor import Actor
     from desk.config import load_settings
-    from desk.results import Actor
     from memory.store import Store
     from tools.market import MarketView
 

@@ -102,15 +102,34 @@ def runtime(d) -> Runtime:
     return Runtime(context=d.ctx)
 
 
+def reducers() -> dict[str, Callable[[Any, Any], Any]]:
+    """Each state key's reducer, as graph/state.py declares it (``Annotated[..., reducer]``)."""
+    from typing import Annotated, NotRequired, Required, get_args, get_origin, get_type_hints
+
+    from graph.state import MorningState, NightState
+
+    out = {}
+    for schema in (NightState, MorningState):
+        for key, hint in get_type_hints(schema, include_extras=True).items():
+            while get_origin(hint) in (Required, NotRequired):
+                hint = get_args(hint)[0]
+            if get_origin(hint) is Annotated:
+                out[key] = hint.__metadata__[0]
+    return out
+
+
 def run_nodes(d, nodes: Iterable[Callable[..., dict]], state: dict) -> dict:
-    """Call nodes one after another on ``state`` (as the graph would, without it); the state after them."""
+    """Call nodes one after another on ``state`` (as the graph would, without it: each update merged by the state's
+    reducers); the state after them."""
     rt = runtime(d)
     state = dict(state)
+    merge = reducers()
     for fn in nodes:
         update = dict(fn(state, rt))
         update.pop("summary", None)
         update.pop("warning", None)
-        state.update(update)
+        for key, value in update.items():
+            state[key] = merge[key](state[key], value) if key in merge and key in state else value
     return state
 
 

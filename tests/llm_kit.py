@@ -95,7 +95,7 @@ class ScriptedLLM:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
                 seen = Seen(self.path, json.loads(raw or b"{}"), time.monotonic(), dict(self.headers))

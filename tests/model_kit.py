@@ -114,7 +114,7 @@ def payload_for(version: str, size: int) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------- shared fixtures
-import pytest  # noqa: E402
+import pytest  # noqa: E402 - the fixtures below need it; the helpers above do not
 
 DECISION = date(2012, 4, 2)       # the tiny models are trained for decisions on this date (train_all)
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from brokers.alpaca.loopback import serve
-from desk.commands import data_load
+from desk.core.core import Core
 from desk.config import load_settings
-from desk.results import Actor
+from desk.actor import Actor
 from tests import kit
 from tools.data.base import DataSourceError
 
@@ -41,7 +41,7 @@ def alpaca_home(desk_home, monkeypatch):
 
 def _load(home, universe=UNIVERSE, benchmark="SP500"):
     settings = load_settings(home=home, data={"universe": list(universe), "benchmark": benchmark})
-    return data_load(settings, source="alpaca", path=None, until=None, symbol=None, actor=Actor.local())
+    return Core(settings).execute("data_load", {"source": "alpaca"}, Actor.local())
 
 
 def test_alpaca_load_writes_adjusted_bars_with_the_sp500_through_spy_and_says_so(alpaca_home):

@@ -114,7 +114,7 @@ def _server(state):
 
 def _book(home: Path, server) -> dict:
     conn = sqlite3.connect(home / "desk.sqlite")
-    q = lambda sql: sorted(conn.execute(sql).fetchall())  # noqa: E731
+    q = lambda sql: sorted(conn.execute(sql).fetchall())
     book = {
         "orders": q("SELECT client_order_id, symbol, side, round(quantity, 9), status FROM orders"),
         "fills": q("SELECT fill_id, round(quantity, 9), round(price, 9), round(commission, 9) FROM fills"),

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from desk.errors import DeskError
-from desk.ops import runs
-from desk.ops.core import Ops
-from desk.results import Actor
+from desk.actions import runs
+from desk.actor import Actor
+from desk.core.core import Core
+from desk.core.text import run_line
 from desk.slack import wiring
 from memory.overrides import Overrides
 from tests import kit
@@ -82,7 +83,7 @@ def test_a_paused_run_survives_the_kill_of_the_process_that_paused_it(home):
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     s = settings(home, execution={"require_approval": True})
-    result = Ops(s).run_text("approve", OP)  # the one waiting run, found without its id
+    result = run_line(Core(s), "approve", OP)  # the one waiting run, found without its id
     assert result.target == run_id and "orders filled" in result.effect
     store = kit.open_store(home)
     assert store.run(run_id).status == "ok" and not store.runs(status="running")
@@ -97,8 +98,8 @@ def test_a_rejection_runs_exits_and_stops_but_no_entry(home):
     d.ctx.broker.submit(order("seed-xom", symbol="XOM", quantity=10.0))
     d.night(NIGHT)
     run_id = d.morning(NIGHT)["run_id"]
-    result = Ops(settings(home, execution={"require_approval": True})).run_text(
-        f"reject {run_id} too much event risk", OP)
+    result = run_line(Core(settings(home, execution={"require_approval": True})),
+                      f"reject {run_id} too much event risk", OP)
     assert result.action == "reject" and result.reason == "too much event risk"
     store = kit.open_store(home)
     sells = [o for o in store.orders() if o.side == "sell"]
@@ -107,7 +108,7 @@ def test_a_rejection_runs_exits_and_stops_but_no_entry(home):
     assert asked and all(i.status == "skipped" and "rejected by slack:UOPERATOR1" in i.status_reason
                          for i in asked)
     with pytest.raises(DeskError, match="is ok .*reject by slack:UOPERATOR1.*not waiting for approval"):
-        Ops(settings(home)).run_text(f"approve {run_id}", OP)
+        run_line(Core(settings(home)), f"approve {run_id}", OP)
 
 
 def test_unapproved_by_the_deadline_no_entry_runs_and_slack_hears_it(home):
@@ -116,7 +117,7 @@ def test_unapproved_by_the_deadline_no_entry_runs_and_slack_hears_it(home):
         s = settings(home, fake, execution={"require_approval": True})
         d, run_id = _paused(home, reporters=wiring.reporters(s))
         d.store.db.execute("UPDATE approvals SET deadline = '2000-01-01T00:00:00.000+00:00'")
-        [done] = runs.expire_due(s, reporters=wiring.reporters(s))
+        [done] = runs.expire_due(Core(s, reporters=wiring.reporters(s)))
         assert done.action == "expire" and "entries not executed" in done.effect
         store = kit.open_store(home)
         assert not [o for o in store.orders() if o.side == "buy"]
@@ -134,7 +135,7 @@ def test_unapproved_by_the_deadline_no_entry_runs_and_slack_hears_it(home):
 def test_an_approval_after_the_deadline_counts_as_the_deadline(home):
     d, run_id = _paused(home)
     d.store.db.execute("UPDATE approvals SET deadline = '2000-01-01T00:00:00.000+00:00'")
-    result = Ops(settings(home, execution={"require_approval": True})).run_text(f"approve {run_id}", OP)
+    result = run_line(Core(settings(home, execution={"require_approval": True})), f"approve {run_id}", OP)
     assert result.action == "expire" and "after the deadline" in result.reason
     assert not [o for o in kit.open_store(home).orders() if o.side == "buy"]
 
@@ -142,9 +143,9 @@ def test_an_approval_after_the_deadline_counts_as_the_deadline(home):
 def test_a_veto_clicked_while_the_run_waits_is_honoured_when_it_is_approved(home):
     d, run_id = _paused(home)
     entries = [i.intent_id for i in Overrides(d.store).approval(run_id).intents if i.side == "buy"]
-    ops = Ops(settings(home, execution={"require_approval": True}))
-    ops.run_text(f"veto {entries[0]} not this one", OP)
-    ops.run_text(f"approve {run_id}", OP)
+    core = Core(settings(home, execution={"require_approval": True}))
+    run_line(core, f"veto {entries[0]} not this one", OP)
+    run_line(core, f"approve {run_id}", OP)
     store = kit.open_store(home)
     assert store.intent(entries[0]).status == "vetoed"
     assert not [o for o in store.orders() if o.intent_id == entries[0]]

@@ -10,7 +10,8 @@ from pydantic import BaseModel
 
 from graph.state import MorningState, NightState
 from memory.checkpoint import STATE_TYPES, DeskSerializer
-from vocab.contracts import Intent
+from graph.state import Approval
+from vocab.contracts import Execution, Intent
 from vocab.terms import Regime, SizingTier, VolState
 
 OURS = ("vocab", "tools", "graph", "models", "memory", "evals", "brokers", "prompts", "desk")
@@ -74,3 +75,21 @@ def test_a_state_round_trips_through_the_serializer_as_itself():
     serde = DeskSerializer()
     state = serde.loads_typed(("msgpack", OLD_STATE))
     assert serde.loads_typed(serde.dumps_typed(state)) == state
+
+
+# A morning's state written when ``Execution`` was defined in graph/state.py (it moved to vocab/contracts.py).
+OLD_MORNING = bytes.fromhex(
+    "82a7726573756c747391c7a30594ab67726170682e7374617465a9457865637574696f6e89a9696e74656e745f6964a26931a673796d"
+    "626f6ca3584f4da473696465a3627579a6737461747573a666696c6c6564a6726561736f6ea0af636c69656e745f6f726465725f6964"
+    "c0a87175616e74697479cb4008000000000000a57072696365cb4054200000000000ac70726963655f736f75726365c0b36d6f64656c"
+    "5f76616c69646174655f6a736f6ea8617070726f76616cc7660594ab67726170682e7374617465a8417070726f76616c85a864656369"
+    "73696f6ea7617070726f7665a56163746f72a8736c61636b3a5531a6726561736f6ec0a8646561646c696e65c0a7656e747269657390"
+    "b36d6f64656c5f76616c69646174655f6a736f6e"
+)
+
+
+def test_a_morning_checkpoint_written_before_execution_moved_revives_it():
+    state = DeskSerializer().loads_typed(("msgpack", OLD_MORNING))
+    (done,) = state["results"]
+    assert isinstance(done, Execution) and done.status == "filled" and done.price == 80.5
+    assert isinstance(state["approval"], Approval) and state["approval"].actor == "slack:U1"

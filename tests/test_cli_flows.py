@@ -50,7 +50,7 @@ def test_why_explains_an_intent_with_every_sizing_factor(home, capsys):
     assert why["tier"] in ("FULL_RL", "BLENDED", "PURE_KELLY") and why["gates"]   # the cascade's tier and its gates
     assert why["sizing"][-1]["weight_after"] == pytest.approx(intent["weight"], abs=1e-4)  # summary rounds to 4 dp
     assert any(r.startswith("picks: score") for r in why["reasons"])
-    assert why["models"] and all(" by " in m for m in why["models"])  # the model versions behind it
+    assert why["models"] and all(m["agent"] and m["model_version"] for m in why["models"])  # the versions behind it
     assert why["status"] == "filled" and why["fills"]
     code, out, _ = run_cli(capsys, "why", intent["intent_id"].split(":")[1].lower())
     assert code == 0 and intent["intent_id"] in out

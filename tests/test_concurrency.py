@@ -1,5 +1,5 @@
-"""Two processes on one home (DESIGN §5.3): one run of the book at a time — the second is refused in one line and
-changes nothing — and racing processes never write a row twice or trip over each other's files."""
+"""Two processes on one home (ARCHITECTURE.md: invariant 3): one run of the book at a time — the second is refused in
+one line and changes nothing — and racing processes never write a row twice or trip over each other's files."""
 
 from __future__ import annotations
 

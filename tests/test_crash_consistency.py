@@ -1,7 +1,8 @@
-"""Crash consistency (DESIGN §5.3): the night and the morning SIGKILLed after each of their steps and around each
-order, then re-run from the command line — a killed morning by `desk run --phase morning` or by a plain `desk run`
-(the night is frozen once its morning started: DESIGN §5.10) — leave the same orders, fills, book — stops, trails and
-tiers included — and decisions as a run that never stopped; no run is left ``running``; nothing is written twice.
+"""Crash consistency (ARCHITECTURE.md: invariant 3): the night and the morning SIGKILLed after each of their steps and
+around each order, then re-run from the command line — a killed morning by `desk run --phase morning` or by a plain
+`desk run` (the night is frozen once its morning started: ARCHITECTURE.md: invariant 10) — leave the same orders,
+fills, book — stops, trails and tiers included — and decisions as a run that never stopped; no run is left
+``running``; nothing is written twice.
 
 The victim is ``tests/crash_harness.py`` in a process of its own; the recovery is the real ``desk run``. The
 morning's suite runs on both store backends: on PostgreSQL each case's store is a fresh database cloned from the
@@ -105,7 +106,7 @@ def _book(home: Path) -> dict:
 
     url = _env(home).get("DESK_STORE__URL")
     conn = open_database(url or home / "desk.sqlite", "store", "")
-    q = lambda sql, places=9: sorted(_rounded(tuple(r), places) for r in conn.execute(sql).fetchall())  # noqa: E731
+    q = lambda sql, places=9: sorted(_rounded(tuple(r), places) for r in conn.execute(sql).fetchall())
     book = {
         "orders": q("SELECT client_order_id, symbol, side, quantity, status FROM orders"),
         "fills": q("SELECT fill_id, quantity, price, commission FROM fills"),

@@ -12,7 +12,7 @@ import pytest
 from desk import evals
 from desk.config import load_settings
 from desk.errors import DeskError
-from desk.results import Actor
+from desk.actor import Actor
 from evals.ablation import Ablation
 from evals.case import EvalCase, run_case
 from memory.store import Store

@@ -156,7 +156,7 @@ def test_predictions_from_a_store_truncated_at_d_match_the_full_store(trained, m
             assert full["rows"].keys() == truncated["rows"].keys()
             for symbol, value in full["rows"].items():
                 other = truncated["rows"][symbol]
-                flat = lambda v: np.hstack(list(v.values())) if isinstance(v, dict) else np.asarray(v)  # noqa: E731
+                flat = lambda v: np.hstack(list(v.values())) if isinstance(v, dict) else np.asarray(v)
                 np.testing.assert_allclose(flat(value), flat(other), rtol=1e-9)
 
 

@@ -1,5 +1,5 @@
-"""A full disk (DESIGN §9): on the first run and in the middle of a run, one line saying which file and what to
-do, exit 2, and nothing half-written: after space is freed the same command completes as if nothing happened."""
+"""A full disk (ARCHITECTURE.md: Quality): on the first run and in the middle of a run, one line saying which file and
+what to do, exit 2, and nothing half-written: after space is freed the same command completes as if nothing happened."""
 
 from __future__ import annotations
 

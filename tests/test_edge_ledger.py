@@ -16,7 +16,7 @@ import pytest
 from desk import edge as core
 from desk.config import load_settings
 from desk.errors import DeskError
-from desk.results import Actor
+from desk.actor import Actor
 from evals.ablation import Ablation
 from evals.edge import (
     EdgeLedger,

@@ -42,7 +42,7 @@ def test_other_spans_are_the_ewm_of_the_closes_to_that_day_only(market):
     got = market.ema_rows(DAY, spans)["AAPL"]
     close = market.close["AAPL"].dropna()
     to_day = close.loc[:pd.Timestamp(DAY)]
-    ema = lambda n: to_day.ewm(span=n, adjust=False, min_periods=n).mean().iloc[-1]  # noqa: E731
+    ema = lambda n: to_day.ewm(span=n, adjust=False, min_periods=n).mean().iloc[-1]
     assert got["ema_cross"] == pytest.approx((ema(8) - ema(30)) / to_day.iloc[-1], rel=1e-9)
     assert got["ema_trend"] == pytest.approx((ema(40) - ema(150)) / to_day.iloc[-1], rel=1e-9)
     cut = ema_blocks(close.loc[:pd.Timestamp(DAY)].to_frame(), spans)     # later sessions removed: the same value

@@ -13,7 +13,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from desk import evals
 from desk.config import load_settings
-from desk.results import Actor
+from desk.actor import Actor
 from evals.case import EvalCase
 from evals.report import CHARTS
 from tests.browser_kit import need_browser

@@ -1,6 +1,6 @@
-"""The freshness gate (DESIGN §5.8, issue 19 item 1): the night knows the exchange calendar's last closed session and
-plans no entries on data older than ``data.max_age_sessions`` sessions (exits still run) — a failed run with its
-reason and exit code 3. A night in history is measured against its own date, so history always runs."""
+"""The freshness gate (ARCHITECTURE.md: invariant 8, issue 19 item 1): the night knows the exchange calendar's last
+closed session and plans no entries on data older than ``data.max_age_sessions`` sessions (exits still run) — a failed
+run with its reason and exit code 3. A night in history is measured against its own date, so history always runs."""
 
 from __future__ import annotations
 
@@ -9,15 +9,21 @@ from datetime import date, datetime
 
 import pytest
 
-from desk import commands
+from desk.actor import Actor
 from desk.config import load_settings
+from desk.core.core import Core
 from desk.live import run_mode
-from desk.results import Actor
 from tests import kit
 from tools.calendar import NEW_YORK, last_closed_session, xnys_sessions
 from tools.freshness import as_of_now, measure
 
 LAST = date(2022, 12, 28)  # the bundled history's last session
+
+
+def _run(settings, *, day, phase, actor, now=None, progress=None):
+    """`run` through the command core, on ``now``'s wall clock."""
+    core = Core(settings, clock=(lambda: now) if now is not None else None)
+    return core.execute("run", {"phase": phase, "date": day}, actor, progress=progress or (lambda msg: None))
 
 
 def ny(text: str) -> datetime:
@@ -69,7 +75,7 @@ def test_a_run_is_live_only_for_today_or_without_a_date_on_a_live_source(home) -
 
 def test_a_night_in_history_is_measured_against_its_own_date(home) -> None:
     s = load_settings(home=home, data={"source": "yfinance"})
-    got = commands.run(s, day=date(2017, 3, 8), phase="night", actor=Actor.local(), now=ny("2026-12-07 22:00"))
+    got = _run(s, day=date(2017, 3, 8), phase="night", actor=Actor.local(), now=ny("2026-12-07 22:00"))
     assert (got.night.freshness.age_sessions, got.night.freshness.live, got.night.stale) == (0, False, None)
     assert kit.desk(home).store.last_run("night", date(2017, 3, 8)).status == "ok"
 
@@ -77,7 +83,7 @@ def test_a_night_in_history_is_measured_against_its_own_date(home) -> None:
 def test_a_live_night_on_the_last_closed_sessions_data_is_fresh(home) -> None:
     s = load_settings(home=home, data={"source": "yfinance"})
     said: list[str] = []
-    got = commands.run(s, day=None, phase="night", actor=Actor.local(), now=ny("2022-12-28 22:00"),
+    got = _run(s, day=None, phase="night", actor=Actor.local(), now=ny("2022-12-28 22:00"),
                        progress=said.append)
     assert got.night.freshness.live and got.night.freshness.age_sessions == 0 and got.night.stale is None
     assert "live night 2022-12-28: measured against the exchange calendar's last closed session 2022-12-28" in said
@@ -104,9 +110,9 @@ def test_a_live_night_on_stale_data_plans_exits_only_is_a_failed_run_and_exits_3
 
 def test_a_live_night_whose_last_night_already_ran_is_still_a_failed_run(home) -> None:
     history = load_settings(home=home)
-    commands.run(history, day=LAST, phase="all", actor=Actor.local())
+    _run(history, day=LAST, phase="all", actor=Actor.local())
     live = load_settings(home=home, data={"source": "yfinance"})
-    got = commands.run(live, day=None, phase="night", actor=Actor.local(), now=ny("2023-01-10 22:00"))
+    got = _run(live, day=None, phase="night", actor=Actor.local(), now=ny("2023-01-10 22:00"))
     assert got.night.frozen and got.night.stale and got.night.freshness.age_sessions == 8
     store = kit.desk(home).store
     refused = store.last_run("night", date(2023, 1, 10))

@@ -1,6 +1,6 @@
-"""A plan is frozen once it executes (DESIGN §5.10, issue 19 item 4): a night whose morning started is never planned
-again — re-running `desk run` for its date resumes the morning — and an approval is bound to the exact intents it
-saw: a changed intent is not executed on it."""
+"""A plan is frozen once it executes (ARCHITECTURE.md: invariant 10, issue 19 item 4): a night whose morning started is
+never planned again — re-running `desk run` for its date resumes the morning — and an approval is bound to the exact
+intents it saw: a changed intent is not executed on it."""
 
 from __future__ import annotations
 
@@ -8,14 +8,20 @@ from datetime import date
 
 import pytest
 
-from desk import commands
+from desk.actor import Actor
 from desk.config import load_settings
-from desk.results import Actor
+from desk.core.core import Core
 from graph.runner import NightFrozen
 from memory.overrides import Overrides
 from tests import kit
 
 NIGHT = date(2017, 3, 1)
+
+
+def _run(settings, *, day, phase, actor, now=None, progress=None):
+    """`run` through the command core, on ``now``'s wall clock."""
+    core = Core(settings, clock=(lambda: now) if now is not None else None)
+    return core.execute("run", {"phase": phase, "date": day}, actor, progress=progress or (lambda msg: None))
 
 
 def _intents(store) -> list[tuple]:
@@ -24,12 +30,12 @@ def _intents(store) -> list[tuple]:
 
 def test_rerunning_desk_run_after_its_morning_resumes_and_never_replans_the_night(home) -> None:
     s = load_settings(home=home)
-    first = commands.run(s, day=NIGHT, phase="all", actor=Actor.local())
+    first = _run(s, day=NIGHT, phase="all", actor=Actor.local())
     store = kit.desk(home).store
     planned, orders, cash = _intents(store), store.orders(), store.latest_snapshot().cash
     assert first.night.frozen is None and [o for o in orders if o.side == "buy"]
     said: list[str] = []
-    again = commands.run(s, day=NIGHT, phase="all", actor=Actor.local(), progress=said.append)
+    again = _run(s, day=NIGHT, phase="all", actor=Actor.local(), progress=said.append)
     assert again.night.frozen.startswith(f"its morning {first.morning.run_id} started")
     assert again.night.run_id == first.night.run_id  # the night as it was planned, from its checkpoint
     assert _intents(store) == planned and store.orders() == orders and store.latest_snapshot().cash == cash
@@ -39,11 +45,11 @@ def test_rerunning_desk_run_after_its_morning_resumes_and_never_replans_the_nigh
 
 def test_a_night_asked_for_alone_after_a_morning_without_it_is_refused(home) -> None:
     s = load_settings(home=home)
-    commands.run(s, day=NIGHT, phase="morning", actor=Actor.local())  # a morning with nothing planned
+    _run(s, day=NIGHT, phase="morning", actor=Actor.local())  # a morning with nothing planned
     with pytest.raises(NightFrozen, match=f"the night of {NIGHT} is frozen: its morning morning-{NIGHT}"):
-        commands.run(s, day=NIGHT, phase="night", actor=Actor.local())
+        _run(s, day=NIGHT, phase="night", actor=Actor.local())
     said: list[str] = []
-    both = commands.run(s, day=NIGHT, phase="all", actor=Actor.local(), progress=said.append)
+    both = _run(s, day=NIGHT, phase="all", actor=Actor.local(), progress=said.append)
     assert both.night is None and both.morning is not None
     assert any("a night is never planned under its morning; resuming its morning" in m for m in said)
     assert kit.desk(home).store.intents(as_of=NIGHT) == []

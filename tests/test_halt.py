@@ -1,5 +1,6 @@
-"""Halt means halt (DESIGN §5.5): the halt is read at the moment each entry is submitted — a halt issued while a
-morning executes stops every entry not yet sent; exits still run; markup in a halt's reason is only text."""
+"""Halt means halt (ARCHITECTURE.md: invariant 5): the halt is read at the moment each entry is submitted — a halt
+issued while a morning executes stops every entry not yet sent; exits still run; markup in a halt's reason is only
+text."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Hard caps last (DESIGN §5.1), as a property over the real night nodes: whatever the agents propose and the
-overlay says, no entry exceeds its caps, and nothing is entered while halted or on stale data."""
+"""Hard caps last (ARCHITECTURE.md: invariant 1), as a property over the real night nodes: whatever the agents propose
+and the overlay says, no entry exceeds its caps, and nothing is entered while halted or on stale data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DESIGN §5 invariants through the real graphs: no order twice, no look-ahead, halt means halt."""
+"""The invariants (ARCHITECTURE.md) through the real graphs: no order twice, no look-ahead, halt means halt."""
 
 from __future__ import annotations
 
@@ -142,7 +142,8 @@ def test_halt_survives_a_restart_and_blocks_every_entry(home):
     assert any(d.rule == "halted" for ds in out["denials"].values() for d in ds)
     morning = desk.morning(day)
     assert not [r for r in morning["results"] if r.side == "buy" and r.status == "filled"]
-    assert desk.store.audit_log()[0].action == "halt"
+    audit = [(a.action, a.target) for a in desk.store.audit_log()]
+    assert ("halt", "desk") in audit and audit[0] == ("override", "halt desk")  # the state change, then the command
 
 
 def test_a_second_night_run_for_a_date_starts_clean_not_from_the_last_runs_state(home):

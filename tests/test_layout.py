@@ -79,3 +79,37 @@ def test_readme_documents_every_settings_section():
             continue
         for key in field.annotation.model_fields:
             assert f"{section}.{key}" in text, f"README configuration reference misses {section}.{key}"
+
+
+def _sources():
+    for package in PACKAGES:
+        yield from (ROOT / package).rglob("*.py")
+
+
+def test_every_noqa_and_type_ignore_says_why():
+    bare = re.compile(r"#\s*(noqa(:\s*[A-Z0-9, ]+)?|type:\s*ignore(\[[\w,\- ]+\])?)\s*$")
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in _sources()
+             for i, line in enumerate(p.read_text().splitlines(), 1) if bare.search(line)]
+    assert not found, f"say why after the code (`# noqa: B018 - reading it refuses a bad case`): {found}"
+
+
+def test_comments_cite_documents_in_the_repository():
+    cited = [f"{p.relative_to(ROOT)}:{i}" for p in _sources() for i, line in enumerate(p.read_text().splitlines(), 1)
+             if re.search(r"DESIGN(\.md)? §|seeds?/\d|\bseed 00\d", line)]
+    assert not cited, f"cite ARCHITECTURE.md (or a file that exists) instead: {cited}"
+    sections = {m.group(1).lower() for m in re.finditer(r"^## (.+)$", (ROOT / "ARCHITECTURE.md").read_text(), re.M)}
+    named = {m.group(1).lower() for p in _sources() for m in re.finditer(r"ARCHITECTURE\.md: ([A-Za-z][a-z -]+?)[,).]",
+                                                                           p.read_text())}
+    named = {n for n in named if not n.startswith("invariant")}
+    assert named <= sections | {"reference systems"}, f"no such section in ARCHITECTURE.md: {named - sections}"
+
+
+def test_the_readme_layout_table_names_every_package_folder_and_only_folders_that_exist():
+    text = (ROOT / "README.md").read_text()
+    table = re.search(r"## Layout\n\n(.*?)\n\n", text, re.S)
+    assert table, "README needs a Layout table"
+    listed = set(re.findall(r"^\| `([\w/]+)/` \|", table.group(1), re.M))
+    packages = {str(p.parent.relative_to(ROOT)) for p in ROOT.glob("**/__init__.py")
+                if p.parent.relative_to(ROOT).parts[0] in PACKAGES and p.parent.relative_to(ROOT).parts[0] != "tests"}
+    assert packages | {"tests"} == listed, (f"README layout table misses {sorted(packages - listed)}"
+                                            f" and names what is not a package {sorted(listed - packages - {'tests'})}")

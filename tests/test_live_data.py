@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from desk.commands import benchmark_source
+from desk.actions.setup import benchmark_source
 from desk.config import load_settings
 from desk.live import run_mode
 from tests import kit

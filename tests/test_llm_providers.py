@@ -370,7 +370,7 @@ def test_replay_only_serves_the_record_identically_and_for_nothing(tmp_path, llm
     with call_scope("replay-1", kit.AS_OF):
         again = review_all(replay, entries(), kit.snapshot(), FEATURES)
     assert len(llm.requests) == sent
-    strip = lambda v: {**v.model_dump(), "provenance": None}  # noqa: E731
+    strip = lambda v: {**v.model_dump(), "provenance": None}
     assert [strip(v) for v in again] == [strip(v) for v in recorded]
     assert all(v.provenance.replayed and v.provenance.cost_usd == 0 for v in again[:2])
     assert live.store.llm_spend(run_id="replay-1") == (0, 0.0)

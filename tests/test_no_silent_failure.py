@@ -1,4 +1,4 @@
-"""No failure is silent (DESIGN §5.9, issue 19 item 2): a scheduled run that fails or is skipped is a run in the store
+"""No failure is silent (ARCHITECTURE.md: invariant 9, issue 19 item 2): a scheduled run that fails or is skipped is a run in the store
 with its reason, counted in /metrics, posted to the errors channel, shown by `desk status`; /health answers 503 with
 the reasons; a step that halts entries is a warning and `desk run` exits 4; `pnl all` measures from inception."""
 

@@ -11,7 +11,7 @@ import pytest
 
 from desk import prompt_evals
 from desk.config import load_settings
-from desk.results import Actor
+from desk.actor import Actor
 from evals.attribution import forward_returns
 from evals.prompt_cases import CASES_DIR, PromptCase, load_cases
 from evals.prompt_eval import gate

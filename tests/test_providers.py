@@ -27,16 +27,8 @@ from graph.providers import (
 )
 from prompts.catalog import PROMPTS
 from tests import kit
-from vocab.contracts import (
-    WEATHER_LAYERS,
-    BookReview,
-    LayerReading,
-    Proposal,
-    Provenance,
-    Verdict,
-    WeatherSnapshot,
-    WeatherView,
-)
+from vocab.contracts import (WEATHER_LAYERS, BookReview, LayerReading, Proposal, Provenance, Verdict, WeatherSnapshot,
+                             WeatherView)
 from vocab.terms import REGIME_ORDER, Action, AgentStyle
 
 AS_OF = date(2015, 3, 2)

@@ -19,7 +19,6 @@ def test_a_holding_the_desk_did_not_trade_is_mirrored_named_and_halts_entries(ho
     steps = {s.node: s.summary for s in d.store.steps(out["run_id"])}
     assert "MISMATCH" in steps["check_book"] and "broker holds KO (7) the store did not" in steps["check_book"]
     assert not [r for r in out["results"] if r.side == "buy" and r.status == "filled"]  # halted before any entry
-    summary = steps["reconcile"]
     assert d.store.positions()["KO"].quantity == 7.0
     [breaker] = [b for b in d.store.breakers() if b.name == "reconcile"]
     assert "desk resume" in breaker.reason

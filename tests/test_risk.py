@@ -1,4 +1,5 @@
-"""The hard risk rules have the last word (DESIGN §5.1): each rule by name, and a property over any input."""
+"""The hard risk rules have the last word (ARCHITECTURE.md: invariant 1): each rule by name, and a property over any
+input."""
 
 from __future__ import annotations
 

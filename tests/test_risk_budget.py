@@ -14,9 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from desk import commands
-from graph.errors import DeskError
 from graph.nodes import intents, overlay, picks, review, risk, sizing, weather
+from memory.why import NotFound, reason_chain
 from tests import kit
 from tests.test_cascade_node import DAY, Models, desk_with
 from tools.budget import book_scale, correlation
@@ -170,8 +169,8 @@ def test_a_night_whose_entries_are_sized_to_zero_says_which_factor_did_it(home):
     said = intents.report(out, kit.runtime(d))
     assert said["flat_cause"].startswith("zero_size denied 1 of 1 candidate(s), e.g. sized to 0 by the tier factor")
     assert "no exposure: zero_size" in said["summary"]
-    with pytest.raises(DeskError, match="KO.*selected pick.*not bought: zero_size: sized to 0 by the tier"):
-        commands.why(d.store, "KO")
+    with pytest.raises(NotFound, match="KO.*selected pick.*not bought: zero_size: sized to 0 by the tier"):
+        reason_chain(d.store, "KO")
 
 
 def test_why_tells_of_a_later_night_a_bought_symbol_was_a_pick_and_was_not_bought(home):
@@ -181,8 +180,8 @@ def test_why_tells_of_a_later_night_a_bought_symbol_was_a_pick_and_was_not_bough
                                     "horizon_days": 5, "reference_price": 40.0, "payload": {}}])
     why = "sized to 0 by the budget factor: the held book fills the budget"
     d.store.save_pick_denials(DAY, {"KO": [{"rule": "zero_size", "reason": why}]})
-    got = commands.why(d.store, "KO")
-    assert got.intent_id.startswith("2017-02-01") and got.not_entered.as_of == DAY
+    got = reason_chain(d.store, "KO")
+    assert got.intent.intent_id.startswith("2017-02-01") and got.not_entered.as_of == DAY
     assert got.not_entered.denials[0].rule == "zero_size"
 
 

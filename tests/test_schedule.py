@@ -148,13 +148,14 @@ def test_catch_up_at_start_runs_a_phase_missed_today_within_the_grace(driven):
 def test_a_double_trigger_runs_the_key_once(home, monkeypatch):
     """The scheduler fires the night and, the same minute, an operator and a second `desk serve` trigger it too:
     one run, the others are told it ran or that it is running."""
-    from desk.ops.runs import run_once
-    from desk.results import Actor
+    from desk.actor import Actor
+    from desk.core.core import Core
     from tests.slack_kit import settings
 
     s = settings(home)
     outcomes = []
-    run = lambda phase, night: outcomes.append(run_once(s, phase, night, Actor(who="t", via="scheduler")))  # noqa
+    run = lambda phase, night: outcomes.append(Core(s).execute(  # the schedule's run function
+        "run", {"phase": phase, "date": night, "once": True}, Actor(who="t", via="scheduler")))
     clock = FakeClock(ny(2017, 3, 1, 22, 0))
     desk = DeskSchedule(ScheduleSettings(), run, clock=clock)
     desk.fire("night")

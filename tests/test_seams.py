@@ -163,14 +163,14 @@ def test_an_adapters_secret_never_reaches_a_run_record_a_step_or_a_breaker(home,
 
 
 def test_an_unexpected_error_is_logged_inside_desk_home_scrubbed(home, capsys, monkeypatch):
-    from desk import commands
+    from desk.actions import read
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-abcdefghijklmnopqrstuvwx")
 
-    def boom(store):
+    def boom(ctx, args):
         raise RuntimeError("provider said: invalid key sk-test-abcdefghijklmnopqrstuvwx")
 
-    monkeypatch.setattr(commands, "status", boom)
+    monkeypatch.setattr(read, "status", boom)
     code, _, err = run_cli(capsys, "status")
     assert code == 1 and f"details in {home / 'desk-error.log'}" in err and "sk-test" not in err
     log = (home / "desk-error.log").read_text()
@@ -178,10 +178,10 @@ def test_an_unexpected_error_is_logged_inside_desk_home_scrubbed(home, capsys, m
 
 
 def test_an_unwritable_error_log_is_said_not_pointed_at(home, capsys, monkeypatch):
-    from desk import commands
+    from desk.actions import read
 
     (home / "desk-error.log").mkdir()
-    monkeypatch.setattr(commands, "status", lambda store: 1 / 0)
+    monkeypatch.setattr(read, "status", lambda ctx, args: 1 / 0)
     code, _, err = run_cli(capsys, "status")
     assert code == 1 and "details could not be written" in err and "details in" not in err
 

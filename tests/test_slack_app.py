@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 from slack_bolt.request import BoltRequest
 
-from desk.ops.core import Ops
+from desk.core.core import Core
 from desk.serve.main import Serve
 from desk.slack.app import SlackCommands, build_app
 from desk.slack.sender import web_client
@@ -173,7 +173,7 @@ def test_the_approve_button_resumes_a_paused_morning_and_a_strangers_click_is_re
 def test_socket_mode_dispatches_the_same_commands(home, fake):
     s = settings(home, fake, slack={"mode": "socket"})
     worker = ThreadPoolExecutor(1)
-    app = build_app(s, SlackCommands(s, Ops(s), web_client(s.slack), worker))
+    app = build_app(s, SlackCommands(s, Core(s), web_client(s.slack), worker))
     body = {"token": "legacy", "team_id": "TDESK", "channel_id": CHANNEL, "user_id": READER, "command": "/desk",
             "text": "status", "response_url": fake.response_url, "trigger_id": "t1"}
     resp = app.dispatch(BoltRequest(body=body, mode="socket_mode"))

@@ -9,9 +9,10 @@ from datetime import date
 
 import pytest
 
-from desk.ops import runs
-from desk.ops.core import Ops
-from desk.results import Actor
+from desk.actions import runs
+from desk.actor import Actor
+from desk.core.core import Core
+from desk.core.text import run_line
 from desk.slack import wiring
 from memory.outbox import Outbox
 from memory.store import Store
@@ -54,9 +55,9 @@ def test_after_a_decision_the_parent_says_how_the_run_ended_and_the_approval_has
     assert "paused" in _edits(fake, home, f"run:{run_id}")[-1]
     if decision == "expire":
         Store(home / "desk.sqlite").db.execute("UPDATE approvals SET deadline = '2000-01-01T00:00:00.000+00:00'")
-        runs.expire_due(s, reporters=wiring.reporters(s))
+        runs.expire_due(Core(s, reporters=wiring.reporters(s)))
     else:
-        Ops(s, reporters=wiring.reporters(s)).run_text(f"{decision} {run_id}", OP)
+        run_line(Core(s, reporters=wiring.reporters(s)), f"{decision} {run_id}", OP)
     assert wiring.flush(s, timeout=5).waiting == 0
     parent = _edits(fake, home, f"run:{run_id}")[-1]
     assert "— ok" in parent and "paused" not in parent

@@ -1,5 +1,5 @@
-"""The Slack reporter and its outbox (DESIGN §5.7): one parent message per run, every step a reply in its thread,
-the parent updated at the end; Slack down → the run completes and the outbox drains later; 429 honours
+"""The Slack reporter and its outbox (ARCHITECTURE.md: invariant 7): one parent message per run, every step a reply in
+its thread, the parent updated at the end; Slack down → the run completes and the outbox drains later; 429 honours
 Retry-After; a 500 backs off; nothing secret or hostile reaches Slack as markup."""
 
 from __future__ import annotations

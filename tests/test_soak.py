@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from desk import commands
-from desk.results import Actor
+from desk.actor import Actor
+from desk.core.core import Core
 from desk.serve.main import Serve
 from desk.serve.schedule import NY, DeskSchedule
 from desk.slack.sender import OutboxSender, web_client
@@ -78,8 +78,8 @@ def test_a_month_of_serve_with_stale_data_slack_down_and_a_kill_loses_nothing_an
                                                                                                   capsys):
     fake = FakeSlack().start()
     s = settings(home, fake, slack={"mode": "http", "errors_channel": "CERRORS"})
-    commands.data_load(s, source="bundled", path=None, until=DATA_ENDS, symbol=None,
-                       actor=Actor(who="soak", via="test"))  # the feed stops on 12-07
+    Core(s).execute("data_load", {"source": "bundled", "until": DATA_ENDS},
+                    Actor(who="soak", via="scheduler"))  # the feed stops on 12-07
     store = Store(home / "desk.sqlite")
     clock = FakeClock(ny(2022, 11, 23, 8, 0))
     desk = Desk(s, clock, monkeypatch)

@@ -100,7 +100,7 @@ def test_browser_arguments_are_headless_offline_and_fresh_profile() -> None:
 
 def test_missing_chromium_is_a_clear_error_not_a_download(tmp_path: Path) -> None:
     with pytest.raises(BrokerError, match="Chromium not found at .*apt-get install chromium chromium-driver"):
-        Browser(BrowserSettings(chromium=tmp_path / "no-chromium")).driver  # noqa: B018
+        Browser(BrowserSettings(chromium=tmp_path / "no-chromium")).driver  # noqa: B018 - reading it starts the browser
 
 
 def test_desk_imports_brokers_without_selenium() -> None:
@@ -220,7 +220,7 @@ def test_outcome_read_while_the_page_re_renders_is_read_again_never_sent_again()
     reports: list[str] = []
     session = SimpleNamespace(site=SimpleNamespace(ticket=None), report=lambda kind, text: reports.append(kind),
                               settings=SimpleNamespace(retry=SimpleNamespace(stale_retries=3)))
-    page = TicketPage(session)  # type: ignore[arg-type]
+    page = TicketPage(session)  # type: ignore[arg-type]  # a stand-in session with only what the page reads
     placed = Placed(ScriptedBroker([], [])._s(ORDER, "filled"))
     answers: list[object] = [WebDriverException(INSPECTOR), placed]
 
@@ -229,7 +229,7 @@ def test_outcome_read_while_the_page_re_renders_is_read_again_never_sent_again()
         if isinstance(nxt, Exception):
             raise nxt
         return nxt
-    page._read_outcome = read  # type: ignore[method-assign]
+    page._read_outcome = read  # type: ignore[method-assign]  # a scripted reading of the page
     assert page._outcome(ORDER, None) == placed and reports == ["stale"]
     answers[:] = [WebDriverException("chrome not reachable"), placed]
     out = page._outcome(ORDER, None)

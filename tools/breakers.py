@@ -1,4 +1,5 @@
-"""Circuit breakers (DESIGN §5.5): conditions that halt new entries by themselves, for a cool-off, and say why.
+"""Circuit breakers (ARCHITECTURE.md: invariant 5): conditions that halt new entries by themselves, for a cool-off, and
+say why.
 
 A breaker is a row (name, the session it tripped, how many sessions it lasts, why). It is active on a date when
 fewer than that many sessions have passed since it tripped. Exits are never blocked by a breaker.

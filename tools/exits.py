@@ -1,12 +1,14 @@
 """Exits for a long holding: trailing / initial stop, regime panic, score collapse, and the 5-tier profit cascade.
 
-Seed 000 ("5-tier profit cascade": trims at 1R, 2R, 3R, 5R, 8R, each tightening the trail) and seed 001
-("sell triggers": 10% trailing stop, health collapse, regime panic). Pure and deterministic: the same
-state, price and inputs always give the same decision. Exits are never blocked by the hard entry rules.
+Master Picks' "5-tier profit cascade" (trims at 1R, 2R, 3R, 5R, 8R, each tightening the trail) and TraderBot's
+"sell triggers" (10% trailing stop, health collapse, regime panic; ARCHITECTURE.md: reference systems). Pure and
+deterministic: the same state, price and inputs always give the same decision. Exits are never blocked by the hard
+entry rules.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from dataclasses import dataclass, replace
@@ -71,7 +73,7 @@ class ExitPolicy:
     tier_exit_fraction: float = 0.2
     tier_trails: tuple[float, ...] = (0.08, 0.07, 0.06, 0.05, 0.04)
     score_collapse: float = 0.25
-    health_collapse: float = 0.35  # TraderBot sells a holding whose asset-health score falls below 0.35 (seed 001)
+    health_collapse: float = 0.35  # TraderBot sells a holding whose asset-health score falls below 0.35
     trailing: bool = True  # off: the stop stays the initial stop (no trailing exits; an ablation)
 
     def __post_init__(self) -> None:
@@ -79,7 +81,7 @@ class ExitPolicy:
         problems = []
         if not _in(self.trailing_stop, 0, 1):
             problems.append(f"trailing_stop {self.trailing_stop!r} not in (0, 1)")
-        if not all(_in(t, 0, math.inf) for t in tiers) or any(b <= a for a, b in zip(tiers, tiers[1:])):
+        if not all(_in(t, 0, math.inf) for t in tiers) or any(b <= a for a, b in itertools.pairwise(tiers)):
             problems.append(f"profit_tiers {tiers!r} must be positive and strictly rising")
         if len(self.tier_trails) != len(tiers) or not all(_in(t, 0, 1) for t in self.tier_trails):
             problems.append(f"tier_trails {self.tier_trails!r} need one value in (0, 1) per profit tier")

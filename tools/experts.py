@@ -51,7 +51,7 @@ def macro_credit(inp: WeatherInputs) -> pd.Series:
     s = inp.spread_obs
     if s.empty:
         return pd.Series(np.nan, index=inp.dates)
-    norm = lambda x: x.rolling(CREDIT_NORM_MONTHS, min_periods=36)  # noqa: E731
+    norm = lambda x: x.rolling(CREDIT_NORM_MONTHS, min_periods=36)
     level_z = (s - norm(s).mean().shift(1)) / norm(s).std().shift(1)
     change = s.diff(3)
     trend_z = (change - norm(change).mean().shift(1)) / norm(change).std().shift(1)

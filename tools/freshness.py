@@ -1,4 +1,5 @@
-"""How old the desk's market data is, in exchange sessions (DESIGN §5.8: stale data never opens a position).
+"""How old the desk's market data is, in exchange sessions (ARCHITECTURE.md: invariant 8: stale data never opens a
+position).
 
 A night measures its data against a reference session: a night in history (a replay, ``desk run --date D`` for a
 past D) against its own date D — no look-ahead, and history always runs; a live night (today's, the scheduler's,

@@ -1,13 +1,13 @@
 """Master picks: score one symbol 0..350 from the proposals that survived the overlay, and adapt the bar.
 
-Points (seed 000, "Master Picks"): signal 0..100, confidence 0..50, agreement 0..75, regime 0..75,
-risk budget 0..50. Agent weights (Thompson-sampled elsewhere) weight every vote and every mean.
+Points (Master Picks; ARCHITECTURE.md: reference systems): signal 0..100, confidence 0..50, agreement 0..75,
+regime 0..75, risk budget 0..50. Agent weights (Thompson-sampled elsewhere) weight every vote and every mean.
 
-Where the fixed numbers come from: the point budget per part is seed 000's. The regime table below is an a priori
+Where the fixed numbers come from: the point budget per part is Master Picks'. The regime table below is an a priori
 ordering (the regime's hostility to a long, REGIME_ORDER): full points in a calm uptrend, none in a panic, the
-steps between judged, not fitted. The adaptive threshold's window (30 sessions) is seed 000's "previous 30 days' hit
-rate"; its bands (raise below 0.50, lower above 0.55: a coin flip, and a five-point edge over it), its reach (+50 /
-−25 points: a harder bar after a bad run than the relief after a good one, the asymmetric caution of seed 000's
+steps between judged, not fitted. The adaptive threshold's window (30 sessions) is Master Picks' "previous 30 days'
+hit rate"; its bands (raise below 0.50, lower above 0.55: a coin flip, and a five-point edge over it), its reach (+50 /
+−25 points: a harder bar after a bad run than the relief after a good one, the asymmetric caution of Master Picks'
 "calibrated nightly") and its minimum sample (10 resolved picks, below which a rate is mostly noise) are
 conventions chosen before any replay was run; none was chosen by looking at data from 2019 on.
 """
@@ -33,7 +33,7 @@ LONG_REGIME_POINTS: dict[Regime, float] = {
     Regime.HIGH_VOL_PANIC: 0.0,
 }
 SHORT_REGIME_POINTS: dict[Regime, float] = dict(zip(REGIME_ORDER,
-                                                    reversed([LONG_REGIME_POINTS[r] for r in REGIME_ORDER])))
+                                                    reversed([LONG_REGIME_POINTS[r] for r in REGIME_ORDER]), strict=True))
 
 _AGAINST = {"long": (Action.SELL_SHORT, Action.CLOSE_LONG), "short": (Action.BUY_LONG, Action.CLOSE_SHORT)}
 _FOR = {"long": Action.BUY_LONG, "short": Action.SELL_SHORT}

@@ -1,4 +1,4 @@
-"""The hard risk rules: the last word on every new entry (DESIGN §5.1, §5.5). They fail closed.
+"""The hard risk rules: the last word on every new entry (ARCHITECTURE.md: invariant 1, invariant 5). They fail closed.
 
 Nothing upstream (a verdict, a prompt, a chat command, a model) can make an entry larger than these
 caps or open one they forbid. Every entry that is blocked or shrunk carries the rule and why.
@@ -183,7 +183,7 @@ def apply_hard_rules(candidates: Sequence[EntryCandidate], book: BookView, regim
             continue
         asked = sum(w * equity for w in weights)
         if scale <= 0.0:
-            for c, notes in zip(chosen, clips):
+            for c, notes in zip(chosen, clips, strict=True):
                 deny(c.symbol, rule, f"no room for new entries: {what} = {cap:,.2f}", prior=notes)
             return [], denied
         note = Denial(rule=rule, reason=f"new notional {asked:,.2f} exceeds {what} = {cap:,.2f};"
@@ -193,7 +193,7 @@ def apply_hard_rules(candidates: Sequence[EntryCandidate], book: BookView, regim
             notes.append(note)
 
     approved: list[ApprovedEntry] = []
-    for c, w, notes in zip(chosen, weights, clips):
+    for c, w, notes in zip(chosen, weights, clips, strict=True):
         notional = w * equity
         if notional <= 0 or notional < limits.min_order_value:
             deny(c.symbol, "min_order", f"order value {notional:,.2f} is below the minimum"

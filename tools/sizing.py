@@ -1,4 +1,5 @@
-"""The sizing cascade (seed 001, "layered position sizing"): every step only shrinks, and every step is recorded.
+"""The sizing cascade (TraderBot's "layered position sizing"; ARCHITECTURE.md: reference systems): every step only
+shrinks, and every step is recorded.
 
 base weight → volatility → regime → overlay → disagreement → expert modifier → risk throttle.
 

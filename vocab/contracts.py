@@ -13,23 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vocab.terms import (
-    REGIME_ORDER,
-    Action,
-    AgentStyle,
-    IntentKind,
-    Regime,
-    RuleName,
-    Side,
-    SizingTier,
-    Track,
-    VerdictDecision,
-    VolState,
-)
+from vocab.terms import (REGIME_ORDER, Action, AgentStyle, ExecutionStatus, IntentKind, Regime, RuleName, Side,
+                         SizingTier, Track, VerdictDecision, VolState)
 
 __all__ = ["REGIME_ORDER", "Action", "AgentStyle", "Regime", "SizingTier", "VolState", "Proposal", "SizingFactor",
            "Denial", "ASSET_FEATURES", "WEATHER_LAYERS", "LayerReading", "WeatherSnapshot", "Provenance",
-           "WeatherView", "Verdict", "BookReview", "Intent"]
+           "WeatherView", "Verdict", "BookReview", "Intent", "Execution"]
 
 
 class _Frozen(BaseModel):
@@ -182,3 +171,17 @@ class Intent(_Frozen):
     tier: SizingTier | None = Field(None, description="the sizing cascade's tier for an entry")
     gates: list[str] = Field(default_factory=list, description="each gate of the tier choice and how it went")
     track: Track = "main"
+
+
+class Execution(_Frozen):
+    """What the morning did with one intent: its order's outcome, or why it was not sent."""
+
+    intent_id: str
+    symbol: str
+    side: Side
+    status: ExecutionStatus
+    reason: str
+    client_order_id: str | None = None
+    quantity: float = 0.0
+    price: float | None = None
+    price_source: str | None = None

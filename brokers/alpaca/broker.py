@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from brokers.alpaca.config import LIVE_URL, PAPER_URL, AlpacaKeys, AlpacaOptions, trading_url
 from brokers.alpaca.errors import Failure, classify, refusal_reason, scrub

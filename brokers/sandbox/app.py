@@ -81,15 +81,15 @@ class Handler(BaseHTTPRequestHandler):
 
     @property
     def app(self) -> SandboxApp:
-        return self.server.app  # type: ignore[attr-defined]
+        return self.server.app  # type: ignore[attr-defined]  # set on the server when the app starts it
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         log.debug("%s %s", self.address_string(), format % args)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
         self._dispatch("POST")
 
     # ---------------------------------------------------------------- plumbing

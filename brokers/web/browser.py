@@ -28,7 +28,7 @@ LOOPBACK_ONLY = ("--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loo
 def selenium_missing() -> str | None:
     """Why the web broker cannot run here (no selenium, no browser, no driver), or None."""
     try:
-        import selenium  # noqa: F401
+        import selenium  # noqa: F401 - imported only to learn whether it is installed
     except ImportError:
         return "selenium is not installed (pip install selenium)"
     settings = BrowserSettings()
@@ -117,7 +117,7 @@ class Browser:
         if driver is not None:
             try:
                 driver.quit()
-            except Exception:  # noqa: BLE001 - it is already gone; quitting is best effort
+            except Exception:  # it is already gone; quitting is best effort
                 log.debug("web broker: quitting a lost browser failed", exc_info=True)
         self._remove_profile()
 

@@ -1,4 +1,4 @@
-"""What each trigger of the scheduler came to, settled in the store (DESIGN §5.9: no failure is silent).
+"""What each trigger of the scheduler came to, settled in the store (ARCHITECTURE.md: invariant 9: no failure is silent).
 
 Every decision of ``desk.serve.schedule.DeskSchedule`` — a run, a day the exchange is closed, a deferral, a time
 missed — is one row of the scheduler's ledger (``memory.schedule``). A scheduled run that fails or is skipped is
@@ -119,6 +119,6 @@ def _failed(store: Store, stamp: str, fire: Fire, outcome: FireOutcome, failure:
     log.warning(text)
     try:
         alert(text, run_id)
-    except Exception as exc:  # noqa: BLE001 - the alert is reporting: off the critical path (DESIGN §5.7)
+    except Exception as exc:  # noqa: BLE001 - the alert is reporting: off the critical path (ARCHITECTURE.md: invariant 7)
         log.warning("could not alert %r: %s", text, exc)
     return record

@@ -16,14 +16,13 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from desk import commands
+from desk.actions import runs
+from desk.actor import Actor
 from desk.config import Settings
+from desk.core.core import Core
 from desk.errors import DeskError
-from desk.ops import runs
-from desk.ops.core import Chat, Ops
-from desk.ops.results import RunOutcome
-from desk.results import Actor
 from desk.alerts import alerts
+from desk.results import RunResult
 from desk.serve import ledger
 from desk.serve.http import ServePort
 from desk.serve.metrics import Metrics
@@ -43,13 +42,12 @@ SCHEDULER = Actor(who="schedule", via="scheduler")
 
 class Serve:
     def __init__(self, settings: Settings, *, host: str | None = None, port: int | None = None,
-                 scheduler: bool = True, slack: bool = True, chat: Chat | None = None,
-                 clock: Callable[[], datetime] = utc_now, stop_timeout: float = 600.0) -> None:
+                 scheduler: bool = True, slack: bool = True, clock: Callable[[], datetime] = utc_now,
+                 stop_timeout: float = 600.0) -> None:
         self.settings, self.clock, self.stop_timeout = settings, clock, stop_timeout
         self.host = host or settings.serve.host
         self.port_number = settings.serve.http_port if port is None else port
         self.want_scheduler, self.want_slack = scheduler, slack and settings.slack.enabled
-        self.chat = chat
         self.metrics = Metrics(lambda: open_store(settings), settings, clock)
         self.sender: BackgroundSender | None = None
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-book")
@@ -62,25 +60,33 @@ class Serve:
     def reporters(self) -> list:
         return wiring.reporters(self.settings) if self.want_slack else []
 
+    def core(self) -> Core:
+        """The command core every door of this process goes through (the scheduler, Slack): its runs report to
+        Slack, and its overrides are echoed there."""
+        echo = [*wiring.listeners(self.settings), lambda r: self.poke()] if self.want_slack else []
+        return Core(self.settings, reporters=self.reporters(), listeners=echo)
+
     def poke(self) -> None:
         if self.sender is not None:
             self.sender.poke()
 
-    def scheduled_run(self, phase: str, night: date) -> RunOutcome:
+    def scheduled_run(self, phase: str, night: date) -> RunResult:
         store = open_store(self.settings)
         try:
             self._before[(phase, night)] = ledger.runs_of(store, phase, night)
         finally:
             store.close()
+        core = self.core()
         source = self.settings.data.source
         if phase == "night" and source in LIVE_SOURCES:  # the night's bars first
             try:
-                commands.data_load(self.settings, source=source, path=None, until=None, symbol=None,
-                                   actor=SCHEDULER, reporters=self.reporters())
+                core.execute("data_load", {"source": source}, SCHEDULER)
             except SourceUnserved as exc:  # recorded and reported; the night still plans its exits on older data
                 log.warning("scheduled %s load before the night of %s failed: %s", source, night, exc)
         try:
-            return runs.run_once(self.settings, phase, night, SCHEDULER, reporters=self.reporters())
+            result = core.execute("run", {"phase": phase, "date": night, "once": True}, SCHEDULER)
+            assert isinstance(result, RunResult)
+            return result
         finally:
             self.poke()
 
@@ -108,13 +114,10 @@ class Serve:
 
     def expire_approvals(self) -> None:
         try:
-            done = runs.expire_due(self.settings, reporters=self.reporters())
+            done = runs.expire_due(self.core())  # audited and echoed by the core, as an operator's decision is
         except DeskError as exc:
             log.warning("approval deadline: %s", exc)
             return
-        for result in done:
-            for listen in wiring.listeners(self.settings):
-                listen(result)
         if done:
             self.poke()
 
@@ -160,9 +163,7 @@ class Serve:
         except OSError as exc:  # Slack down: serve anyway, the outbox waits
             self.slack_error = f"Slack unreachable at start: {exc}"
             log.warning("%s; reports wait in the outbox", self.slack_error)
-        ops = Ops(self.settings, chat=self.chat, reporters=self.reporters(),
-                  listeners=[*wiring.listeners(self.settings), lambda r: self.poke()])
-        cmds = SlackCommands(self.settings, ops, client, self.worker, after=self.poke)
+        cmds = SlackCommands(self.settings, self.core(), client, self.worker, after=self.poke)
         self.app = build_app(self.settings, cmds)
         self.sender = BackgroundSender(lambda: OutboxSender(open_store(self.settings), client, s,
                                                             redact=wiring.redactor(self.settings)), self.clock)
@@ -174,7 +175,7 @@ class Serve:
         self.socket = SocketModeHandler(self.app, s.app_token.get_secret_value())
         try:
             self.socket.connect()
-        except Exception as exc:  # Slack down: the socket client retries by itself
+        except Exception as exc:  # noqa: BLE001 - Slack down: the socket client retries by itself
             self.slack_error = f"Socket Mode not connected: {exc}"
             log.warning(self.slack_error)
         return None
@@ -197,7 +198,7 @@ class Serve:
         if self.socket is not None:
             try:
                 self.socket.close()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - stopping goes on whatever the socket says
                 log.warning("closing Socket Mode: %s", exc)
         if self.sender is not None:
             self.sender.stop()

@@ -13,8 +13,8 @@
   other, so it is recorded as a skipped run with its reason (``desk.serve.ledger``) — whether APScheduler saw it
   pass (``EVENT_JOB_MISSED``: the process was busy or suspended) or ``catch_up`` finds it on start (the process was
   stopped at that time).
-- A run key (phase, date) runs once however often it is triggered: the run function is ``desk.ops.runs.run_once``
-  (the book's lock, then the store's record of that key).
+- A run key (phase, date) runs once however often it is triggered: the run function is the core's ``run`` with
+  ``once`` (desk/actions/runs.py: the book's lock, then the store's record of that key).
 
 Time comes from ``clock``: the tests drive the scheduler with a fake one.
 """
@@ -142,7 +142,7 @@ class DeskSchedule:
         if f.action == "run":
             try:
                 outcome = self.run(phase, f.night)
-            except Exception as exc:  # a failed run is reported, the scheduler keeps going
+            except Exception as exc:  # noqa: BLE001 - a failed run is reported, the scheduler keeps going
                 log.warning("scheduled %s for %s failed: %s", phase, f.night, exc)
                 outcome = exc
         elif f.action == "defer" and self.scheduler is not None:

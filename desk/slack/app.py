@@ -1,6 +1,6 @@
 """The Slack transport (slack-bolt): the ``/desk`` slash command, app mentions, and the buttons of approval messages,
 in Socket Mode or HTTP mode. It only parses Slack's payloads and formats results: every command goes through the
-command core (``desk.ops.core.Ops``), which authorises, audits and echoes.
+command core (``desk.core.core.Core``), which authorises, audits and echoes.
 
 Slack wants an answer within 3 seconds. A read-only command is answered in the acknowledgement itself; a long one
 (a run, an approval, a question to the LLM) is acknowledged at once and answered in a thread when done, from a
@@ -20,11 +20,12 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
+from desk.actor import Actor
 from desk.config import Settings
+from desk.core.core import Core, Refused
+from desk.core.render import Rendered, render
+from desk.core.text import Request, parse
 from desk.errors import DeskError
-from desk.ops.core import Ops, Refused, Request, parse
-from desk.ops.render import Rendered, render
-from desk.results import Actor
 from desk.slack import format as fmt
 from desk.slack.reporter import scrub
 from desk.slack.wiring import redactor
@@ -37,9 +38,9 @@ BUTTON = re.compile(r"^(desk_approve|desk_reject|desk_veto)(:\d+)?$")
 class SlackCommands:
     """Slack payloads → command-core requests → Block Kit answers."""
 
-    def __init__(self, settings: Settings, ops: Ops, client: WebClient, worker: Executor,
+    def __init__(self, settings: Settings, core: Core, client: WebClient, worker: Executor,
                  after: Callable[[], None] = lambda: None) -> None:
-        self.settings, self.ops, self.client, self.worker = settings, ops, client, worker
+        self.settings, self.core, self.client, self.worker = settings, core, client, worker
         self.redact = redactor(settings)
         self.after = after  # called when a long command is done (e.g. wake the outbox sender)
 
@@ -53,11 +54,11 @@ class SlackCommands:
         actor = Actor(who=user, via="slack")
         try:
             request = parse(text)
-            self.ops.check(request, actor, channel)
-            if request.spec.long:
+            self.core.check(request.name, actor, channel)
+            if request.command.long:
                 return request, self.payload(Rendered(f"⏳ {request.name}: working on it — the answer comes in "
                                                       f"this thread").title)
-            return None, self.payload(self.ops.handle(request, actor, channel))
+            return None, self.payload(self.core.execute(request.name, request.args, actor, channel=channel))
         except Refused as refused:
             return None, self.payload(f"refused: {refused}")
         except DeskError as exc:
@@ -74,17 +75,18 @@ class SlackCommands:
         try:
             if thread_ts is None:
                 top = self.client.chat_postMessage(channel=channel, **self.payload(Rendered(
-                    f"⏳ {request.name} {' '.join(request.args)} — asked by {user}").title))
+                    f"⏳ {request.name} {request.said} — asked by {user}").title))
                 thread_ts, channel = top["ts"], top.get("channel") or channel
             try:
-                answer = self.payload(self.ops.handle(request, Actor(who=user, via="slack"), channel))
+                answer = self.payload(self.core.execute(request.name, request.args, Actor(who=user, via="slack"),
+                                                        channel=channel))
             except DeskError as exc:
                 answer = self.payload(str(exc))
             except Exception as exc:
                 log.exception("command %s failed", request.name)
                 answer = self.payload(self.redact(f"unexpected {type(exc).__name__}: {exc} (see the serve log)"))
             self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **answer)
-        except Exception as exc:  # Slack itself failed: the command's effect stands, the log says so
+        except Exception as exc:  # noqa: BLE001 - Slack itself failed: the command's effect stands, the log says so
             log.warning("could not answer %s in Slack: %s", request.name, exc)
         finally:
             self.after()

@@ -23,8 +23,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from desk.app import open_desk
-from desk.ops.core import Ops, parse
-from desk.results import Actor
+from desk.actor import Actor
+from desk.core.core import Core
+from desk.core.text import parse
 from desk.serve.main import Serve
 from desk.slack import wiring
 from memory.outbox import Outbox
@@ -83,14 +84,15 @@ def main() -> None:
             store = open_store(s)
             queued = len(Outbox(store).rows(limit=100_000))
             store.close()
-            ops = Ops(s)
+            core = Core(s)
             actor = Actor(who=OPERATOR, via="slack")
             reads = {}
             for text in READS:
                 times = []
                 for _ in range(5):
                     t0 = time.perf_counter()
-                    ops.handle(parse(text), actor, CHANNEL)
+                    request = parse(text)
+                    core.execute(request.name, request.args, actor, channel=CHANNEL)
                     times.append((time.perf_counter() - t0) * 1000)
                 reads[text] = {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
 

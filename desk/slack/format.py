@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from desk.ops.render import Rendered
-from desk.ops.results import OverrideResult
+from desk.core.render import Rendered
+from desk.results import OverrideResult
 from memory.overrides import ApprovalRequest
 
 MAX_SECTION, MAX_HEADER, MAX_BLOCKS, MAX_TEXT = 3000, 150, 50, 3000

@@ -1,6 +1,6 @@
 """The Slack reporter: one parent message per run, each step a reply in its thread, the parent updated with the final
 summary — all written to the store's outbox and delivered later by the sender (``desk.slack.sender``), so a run
-never waits for Slack and never fails because of it (DESIGN §5.7).
+never waits for Slack and never fails because of it (ARCHITECTURE.md: invariant 7).
 
 Levels per message kind (``slack.levels``): ``on`` posts and shows it in the channel (a thread reply is broadcast),
 ``silent`` posts in the run's thread only, ``off`` sends nothing. Failed steps and runs also go to
@@ -161,7 +161,7 @@ class SlackReporter:
             if node == "reconcile":
                 return [f"circuit breaker {b.name} (tripped {b.tripped}): {b.reason}"
                         for b in self.store.breakers()]
-        except Exception as exc:  # an enricher fails open: the step is still reported, without its warnings
+        except Exception as exc:  # noqa: BLE001 - an enricher fails open: the step is reported without its warnings
             log.warning("could not read the warnings of %s/%s: %s", run_id, node, exc)
         return []
 
@@ -171,7 +171,7 @@ class SlackReporter:
             return lines
         try:
             v = self.facts(run_id)
-        except Exception as exc:  # fails open: the parent still says how the run ended
+        except Exception as exc:  # noqa: BLE001 - fails open: the parent still says how the run ended
             log.warning("could not read the final state of %s: %s", run_id, exc)
             return lines
         if kind == "night":
@@ -194,7 +194,8 @@ class SlackReporter:
 
 
 class SlackEcho:
-    """Hears every override (``desk.ops.core.Ops`` listeners) and echoes it to the channel."""
+    """Hears every override (a ``desk.core.core.Core`` listener) and echoes it to the channel, whichever door it
+    came through."""
 
     def __init__(self, store_path, slack: SlackSettings, redact: Redactor) -> None:
         self.store_path, self.slack, self.redact = store_path, slack, redact

@@ -110,7 +110,7 @@ class OutboxSender:
                 return "dead"
             if target.status != "sent":
                 return "wait"
-            call = lambda: self.client.chat_update(channel=target.channel_id, ts=target.ts, **args)  # noqa: E731
+            call = lambda: self.client.chat_update(channel=target.channel_id, ts=target.ts, **args)
         else:
             channel, thread_ts = row.channel, None
             if row.thread_key:
@@ -121,7 +121,7 @@ class OutboxSender:
                     channel, thread_ts = parent.channel_id or channel, parent.ts
             extra = {"thread_ts": thread_ts, "reply_broadcast": True} if thread_ts and row.broadcast else (
                 {"thread_ts": thread_ts} if thread_ts else {})
-            call = lambda: self.client.chat_postMessage(channel=channel, unfurl_links=False,  # noqa: E731
+            call = lambda: self.client.chat_postMessage(channel=channel, unfurl_links=False,
                                                         unfurl_media=False, **extra, **args)
         try:
             resp = call()
@@ -200,7 +200,7 @@ class BackgroundSender:
                 wait = self.idle
                 if self.last.retry_at is not None:
                     wait = max(0.05, min(self.idle, (self.last.retry_at - self.clock()).total_seconds()))
-            except Exception as exc:  # the sender must outlive a bad row or a locked store
+            except Exception as exc:  # noqa: BLE001 - the sender must outlive a bad row or a locked store
                 log.warning("outbox drain failed: %s", exc)
                 wait = self.idle
             self.wake.wait(wait)

@@ -6,8 +6,8 @@ run end ``paused``. An operator resumes it with ``Command(resume={"decision": "a
 "reason": …})`` — from Slack, the command line, or any process that opens the home — or, once the deadline has
 passed, the serve process resumes it with ``{"decision": "expired"}``. Only an approval before the deadline lets the
 entries through; a rejection or the deadline leaves them unexecuted and says why. Exits and stops always run.
-An approval is bound to the intents it saw (DESIGN §5.10): each one's digest is recorded with the request, and an
-entry that changed since is not executed — it needs a new approval.
+An approval is bound to the intents it saw (ARCHITECTURE.md: invariant 10): each one's digest is recorded with the
+request, and an entry that changed since is not executed — it needs a new approval.
 
 The node re-runs from its top on resume: what precedes ``interrupt()`` only reads, or writes idempotently (the first
 request and its deadline stand).
@@ -25,7 +25,8 @@ from langgraph.types import interrupt
 
 from graph.context import DeskContext
 from graph.nodes.morning import intents_by_id, skip_vetoed
-from graph.state import Approval, Execution, MorningState
+from graph.state import Approval, MorningState
+from vocab.contracts import Execution
 from memory.overrides import ApprovalItem, Overrides
 from memory.store import now_utc
 from vocab.contracts import Intent
@@ -57,14 +58,14 @@ def approval(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     if decision == "approve" and now_utc() > asked.deadline:
         decision, reason = "expired", f"approved by {actor} after the deadline {asked.deadline}"
     overrides.decide_approval(state["run_id"], decision, actor, reason)
-    results = list(state.get("results", []))
+    results: list[Execution] = []  # this node's own; the state's reducer appends them (graph/state.py)
     vetoes = overrides.vetoes(entries)  # a veto clicked while the run waited counts
     for iid in vetoes:
         it = intents[iid]
         why = skip_vetoed(ctx, iid, vetoes[iid])
         results.append(Execution(intent_id=iid, symbol=it.symbol, side=it.side, status="vetoed", reason=why))
     go = [i for i in entries if i not in vetoes]
-    if decision == "approve":  # an approval is bound to the intents it saw (DESIGN §5.10)
+    if decision == "approve":  # an approval is bound to the intents it saw (ARCHITECTURE.md: invariant 10)
         seen = {r.intent_id: r.digest for r in asked.intents}
         for iid in [i for i in go if seen.get(i) != digest(intents[i])]:
             it = intents[iid]

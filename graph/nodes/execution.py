@@ -1,14 +1,14 @@
 """Morning: execute the accepted intents through the broker, then reconcile the book with the broker's.
 
-Crash consistency (DESIGN §5.3): every order has a deterministic client_order_id and its row is written before
-the broker is called; the broker's answer, the fill, the intent's status and the holding's risk metadata (initial
-stop, trail, tiers taken) are written in one transaction. A morning killed anywhere and re-run therefore leaves the
-same orders, fills and book as one that never stopped: an order already final is ``already_done``, one the store
-left in flight is asked of the broker (which looks its id up before sending anything).
+Crash consistency (ARCHITECTURE.md: invariant 3): every order has a deterministic client_order_id and its row is written
+before the broker is called; the broker's answer, the fill, the intent's status and the holding's risk metadata (initial
+stop, trail, tiers taken) are written in one transaction. A morning killed anywhere and re-run therefore leaves the same
+orders, fills and book as one that never stopped: an order already final is ``already_done``, one the store left in
+flight is asked of the broker (which looks its id up before sending anything).
 
-Halt means halt (DESIGN §5.5): the halt and the circuit breakers are read from the store at the moment each entry
-is about to be submitted, so a halt issued mid-morning, or while a killed morning waited to be re-run, stops every
-entry not yet at the broker. Exits are never blocked.
+Halt means halt (ARCHITECTURE.md: invariant 5): the halt and the circuit breakers are read from the store at the moment
+each entry is about to be submitted, so a halt issued mid-morning, or while a killed morning waited to be re-run, stops
+every entry not yet at the broker. Exits are never blocked.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from graph.context import DeskContext
 from graph.nodes.guard import entries_blocked
 from graph.nodes.morning import broker_at, intents_by_id
 from graph.nodes.sizing import policy
-from graph.state import Execution, MorningState
+from graph.state import MorningState
 from memory.book import FillRecord, Holding, OrderRecord
+from vocab.contracts import Execution
 from tools.breakers import daily_loss
 from tools.calendar import xnys_sessions
 from tools.exits import open_position
@@ -47,7 +48,7 @@ def execute(state: MorningState, runtime: Runtime[DeskContext]) -> dict:
     ctx = runtime.context
     session = state["session"]
     broker = broker_at(ctx, session)
-    results = list(state.get("results", []))
+    results: list[Execution] = []  # this node's own; the state's reducer appends them (graph/state.py)
     intents = intents_by_id(ctx, state["accepted"])
     waiting = market_wait(ctx, session)
     if waiting:  # nothing is sent; the intents stay open for the next morning run of this session

@@ -13,9 +13,9 @@ from tools.freshness import Freshness, measure
 
 
 def ingest(state: NightState, runtime: Runtime[DeskContext]) -> dict:
-    """The freshness gate (DESIGN §5.8) and stale symbols: data older than ``data.max_age_sessions`` sessions
-    against the night's reference session blocks every new entry (exits still run); symbols the loader marked stale
-    block their own."""
+    """The freshness gate (ARCHITECTURE.md: invariant 8) and stale symbols: data older than ``data.max_age_sessions``
+    sessions against the night's reference session blocks every new entry (exits still run); symbols the loader marked
+    stale block their own."""
     ctx = runtime.context
     stale: dict[str, str] = {}
     flagged = [s for s in ctx.store.symbols() if s.stale]

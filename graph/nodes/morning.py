@@ -11,8 +11,9 @@ from langgraph.runtime import Runtime
 from brokers.base import Broker
 from graph.context import DeskContext, live_notice
 from graph.nodes.guard import entries_blocked
-from graph.state import Execution, MorningState
+from graph.state import MorningState
 from memory.overrides import ALL, Overrides, Veto
+from vocab.contracts import Execution
 from tools.calendar import sessions_between
 from tools.exits import stop_level
 from vocab.contracts import Intent

@@ -113,10 +113,7 @@ def picks(state: NightState, runtime: Runtime[DeskContext]) -> dict:
          "horizon_days": p.horizon_days, "reference_price": p.price, "payload": p.model_dump()} for p in out])
     ctx.store.save_agent_picks(state["run_id"], day, mine)
     chosen = [p for p in out if p.selected]
-    denials = dict(state.get("denials", {}))
-    for sym, ds in unreviewed.items():
-        denials[sym] = [*denials.get(sym, []), *ds]
-    return {"picks": out, "threshold": threshold, "threshold_reason": why, "denials": denials,
+    return {"picks": out, "threshold": threshold, "threshold_reason": why, "denials": dict(unreviewed),
             "summary": f"{len(chosen)}/{len(out)} long candidates ≥ threshold {threshold:.0f} ({why})"
                        + (f"; proposals without a verdict dropped for {', '.join(sorted(unreviewed))}"
                           if unreviewed else "")}

@@ -40,9 +40,7 @@ def risk_review(state: NightState, runtime: Runtime[DeskContext]) -> dict:
                                   reason=review.summary)
             s = s.model_copy(update={"weight": s.weight * mult, "factors": [*s.factors, factor]})
         sized.append(s)
-    denials = dict(state.get("denials", {}))
-    for sym, why in review.veto.items():
-        denials[sym] = [*denials.get(sym, []), Denial(rule="risk_reviewer", reason=why)]
+    denials = {sym: [Denial(rule="risk_reviewer", reason=why)] for sym, why in review.veto.items()}
     return {"review": review, "sized": sized, "denials": denials, "summary": _said(review)}
 
 

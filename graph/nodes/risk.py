@@ -51,10 +51,7 @@ def hard_rules(state: NightState, runtime: Runtime[DeskContext]) -> dict:
                 factors = [*factors, units.factor]
             sized.append(s.model_copy(update={"weight": units.weight, "quantity": units.quantity, "factors": factors,
                                               "clipped_by": list(a.clipped_by)}))
-    denials = dict(state.get("denials", {}))
-    for sym, ds in denied.items():
-        denials[sym] = [*denials.get(sym, []), *ds]
-    return {"sized": sized, "denials": denials,
+    return {"sized": sized, "denials": denied,
             "summary": f"{len(sized)} approved, {len(denied)} denied"
                        + (f" ({rule_counts(denied)})" if denied else "")
                        + (f" — entries blocked: {blocked}" if blocked else "")}

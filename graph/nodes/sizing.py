@@ -28,7 +28,7 @@ from vocab.contracts import Denial, Proposal, SizingFactor
 from vocab.terms import Regime, SizingTier, VolState
 
 # The regime step of the sizing cascade, a priori: size falls as the regime turns hostile, from full size in a calm
-# uptrend to TraderBot's floor of 0.25x in a panic (seed 001: "a position-size modifier (0.25–1.0x)"); the steps
+# uptrend to TraderBot's floor of 0.25x in a panic ("a position-size modifier (0.25–1.0x)"); the steps
 # between are evenly judged, not fitted (none was chosen by looking at data, let alone data from 2019 on).
 REGIME_SIZE: dict[Regime, float] = {
     Regime.CALM_UPTREND: 1.0, Regime.RISK_ON_TREND: 0.9, Regime.CHOPPY: 0.6, Regime.RISK_OFF_TREND: 0.4,
@@ -120,7 +120,7 @@ def sizing(state: NightState, runtime: Runtime[DeskContext]) -> dict:
     snap = state["weather"]
     verdicts = {v.proposal_key: v for v in state["verdicts"]}
     by_key = {p.key: p for p in state.get("proposals", [])}
-    denials = dict(state.get("denials", {}))
+    denials: dict[str, list[Denial]] = {}  # this node's own; the state's reducer merges them (graph/state.py)
     selected = [p for p in state["picks"] if p.selected]
     blocked = entries_blocked(ctx, day)
     vstate, vreason = volatility_state(ctx, state) if selected and cfg.mode != "fixed" else (None, "not needed")

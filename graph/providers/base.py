@@ -1,4 +1,4 @@
-"""The overlay provider interface (DESIGN §4): what a provider answers, and the book it reviews.
+"""The overlay provider interface (ARCHITECTURE.md: Contracts): what a provider answers, and the book it reviews.
 
 A provider answers three questions in the contracts of ``vocab.contracts``: the weather view, a verdict per
 proposal, and a review of the whole book. The rules provider implements it; LLM providers will too, behind
@@ -60,7 +60,7 @@ class OverlayProvider(Protocol):
 def finite(value: object) -> float | None:
     """The value as a finite float, or None when missing, NaN, infinite or not a number."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # anything: a failed conversion is the answer
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None

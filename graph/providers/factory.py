@@ -1,5 +1,5 @@
-"""One factory for overlay providers, chosen by configuration (DESIGN §4): ``rules`` (the default, offline), or an
-LLM provider (``openai``, ``anthropic``) per role, wrapped with the rules fallback.
+"""One factory for overlay providers, chosen by configuration (ARCHITECTURE.md: Contracts): ``rules`` (the default,
+offline), or an LLM provider (``openai``, ``anthropic``) per role, wrapped with the rules fallback.
 
 A configured provider that cannot start (no key, a model with no price) is a one-line ``ProviderUnavailable`` here,
 before any run writes anything.

@@ -1,5 +1,5 @@
-"""The fallback wrapper (DESIGN §5.1-2): a failure of the primary (an LLM) is never a trading failure, and an
-answer outside the overlay's bounds (confirm, shrink, tighten or veto) is clamped, with the reason said."""
+"""The fallback wrapper (ARCHITECTURE.md: invariants 1-2): a failure of the primary (an LLM) is never a trading failure,
+and an answer outside the overlay's bounds (confirm, shrink, tighten or veto) is clamped, with the reason said."""
 
 from __future__ import annotations
 
@@ -115,10 +115,10 @@ class FallbackProvider:
         started = time.perf_counter()
         if entries and batch is not None:
             try:
-                answers = _within(lambda: batch(entries, snapshot, features), self.timeout_s)  # type: ignore[assignment]
+                answers = _within(lambda: batch(entries, snapshot, features), self.timeout_s)  # type: ignore[assignment]  # _within returns object
             except ReplayMiss:
                 raise
-            except Exception as exc:  # noqa: BLE001 - any primary failure falls back (DESIGN §5.2)
+            except Exception as exc:  # noqa: BLE001 - any primary failure falls back (ARCHITECTURE.md: invariant 2)
                 why, spent = f"{self.primary.name} {_failure(exc)}", getattr(exc, "spent", None)
                 answers = {p.key: _Failed(why, spent) for p in entries}
         out = []
@@ -150,7 +150,7 @@ class FallbackProvider:
             why, spent = exc.why, exc.spent
         except ReplayMiss:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any primary failure falls back (ARCHITECTURE.md: invariant 2)
             why, spent = f"{self.primary.name} {_failure(exc)}", getattr(exc, "spent", None)
         return self._fell_back(Verdict, lambda f: f.review(p, snapshot, feats), why, spent, started)
 
@@ -164,7 +164,7 @@ class FallbackProvider:
             return answer
         except ReplayMiss:  # an eval served from the record fails; it never quietly becomes a rules run
             raise
-        except Exception as exc:  # noqa: BLE001 - any primary failure falls back (DESIGN §5.2)
+        except Exception as exc:  # noqa: BLE001 - any primary failure falls back (ARCHITECTURE.md: invariant 2)
             why, spent = f"{self.primary.name} {_failure(exc)}", getattr(exc, "spent", None)
         return self._fell_back(schema, call, why, spent, started)
 
@@ -233,7 +233,7 @@ def _within(call: Callable[[], object], timeout_s: float | None) -> object:
     if not done.wait(timeout_s):
         raise TimeoutError(f"no answer within {timeout_s:g}s")
     if "error" in box:
-        raise box["error"]  # type: ignore[misc]
+        raise box["error"]  # type: ignore[misc]  # the box holds the primary's exception, raised here as itself
     return box["answer"]
 
 

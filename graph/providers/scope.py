@@ -19,7 +19,7 @@ class CallScope:
     as_of: date | None = None
 
 
-_SCOPE: ContextVar[CallScope] = ContextVar("desk_call_scope", default=CallScope())
+_SCOPE: ContextVar[CallScope] = ContextVar("desk_call_scope", default=CallScope())  # noqa: B039 - frozen: never mutated
 
 
 @contextmanager

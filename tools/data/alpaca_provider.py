@@ -92,7 +92,7 @@ class AlpacaDataProvider:
                                    start=datetime.combine(self.start, time(0), NEW_YORK))
         try:
             barset = self._client.get_stock_bars(request)
-        except Exception as exc:  # noqa: BLE001 - sorted by classify; anything it does not know is re-raised
+        except Exception as exc:  # sorted by classify; anything it does not know is re-raised
             f = classify(exc, self._keys.values())
             if f is None:
                 raise

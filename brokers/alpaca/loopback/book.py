@@ -69,7 +69,7 @@ class BookedOrder:
     expired_at: datetime | None = None
 
     def json(self, asset_id: str) -> dict[str, Any]:
-        iso = lambda t: t.isoformat() if t is not None else None  # noqa: E731
+        iso = lambda t: t.isoformat() if t is not None else None
         return {
             "id": self.id, "client_order_id": self.client_order_id, "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at), "submitted_at": iso(self.created_at), "filled_at": iso(self.filled_at),

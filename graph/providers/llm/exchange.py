@@ -148,7 +148,6 @@ class Exchanger:
         input_hash = _hash(sent)
         call_key = _hash(role.role, role.provider, role.model, prompt, role.prompt_version, "tools", input_hash)
         scope = current_scope()
-        base = dict(provider=role.provider, model=role.model, prompt_version=f"{prompt}.{role.prompt_version}")
         row = dict(call_key=call_key, role=role.role, provider=role.provider, model=role.model, prompt_id=prompt,
                    prompt_version=role.prompt_version, input_hash=input_hash, run_id=scope.run_id,
                    as_of=scope.as_of.isoformat() if scope.as_of else None, prompt=self.redact(sent))
@@ -168,7 +167,7 @@ class Exchanger:
         started = time.perf_counter()
         try:
             raw = _within(lambda: runnable.invoke(messages), self.settings.deadline_s)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - every transport failure is a recorded LLMFailure, then a fallback
             ms = (time.perf_counter() - started) * 1000
             why = _one_line(self.redact(_transport(exc)))
             self.store.record_llm_call({**row, "status": "error", "error": why, "latency_ms": ms})

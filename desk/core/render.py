@@ -1,13 +1,15 @@
-"""Each operations result as a title and plain lines of text: what the command line prints and what Slack shows
-(as plain text: no user- or data-supplied text is ever read as markup by either)."""
+"""Each result as a title and plain lines of text: what the command line prints and what Slack shows (as plain
+text: no user- or data-supplied text is ever read as markup by either). The command line draws a run's and the
+offline jobs' tables itself (desk/summary.py, desk/eval_print.py); every other result reads the same at every door."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import singledispatch
 
-from desk.ops.results import (AgentsResult, AskResult, HelpResult, IntentsResult, OverrideResult, PnlResult,
-                              PositionsResult, RunOutcome, RunsResult, StatusView, WeatherResult, WhyResult)
+from desk.results import (AgentsResult, AskResult, DataLoadResult, DataStatusResult, FlushResult, HelpResult,
+                          IntentsResult, OutboxResult, OverrideResult, PnlResult, PositionsResult, RunResult,
+                          RunsResult, StatusResult, WeatherResult, WhyResult)
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ def _money(x: float | None) -> str:
 
 
 @singledispatch
-def render(result) -> Rendered:
+def render(result: object) -> Rendered:
     raise TypeError(f"no rendering for {type(result).__name__}")
 
 
@@ -36,12 +38,12 @@ def _(r: HelpResult) -> Rendered:
 
 
 @render.register
-def _(r: StatusView) -> Rendered:
-    s = r.status
+def _(r: StatusResult) -> Rendered:
+    s = r
     head = s.headline
     lines = [f"needs an operator: {a}" for a in s.alerts[1 if not s.halted else 0:]]
     lines += [f"book {_money(s.equity)}, cash {_money(s.cash)} as of {s.as_of or '-'}; data until "
-             f"{s.data_until or '-'}{s.data_age}; {s.symbols} symbols, stale: {', '.join(s.stale) or 'none'}"]
+              f"{s.data_until or '-'}{s.data_age}; {s.symbols} symbols, stale: {', '.join(s.stale) or 'none'}"]
     lines += [f"circuit breaker {b.name} tripped {b.tripped} for {b.sessions} sessions: {b.reason}" for b in s.breakers]
     lines += [f"{sym}: {p.quantity:g} @ {p.avg_price:.2f}, stop {p.stop:.2f}" for sym, p in s.positions.items()]
     lines += [f"waiting for approval: {p.run_id} (session {p.session}, {p.entries} entries, {p.exits} exits) until "
@@ -51,6 +53,8 @@ def _(r: StatusView) -> Rendered:
     lines += [f"run {x.run_id} {x.status}" for x in s.last_runs]
     if r.outbox.get("pending") or r.outbox.get("dead"):
         lines.append(f"Slack outbox: {r.outbox.get('pending', 0)} waiting, {r.outbox.get('dead', 0)} refused")
+    cap = f" of ${r.llm_usd_cap_day:.2f} (llm.max_usd_per_day)" if r.llm_usd_cap_day is not None else ""
+    lines.append(f"LLM spend today (UTC): {r.llm_calls_today} call(s), ${r.llm_usd_today:.4f}{cap}")
     return Rendered(head, lines)
 
 
@@ -79,12 +83,20 @@ def _(r: IntentsResult) -> Rendered:
 @render.register
 def _(r: WhyResult) -> Rendered:
     lines = [f"• {x}" for x in r.reasons]
+    lines += [f"⚙ {m.agent}: {m.action} by {m.model_version}" for m in r.models]
+    if r.tier:
+        lines.append(f"▸ sizing tier {r.tier}" + (" (moonshot track)" if r.track == "moonshot" else ""))
+        lines += [f"  gate: {g}" for g in r.gates]
     lines += [f"× {f.name} {f.multiplier:.3f} → {f.weight_after:.2%}: {f.reason}" for f in r.sizing]
     lines += [f"overlay {v.decision} ×{v.size_multiplier:.2f} ({v.provenance.provider}): {v.reason}"
               for v in r.verdicts]
     lines += [f"! {d.rule}: {d.reason}" for d in r.denials]
     lines += [f"order {o.client_order_id} {o.status} {o.quantity:g} on {o.session}" for o in r.orders]
     lines += [f"filled {f.quantity:g} @ {f.price:.2f} on {f.session} ({f.price_source})" for f in r.fills]
+    if r.not_entered:
+        lines.append(f"since: on {r.not_entered.as_of} {r.symbol} was a selected pick (score "
+                     f"{r.not_entered.score:.0f}), not bought:")
+        lines += [f"! {d.rule}: {d.reason}" for d in r.not_entered.denials]
     if r.not_entered:
         lines.append(f"since: on {r.not_entered.as_of} a selected pick (score {r.not_entered.score:.0f}), not bought:")
         lines += [f"! {d.rule}: {d.reason}" for d in r.not_entered.denials]
@@ -106,11 +118,18 @@ def _(r: WeatherResult) -> Rendered:
 def _(r: AgentsResult) -> Rendered:
     if r.as_of is None:
         return Rendered("No proposals yet: run a night first")
-    return Rendered(f"Agents on the night of {r.as_of}", [
-        f"{a.name} ({a.style}, {a.model_version}): "
-        + ", ".join(f"{n} {k}" for k, n in sorted(a.proposals.items()))
-        + ("; verdicts " + ", ".join(f"{n} {k}" for k, n in sorted(a.verdicts.items())) if a.verdicts else "")
-        for a in r.agents])
+    lines = []
+    for a in r.agents:
+        made = ", ".join(f"{n} {k}" for k, n in sorted(a.proposals.items())) or "no proposals"
+        said = "; verdicts " + ", ".join(f"{n} {k}" for k, n in sorted(a.verdicts.items())) if a.verdicts else ""
+        lines.append(f"{a.agent}" + (f" ({a.style}, {a.model_version})" if a.style else "") + f": {made}{said}")
+        if a.weight is not None:
+            rate = "n/a" if a.hit_rate is None else f"{a.hit_rate:.2f}"
+            ic = "n/a" if a.ic is None else f"{a.ic:+.3f}"
+            lines.append(f"  weight {a.weight:.2f}  Beta({a.alpha:.0f}, {a.beta:.0f}) mean {a.posterior_mean:.2f}  "
+                         f"{a.resolved} resolved, hit rate {rate}, IC {ic}" + ("  DRIFT" if a.drift else ""))
+            lines.append(f"  {a.reason}")
+    return Rendered(f"Agents on the night of {r.as_of} ({r.mode})", lines)
 
 
 @render.register
@@ -139,12 +158,55 @@ def _(r: OverrideResult) -> Rendered:
 
 
 @render.register
-def _(r: RunOutcome) -> Rendered:
+def _(r: RunResult) -> Rendered:
     day = r.day.isoformat() if r.day else "latest"
-    return Rendered(f"{r.phase} {day}: {r.status}" + (f" ({r.run_id})" if r.run_id else ""),
-                    [r.reason, *r.details])
+    lines = [r.reason]
+    if r.night is not None:
+        n = r.night
+        lines += [f"regime {n.regime}", f"{len(n.intents)} intents: "
+                  + (", ".join(f"{i.side} {i.quantity:g} {i.intent_id.split(':')[1]}" for i in n.intents) or "none")]
+    if r.morning is not None:
+        lines += [f"{x.symbol} {x.side} {x.status}" + (f" {x.quantity:g} @ {x.price:.2f}" if x.price else "")
+                  + (f" — {x.reason}" if x.reason and x.status != "filled" else "") for x in r.morning.results]
+        lines += [f"book {r.morning.equity:,.0f}"] if r.morning.equity is not None else []
+    return Rendered(f"{r.phase} {day}: {r.status}" + (f" ({r.run_id})" if r.run_id else ""), lines)
+
+
+@render.register
+def _(r: DataLoadResult) -> Rendered:
+    lines = [f"rejected {sym}: {why}" for sym, why in r.rejected.items()]
+    lines += [r.note] if r.note else []
+    return Rendered(f"{sum(r.written.values()):,} bars written for {len(r.written)} symbols"
+                    + (f" (store truncated at {r.until})" if r.until else ""), lines)
+
+
+@render.register
+def _(r: DataStatusResult) -> Rendered:
+    lines = [f"{x.symbol:<6} {x.kind:<7} {x.source:<9} {x.first_date} .. {x.last_date} {x.rows:>6} rows"
+             + ("  STALE" if x.stale else "") for x in r.symbols]
+    lines += [f"{source}: {note}" for source, note in dict.fromkeys((x.source, x.note) for x in r.symbols if x.note)]
+    if not r.symbols:
+        lines.append(f"the store holds no market data: `desk data load` loads data.source ({r.source}), or "
+                     f"`desk run` loads the bundled history first")
+    return Rendered(f"store truncated at {r.data_until} (load again to extend)" if r.data_until else
+                    f"{len(r.symbols)} symbols", lines)
+
+
+@render.register
+def _(r: FlushResult) -> Rendered:
+    return Rendered(f"{r.sent} sent, {r.waiting} waiting, {r.dead} refused by Slack"
+                    + (f" — {r.errors[-1]}" if r.errors else ""))
+
+
+@render.register
+def _(r: OutboxResult) -> Rendered:
+    lines = [f"next attempt {r.next_attempt}" + (f" — {r.last_error}" if r.last_error else "")] \
+        if r.next_attempt else []
+    lines += [f"refused #{m.id} ({m.kind} to {m.channel}): {m.error}" for m in r.refused[-10:]]
+    return Rendered(f"outbox: {r.pending} waiting, {r.sent} sent, {r.dead} refused", lines)
 
 
 @render.register
 def _(r: AskResult) -> Rendered:
-    return Rendered(f"Q: {r.question}", [r.answer])
+    return Rendered(f"Q: {r.question}", [r.answer, f"({r.provider} {r.model}; {r.turns} model turn(s); tools: "
+                                                   f"{', '.join(r.tools_used) or 'none'})"])

@@ -1,15 +1,16 @@
 """Operators' overrides: veto / unveto an intent, halt / resume the desk, flatten a holding or the book.
 
-Each takes an ``Actor``, refuses with a one-line reason when it cannot take effect, and returns an
-``OverrideResult`` saying who, when, what, why and the effect; the caller (``desk.ops.core``) audits and echoes it.
+Each refuses with a one-line reason when it cannot take effect, and returns an ``OverrideResult`` saying who, when,
+what, why and the effect; the core (``desk.core.core``) audits and echoes it, whichever door it came through.
 """
 
 from __future__ import annotations
 
-from desk import commands
-from desk.errors import DeskError
-from desk.ops.results import OverrideResult
-from desk.results import Actor
+from desk.actor import Actor
+from desk.core.args import FlattenArgs, HaltArgs, NoArgs, UnvetoArgs, VetoArgs
+from desk.core.context import CommandContext
+from desk.results import OverrideResult
+from graph.errors import DeskError
 from memory.decisions import IntentRecord
 from memory.overrides import ALL, Overrides
 from memory.store import Store, now_utc
@@ -17,8 +18,8 @@ from memory.store import Store, now_utc
 NO_REASON = "(no reason given)"
 
 
-def _result(action: str, target: str, reason: str | None, effect: str, actor: Actor,
-            details: list[str] | None = None) -> OverrideResult:
+def result(action: str, target: str, reason: str | None, effect: str, actor: Actor,
+           details: list[str] | None = None) -> OverrideResult:
     return OverrideResult(action=action, target=target, reason=reason, effect=effect, actor=str(actor), at=now_utc(),
                           details=details or [])
 
@@ -33,12 +34,13 @@ def find_intent(store: Store, target: str) -> IntentRecord:
     if len(pending) == 1:
         return pending[0]
     if len(pending) > 1:
-        raise DeskError(f"{sym} has {len(pending)} pending intents: name one of {', '.join(r.intent_id for r in pending)}")
+        raise DeskError(f"{sym} has {len(pending)} pending intents: name one of "
+                        f"{', '.join(r.intent_id for r in pending)}")
     raise DeskError(f"no intent {target!r} (and no pending intent for a symbol of that name); see `intents`")
 
 
-def veto(store: Store, target: str, reason: str | None, actor: Actor) -> OverrideResult:
-    row = find_intent(store, target)
+def veto(ctx: CommandContext, args: VetoArgs) -> OverrideResult:
+    row = find_intent(ctx.store, args.intent)
     iid = row.intent_id
     if row.side != "buy":
         raise DeskError(f"{iid} is an exit ({row.kind}): exits are never blocked, so they cannot be vetoed; "
@@ -46,45 +48,51 @@ def veto(store: Store, target: str, reason: str | None, actor: Actor) -> Overrid
     if row.status != "pending":
         raise DeskError(f"{iid} is {row.status}" + (f" ({row.status_reason})" if row.status_reason else "")
                         + ": only a pending intent can be vetoed")
-    overrides = Overrides(store)
+    overrides = Overrides(ctx.store)
     existing = overrides.vetoes([iid]).get(iid)
     if existing is not None:
         raise DeskError(f"{iid} is already vetoed by {existing.actor} at {existing.at}: {existing.reason}")
-    why = (reason or "").strip() or NO_REASON
-    overrides.veto(iid, str(actor), why)
-    return _result("veto", iid, why, f"{row.symbol} {row.side} {row.quantity:g} will not be executed",
-                   actor)
+    why = (args.reason or "").strip() or NO_REASON
+    overrides.veto(iid, str(ctx.actor), why)
+    return result("veto", iid, why, f"{row.symbol} {row.side} {row.quantity:g} will not be executed",
+                  ctx.actor)
 
 
-def unveto(store: Store, target: str, actor: Actor) -> OverrideResult:
-    row = find_intent(store, target)
+def unveto(ctx: CommandContext, args: UnvetoArgs) -> OverrideResult:
+    row = find_intent(ctx.store, args.intent)
     iid = row.intent_id
-    overrides = Overrides(store)
+    overrides = Overrides(ctx.store)
     existing = overrides.vetoes([iid]).get(iid)
     if existing is None:
         raise DeskError(f"{iid} is not vetoed")
     if row.status != "pending":
         raise DeskError(f"{iid} is already {row.status}: the morning acted on the veto, it cannot be lifted")
     overrides.unveto(iid)
-    return _result("unveto", iid, None, f"{row.symbol} {row.side} {row.quantity:g} is back for the next "
-                                        f"execution (veto by {existing.actor} lifted)", actor)
+    return result("unveto", iid, None, f"{row.symbol} {row.side} {row.quantity:g} is back for the next "
+                                       f"execution (veto by {existing.actor} lifted)", ctx.actor)
 
 
-def halt(store: Store, reason: str | None, actor: Actor) -> OverrideResult:
-    if not (reason or "").strip():
-        raise DeskError("a halt needs a reason: halt REASON")
-    done = commands.halt(store, reason, actor)
-    return _result("halt", "desk", done.reason, "new entries are blocked until `resume` (exits and stops still run; "
-                                                "the halt survives restarts)", actor)
+def halt(ctx: CommandContext, args: HaltArgs) -> OverrideResult:
+    ctx.store.set_halted(True, args.reason, str(ctx.actor))
+    return result("halt", "desk", args.reason, "new entries are blocked until `resume` (exits and stops still run; "
+                                               "the halt survives restarts)", ctx.actor)
 
 
-def resume(store: Store, actor: Actor) -> OverrideResult:
-    done = commands.resume(store, actor)
-    cleared = f"; {done.breakers_cleared} circuit breaker(s) cleared" if done.breakers_cleared else ""
-    return _result("resume", "desk", None, "new entries are allowed again" + cleared, actor)
+def resume(ctx: CommandContext, _: NoArgs) -> OverrideResult:
+    """Lift an operator's halt and clear any circuit breaker early (both audited)."""
+    store = ctx.store
+    halted, breakers = store.desk_state().halted, store.breakers()
+    if not halted and not breakers:
+        raise DeskError("the desk is not halted and no circuit breaker is set")
+    if halted:
+        store.set_halted(False, None, str(ctx.actor))
+    cleared = store.clear_breakers(str(ctx.actor), "operator resume")
+    more = f"; {cleared} circuit breaker(s) cleared" if cleared else ""
+    return result("resume", "desk", None, "new entries are allowed again" + more, ctx.actor)
 
 
-def flatten(store: Store, target: str, reason: str | None, actor: Actor) -> OverrideResult:
+def flatten(ctx: CommandContext, args: FlattenArgs) -> OverrideResult:
+    store, target = ctx.store, args.target
     held = store.positions()
     everything = target.lower() == "all"
     sym = ALL if everything else target.upper()
@@ -98,9 +106,9 @@ def flatten(store: Store, target: str, reason: str | None, actor: Actor) -> Over
         if req.symbol in (sym, ALL):
             raise DeskError(f"a flatten of {'the book' if req.symbol == ALL else req.symbol} is already "
                             f"pending (asked by {req.actor} at {req.at})")
-    why = (reason or "").strip() or NO_REASON
-    overrides.request_flatten(sym, str(actor), why)
+    why = (args.reason or "").strip() or NO_REASON
+    overrides.request_flatten(sym, str(ctx.actor), why)
     what = "every holding (" + ", ".join(sorted(held)) + ")" if everything else f"{sym} ({held[sym].quantity:g})"
     extra = "; that morning's new entries are skipped" if everything else f"; no new entry in {sym} that morning"
-    return _result("flatten", "all" if everything else sym, why,
-                   f"{what} will be sold at the next execution{extra}", actor)
+    return result("flatten", "all" if everything else sym, why,
+                  f"{what} will be sold at the next execution{extra}", ctx.actor)
