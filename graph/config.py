@@ -110,8 +110,10 @@ class SizingSettings(_Section):
     search them on data before 2019 only."""
 
     mode: Literal["cascade", "kelly", "rl", "fixed"] = Field(
-        "cascade", description="cascade: the four tiers; kelly: always PURE_KELLY; rl: the RL sizer whenever it is "
-                               "promoted (else Kelly); fixed: the base weight alone (the desk before Kelly)")
+        "fixed", description="cascade: the four tiers; kelly: always PURE_KELLY; rl: the RL sizer whenever it is "
+                             "promoted (else Kelly); fixed: the base weight alone, the default: Kelly did not earn "
+                             "its place in the edge ledger (evals/edge/: the desk without it had the higher Sharpe "
+                             "in 2005-2014 and in 2015-2018)")
     kelly_fractions: dict[VolState, float] = Field(
         default_factory=lambda: {VolState.CRISIS: 0.17, VolState.BEAR: 0.25, VolState.NEUTRAL: 0.50,
                                  VolState.BULL: 0.67},
@@ -129,8 +131,9 @@ class SizingSettings(_Section):
                                                             "(held positions and the night's entries together) the "
                                                             "night's entries are scaled to, times the weather's share")
     budget: Literal["scale", "cap", "off"] = Field(
-        "scale", description="scale: the night's entries are scaled up or down so the book meets its budget; cap: "
-                             "only down; off: no book budget (before issue 18)")
+        "off", description="scale: the night's entries are scaled up or down so the book meets its budget; cap: "
+                           "only down; off: no book budget, the default: the budget did not earn its place in the "
+                           "edge ledger (evals/edge/: better Sharpe 2005-2014, worse 2015-2018)")
     weather: Literal["once", "compound"] = Field(
         "once", description="once: the regime, the fusion gates and the risk throttle shape a size in one factor "
                             "(the most cautious reading); compound: each multiplies on its own (before issue 18)")
@@ -182,6 +185,9 @@ class RulesSettings(_Section):
     review_regime: bool = Field(False, description="a risk-off book keeps only its 2 highest-scored new entries")
     review_fragility: bool = Field(False, description="a fragile market (fragility > 0.6) shrinks every entry x0.75 "
                                                       "(off: the fusion gates in the regime factor alone)")
+    review_sectors: bool = Field(False, description="the reviewer evens out a sector with more than 3 new entries "
+                                                    "(off: the reviewer confirms the book; the edge ledger found the "
+                                                    "desk without it better in 2015-2018, evals/edge/)")
     rsi_veto: bool = Field(False, description="veto a non-mean-reversion long with rsi_14 above 85 (off: noted, not "
                                               "vetoed; its vetoes did better than the confirmed entries before 2019)")
 

@@ -58,11 +58,14 @@ class Models:
 
 
 def desk_with(home, models: Models, **settings):
-    base = kit.desk(home, settings=settings or None)
+    """A desk with the given model tools, sizing by the four tiers and the book's budget (the cascade these tests
+    are about; the defaults are the base weight alone and no budget, as the edge ledger decided)."""
+    settings = {**settings, "sizing": {"mode": "cascade", "budget": "scale", **settings.get("sizing", {})}}
+    base = kit.desk(home, settings=settings)
     m = base.ctx.config.models
     tools = AgentToolkit(base.ctx.market, base.ctx.registry, m.retrain_months, m.train_years, m.horizon_days,
                          models=models)
-    return kit.desk(home, tools=tools, settings=settings or None)
+    return kit.desk(home, tools=tools, settings=settings)
 
 
 def size_night(d, *, confidence=0.8, ic=0.2, records=None):

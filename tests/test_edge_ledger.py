@@ -155,7 +155,8 @@ def test_the_switched_ablations_turn_their_layer_off_by_its_own_setting(home):
     assert out.trust.mode == "equal" and out.sizing.mode == "kelly" and out.risk.profit_tiers == ()
     assert out.risk.trailing_exits is False and out.moonshot.enabled is False
     assert Ablation.parse(["kelly"]).configure(cfg).sizing.mode == "fixed"
-    assert cfg.sizing.budget == "scale" and Ablation.parse(["budget"]).configure(cfg).sizing.budget == "off"
+    scaled = cfg.model_copy(update={"sizing": cfg.sizing.model_copy(update={"budget": "scale"})})
+    assert Ablation.parse(["budget"]).configure(scaled).sizing.budget == "off"
     assert Ablation.parse(["overlay"]).configure(cfg) is cfg
     assert Ablation.parse(["moonshot", "trust"]).label == "trust+moonshot"
 
@@ -232,6 +233,8 @@ def ledger(seeded_home, tmp_path_factory):
     starts on a Saturday (the curve opens before the first session)."""
     home = kit.clone_home(seeded_home, tmp_path_factory.mktemp("edge") / "home")
     settings = load_settings(home=home)
+    # Kelly sizes here (the four tiers), so its layer is in use and weighed (the default is the base weight alone)
+    settings = settings.model_copy(update={"sizing": settings.sizing.model_copy(update={"mode": "cascade"})})
     save = tmp_path_factory.mktemp("save") / "edge"
     out = core.edge(settings, date(2014, 11, 15), date(2015, 2, 13), layers=["kelly", "trust", "model:regime"],
                     pool=False, save=save, resamples=500, actor=ACTOR)

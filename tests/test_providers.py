@@ -349,11 +349,18 @@ def test_review_book_vetoes_the_lowest_scored_entries_beyond_two_in_risk_off():
     assert "vetoed B, D" in review.summary
 
 
-def test_review_book_shrinks_a_sector_with_more_than_three_new_entries():
+def test_review_book_shrinks_a_sector_with_more_than_three_new_entries_when_switched_on():
     entries = [entry(s, sector="Energy") for s in ("XOM", "CVX", "COP", "EOG")] + [entry("JPM", sector="Financials")]
-    review = rules.review_book(entries, snapshot(), book())
+    review = RulesProvider(RulesPolicy(review_sectors=True)).review_book(entries, snapshot(), book())
     assert review.shrink == dict.fromkeys(("XOM", "CVX", "COP", "EOG"), 0.75)
     assert "4 new entries in Energy" in review.summary
+
+
+def test_the_default_reviewer_confirms_a_crowded_book_and_says_the_ledger_turned_its_check_off():
+    entries = [entry(s, sector="Energy") for s in ("XOM", "CVX", "COP", "EOG")]
+    review = rules.review_book(entries, snapshot(), book())
+    assert review.shrink == {} and review.veto == {}
+    assert "crowded-sector check is off (rules.review_sectors" in review.summary and "evals/edge/" in review.summary
 
 
 def test_review_book_never_shrinks_a_vetoed_symbol():

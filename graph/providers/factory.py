@@ -85,7 +85,7 @@ def provider_for(config: DeskConfig, *, store: Store, market=None, record: Store
 def rules_policy(config: DeskConfig) -> RulesPolicy:
     """The rules provider's policy from ``rules.*``."""
     r = config.rules
-    return RulesPolicy(regime_entries=r.regime_entries, vol_shrink=r.vol_shrink, review_regime=r.review_regime,
+    return RulesPolicy(regime_entries=r.regime_entries, vol_shrink=r.vol_shrink, review_regime=r.review_regime, review_sectors=r.review_sectors,
                        review_fragility=r.review_fragility, rsi_veto=r.rsi_veto)
 
 

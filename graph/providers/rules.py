@@ -8,7 +8,9 @@ reviewer are regime-neutral: the regime (with the fusion's gates, fragility amon
 sizing's regime factor, and a position's volatility once, in its volatility step and the book's budget. The rules
 that repeated them (no new longs in a panic, a trend long halved in a defensive regime, a high-volatility shrink,
 a fragile market shrinking every entry, a risk-off book kept to its top entries) still run when switched on, and
-when off the verdict says where the concern is applied instead.
+when off the verdict says where the concern is applied instead. The reviewer's crowded-sector check is off by
+default too (``rules.review_sectors``): the edge ledger (evals/edge/) found the desk without the reviewer better in
+2015-2018, so the reviewer confirms the book by default and says why.
 """
 
 from __future__ import annotations
@@ -48,11 +50,13 @@ class RulesPolicy:
     vol_shrink: bool = False        # vol_21d above HIGH_VOL shrinks an entry (its stop is tightened either way)
     review_regime: bool = False     # a risk-off book keeps only its RISK_OFF_KEEP highest-scored entries
     review_fragility: bool = False  # a fragile market shrinks every entry
+    review_sectors: bool = False    # a sector with more than SECTOR_LIMIT new entries is evened out (edge ledger: off)
     rsi_veto: bool = False          # an over-extended long (rsi_14 above RSI_OVEREXTENDED) is vetoed
 
     @classmethod
     def before_issue_18(cls) -> RulesPolicy:
-        return cls(regime_entries=True, vol_shrink=True, review_regime=True, review_fragility=True, rsi_veto=True)
+        return cls(regime_entries=True, vol_shrink=True, review_regime=True, review_fragility=True, rsi_veto=True,
+                   review_sectors=True)
 
 
 REGIME_ONCE = "left to the sizing's regime factor (the weather shapes a size once; rules.regime_entries is off)"
@@ -211,7 +215,7 @@ class RulesProvider:
         veto: dict[str, str] = {}
         p = self.policy
         done = [step for step in (_fragile_market(entries, snapshot, shrink) if p.review_fragility else None,
-                                  *_crowded_sectors(entries, shrink),
+                                  *(_crowded_sectors(entries, shrink) if p.review_sectors else ()),
                                   _risk_off_top(entries, book, veto) if p.review_regime else None) if step]
         shrink = {symbol: round(m, 6) for symbol, m in shrink.items() if symbol not in veto}
         weather = (f"{_fragility_text(snapshot)}, regime {book.regime}"
@@ -220,7 +224,10 @@ class RulesProvider:
                    f"rules.review_regime off)" if not (p.review_fragility or p.review_regime) else
                    f"{_fragility_text(snapshot) if p.review_fragility else 'fragility left to the regime factor'}, "
                    f"regime {book.regime}{'' if p.review_regime else ' left to the regime factor'}")
-        summary = "; ".join(done) or f"book accepted: {weather}, {_sector_text(entries)}"
+        sectors = (_sector_text(entries) if p.review_sectors else
+                   "the crowded-sector check is off (rules.review_sectors: the desk without it did better in "
+                   "2015-2018, evals/edge/)")
+        summary = "; ".join(done) or f"book accepted: {weather}, {sectors}"
         return BookReview(shrink=shrink, veto=veto, summary=summary, provenance=_provenance(started))
 
 
