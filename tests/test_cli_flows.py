@@ -47,7 +47,7 @@ def test_why_explains_an_intent_with_every_sizing_factor(home, capsys):
     names = [f["name"] for f in why["sizing"]]
     assert names[:8] == ["base", "tier", "volatility", "regime", "overlay", "disagreement", "expert",
                          "risk_throttle"]
-    assert why["tier"] in ("FULL_RL", "BLENDED", "PURE_KELLY") and why["gates"]   # the cascade's tier and its gates
+    assert why["tier"] == "FIXED" and why["gates"]   # the tier by default (sizing.mode = fixed) and its gates
     assert why["sizing"][-1]["weight_after"] == pytest.approx(intent["weight"], abs=1e-4)  # summary rounds to 4 dp
     assert any(r.startswith("picks: score") for r in why["reasons"])
     assert why["models"] and all(m["agent"] and m["model_version"] for m in why["models"])  # the versions behind it

@@ -130,7 +130,7 @@ def test_a_layer_whose_ablation_earns_less_every_day_helps_in_every_fold_of_both
 
 # ---------------------------------------------------------------------------------------------- layers and switches
 def test_every_layer_is_an_ablation_spec_and_has_a_usage_rule(home):
-    settings = load_settings(home=home)
+    settings = load_settings(home=home, sizing={"mode": "cascade", "budget": "scale"})  # every layer in use
     for layer in LAYERS:
         Ablation.parse([layer.name])
     used = usage(settings, {m: None for m in ("regime", "health", "direction", "mean_reversion", "vol_state",
@@ -150,7 +150,7 @@ def test_a_layer_the_desk_does_not_use_is_not_weighed_and_says_why(home):
 
 
 def test_the_switched_ablations_turn_their_layer_off_by_its_own_setting(home):
-    cfg = load_settings(home=home)
+    cfg = load_settings(home=home, sizing={"mode": "cascade"})
     out = Ablation.parse(["trust", "rl", "tiers", "exits", "moonshot"]).configure(cfg)
     assert out.trust.mode == "equal" and out.sizing.mode == "kelly" and out.risk.profit_tiers == ()
     assert out.risk.trailing_exits is False and out.moonshot.enabled is False
