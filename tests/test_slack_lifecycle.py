@@ -124,3 +124,20 @@ def test_a_sell_carries_its_realized_pnl_against_the_average_cost(home, fake):
     final = _edits(fake, home, f"run:{out['run_id']}")[-1]
     assert f"sell {sold.quantity:g} XOM @ {fill.price:,.2f}" in final
     assert f"P&amp;L {expected:+,.2f}" in final  # the & as Slack's entity (format.esc)
+
+
+def test_an_approved_run_that_fails_edits_its_parent_to_the_failure(home, fake, monkeypatch):
+    from brokers.paper import PaperBroker
+
+    s = settings(home, fake, execution=APPROVAL)
+    run_id = _paused(home, s)
+
+    def broken(self, order):
+        raise RuntimeError("the broker's gateway answered 502")
+
+    monkeypatch.setattr(PaperBroker, "submit", broken)
+    with pytest.raises(Exception, match="502"):
+        run_line(Core(s, reporters=wiring.reporters(s)), f"approve {run_id}", OP)
+    assert wiring.flush(s, timeout=5).waiting == 0
+    parent = _edits(fake, home, f"run:{run_id}")[-1]
+    assert "— error" in parent and "502" in parent and "paused" not in parent
