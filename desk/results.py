@@ -403,3 +403,117 @@ class OutboxResult(Result):
     next_attempt: str | None
     last_error: str | None
     refused: list[RefusedMessage]
+
+
+# ---------------------------------------------------------------------- the book since inception (the dashboard)
+class BookPoint(Result):
+    date: str
+    equity: float
+    benchmark: float | None = Field(description="the S&P 500 bought with the book's first equity, held")
+    equal_weight: float | None = Field(description="the universe equal-weighted monthly from the book's first equity")
+    drawdown: float = Field(description="equity against its running peak, minus 1")
+
+
+class MonthReturn(Result):
+    month: str
+    change_pct: float
+
+
+class BookResult(Result):
+    """The book since its first snapshot beside its benchmarks, its drawdown and monthly returns, and today's
+    change, exposure and cash."""
+
+    as_of: str | None
+    inception: str | None
+    initial_cash: float
+    benchmark: str
+    equity: float | None
+    cash: float | None
+    positions_value: float | None
+    exposure: float | None = Field(description="gross positions over equity")
+    day_change: float | None
+    day_change_pct: float | None
+    total_return: float | None
+    benchmark_return: float | None
+    equal_weight_return: float | None
+    max_drawdown: float | None
+    curve: list[BookPoint]
+    monthly: list[MonthReturn]
+
+
+class HoldingLine(PositionLine):
+    initial_stop: float
+    peak: float
+    trail_pct: float
+    tiers_hit: int = Field(description="profit tiers already taken")
+    intent_id: str | None = Field(description="the intent that opened it (`why` it)")
+    tier: str | None = Field(description="its sizing cascade's tier")
+    agents: list[str] = Field(description="the agents whose proposals opened it")
+
+
+class HoldingsResult(Result):
+    as_of: str | None
+    equity: float | None
+    cash: float | None
+    holdings: list[HoldingLine]
+
+
+class CandidateLine(Result):
+    symbol: str
+    score: float
+    threshold: float
+    selected: bool
+    agents: list[str]
+    dissent: float
+    explanation: str
+    intent_id: str | None
+    intent_status: str | None
+    intent_reason: str | None
+    denials: list[Denial]
+
+
+class CandidatesResult(Result):
+    as_of: str | None
+    run_id: str | None
+    threshold: float | None
+    threshold_reason: str | None
+    candidates: list[CandidateLine]
+
+
+class OrderLine(Result):
+    client_order_id: str
+    intent_id: str
+    symbol: str
+    side: str
+    quantity: float
+    status: str
+    detail: str | None
+    filled: float | None
+    price: float | None
+    commission: float | None
+    price_source: str | None
+
+
+class OrdersResult(Result):
+    session: str | None
+    orders: list[OrderLine]
+
+
+class RegimeDay(Result):
+    as_of: str
+    run_id: str
+    regime: str
+    base_regime: str
+    sizing_modifier: float
+    risk_throttle: float
+    layers: dict[str, LayerLine]
+    experts: dict[str, float | bool | None]
+    notes: list[str]
+    narrative: str
+    nudge: int = Field(description="the analyst's regime nudge: +1 more defensive, -1 less, 0 none")
+    narrator: str | None = Field(description="the provider that wrote the narrative")
+
+
+class RegimesResult(Result):
+    order: list[str] = Field(description="the regimes from most supportive to most hostile")
+    nights: list[RegimeDay]

@@ -469,8 +469,21 @@ class ScheduleSettings(_Section):
 
 
 class ServeSettings(_Section):
-    host: str = Field("127.0.0.1", description="where /health, /metrics and /slack/events listen")
+    host: str = Field("127.0.0.1", description="where /health, /metrics, /slack/events and the dashboard listen")
     http_port: int = Field(8080, ge=1, le=65535)
+
+
+class DashboardSettings(_Section):
+    """The operator's dashboard at ``/`` of ``desk serve``'s port. On a loopback address it is open to read; bound
+    anywhere else every page needs a login with ``token`` (from ``DESK_DASHBOARD__TOKEN``). Actions (approve,
+    reject, veto, halt, resume) always need a login, and ``actions`` on; the core allows them to Slack's operators
+    only (``slack.operators``), audited and echoed as Slack's are."""
+
+    enabled: bool = Field(True, description="serve the dashboard at / (off: / is a 404 as before)")
+    actions: bool = Field(False, description="allow approve, reject, veto, halt and resume from the page")
+    token: SecretStr | None = Field(None, description="the login's secret, from DESK_DASHBOARD__TOKEN; a login "
+                                                      "names a Slack member id of slack.operators or slack.readers")
+    session_minutes: int = Field(480, ge=1, le=10080, description="a login lasts this long without use")
 
 
 class StoreSettings(_Section):
@@ -511,6 +524,7 @@ class DeskConfig(BaseModel):
     execution: ExecutionSettings = ExecutionSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     serve: ServeSettings = ServeSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     store: StoreSettings = StoreSettings()
 
     @property

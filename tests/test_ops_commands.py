@@ -85,7 +85,8 @@ def test_free_text_keeps_quotes_and_apostrophes():
 
 def test_help_lists_every_command_of_the_issue():
     assert set(CHAT_COMMANDS) == {"help", "status", "positions", "intents", "why", "weather", "agents", "pnl", "runs", "veto",
-                          "unveto", "approve", "reject", "halt", "resume", "flatten", "run", "ask"}
+                          "unveto", "approve", "reject", "halt", "resume", "flatten", "run", "ask",
+                          "book", "holdings", "candidates", "orders", "regimes"}  # the dashboard's panels (issue 21)
 
 
 # ---------------------------------------------------------------------- who may do what

@@ -50,6 +50,29 @@ class AgentsArgs(Args):
     date: Day = Field(None, description="the night on or before this date (default: the latest)")
 
 
+class CandidatesArgs(Args):
+    date: Day = Field(None, description="the night (default: the latest finished night)")
+
+
+class OrdersArgs(Args):
+    date: Day = Field(None, description="the session (default: the latest with orders)")
+
+
+class RegimesArgs(Args):
+    limit: int = Field(30, description="how many nights, 1 to 120")
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _count(cls, v: object) -> int:
+        try:
+            n = int(str(v))
+        except ValueError:
+            raise DeskError(f"not a number of nights: {v!r}") from None
+        if not 1 <= n <= 120:
+            raise DeskError("regimes N: N from 1 to 120")
+        return n
+
+
 class PnlArgs(Args):
     period: str = Field("day", description="day, week, month, ytd or all")
 

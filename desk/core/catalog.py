@@ -48,6 +48,17 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             "the book's change over a period", words=("period",)),
     Command("runs", a.RunsArgs, _at("desk.actions.read:runs"), READ, "runs [N]", "the latest runs and their status",
             words=("limit",)),
+    Command("book", a.NoArgs, _at("desk.actions.board:book"), READ, "book",
+            "the book since inception beside the S&P 500 and the equal-weight universe: drawdown, monthly returns"),
+    Command("holdings", a.NoArgs, _at("desk.actions.board:holdings"), READ, "holdings",
+            "each holding with its stop, trail, tiers taken, and the intent, tier and agents that opened it"),
+    Command("candidates", a.CandidatesArgs, _at("desk.actions.board:candidates"), READ, "candidates [DATE]",
+            "a night's scored candidates: score against the threshold, agents, the intent and every denial",
+            words=("date",)),
+    Command("orders", a.OrdersArgs, _at("desk.actions.board:orders"), READ, "orders [DATE]",
+            "a session's orders and their fills, with where each price came from", words=("date",)),
+    Command("regimes", a.RegimesArgs, _at("desk.actions.board:regimes"), READ, "regimes [N]",
+            "the weather of the latest N nights: regime, seven layers, expert signals, notes", words=("limit",)),
     Command("veto", a.VetoArgs, _at("desk.actions.overrides:veto"), OVERRIDE, "veto INTENT [REASON]",
             "skip a pending entry at the next execution", words=("intent",), rest="reason", least=1),
     Command("unveto", a.UnvetoArgs, _at("desk.actions.overrides:unveto"), OVERRIDE, "unveto INTENT",
@@ -82,7 +93,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             "retrain every model walk-forward, each promoted only if it beats its baselines", long=True, doors=LOCAL,
             target=lambda g: ", ".join(g.models or ["all"])),
     Command("models", a.NoArgs, _at("desk.training:models_command"), READ, "models",
-            "every saved model version and why it was promoted or rejected", doors=LOCAL),
+            "every saved model version and why it was promoted or rejected", doors=LOCAL | {"web"}),
     Command("tools", a.NoArgs, _at("desk.training:tools_command"), READ, "tools",
             "every tool the night's nodes call, with its argument schema", doors=LOCAL),
     Command("tune", a.TuneArgs, _at("desk.tuning:tune_command"), JOB, "tune [--trials N]",
@@ -111,4 +122,4 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             "the Slack outbox: waiting, sent, refused", doors=LOCAL),
 )}
 
-CHAT_COMMANDS = tuple(name for name, c in COMMANDS.items() if c.doors != LOCAL)
+CHAT_COMMANDS = tuple(name for name, c in COMMANDS.items() if "slack" in c.doors)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import singledispatch
 
-from desk.results import (AgentsResult, AskResult, DataLoadResult, DataStatusResult, FlushResult, HelpResult,
-                          IntentsResult, OutboxResult, OverrideResult, PnlResult, PositionsResult, RunResult,
-                          RunsResult, StatusResult, WeatherResult, WhyResult)
+from desk.results import (AgentsResult, AskResult, BookResult, CandidatesResult, DataLoadResult, DataStatusResult,
+                          FlushResult, HelpResult, HoldingsResult, IntentsResult, OrdersResult, OutboxResult,
+                          OverrideResult, PnlResult, PositionsResult, RegimesResult, RunResult, RunsResult, StatusResult,
+                          WeatherResult, WhyResult)
 
 
 @dataclass(frozen=True)
@@ -210,3 +211,58 @@ def _(r: OutboxResult) -> Rendered:
 def _(r: AskResult) -> Rendered:
     return Rendered(f"Q: {r.question}", [r.answer, f"({r.provider} {r.model}; {r.turns} model turn(s); tools: "
                                                    f"{', '.join(r.tools_used) or 'none'})"])
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.2%}"
+
+
+@render.register
+def _(r: BookResult) -> Rendered:
+    if r.as_of is None:
+        return Rendered("The book: no session recorded yet", ["`desk run` records one"])
+    return Rendered(f"The book since {r.inception} (to {r.as_of})", [
+        f"equity {_money(r.equity)}, cash {_money(r.cash)}, exposure {_pct(r.exposure).lstrip('+')}",
+        f"today {_money(r.day_change)} ({_pct(r.day_change_pct)})",
+        f"since inception {_pct(r.total_return)}; {r.benchmark} {_pct(r.benchmark_return)}, equal-weight universe "
+        f"{_pct(r.equal_weight_return)}; max drawdown {_pct(r.max_drawdown)}",
+        *(f"{m.month}: {_pct(m.change_pct)}" for m in r.monthly[-12:])])
+
+
+@render.register
+def _(r: HoldingsResult) -> Rendered:
+    if not r.holdings:
+        return Rendered("Holdings: none", [])
+    return Rendered(f"Holdings as of {r.as_of}", [
+        f"{h.symbol}: {h.quantity:g} @ {h.avg_price:,.2f} since {h.entry_date}, now "
+        f"{'n/a' if h.price is None else f'{h.price:,.2f}'}, P&L {_money(h.pnl)}, stop {h.stop:,.2f} "
+        f"(trail {h.trail_pct:.0%}, tiers taken {h.tiers_hit}), {h.tier or 'no tier'}, "
+        f"{', '.join(h.agents) or 'no agent'}, intent {h.intent_id or 'unknown'}" for h in r.holdings])
+
+
+@render.register
+def _(r: CandidatesResult) -> Rendered:
+    if r.as_of is None:
+        return Rendered("Candidates: no night has run yet", [])
+    return Rendered(f"Candidates of the night of {r.as_of} (threshold {r.threshold})", [
+        f"{c.symbol} {c.score:.0f}{' selected' if c.selected else ''} ({', '.join(c.agents)})"
+        + (f" → {c.intent_id} {c.intent_status}" if c.intent_id else "")
+        + "".join(f"; denied {d.rule}: {d.reason}" for d in c.denials) for c in r.candidates])
+
+
+@render.register
+def _(r: OrdersResult) -> Rendered:
+    if r.session is None:
+        return Rendered("Orders: none sent yet", [])
+    return Rendered(f"Orders of the session of {r.session}", [
+        f"{o.side} {o.quantity:g} {o.symbol} {o.status}"
+        + (f", filled {o.filled:g} @ {o.price:,.2f} ({o.price_source})" if o.price is not None else "")
+        + (f" — {o.detail}" if o.detail else "") for o in r.orders])
+
+
+@render.register
+def _(r: RegimesResult) -> Rendered:
+    if not r.nights:
+        return Rendered("Regimes: no night has run yet", [])
+    return Rendered(f"The weather of the last {len(r.nights)} night(s)", [
+        f"{n.as_of}: {n.regime} (models {n.base_regime}), size ×{n.sizing_modifier:.2f}" for n in r.nights])

@@ -20,8 +20,9 @@ from desk.actions import runs
 from desk.actor import Actor
 from desk.config import Settings
 from desk.core.core import Core
-from desk.errors import DeskError
 from desk.alerts import alerts
+from desk.dashboard.app import Dashboard
+from desk.errors import DeskError
 from desk.results import RunResult
 from desk.serve import ledger
 from desk.serve.http import ServePort
@@ -55,6 +56,7 @@ class Serve:
         self.slack_error: str | None = None
         self.port: ServePort | None = None
         self._before: dict[tuple[str, date], ledger.Before] = {}
+        self.dashboard: Dashboard | None = None
 
     # ------------------------------------------------------------------ parts
     def reporters(self) -> list:
@@ -112,6 +114,19 @@ class Serve:
             store.close()
         self.poke()
 
+    def _submit(self, job: Callable[[], Any]) -> None:
+        """A long command from the dashboard (approve, reject) on the book's worker; a failure is logged and
+        reaches Slack through the core's run report."""
+        def run() -> None:
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001 - the worker outlives one command's failure; it is logged
+                log.error("dashboard command failed: %s", exc)
+            finally:
+                self.poke()
+
+        self.worker.submit(run)
+
     def expire_approvals(self) -> None:
         try:
             done = runs.expire_due(self.core())  # audited and echoed by the core, as an operator's decision is
@@ -126,8 +141,11 @@ class Serve:
         slack_dispatch = None
         if self.want_slack:
             slack_dispatch = self._start_slack()
+        if self.settings.dashboard.enabled:
+            self.dashboard = Dashboard(self.settings, self.core, host=self.host, submit=self._submit,
+                                       health=self.health)
         self.port = ServePort(self.host, self.port_number, health=self.health, metrics=self.metrics.render,
-                              slack=slack_dispatch).start()
+                              slack=slack_dispatch, web=self.dashboard.handle if self.dashboard else None).start()
         if self.want_scheduler:
             from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
             from apscheduler.schedulers.background import BackgroundScheduler
@@ -202,6 +220,8 @@ class Serve:
                 log.warning("closing Socket Mode: %s", exc)
         if self.sender is not None:
             self.sender.stop()
+        if self.dashboard is not None:
+            self.dashboard.close()
         if self.port is not None:
             self.port.stop()
 
@@ -250,6 +270,10 @@ def serve_forever(settings: Settings, **kw: Any) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     print(f"desk serve: http://{server.host}:{server.port.port}/health — stop with Ctrl-C or SIGTERM", flush=True)
+    if server.dashboard is not None:
+        print(f"desk serve: the dashboard is at http://{server.host}:{server.port.port}/"
+              + ("" if server.dashboard.loopback else " (log in with a member id and DESK_DASHBOARD__TOKEN)"),
+              flush=True)
     stop.wait()
     print("desk serve: stopping (a running graph is let finish)", flush=True)
     server.stop()
