@@ -167,3 +167,58 @@ def test_too_many_refused_logins_close_the_door_for_a_while(act_home):
             assert login(s.url, OPERATOR, "guess") == (None, None)
         assert login(s.url, OPERATOR) == (None, None)  # the right token, but the door is closed for a minute
     assert os.environ.get("DESK_DASHBOARD__TOKEN") is None
+
+
+def test_an_operator_vetoes_an_entry_then_approves_the_paused_morning_from_the_dashboard(seeded_home, tmp_path):
+    from desk.actor import Actor
+    from desk.config import load_settings
+    from desk.core.core import Core
+    from memory.store import Store
+
+    home = clone_home(seeded_home, tmp_path / "home")
+    approval = {"DESK_EXECUTION__REQUIRE_APPROVAL": "true"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("DESK_"):
+                mp.delenv(key)
+        for key, value in approval.items():
+            mp.setenv(key, value)
+        paused = Core(load_settings(home=home)).execute("run", {"phase": "all", "date": "2022-12-21"},
+                                                        Actor(who="test", via="cli"))
+    assert paused.status == "paused", paused.reason  # type: ignore[attr-defined]  # a RunResult
+    run_id = paused.morning.run_id  # type: ignore[attr-defined]  # the paused morning
+    store = Store(home / "desk.sqlite")
+    try:
+        entries = [i for i in store.intents(status="pending") if i.side == "buy"]
+    finally:
+        store.close()
+    assert len(entries) >= 2, "the night planned entries to veto one of"
+    with desk_serve(home, _env(home, DESK_DASHBOARD__ACTIONS="true", **approval)) as s:
+        jar, csrf = login(s.url, OPERATOR)
+        status, paused_shown = get(s.url + "api/status", {"Cookie": jar})
+        assert [p["run_id"] for p in paused_shown["paused"]] == [run_id]
+        status, body, _ = post(s.url + "api/do/veto", {"intent": entries[0].intent_id, "reason": "<b>not</b> today",
+                                                       "csrf": csrf}, {"Cookie": jar})
+        assert status == 200 and body["actor"] == f"web:{OPERATOR}" and body["action"] == "veto", body
+        status, body, _ = post(s.url + "api/do/approve", {"run": run_id, "csrf": csrf}, {"Cookie": jar})
+        assert status == 202 and body["accepted"] == "approve"
+
+        def finished() -> bool:
+            st = Store(home / "desk.sqlite")
+            try:
+                run = st.run(run_id)
+                return run is not None and run.status == "ok"
+            finally:
+                st.close()
+
+        wait_for(finished, 120, 0.2)
+    store = Store(home / "desk.sqlite")
+    try:
+        vetoed = store.intent(entries[0].intent_id)
+        approved = store.intent(entries[1].intent_id)
+        overrides = {(a.actor, (a.target or "").split()[0]) for a in store.audit_log(20) if a.action == "override"}
+    finally:
+        store.close()
+    assert vetoed is not None and vetoed.status != "filled" and "veto" in (vetoed.status_reason or "")
+    assert approved is not None and approved.status == "filled"
+    assert {(f"web:{OPERATOR}", "veto"), (f"web:{OPERATOR}", "approve")} <= overrides

@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import mimetypes
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
@@ -37,6 +38,8 @@ log = logging.getLogger("desk.dashboard")
 # the reads a page may ask for: every read served to the web door but `ask` (an LLM's answer costs money and time)
 READS = frozenset(n for n, c in COMMANDS.items() if c.effect == "read" and "web" in c.doors and n != "ask")
 ACTIONS = ("approve", "reject", "veto", "halt", "resume")
+PANELS = ("status", "book", "holdings", "candidates", "intents", "orders", "weather", "regimes", "agents", "models",
+          "runs")  # what the page reads
 STATIC = {"dashboard.js": "application/javascript", "dashboard.css": "text/css", "index.html": "text/html",
           "login.html": "text/html"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -126,6 +129,16 @@ class Dashboard:
         self.loopback = is_loopback(host)
         self.sessions = Sessions(settings)
         self.watcher = watcher or Watcher(settings)
+        threading.Thread(target=self._warm, name="desk-dashboard-warm", daemon=True).start()
+
+    def _warm(self) -> None:
+        """Read each panel once at start, so that the first page does not wait for the modules its reads import
+        (pandas, the model registry, the checkpointer: 2-3 s on this machine)."""
+        for name in PANELS:
+            try:
+                self.core().execute(name, {}, Actor(who=LOOPBACK_VIEWER, via="web"))
+            except Exception as exc:  # noqa: BLE001 - warming is best effort; a page's own read reports any failure
+                log.debug("warming %s: %s", name, exc)
 
     def close(self) -> None:
         self.watcher.stop()
