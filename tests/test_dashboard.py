@@ -129,6 +129,13 @@ def test_each_panel_renders_the_numbers_the_cli_gives(served, driver, cli, tmp_p
     for panel in ("book", "status", "holdings", "runs"):
         driver.find_element(By.ID, f"panel-{panel}").screenshot(str(shots / f"panel-{panel}.png"))
     assert all((shots / f"panel-{p}.png").stat().st_size > 1000 for p in ("book", "status", "holdings", "runs"))
+    size = driver.get_window_size()
+    driver.set_window_size(1200, 820)  # the README's picture: the top of the page
+    driver.execute_script("window.scrollTo(0, 0)")
+    wait_for(lambda: driver.execute_script(  # plotly redraws its charts for the new width
+        "return [...document.querySelectorAll('.main-svg')].every(s => s.getBoundingClientRect().right <= innerWidth)"))
+    driver.save_screenshot(str(shots / "readme.png"))
+    driver.set_window_size(size["width"], size["height"])
     assert console_errors(driver) == []
 
 

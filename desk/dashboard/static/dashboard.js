@@ -103,9 +103,10 @@ const panels = {
       { x, y: r.curve.map((p) => p.equity), name: "the book", type: "scatter", mode: "lines" },
       { x, y: r.curve.map((p) => p.benchmark), name: r.benchmark, type: "scatter", mode: "lines" },
       { x, y: r.curve.map((p) => p.equal_weight), name: "equal-weight universe", type: "scatter", mode: "lines" },
-    ], { title: { text: `value since ${r.inception}` } });
+    ], { title: { text: `value since ${r.inception}` }, xaxis: { tickformat: "%b %d %Y" } });
     chart("chart-drawdown", [{ x, y: r.curve.map((p) => p.drawdown), name: "drawdown", type: "scatter",
-      fill: "tozeroy", mode: "lines" }], { title: { text: "drawdown" }, showlegend: false, yaxis: { tickformat: ".2%" } });
+      fill: "tozeroy", mode: "lines" }], { title: { text: "drawdown" }, showlegend: false, yaxis: { tickformat: ".2%" },
+      xaxis: { tickformat: "%b %d %Y" } });
     chart("chart-monthly", [{ x: r.monthly.map((m) => m.month), y: r.monthly.map((m) => m.change_pct), type: "bar",
       name: "month" }], { title: { text: "monthly returns" }, showlegend: false, yaxis: { tickformat: ".2%" },
       xaxis: { type: "category" } });
