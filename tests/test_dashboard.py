@@ -192,12 +192,21 @@ def test_the_nights_and_mornings_panels_show_the_cli_numbers_and_why_is_one_clic
     assert console_errors(driver) == []
 
 
-def test_page_reads_again_when_the_desk_changes_and_hostile_text_stays_text(served, driver, cli):
+def test_page_reads_again_when_the_desk_changes_and_hostile_text_stays_text(served, driver, cli, book_home):
     from selenium.webdriver.common.by import By
+
+    from datetime import date
+
+    from memory.store import Store
 
     open_page(driver, served.url)
     before = reads(driver)
     try:
+        store = Store(book_home / "desk.sqlite")
+        try:
+            store.trip_breaker("daily_loss", date(2022, 12, 22), 2, HOSTILE)  # as the breakers node would
+        finally:
+            store.close()
         halted = cli("halt", "--reason", HOSTILE)
         assert halted["effect"]
         wait_for(lambda: reads(driver) > before and "HALTED" in driver.find_element(By.ID, "state").text, 30)
@@ -206,9 +215,11 @@ def test_page_reads_again_when_the_desk_changes_and_hostile_text_stays_text(serv
         assert driver.execute_script("return window.pwned === undefined")
         assert not driver.find_elements(By.CSS_SELECTOR, "header img, #panel-status img, #panel-status script")
         assert HOSTILE in cell(driver, "status", None, "halted").text
+        assert cell(driver, "status", "daily_loss", "reason").text == HOSTILE
     finally:
-        cli("resume")
+        cli("resume")  # clears the breaker too
     wait_for(lambda: driver.find_element(By.ID, "state").text == "trading", 30)
+    wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, '#panel-status tr[data-key="daily_loss"]'))
     assert console_errors(driver) == []
 
 
