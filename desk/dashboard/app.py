@@ -18,7 +18,7 @@ import json
 import logging
 import mimetypes
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from importlib import resources
@@ -45,6 +45,7 @@ STATIC = {"dashboard.js": "application/javascript", "dashboard.css": "text/css",
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 MAX_FORM = 16 << 10
+MAX_STREAMS = 32
 # the page's own reads carry this header: a read the core refuses with its one line (bad input, or nothing to show
 # yet on a new home) answers 200 with {"error": line}, which the panel shows; every other client gets the 400
 PAGE_HEADER = "X-Desk-Page"
@@ -86,7 +87,7 @@ class Request:
 @dataclass
 class Response:
     status: int
-    body: bytes | Iterator[bytes]
+    body: bytes | Iterable[bytes]
     ctype: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -124,12 +125,13 @@ class Dashboard:
 
     def __init__(self, settings: Settings, core: Callable[[], Core], *, host: str,
                  submit: Callable[[Callable[[], Any]], Any] | None = None, watcher: Watcher | None = None,
-                 health: Callable[[], tuple[int, dict[str, Any]]] | None = None) -> None:
+                 health: Callable[[], tuple[int, dict[str, Any]]] | None = None, warm: bool = True) -> None:
         self.settings, self.core, self.submit, self.health = settings, core, submit, health
         self.loopback = is_loopback(host)
         self.sessions = Sessions(settings)
         self.watcher = watcher or Watcher(settings)
-        threading.Thread(target=self._warm, name="desk-dashboard-warm", daemon=True).start()
+        if warm:
+            threading.Thread(target=self._warm, name="desk-dashboard-warm", daemon=True).start()
 
     def _warm(self) -> None:
         """Read each panel once at start, so that the first page does not wait for the modules its reads import
@@ -181,6 +183,9 @@ class Dashboard:
             code, data = self.health() if self.health else (200, {"status": "ok", "scheduler": {"running": False}})
             return _json(200, {**data, "http_status": code})
         if path == "/api/events" and req.method == "GET":
+            if self.watcher.listeners >= MAX_STREAMS:  # each open stream holds one of the port's threads
+                return _error(503, f"{MAX_STREAMS} pages already listen: close one (the page falls back to reading "
+                                   "when it is reloaded)")
             return Response(200, self.watcher.stream(), "text/event-stream", {"X-Accel-Buffering": "no"})
         if path.startswith("/api/do/"):
             if req.method != "POST":

@@ -70,26 +70,43 @@ class Watcher:
     def event(self) -> bytes:
         return f"data: {json.dumps({'stamp': self.stamp, 'seen': self.seen, 'error': self.error})}\n\n".encode()
 
-    def stream(self) -> Iterator[bytes]:
-        """One page's event stream: an event now, then one each time the stamp moves, a comment every
-        ``HEARTBEAT_S`` seconds so that a closed page is noticed (its write fails)."""
+    def stream(self) -> Stream:
+        """One page's event stream, counted from now until it is closed (``MAX_STREAMS`` caps them)."""
         self.start()
         with self._changed:
             self.listeners += 1
             self._changed.notify_all()
-        try:
-            yield b"retry: 2000\n\n"
-            last = None
-            while not self._stop.is_set():
-                with self._changed:
-                    if self.stamp == last:
-                        self._changed.wait(HEARTBEAT_S)
-                    current = self.stamp
-                if current is not None and current != last:
-                    last = current
-                    yield self.event()
-                else:
-                    yield b": alive\n\n"
-        finally:
-            with self._changed:
-                self.listeners -= 1
+        return Stream(self)
+
+    def _left(self) -> None:
+        with self._changed:
+            self.listeners -= 1
+
+
+class Stream:
+    """An event now, then one each time the stamp moves, a comment every ``HEARTBEAT_S`` seconds so that a closed
+    page is noticed (its write fails). ``close`` (the port calls it however the stream ended) stops counting it."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        w = self.watcher
+        yield b"retry: 2000\n\n"
+        last = None
+        while not w._stop.is_set() and not self.closed:
+            with w._changed:
+                if w.stamp == last:
+                    w._changed.wait(HEARTBEAT_S)
+                current = w.stamp
+            if current is not None and current != last:
+                last = current
+                yield w.event()
+            else:
+                yield b": alive\n\n"
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.watcher._left()

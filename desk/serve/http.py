@@ -60,14 +60,14 @@ class ServePort:
                     assert isinstance(got.body, bytes)
                     self._send(got.status, got.body, got.ctype, got.headers)
                     return True
-                self.send_response(got.status)  # an event stream: no length, the connection closes when it ends
-                self.send_header("Content-Type", got.ctype)
-                self.send_header("Connection", "close")
-                for k, v in got.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
                 self.close_connection = True
                 try:
+                    self.send_response(got.status)  # an event stream: no length, the connection closes at its end
+                    self.send_header("Content-Type", got.ctype)
+                    self.send_header("Connection", "close")
+                    for k, v in got.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
                     for chunk in got.body:
                         self.wfile.write(chunk)
                         self.wfile.flush()
