@@ -97,7 +97,7 @@ def test_each_panel_renders_the_numbers_the_cli_gives(served, driver, cli, tmp_p
         got = cell(driver, "book", None, field)
         assert got.text == shown(book[field]), field
         assert float(got.get_attribute("data-value")) == book[field], field
-    assert driver.find_elements(By.CSS_SELECTOR, "#chart-value .main-svg"), "the value chart is drawn"
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#chart-value .main-svg"))  # once plotly.js is loaded
 
     holdings = cli("ops", "holdings")
     assert holdings["holdings"], "the replayed book holds something"
@@ -168,7 +168,7 @@ def test_the_nights_and_mornings_panels_show_the_cli_numbers_and_why_is_one_clic
     assert cell(driver, "weather", None, "narrative").text == weather["narrative"].strip()
     for name, layer in weather["layers"].items():
         assert cell(driver, "weather", name, "score").text == dec(layer["score"])
-    assert driver.find_elements(By.CSS_SELECTOR, "#chart-regimes .main-svg")
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#chart-regimes .main-svg"))
     nights = [r for r in cli("ops", "runs", "200")["runs"] if r["kind"] == "night" and r["status"] == "ok"]
     assert [n["run_id"] for n in cli("ops", "regimes")["nights"]] == [n["run_id"] for n in reversed(nights)]
     for a in cli("ops", "agents")["agents"]:

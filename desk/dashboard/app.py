@@ -130,8 +130,11 @@ class Dashboard:
         self.loopback = is_loopback(host)
         self.sessions = Sessions(settings)
         self.watcher = watcher or Watcher(settings)
+        self.warmed = threading.Event()
         if warm:
             threading.Thread(target=self._warm, name="desk-dashboard-warm", daemon=True).start()
+        else:
+            self.warmed.set()
 
     def _warm(self) -> None:
         """Read each panel once at start, so that the first page does not wait for the modules its reads import
@@ -141,6 +144,7 @@ class Dashboard:
                 self.core().execute(name, {}, Actor(who=LOOPBACK_VIEWER, via="web"))
             except Exception as exc:  # noqa: BLE001 - warming is best effort; a page's own read reports any failure
                 log.debug("warming %s: %s", name, exc)
+        self.warmed.set()
 
     def close(self) -> None:
         self.watcher.stop()
@@ -178,7 +182,7 @@ class Dashboard:
             return _json(200, {"who": session.who if session else None, "role": session.role if session else None,
                                "csrf": session.csrf if session else None,
                                "actions": self.settings.dashboard.actions, "login": self.sessions.enabled,
-                               "loopback": self.loopback})
+                               "loopback": self.loopback, "warm": self.warmed.is_set()})
         if path == "/api/health" and req.method == "GET":  # /health's answer, read by the page without a 503 error
             code, data = self.health() if self.health else (200, {"status": "ok", "scheduler": {"running": False}})
             return _json(200, {**data, "http_status": code})

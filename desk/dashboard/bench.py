@@ -1,7 +1,8 @@
 """The dashboard's two figures, on this machine, in headless Chromium against `desk serve`:
 
 - **page load**: from navigation to every panel drawn with its data (the page's own clock), and to its charts drawn
-  (plotly.js parsed), the first load (plotly.js not yet in the browser's cache) and the following ones;
+  (plotly.js parsed), the first load (a new browser, plotly.js not in its cache) and the following ones, once desk
+  serve has read each panel once after starting (its warm-up: the modules the reads import);
 - **update**: from the end of each step of a night and morning run while the page is open (the step's ``ended`` time
   in the store) to the page having read and drawn every panel again.
 
@@ -37,7 +38,7 @@ def _say(text: str) -> None:
 
 
 def run(home: Path | None, loads: int) -> dict[str, Any]:
-    from tests.dashboard_kit import build_book, chromium, clean_env, desk_serve, open_page, reads, wait_for
+    from tests.dashboard_kit import build_book, chromium, clean_env, desk_serve, get, open_page, reads, wait_for
 
     scratch = None
     if home is None:
@@ -48,6 +49,9 @@ def run(home: Path | None, loads: int) -> dict[str, Any]:
     driver = None
     try:
         with desk_serve(home, clean_env(home)) as served:
+            started = time.monotonic()
+            wait_for(lambda: get(served.url + "api/session")[1].get("warm"), 120, 0.1)
+            _say(f"desk serve read each panel once in {time.monotonic() - started:.1f} s after printing its address")
             driver = chromium()
             load_ms, charts_ms = [], []
             for i in range(loads):

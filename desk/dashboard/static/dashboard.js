@@ -460,11 +460,16 @@ function listen() {
   events.onerror = () => { live.textContent = "reconnecting…"; live.className = "live bad"; };
 }
 
+// plotly.js is parsed on the page's one thread (seconds on a busy machine): it is fetched once the numbers are drawn
+function loadPlotly() {
+  const script = el("script", { src: "/static/plotly.min.js", id: "plotly-js" });
+  script.addEventListener("load", drawPendingCharts);
+  document.head.append(script);
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
-  const plotly = document.getElementById("plotly-js");
-  if (typeof Plotly !== "undefined") drawPendingCharts();
-  else plotly.addEventListener("load", drawPendingCharts);
   await drawSession();
   await refreshAll();
+  loadPlotly();
   listen();
 });
