@@ -57,3 +57,20 @@ def test_every_response_carries_the_page_s_security_headers(board):
     got = get(board, "/")
     assert "script-src 'self'" in got.headers["Content-Security-Policy"]
     assert got.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_page_reads_health_and_the_schedule_without_a_503(desk_home):
+    import json
+
+    from desk.config import load_settings
+    from desk.core.core import Core
+
+    settings = load_settings(home=desk_home)
+    health = {"status": "attention", "reasons": ["data 3 sessions old"],
+              "scheduler": {"running": True, "next": {"night": "2026-12-07T22:00:00-05:00"}}}
+    d = Dashboard(settings, lambda: Core(settings), host="127.0.0.1", warm=False, health=lambda: (503, health))
+    try:
+        got = get(d, "/api/health")
+    finally:
+        d.close()
+    assert got.status == 200 and json.loads(got.body) == {**health, "http_status": 503}  # type: ignore[arg-type]  # bytes
