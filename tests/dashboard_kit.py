@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,14 +122,24 @@ def chromium() -> Any:
 
     os.environ["SE_OFFLINE"] = "true"  # never let Selenium download a driver or a browser
     s = BrowserSettings(loopback_only=True, window=(1400, 1800))
+    profile = tempfile.mkdtemp(prefix="desk-dashboard-")
     options = webdriver.ChromeOptions()
     options.binary_location = str(s.chromium)
-    for arg in args_for(s, tempfile.mkdtemp(prefix="desk-dashboard-")):
+    for arg in args_for(s, profile):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(s.chromedriver)), options=options)
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(60)
+    quit_browser = driver.quit
+
+    def quit_and_forget_profile() -> None:  # the profile is ~11 MB a browser: never left behind in /tmp
+        try:
+            quit_browser()
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+
+    driver.quit = quit_and_forget_profile
     return driver
 
 
