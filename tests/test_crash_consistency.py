@@ -139,10 +139,11 @@ def reference(crash_seed, tmp_path_factory) -> dict:
     return book
 
 
-def _recover(home: Path, phase: str) -> None:
-    """`desk run --date DAY`, for one phase or (``all``) as an operator types it: night and morning."""
+def _recover(home: Path, phase: str, code: int = 0) -> subprocess.CompletedProcess:
+    """`desk run --date DAY`, for one phase or (``all``) as an operator types it: night and morning; exits ``code``."""
     run = _desk_cli(home, "run", *(("--phase", phase) if phase != "all" else ()), "--date", DAY.isoformat())
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == code, run.stderr
+    return run
 
 
 @pytest.mark.parametrize("point", MORNING_POINTS)
@@ -211,7 +212,8 @@ def test_a_halt_issued_while_a_killed_morning_waits_holds_when_it_is_resumed(cra
     assert _desk_cli(home, "run", "--phase", "night", "--date", DAY.isoformat()).returncode == 0
     assert _kill(home, "morning", "node-start:execute").returncode == -9  # validated, nothing sent yet
     assert _desk_cli(home, "halt", "--reason", "drill after the kill").returncode == 0
-    _recover(home, "morning")
+    resumed = _recover(home, "morning", code=4)  # a morning whose entries the halt stops is a warning: exit 4
+    assert "entry halted" in resumed.stderr + resumed.stdout
     book = _book(home)
     before = {o[0] for o in _first_orders(crash_seed)}
     today = [o for o in book["orders"] if o[0] not in before]
