@@ -77,7 +77,9 @@ def run(home: Path | None, loads: int) -> dict[str, Any]:
             finally:
                 store.close()
             wait_for(lambda: reads(driver) > before, 30)
-            time.sleep(3)  # the last step's refresh
+            last = ends[-1] if ends else 0.0  # wait for the re-read the last step's end set off, not a fixed pause
+            wait_for(lambda: any(began >= last and drawn is not None
+                                 for began, drawn in driver.execute_script("return window.deskPage.history")), 30)
             refreshed = driver.execute_script("return window.deskPage.history")
             lags = []  # to the first read of every panel that began after the step ended, drawn
             for end in ends:
